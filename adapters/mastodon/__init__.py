@@ -1,0 +1,1 @@
+"""Mastodon: watch hashtag timelines and mentions, boost what curators approve."""

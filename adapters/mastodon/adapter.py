@@ -1,0 +1,332 @@
+"""The Mastodon adapter: Mastodon.py (synchronous) run in threads, errors translated at the edge.
+
+Sources: ``hashtag`` (the tag timeline, several tags at once with ``any[]``) and
+``mentions`` (notifications in which a member replies to a post mentioning the central
+account: a nomination of that post). Both page forward with ``min_id`` until caught up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote, urlsplit
+
+from mastodon import Mastodon
+from mastodon.errors import (
+    MastodonAPIError,
+    MastodonError,
+    MastodonIllegalArgumentError,
+    MastodonNetworkError,
+    MastodonNotFoundError,
+    MastodonRatelimitError,
+    MastodonServerError,
+    MastodonUnauthorizedError,
+)
+
+from adapters.base import PlatformAdapter
+from adapters.mastodon.normalize import id_key, to_author, to_post
+from adapters.mastodon.settings import MastodonSettings
+from bot.clock import Clock, SystemClock
+from bot.domain import Action, Author, Batch, Nomination, Platform, Post, Receipt, TextLimits
+from bot.errors import (
+    MalformedPayload,
+    NotFound,
+    PlatformError,
+    RateLimited,
+    Rejected,
+    Transient,
+    Unauthorized,
+)
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+HASHTAG = "hashtag"
+MENTIONS = "mentions"
+BACKFILL_MAX_PAGES = 50
+
+
+def translate(exc: Exception, client: Mastodon) -> PlatformError:
+    """Mastodon.py's exceptions as ours. Messages keep the status and reason, never credentials."""
+    if isinstance(exc, MastodonRatelimitError):
+        reset = getattr(client, "ratelimit_reset", None)
+        wait = float(reset) - time.time() if reset else 60.0
+        return RateLimited(max(1.0, wait), "Mastodon rate limit")
+    if isinstance(exc, MastodonNotFoundError):
+        return NotFound("Mastodon: not found")
+    if isinstance(exc, MastodonUnauthorizedError):
+        return Unauthorized("Mastodon: the access token was refused")
+    if isinstance(exc, MastodonServerError | MastodonNetworkError):
+        return Transient(f"Mastodon unavailable: {type(exc).__name__}")
+    if isinstance(exc, MastodonAPIError):
+        text = str(exc.args[0]) if exc.args else ""
+        if text.startswith("Could not parse response as JSON"):
+            return MalformedPayload("Mastodon answered something that is not JSON")
+        status = exc.args[1] if len(exc.args) > 1 else "?"
+        reason = exc.args[3] if len(exc.args) > 3 else text[:120]
+        return Rejected(f"Mastodon refused the request ({status}): {reason}")
+    if isinstance(exc, MastodonIllegalArgumentError):
+        return Rejected(f"Mastodon: {exc}")
+    return Transient(f"Mastodon: {type(exc).__name__}")
+
+
+class MastodonAdapter(PlatformAdapter):
+    platform = Platform.MASTODON
+    limits = TextLimits(max_length=500, counting="chars", link_length=23)
+    amplify_is_idempotent = True  # a second reblog of the same status returns the first
+
+    def __init__(
+        self,
+        client: Mastodon,
+        settings: MastodonSettings,
+        *,
+        backfill: timedelta = timedelta(hours=72),
+        clock: Clock | None = None,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.backfill = backfill
+        self.clock = clock or SystemClock()
+        self.domain = urlsplit(settings.api_base_url).hostname or "localhost"
+        self.me: Author | None = None
+
+    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except MastodonError as exc:
+            raise translate(exc, self.client) from exc
+
+    async def start(self) -> None:
+        instance = await self._call(self.client.instance)
+        domain = instance.get("domain") or instance.get("uri")
+        if isinstance(domain, str) and domain:
+            self.domain = urlsplit(domain).hostname or domain if "//" in domain else domain
+        account = await self._call(self.client.account_verify_credentials)
+        self.me = to_author(account, self.domain)
+        log.info("mastodon connected", extra={"platform": "mastodon", "account": self.me.handle})
+
+    # -- watching ----------------------------------------------------------------------------
+
+    def _page(self, tags: Sequence[str], **where: str) -> list[Any]:
+        first, *rest = tags
+        params: dict[str, Any] = {
+            "_pagination_method": "GET",
+            "_pagination_endpoint": f"/api/v1/timelines/tag/{quote(first, safe='')}",
+            "limit": self.settings.page_size,
+            **where,
+        }
+        if rest:
+            params["any[]"] = list(rest)
+        if self.settings.local_only:
+            params["local"] = "true"
+        # Mastodon.py has no ``any[]`` on timeline_hashtag; its documented pagination-dict
+        # form of fetch_previous sends the request as given and still parses the result.
+        page: Any = self.client.fetch_previous(params)
+        return list(page or [])
+
+    def _mentions_page(self, **where: str) -> list[Any]:
+        return list(
+            self.client.notifications(types=["mention"], limit=self.settings.page_size, **where) or []
+        )
+
+    async def watch(
+        self, tags: Sequence[str], cursors: Mapping[str, str | None], *, follow: bool
+    ) -> AsyncIterator[Batch]:
+        if not tags:
+            return
+        positions = dict(cursors)
+        while True:
+            async for batch in self._tag_batches(tags, positions.get(HASHTAG)):
+                positions[HASHTAG] = batch.cursor
+                yield batch
+            async for batch in self._mention_batches(positions.get(MENTIONS)):
+                positions[MENTIONS] = batch.cursor
+                yield batch
+            if not follow:
+                return
+            await self.clock.sleep(self.settings.poll_seconds)
+
+    async def _tag_batches(self, tags: Sequence[str], cursor: str | None) -> AsyncIterator[Batch]:
+        if cursor is None:
+            async for batch in self._backfill(tags):
+                cursor = batch.cursor
+                yield batch
+            if cursor is None:
+                return
+        while True:
+            page = await self._call(self._page, tags, min_id=cursor)
+            if not page:
+                return
+            batch = self._batch(HASHTAG, page, cursor)
+            cursor = batch.cursor
+            yield batch
+
+    async def _backfill(self, tags: Sequence[str]) -> AsyncIterator[Batch]:
+        """First start: read back through the configured window, then hand it over oldest first,
+        so the cursor only ever moves forward over posts that are already stored."""
+        horizon = self.clock.now() - self.backfill
+        pages: list[list[Any]] = []
+        where: dict[str, str] = {}
+        for n in range(BACKFILL_MAX_PAGES):
+            page = await self._call(self._page, tags, **where)
+            if not page:
+                break
+            pages.append(page)
+            oldest = page[-1]
+            log.info(
+                "mastodon backfill",
+                extra={"platform": "mastodon", "pages": n + 1, "back_to": str(oldest.get("created_at"))},
+            )
+            try:
+                if to_post(oldest, self.domain).created_at < horizon:
+                    break
+            except MalformedPayload:
+                pass
+            where = {"max_id": str(oldest.get("id"))}
+        cursor: str | None = None
+        for page in reversed(pages):
+            batch = self._batch(HASHTAG, page, cursor)
+            cursor = batch.cursor
+            yield batch
+
+    def _batch(self, source: str, page: list[Any], cursor: str | None) -> Batch:
+        batch = Batch(source=source, cursor=cursor)
+        for status in page:
+            raw_id = status.get("id") if isinstance(status, Mapping) else None
+            if raw_id is not None and (batch.cursor is None or id_key(str(raw_id)) > id_key(batch.cursor)):
+                batch.cursor = str(raw_id)
+            try:
+                batch.posts.append(to_post(status, self.domain))
+            except MalformedPayload as exc:
+                batch.malformed += 1
+                log.warning(
+                    "skipped malformed status",
+                    extra={"platform": "mastodon", "id": raw_id, "error": str(exc)},
+                )
+        batch.posts.reverse()  # oldest first, as they were posted
+        return batch
+
+    async def _mention_batches(self, cursor: str | None) -> AsyncIterator[Batch]:
+        if cursor is None:
+            # First start: nominations begin now; older mentions were before the bot's time.
+            page = await self._call(self._mentions_page)
+            yield Batch(source=MENTIONS, cursor=str(page[0]["id"]) if page else "0")
+            return
+        while True:
+            page = await self._call(self._mentions_page, min_id=cursor)
+            if not page:
+                return
+            batch = Batch(source=MENTIONS, cursor=cursor)
+            for note in page:
+                note_id = str(note.get("id"))
+                if batch.cursor is None or id_key(note_id) > id_key(batch.cursor):
+                    batch.cursor = note_id
+                nomination = await self._nomination(note)
+                if nomination is not None:
+                    batch.nominations.append(nomination)
+            cursor = batch.cursor
+            yield batch
+
+    async def _nomination(self, note: Any) -> Nomination | None:
+        """A mention in reply to a post nominates that post (unless it is ours)."""
+        try:
+            mention = to_post(note.get("status"), self.domain)
+            nominator = to_author(note.get("account"), self.domain)
+        except MalformedPayload as exc:
+            log.warning(
+                "skipped malformed notification",
+                extra={"platform": "mastodon", "id": note.get("id"), "error": str(exc)},
+            )
+            return None
+        if mention.reply_to is None:
+            return None
+        try:
+            parent = to_post(await self._call(self.client.status, mention.reply_to), self.domain)
+        except (NotFound, MalformedPayload) as exc:
+            log.info(
+                "nominated post unavailable",
+                extra={"platform": "mastodon", "id": mention.reply_to, "error": str(exc)},
+            )
+            return None
+        if self.me is not None and parent.author.account_id == self.me.account_id:
+            return None
+        return Nomination(post=parent, nominated_by=nominator, note=mention.text)
+
+    # -- acting ------------------------------------------------------------------------------
+
+    async def resolve(self, url_or_ref: str) -> Post:
+        if url_or_ref.isdigit():
+            return to_post(await self._call(self.client.status, url_or_ref), self.domain)
+        found = await self._call(self.client.search_v2, url_or_ref, resolve=True, result_type="statuses")
+        statuses = found.get("statuses") or []
+        if not statuses:
+            raise NotFound(f"Mastodon: no post at {url_or_ref}")
+        return to_post(statuses[0], self.domain)
+
+    async def amplify(self, post: Post, action: Action) -> Receipt:
+        if action is not Action.BOOST:
+            raise Rejected(f"Mastodon cannot {action.value} a post")
+        try:
+            current = await self._call(self.client.status, post.post_id)
+        except NotFound:
+            # Not known to our server under that id: a post from elsewhere, resolve it first.
+            current = await self._call(self._resolve_raw, post.url)
+        status_id = str(current["id"])
+        if current.get("reblogged"):
+            return Receipt(Platform.MASTODON, action, status_id, current.get("url"), already=True)
+        reblog = await self._call(self.client.status_reblog, status_id)
+        return Receipt(Platform.MASTODON, action, status_id, reblog.get("url") or current.get("url"))
+
+    def _resolve_raw(self, url: str) -> Any:
+        found = self.client.search_v2(url, resolve=True, result_type="statuses")
+        statuses = found.get("statuses") or []
+        if not statuses:
+            raise MastodonNotFoundError("not found")
+        return statuses[0]
+
+    async def undo(self, receipt: Receipt) -> None:
+        try:
+            if receipt.action is Action.BOOST:
+                await self._call(self.client.status_unreblog, receipt.ref)
+            else:
+                await self._call(self.client.status_delete, receipt.ref)
+        except NotFound:
+            return  # already gone: undoing is done
+
+    async def publish_part(self, text: str, reply_to: Receipt | None = None) -> Receipt:
+        # The idempotency key makes a retried post (after a timeout) land once.
+        key = hashlib.sha256(f"{reply_to.ref if reply_to else ''}\n{text}".encode()).hexdigest()[:32]
+        status = await self._call(
+            self.client.status_post,
+            text,
+            in_reply_to_id=reply_to.ref if reply_to else None,
+            visibility="public",
+            idempotency_key=key,
+        )
+        return Receipt(Platform.MASTODON, Action.PUBLISH, str(status["id"]), status.get("url"))
+
+    async def fetch_author(self, author: Author) -> Author | None:
+        try:
+            return to_author(await self._call(self.client.account, author.account_id), self.domain)
+        except NotFound:
+            return None
+
+
+def create(settings: MastodonSettings, app: Settings) -> MastodonAdapter:
+    client = Mastodon(
+        api_base_url=settings.api_base_url,
+        access_token=settings.access_token,
+        ratelimit_method="throw",
+        request_timeout=settings.request_timeout,
+        version_check_mode="none",
+        user_agent="coalesce",
+    )
+    return MastodonAdapter(client, settings, backfill=timedelta(hours=app.curation.max_age_hours))

@@ -1,0 +1,38 @@
+"""Which adapter serves which platform. Modules load lazily: a platform that is not enabled
+never imports its client library (it keeps start-up fast and memory low)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from bot.domain import Platform
+
+if TYPE_CHECKING:
+    from adapters.base import PlatformAdapter
+    from bot.config import Settings
+
+# platform -> (settings class, factory(settings, app_settings) -> adapter)
+_SPECS: dict[Platform, tuple[str, str]] = {
+    Platform.MASTODON: ("adapters.mastodon.settings:MastodonSettings", "adapters.mastodon.adapter:create"),
+}
+
+
+def _load(ref: str) -> Any:
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def settings_class(platform: Platform) -> type:
+    from bot.errors import ConfigError
+
+    if platform not in _SPECS:
+        raise ConfigError(f"platforms.{platform.value}", "this platform is not supported yet")
+    cls: type = _load(_SPECS[platform][0])
+    return cls
+
+
+def create_adapter(platform: Platform, settings: Settings) -> PlatformAdapter:
+    factory = _load(_SPECS[platform][1])
+    adapter: PlatformAdapter = factory(settings.platforms[platform], settings)
+    return adapter

@@ -1,0 +1,1 @@
+"""Coalesce: the core of the community bot (config, store, queue, amplifier, CLI)."""

@@ -1,0 +1,320 @@
+"""Turns approved candidates into boosts, once, at a pace the platforms and the audience accept.
+
+For each (candidate, platform, action) the intent row is committed *before* the platform call
+and completed after it. After a crash an intent row with no outcome is reconciled: adapters
+whose amplification is idempotent (a Mastodon reblog) are simply asked again; the others are
+reported to the curators instead of risking a second post.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from adapters.base import PlatformAdapter
+from bot import models as m
+from bot.clock import Clock
+from bot.config import Settings
+from bot.domain import Action, CandidateState, Platform, Post, Receipt
+from bot.errors import PlatformError, RateLimited
+from bot.store import Store, _insert
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)  # far longer than one platform call with its timeout
+
+
+@dataclass(frozen=True)
+class Outcome:
+    candidate_id: int
+    platform: Platform
+    action: Action
+    ok: bool
+    detail: str
+    url: str | None = None
+
+
+class Amplifier:
+    def __init__(
+        self,
+        store: Store,
+        adapters: Mapping[Platform, PlatformAdapter],
+        settings: Settings,
+        clock: Clock,
+        *,
+        dry_run: bool = False,
+        worker: str | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.adapters = adapters
+        self.settings = settings
+        self.clock = clock
+        self.dry_run = dry_run
+        self.worker = worker or uuid.uuid4().hex[:12]
+        self.rng = rng or random.Random()
+        self.frozen = False  # curators' emergency stop
+
+    def targets(self, post: Post) -> list[tuple[Platform, Action]]:
+        """Where a candidate is amplified: on its own platform, by that platform's boost."""
+        return [(post.platform, Action.BOOST)] if post.platform in self.adapters else []
+
+    # -- pacing ------------------------------------------------------------------------------
+
+    def next_slot(self, platform: Platform, now: datetime) -> datetime:
+        """When the next amplification on ``platform`` may start (``now`` if it may already).
+
+        A sliding window derived from the amplifications table itself, so it holds across
+        restarts and across several workers: at most ``burst`` starts in ``burst`` intervals.
+        """
+        budget = self.settings.amplify.hourly_budget(platform)
+        burst = self.settings.amplify.burst
+        window = timedelta(seconds=3600.0 * burst / budget)
+        with self.store.engine.connect() as conn:
+            starts = list(
+                conn.execute(
+                    select(m.Amplification.started_at)
+                    .where(
+                        m.Amplification.community_id == self.store.community_id,
+                        m.Amplification.platform == platform.value,
+                        m.Amplification.started_at > now - window,
+                    )
+                    .order_by(m.Amplification.started_at.desc())
+                    .limit(burst)
+                ).scalars()
+            )
+        if len(starts) < burst:
+            return now
+        return min(starts) + window
+
+    # -- the work ----------------------------------------------------------------------------
+
+    def due(self, now: datetime, limit: int = 100) -> list[int]:
+        with self.store.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(m.Candidate.id)
+                    .where(
+                        m.Candidate.community_id == self.store.community_id,
+                        m.Candidate.state == CandidateState.APPROVED.value,
+                        or_(m.Candidate.next_attempt_at.is_(None), m.Candidate.next_attempt_at <= now),
+                        or_(m.Candidate.lease_until.is_(None), m.Candidate.lease_until < now),
+                    )
+                    .order_by(m.Candidate.decided_at, m.Candidate.id)
+                    .limit(limit)
+                ).scalars()
+            )
+
+    def _claim(self, candidate_id: int, now: datetime) -> bool:
+        with self.store.engine.begin() as conn:
+            res = conn.execute(
+                update(m.Candidate)
+                .where(
+                    m.Candidate.id == candidate_id,
+                    m.Candidate.state == CandidateState.APPROVED.value,
+                    or_(m.Candidate.lease_until.is_(None), m.Candidate.lease_until < now),
+                )
+                .values(lease_owner=self.worker, lease_until=now + LEASE, version=m.Candidate.version + 1)
+            )
+            return res.rowcount == 1
+
+    def _release(self, candidate_id: int, **values: Any) -> None:
+        with self.store.engine.begin() as conn:
+            conn.execute(
+                update(m.Candidate)
+                .where(m.Candidate.id == candidate_id, m.Candidate.lease_owner == self.worker)
+                .values(
+                    lease_owner=None,
+                    lease_until=None,
+                    version=m.Candidate.version + 1,
+                    updated_at=self.clock.now(),
+                    **values,
+                )
+            )
+
+    async def run_due(self) -> list[Outcome]:
+        """Amplify every approved candidate that is due and fits the pacing; return what happened."""
+        if self.frozen:
+            return []
+        now = self.clock.now()
+        outcomes: list[Outcome] = []
+        held: set[Platform] = set()
+        for cid in self.due(now):
+            post = self.store.post_of_candidate(cid)
+            targets = self.targets(post)
+            if any(p in held for p, _ in targets):
+                continue
+            blocked = [p for p, _ in targets if self.next_slot(p, self.clock.now()) > self.clock.now()]
+            if blocked:
+                held.update(blocked)  # keep order: nothing jumps the queue on a paced platform
+                continue
+            if not self._claim(cid, self.clock.now()):
+                continue
+            outcomes.extend(await self._amplify(cid, post, targets))
+        return outcomes
+
+    async def _amplify(self, cid: int, post: Post, targets: list[tuple[Platform, Action]]) -> list[Outcome]:
+        outcomes = []
+        failure: PlatformError | None = None
+        for platform, action in targets:
+            outcome, error = await self._one(cid, post, platform, action)
+            if outcome is not None:
+                outcomes.append(outcome)
+            if error is not None:
+                failure = error
+                break
+        if failure is None:
+            self._release(cid, state=CandidateState.AMPLIFIED.value, last_error=None, next_attempt_at=None)
+        else:
+            self._schedule_retry(cid, failure)
+        return outcomes
+
+    async def _one(
+        self, cid: int, post: Post, platform: Platform, action: Action
+    ) -> tuple[Outcome | None, PlatformError | None]:
+        adapter = self.adapters[platform]
+        ctx = {"community": self.settings.community.slug, "platform": platform.value, "candidate": cid}
+        row = self._intent(cid, platform, action)
+        if row is not None and row["state"] == "done":
+            return None, None
+        if row is not None and row["state"] == "intent" and not adapter.amplify_is_idempotent:
+            error = PlatformError(
+                "interrupted during the platform call; check the platform before retrying by hand"
+            )
+            self._finish(row["id"], "failed", error=str(error))
+            return Outcome(cid, platform, action, False, str(error)), _Final(str(error))
+        if self.dry_run:
+            log.info("dry run: would amplify", extra={**ctx, "url": post.url})
+            return Outcome(cid, platform, action, True, "dry run"), _DryRun("dry run")
+        amp_id = self._open_intent(cid, platform, action, row)
+        try:
+            receipt = await adapter.amplify(post, action)
+        except PlatformError as exc:
+            self._finish(amp_id, "retry", error=str(exc))
+            log.warning("amplification failed", extra={**ctx, "error": str(exc), "retryable": exc.retryable})
+            return Outcome(cid, platform, action, False, str(exc)), exc
+        self._finish(amp_id, "done", receipt=receipt)
+        log.info(
+            "amplified", extra={**ctx, "action": action.value, "url": receipt.url, "already": receipt.already}
+        )
+        return Outcome(
+            cid, platform, action, True, "already done" if receipt.already else "done", receipt.url
+        ), None
+
+    def _intent(self, cid: int, platform: Platform, action: Action) -> dict[str, Any] | None:
+        with self.store.engine.connect() as conn:
+            row = conn.execute(
+                select(m.Amplification.id, m.Amplification.state).where(
+                    m.Amplification.candidate_id == cid,
+                    m.Amplification.platform == platform.value,
+                    m.Amplification.action == action.value,
+                )
+            ).one_or_none()
+        return dict(row._mapping) if row else None
+
+    def _open_intent(self, cid: int, platform: Platform, action: Action, row: dict[str, Any] | None) -> int:
+        now = self.clock.now()
+        with self.store.engine.begin() as conn:
+            if row is not None:
+                conn.execute(
+                    update(m.Amplification)
+                    .where(m.Amplification.id == row["id"])
+                    .values(state="intent", started_at=now, error=None)
+                )
+                return int(row["id"])
+            try:
+                res = conn.execute(
+                    _insert(conn, m.table(m.Amplification))
+                    .values(
+                        community_id=self.store.community_id,
+                        candidate_id=cid,
+                        platform=platform.value,
+                        action=action.value,
+                        state="intent",
+                        started_at=now,
+                    )
+                    .returning(m.Amplification.id)
+                )
+                return int(res.scalar_one())
+            except IntegrityError:  # pragma: no cover - the lease makes this a two-worker race
+                raise _Final("another worker is amplifying this candidate") from None
+
+    def _finish(
+        self, amp_id: int, state: str, *, receipt: Receipt | None = None, error: str | None = None
+    ) -> None:
+        values: dict[str, Any] = {"state": state, "completed_at": self.clock.now(), "error": error}
+        if receipt is not None:
+            values.update(receipt_ref=receipt.ref, receipt_url=receipt.url)
+        with self.store.engine.begin() as conn:
+            conn.execute(update(m.Amplification).where(m.Amplification.id == amp_id).values(**values))
+
+    def _schedule_retry(self, cid: int, error: PlatformError) -> None:
+        if isinstance(error, _DryRun):
+            self._release(cid)
+            return
+        with self.store.engine.connect() as conn:
+            attempts = (
+                conn.execute(select(m.Candidate.attempts).where(m.Candidate.id == cid)).scalar_one() + 1
+            )
+        cfg = self.settings.amplify
+        if not error.retryable or attempts >= cfg.max_attempts:
+            self._release(cid, state=CandidateState.FAILED.value, attempts=attempts, last_error=str(error))
+            with self.store.engine.begin() as conn:
+                conn.execute(
+                    update(m.Amplification)
+                    .where(m.Amplification.candidate_id == cid, m.Amplification.state == "retry")
+                    .values(state="failed")
+                )
+            log.error(
+                "amplification gave up",
+                extra={"community": self.settings.community.slug, "candidate": cid, "error": str(error)},
+            )
+            return
+        if isinstance(error, RateLimited):
+            delay = error.retry_after
+        else:
+            delay = min(cfg.backoff_max_seconds, cfg.backoff_seconds * 2 ** (attempts - 1))
+            delay *= 0.5 + self.rng.random()  # jitter keeps workers and retries from marching in step
+        self._release(
+            cid,
+            attempts=attempts,
+            last_error=str(error),
+            next_attempt_at=self.clock.now() + timedelta(seconds=delay),
+        )
+
+    def reconcile(self) -> int:
+        """After a restart: free the leases this worker held when it died, and count the intent
+        rows it left open. ``run_due`` then finishes those (see the module docstring)."""
+        with self.store.engine.begin() as conn:
+            conn.execute(
+                update(m.Candidate)
+                .where(
+                    m.Candidate.community_id == self.store.community_id,
+                    m.Candidate.lease_owner == self.worker,
+                )
+                .values(lease_owner=None, lease_until=None, version=m.Candidate.version + 1)
+            )
+            return int(
+                conn.execute(
+                    select(func.count()).where(
+                        m.Amplification.community_id == self.store.community_id,
+                        m.Amplification.state == "intent",
+                    )
+                ).scalar_one()
+            )
+
+
+class _Final(PlatformError):
+    """Not to be retried automatically."""
+
+
+class _DryRun(PlatformError):
+    """Nothing was attempted; release the candidate untouched."""

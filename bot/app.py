@@ -1,0 +1,200 @@
+"""The application: start → run → stop. Owns the store, the adapters and every task it starts.
+
+Each platform is watched by its own task; a platform that fails is retried with backoff
+while the others carry on. Nothing here knows a platform by name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from adapters.base import PlatformAdapter
+from adapters.registry import create_adapter
+from bot.amplifier import Amplifier, Outcome
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.domain import Platform
+from bot.errors import PlatformError, Unauthorized
+from bot.migrate import upgrade
+from bot.pipeline import Pipeline
+from bot.queue import Queue
+from bot.store import IngestResult, Store, make_engine
+
+log = logging.getLogger(__name__)
+
+Service = Callable[["Coalesce", asyncio.Event], Awaitable[None]]
+
+
+def default_worker_id() -> str:
+    """Stable across restarts of one worker, different between workers (``$DYNO`` on hosts
+    that run a Procfile), so a restarted worker can take back its own leases at once."""
+    return os.environ.get("COALESCE_WORKER_ID") or os.environ.get("DYNO") or socket.gethostname()
+
+
+@dataclass
+class CycleReport:
+    ingested: dict[Platform, IngestResult] = field(default_factory=dict)
+    errors: dict[Platform, str] = field(default_factory=dict)
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+class Coalesce:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        engine: Engine | None = None,
+        adapters: Mapping[Platform, PlatformAdapter] | None = None,
+        clock: Clock | None = None,
+        dry_run: bool = False,
+        worker: str | None = None,
+        migrate: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.engine = engine or make_engine(settings.database.url)
+        self._adapters = dict(adapters) if adapters is not None else None
+        self.dry_run = dry_run
+        self.worker = worker or default_worker_id()
+        self.migrate = migrate
+        self.services: list[Service] = []  # later features (consoles, schedulers) plug in here
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.store: Store
+        self.pipeline: Pipeline
+        self.queue: Queue
+        self.amplifier: Amplifier
+        self.adapters: dict[Platform, PlatformAdapter] = {}
+        self.wake = asyncio.Event()  # set when there may be new work for the amplifier
+
+    async def start(self) -> None:
+        if self.migrate:
+            await asyncio.to_thread(upgrade, self.engine)
+        community = self.settings.community
+        self.store = Store.open(self.engine, community.slug, community.name, self.clock.now())
+        self.pipeline = Pipeline(self.settings, self.store)
+        self.queue = Queue(self.store, self.settings)
+        if self._adapters is None:
+            self._adapters = {p: create_adapter(p, self.settings) for p in self.settings.enabled_platforms()}
+        for platform, adapter in self._adapters.items():
+            try:
+                await adapter.start()
+            except Unauthorized:
+                raise  # wrong credentials will not fix themselves: stop start-up and say so
+            except PlatformError as exc:
+                log.warning(
+                    "platform unavailable at start-up; will retry",
+                    extra={"platform": platform.value, "error": str(exc)},
+                )
+            self.adapters[platform] = adapter
+        self.amplifier = Amplifier(
+            self.store, self.adapters, self.settings, self.clock, dry_run=self.dry_run, worker=self.worker
+        )
+        open_intents = self.amplifier.reconcile()
+        if open_intents:
+            log.warning("resuming amplifications interrupted by a restart", extra={"count": open_intents})
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        for adapter in self.adapters.values():
+            try:
+                await adapter.close()
+            except Exception:  # closing must go on for the others
+                log.exception("error while closing an adapter", extra={"platform": adapter.platform.value})
+        self.engine.dispose()
+
+    # -- one cycle (run --once, demo, tests) ----------------------------------------------------
+
+    async def watch_once(self, platform: Platform) -> IngestResult:
+        adapter = self.adapters[platform]
+        total = IngestResult()
+        cursors = self.store.cursors(platform)
+        async for batch in adapter.watch(self.settings.community.tags, cursors, follow=False):
+            result = await asyncio.to_thread(self.pipeline.ingest, platform, batch, self.clock.now())
+            total.stored += result.stored
+            total.candidates.extend(result.candidates)
+            for reason, n in result.skipped.items():
+                total.skip(reason, n)
+        return total
+
+    async def run_once(self) -> CycleReport:
+        report = CycleReport()
+        platforms = list(self.adapters)
+        results = await asyncio.gather(*(self.watch_once(p) for p in platforms), return_exceptions=True)
+        for platform, result in zip(platforms, results, strict=True):
+            if isinstance(result, PlatformError):
+                report.errors[platform] = str(result)
+                log.warning("watch failed", extra={"platform": platform.value, "error": str(result)})
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                report.ingested[platform] = result
+        self.queue.wake_snoozed(self.clock.now())
+        report.outcomes = await self.amplifier.run_due()
+        return report
+
+    # -- running until stopped -------------------------------------------------------------------
+
+    def spawn(self, coro: Awaitable[None], name: str) -> asyncio.Task[None]:
+        async def runner() -> None:
+            await coro
+
+        task = asyncio.create_task(runner(), name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def run(self, stop: asyncio.Event) -> None:
+        for platform in self.adapters:
+            self.spawn(self._watch_forever(platform), f"watch-{platform.value}")
+        self.spawn(self._amplify_forever(), "amplifier")
+        for service in self.services:
+            self.spawn(service(self, stop), getattr(service, "__name__", "service"))
+        await stop.wait()
+
+    async def _watch_forever(self, platform: Platform) -> None:
+        adapter = self.adapters[platform]
+        delay = self.settings.run.watch_retry_seconds
+        while True:
+            try:
+                cursors = self.store.cursors(platform)
+                async for batch in adapter.watch(self.settings.community.tags, cursors, follow=True):
+                    result = await asyncio.to_thread(self.pipeline.ingest, platform, batch, self.clock.now())
+                    if result.candidates:
+                        self.wake.set()
+                    delay = self.settings.run.watch_retry_seconds
+                return
+            except PlatformError as exc:
+                wait = exc.retry_after if hasattr(exc, "retry_after") else delay
+                log.warning(
+                    "watch failed; retrying",
+                    extra={"platform": platform.value, "error": str(exc), "retry_in_s": round(wait)},
+                )
+                await self.clock.sleep(wait)
+                delay = min(delay * 2, self.settings.run.watch_retry_max_seconds)
+
+    async def _amplify_forever(self) -> None:
+        while True:
+            self.queue.wake_snoozed(self.clock.now())
+            try:
+                await self.amplifier.run_due()
+            except PlatformError as exc:  # adapters' errors are handled inside; this is a guard
+                log.warning("amplifier cycle failed", extra={"error": str(exc)})
+            self.wake.clear()
+            sleeper = asyncio.ensure_future(self.clock.sleep(self.settings.run.poll_seconds))
+            waker = asyncio.ensure_future(self.wake.wait())
+            try:
+                await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                sleeper.cancel()
+                waker.cancel()

@@ -1,0 +1,66 @@
+"""The one error tree of Coalesce. Adapters translate library errors into these at their edge.
+
+CoalesceError
+├── ConfigError            a config key is missing, unknown or of the wrong shape
+├── QueueError             a curator action that the queue refuses (wrong state, own post…)
+└── PlatformError          anything a platform call can end in
+    ├── RateLimited        slow down; ``retry_after`` seconds from now
+    ├── Unauthorized       credentials are wrong or expired
+    ├── NotFound           the post or account is gone
+    ├── Rejected           the platform refused the request as such (4xx); retrying won't help
+    ├── Transient          timeouts, 5xx, dropped connections; retry with backoff
+    └── MalformedPayload   the platform answered something we cannot parse
+"""
+
+from __future__ import annotations
+
+
+class CoalesceError(Exception):
+    """Root of every error Coalesce raises on purpose."""
+
+
+class ConfigError(CoalesceError):
+    """A config problem, named by its key path (``platforms.mastodon.access_token``)."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key = key
+        self.reason = reason
+
+
+class QueueError(CoalesceError):
+    """A curator action the queue cannot take, with a reason a curator can read."""
+
+
+class PlatformError(CoalesceError):
+    """A platform call failed. ``retryable`` says whether the same call may succeed later."""
+
+    retryable = False
+
+
+class RateLimited(PlatformError):
+    retryable = True
+
+    def __init__(self, retry_after: float, message: str = "rate limited") -> None:
+        super().__init__(f"{message} (retry after {retry_after:.0f}s)")
+        self.retry_after = max(0.0, retry_after)
+
+
+class Unauthorized(PlatformError):
+    pass
+
+
+class NotFound(PlatformError):
+    pass
+
+
+class Rejected(PlatformError):
+    pass
+
+
+class Transient(PlatformError):
+    retryable = True
+
+
+class MalformedPayload(PlatformError):
+    pass

@@ -1,0 +1,223 @@
+"""The database schema. Invariants that matter (a post stored once, an amplification made once,
+a slot published once) are constraints here, not just habits of the code."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite (which forgets zones) too."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime from the database, got {type(value).__name__}")
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def table(model: type[Base]) -> Table:
+    """The Core table of a model, typed as such (for set-based statements)."""
+    return cast(Table, model.__table__)
+
+
+Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite only autoincrements INTEGER keys
+
+
+class Community(Base):
+    __tablename__ = "communities"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Account(Base):
+    """A member (or any author) on one platform, as the community has seen them."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("community_id", "platform", "platform_account_id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    platform: Mapped[str] = mapped_column(String(16))
+    platform_account_id: Mapped[str] = mapped_column(String(255))
+    handle: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(255), default="")
+    url: Mapped[str | None] = mapped_column(Text)
+    is_bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_group: Mapped[bool] = mapped_column(Boolean, default=False)
+    account_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    # consent: "out" (opted out, by command or profile marker), "in" (opted in), None (unsaid)
+    consent: Mapped[str | None] = mapped_column(String(8))
+    consent_source: Mapped[str | None] = mapped_column(String(64))
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Post(Base):
+    __tablename__ = "posts"
+    __table_args__ = (
+        UniqueConstraint("community_id", "platform", "platform_post_id"),
+        Index("ix_posts_community_created", "community_id", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    platform: Mapped[str] = mapped_column(String(16))
+    platform_post_id: Mapped[str] = mapped_column(String(512))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    url: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    hashtags: Mapped[str] = mapped_column(Text, default="")  # space-separated, normalised
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    is_reply: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_boost: Mapped[bool] = mapped_column(Boolean, default=False)
+    reply_to: Mapped[str | None] = mapped_column(String(512))
+    language: Mapped[str | None] = mapped_column(String(16))
+    content_warning: Mapped[str | None] = mapped_column(Text)
+    ref: Mapped[str | None] = mapped_column(Text)
+    skip_reason: Mapped[str | None] = mapped_column(String(32))  # why it did not become a candidate
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Candidate(Base):
+    """A post waiting for, or past, a curator's decision."""
+
+    __tablename__ = "candidates"
+    __table_args__ = (
+        UniqueConstraint("post_id"),
+        Index("ix_candidates_community_state", "community_id", "state", "id"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
+    kind: Mapped[str] = mapped_column(String(16), default="post")  # post | opportunity
+    reason: Mapped[str] = mapped_column(String(32))  # hashtag | nomination
+    nominated_by: Mapped[str | None] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16))
+    approvals: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, default=0)  # compare-and-set on every change
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Decision(Base):
+    """Append-only audit: who decided what about which candidate, when and why."""
+
+    __tablename__ = "decisions"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"), index=True)
+    curator: Mapped[str] = mapped_column(String(255))  # a curator's name, or "system"
+    action: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Amplification(Base):
+    """The intent row is written before the platform call and completed after it."""
+
+    __tablename__ = "amplifications"
+    __table_args__ = (UniqueConstraint("candidate_id", "platform", "action"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"))
+    platform: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))  # intent | done | failed | undone
+    receipt_ref: Mapped[str | None] = mapped_column(Text)
+    receipt_url: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Cursor(Base):
+    """Where each platform source stopped; advanced only with the posts it covers."""
+
+    __tablename__ = "cursors"
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Publication(Base):
+    """One series slot on one platform: written before publishing, completed after."""
+
+    __tablename__ = "publications"
+    __table_args__ = (UniqueConstraint("community_id", "series", "slot", "platform"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    series: Mapped[str] = mapped_column(String(64))
+    slot: Mapped[datetime] = mapped_column(UTCDateTime())
+    platform: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))  # intent | done | failed | withdrawn
+    parts_total: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class PublicationPart(Base):
+    """Each published part of a thread, so a crash mid-thread resumes where it stopped."""
+
+    __tablename__ = "publication_parts"
+    __table_args__ = (UniqueConstraint("publication_id", "position"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    publication_id: Mapped[int] = mapped_column(ForeignKey("publications.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    receipt_ref: Mapped[str] = mapped_column(Text)
+    receipt_url: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,126 @@
+"""From watched posts to candidates: the pure filters, then one bulk write to the store.
+
+Each filter names the reason an item was skipped; the reasons are stored with the post and
+counted in the logs, so a curator can always ask "why did this not reach the queue?".
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from bot.config import Settings
+from bot.domain import Batch, Platform, Post, normalize_tag
+from bot.store import IngestResult, Item, Store
+
+log = logging.getLogger(__name__)
+
+_TAG_IN_TEXT = re.compile(r"(?:^|(?<=[^\w/]))[#＃](\w+)", re.UNICODE)
+
+
+def hashtags_in(text: str) -> frozenset[str]:
+    """Hashtags written in plain text, normalised (for platforms that give no tag list)."""
+    text = unicodedata.normalize("NFKC", text)
+    return frozenset(normalize_tag(t) for t in _TAG_IN_TEXT.findall(text))
+
+
+class Filters:
+    """The community's rules for what may reach the queue; pure, given the settings and a time."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.tags = frozenset(settings.community.tags)
+        self.include_replies = settings.curation.include_replies
+        self.max_age = timedelta(hours=settings.curation.max_age_hours)
+        self.markers = frozenset(normalize_tag(t) for t in settings.curation.optout_markers)
+        block = settings.blocklist
+        self.blocked_accounts = frozenset(a.lstrip("@").casefold() for a in block.accounts)
+        self.blocked_domains = frozenset(d.lstrip("@").casefold() for d in block.domains)
+        self.blocked_words = tuple(k.casefold() for k in block.keywords)
+
+    def opted_out_by_profile(self, bio: str) -> bool:
+        return bool(self.markers & hashtags_in(bio))
+
+    def is_blocked(self, post: Post) -> bool:
+        author = post.author
+        handle = author.handle.lstrip("@").casefold()
+        if handle in self.blocked_accounts or author.account_id.casefold() in self.blocked_accounts:
+            return True
+        domain = handle.rpartition("@")[2] if "@" in handle else ""
+        if domain and domain in self.blocked_domains:
+            return True
+        text = post.text.casefold()
+        return any(word in text for word in self.blocked_words)
+
+    def verdict(self, post: Post, now: datetime, *, nominated: bool = False) -> str | None:
+        """The reason to skip ``post``, or None when it may become a candidate."""
+        if post.is_boost:
+            return "boost"
+        if self.is_blocked(post):
+            return "blocked"
+        if self.opted_out_by_profile(post.author.bio):
+            return "opted_out"
+        if nominated:
+            return None  # a member asked for it: replies and older posts are fine
+        if not (post.hashtags & self.tags):
+            return "no_hashtag"
+        if post.is_reply and not self.include_replies:
+            return "reply"
+        if now - post.created_at > self.max_age:
+            return "too_old"
+        return None
+
+    def items(self, batch: Batch, now: datetime) -> list[Item]:
+        out = [Item(post=p, skip=self.verdict(p, now)) for p in batch.posts]
+        for n in batch.nominations:
+            out.append(
+                Item(
+                    post=n.post,
+                    reason="nomination",
+                    skip=self.verdict(n.post, now, nominated=True),
+                    nominated_by=n.nominated_by.handle,
+                )
+            )
+        return out
+
+
+class Pipeline:
+    """Runs batches through the filters into the store, and says what happened in the log."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.filters = Filters(settings)
+        self.store = store
+
+    def ingest(self, platform: Platform, batch: Batch, now: datetime) -> IngestResult:
+        items = self.filters.items(batch, now)
+        result = self.store.ingest(
+            platform,
+            items,
+            now,
+            source=batch.source,
+            cursor=batch.cursor,
+            consent_mode=self.settings.community.consent,
+        )
+        if batch.malformed:
+            result.skip("malformed", batch.malformed)
+        if items or batch.malformed:
+            log.info(
+                "ingested batch",
+                extra={
+                    "community": self.settings.community.slug,
+                    "platform": platform.value,
+                    "source": batch.source,
+                    "received": len(items),
+                    "stored": result.stored,
+                    "queued": len(result.candidates),
+                    "skipped": _fmt(result.skipped.items()),
+                },
+            )
+        return result
+
+
+def _fmt(pairs: Iterable[tuple[str, int]]) -> str:
+    return ",".join(f"{k}:{v}" for k, v in sorted(pairs)) or "-"

@@ -1,0 +1,335 @@
+"""The curation queue: what curators see and decide. Every change is a compare-and-set on the
+candidate's version inside one transaction with its audit row, so two curators tapping at once
+can never produce two approvals of one state, and every decision leaves a trace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Connection
+
+from bot import models as m
+from bot.config import Settings
+from bot.domain import OPEN_STATES, CandidateState, Platform
+from bot.errors import QueueError
+from bot.store import Store
+
+_SELF_ACTIONS = ("approve",)
+
+
+@dataclass(frozen=True)
+class DecisionView:
+    curator: str
+    action: str
+    reason: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class AmplificationView:
+    platform: str
+    action: str
+    state: str
+    url: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class CandidateView:
+    id: int
+    state: str
+    platform: str
+    author_handle: str
+    author_name: str
+    url: str
+    text: str
+    reason: str
+    nominated_by: str | None
+    posted_at: datetime
+    queued_at: datetime
+    approvals: int
+    approvals_required: int
+    attempts: int
+    last_error: str | None
+    snoozed_until: datetime | None
+    next_attempt_at: datetime | None
+    is_reply: bool
+    content_warning: str | None
+    decisions: tuple[DecisionView, ...] = field(default=())
+    amplifications: tuple[AmplificationView, ...] = field(default=())
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in self.__dict__.items():
+            if isinstance(value, datetime):
+                out[key] = value.isoformat()
+            elif isinstance(value, tuple):
+                out[key] = [
+                    {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in item.__dict__.items()}
+                    for item in value
+                ]
+            else:
+                out[key] = value
+        return out
+
+
+class _Conflict(Exception):
+    """Someone else changed the candidate between our read and our write: read again."""
+
+
+class Queue:
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self.required = settings.curation.approvals_required
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _select(self) -> Any:
+        return (
+            select(m.Candidate, m.Post, m.Account)
+            .join(m.Post, m.Post.id == m.Candidate.post_id)
+            .join(m.Account, m.Account.id == m.Post.account_id)
+            .where(m.Candidate.community_id == self.store.community_id)
+        )
+
+    def _view(self, c: m.Candidate, p: m.Post, a: m.Account, conn: Connection | None = None) -> CandidateView:
+        decisions: tuple[DecisionView, ...] = ()
+        amps: tuple[AmplificationView, ...] = ()
+        if conn is not None:
+            d = m.Decision
+            decisions = tuple(
+                DecisionView(*row)
+                for row in conn.execute(
+                    select(d.curator, d.action, d.reason, d.at).where(d.candidate_id == c.id).order_by(d.id)
+                )
+            )
+            x = m.Amplification
+            amps = tuple(
+                AmplificationView(*row)
+                for row in conn.execute(
+                    select(x.platform, x.action, x.state, x.receipt_url, x.error)
+                    .where(x.candidate_id == c.id)
+                    .order_by(x.id)
+                )
+            )
+        return CandidateView(
+            id=c.id,
+            state=c.state,
+            platform=p.platform,
+            author_handle=a.handle,
+            author_name=a.display_name,
+            url=p.url,
+            text=p.text,
+            reason=c.reason,
+            nominated_by=c.nominated_by,
+            posted_at=p.created_at,
+            queued_at=c.created_at,
+            approvals=c.approvals,
+            approvals_required=self.required,
+            attempts=c.attempts,
+            last_error=c.last_error,
+            snoozed_until=c.snoozed_until,
+            next_attempt_at=c.next_attempt_at,
+            is_reply=p.is_reply,
+            content_warning=p.content_warning,
+            decisions=decisions,
+            amplifications=amps,
+        )
+
+    def list(self, state: str | None = None, limit: int = 50) -> list[CandidateView]:
+        """Oldest first, so the queue is worked in the order members posted."""
+        q = self._select()
+        if state:
+            q = q.where(m.Candidate.state == CandidateState(state).value)
+        q = q.order_by(m.Candidate.id).limit(limit)
+        from sqlalchemy.orm import Session
+
+        with Session(self.store.engine) as session:
+            return [self._view(c, p, a) for c, p, a in session.execute(q)]
+
+    def counts(self) -> dict[str, int]:
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                select(m.Candidate.state, func.count())
+                .where(m.Candidate.community_id == self.store.community_id)
+                .group_by(m.Candidate.state)
+            )
+            return {str(k): int(v) for k, v in rows}
+
+    def show(self, candidate_id: int) -> CandidateView:
+        from sqlalchemy.orm import Session
+
+        with Session(self.store.engine) as session:
+            row = session.execute(self._select().where(m.Candidate.id == candidate_id)).one_or_none()
+            if row is None:
+                raise QueueError(f"no candidate #{candidate_id} in this community")
+            c, p, a = row
+            return self._view(c, p, a, conn=session.connection())
+
+    # -- deciding ----------------------------------------------------------------------------
+
+    def approve(
+        self, candidate_id: int, curator: str, now: datetime, reason: str | None = None
+    ) -> CandidateView:
+        def change(c: Any, conn: Connection) -> dict[str, Any]:
+            already = conn.execute(
+                select(func.count()).where(
+                    m.Decision.candidate_id == c.id,
+                    m.Decision.curator == curator,
+                    m.Decision.action == "approve",
+                )
+            ).scalar_one()
+            if already:
+                raise QueueError(f"#{c.id} already has your approval; it needs another curator")
+            approvals = c.approvals + 1
+            if approvals >= self.required:
+                return {"approvals": approvals, "state": CandidateState.APPROVED.value, "decided_at": now}
+            return {"approvals": approvals, "state": CandidateState.PENDING.value, "snoozed_until": None}
+
+        return self._decide(candidate_id, curator, "approve", reason, now, change)
+
+    def reject(
+        self, candidate_id: int, curator: str, now: datetime, reason: str | None = None
+    ) -> CandidateView:
+        return self._decide(
+            candidate_id,
+            curator,
+            "reject",
+            reason,
+            now,
+            lambda c, conn: {"state": CandidateState.REJECTED.value, "decided_at": now},
+        )
+
+    def snooze(self, candidate_id: int, curator: str, until: datetime, now: datetime) -> CandidateView:
+        if until <= now:
+            raise QueueError("snooze until a time in the future")
+        return self._decide(
+            candidate_id,
+            curator,
+            "snooze",
+            f"until {until.isoformat(timespec='minutes')}",
+            now,
+            lambda c, conn: {"state": CandidateState.SNOOZED.value, "snoozed_until": until},
+        )
+
+    def retry(self, candidate_id: int, curator: str, now: datetime) -> CandidateView:
+        """Send a failed candidate back to the amplifier."""
+        return self._decide(
+            candidate_id,
+            curator,
+            "retry",
+            None,
+            now,
+            lambda c, conn: {
+                "state": CandidateState.APPROVED.value,
+                "attempts": 0,
+                "next_attempt_at": None,
+                "last_error": None,
+            },
+            allowed=(CandidateState.FAILED,),
+        )
+
+    def wake_snoozed(self, now: datetime) -> int:
+        """Snoozed candidates whose time has come are pending again."""
+        with self.store.engine.begin() as conn:
+            res = conn.execute(
+                update(m.Candidate)
+                .where(
+                    m.Candidate.community_id == self.store.community_id,
+                    m.Candidate.state == CandidateState.SNOOZED.value,
+                    m.Candidate.snoozed_until <= now,
+                )
+                .values(
+                    state=CandidateState.PENDING.value,
+                    snoozed_until=None,
+                    version=m.Candidate.version + 1,
+                    updated_at=now,
+                )
+            )
+            return int(res.rowcount or 0)
+
+    def _decide(
+        self,
+        candidate_id: int,
+        curator: str,
+        action: str,
+        reason: str | None,
+        now: datetime,
+        change: Any,
+        allowed: tuple[CandidateState, ...] = OPEN_STATES,
+    ) -> CandidateView:
+        if curator != "system":
+            self.settings.curator(curator)  # raises with the list of known curators
+        for _ in range(20):
+            try:
+                return self._decide_once(candidate_id, curator, action, reason, now, change, allowed)
+            except _Conflict:
+                continue
+        raise QueueError(f"#{candidate_id} is changing too fast; try again")
+
+    def _decide_once(
+        self,
+        candidate_id: int,
+        curator: str,
+        action: str,
+        reason: str | None,
+        now: datetime,
+        change: Any,
+        allowed: tuple[CandidateState, ...],
+    ) -> CandidateView:
+        from sqlalchemy.orm import Session
+
+        with Session(self.store.engine) as session, session.begin():
+            conn = session.connection()
+            row = session.execute(self._select().where(m.Candidate.id == candidate_id)).one_or_none()
+            if row is None:
+                raise QueueError(f"no candidate #{candidate_id} in this community")
+            c, p, a = row
+            if c.state not in {s.value for s in allowed}:
+                who = _last_decider(conn, c.id)
+                raise QueueError(f"#{c.id} is already {c.state}{who}")
+            if action in _SELF_ACTIONS and curator != "system":
+                mine = self.settings.curator(curator).identities().get(Platform(p.platform))
+                if mine and mine.lstrip("@").casefold() in {
+                    a.platform_account_id.casefold(),
+                    a.handle.lstrip("@").casefold(),
+                }:
+                    raise QueueError(f"#{c.id} is your own post: another curator must decide it")
+            values = change(c, conn)
+            version = c.version
+            res = conn.execute(
+                update(m.Candidate)
+                .where(m.Candidate.id == c.id, m.Candidate.version == version)
+                .values(version=version + 1, updated_at=now, **values)
+            )
+            if res.rowcount != 1:
+                raise _Conflict
+            conn.execute(
+                m.table(m.Decision)
+                .insert()
+                .values(
+                    community_id=self.store.community_id,
+                    candidate_id=c.id,
+                    curator=curator,
+                    action=action,
+                    reason=reason,
+                    at=now,
+                )
+            )
+            session.expire_all()
+            c, p, a = session.execute(self._select().where(m.Candidate.id == candidate_id)).one()
+            return self._view(c, p, a, conn=conn)
+
+
+def _last_decider(conn: Connection, candidate_id: int) -> str:
+    row = conn.execute(
+        select(m.Decision.curator, m.Decision.action)
+        .where(m.Decision.candidate_id == candidate_id)
+        .order_by(m.Decision.id.desc())
+        .limit(1)
+    ).one_or_none()
+    return f" ({row.action} by {row.curator})" if row else ""

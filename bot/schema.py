@@ -1,0 +1,166 @@
+"""Turns plain YAML data into frozen, typed settings objects, naming the key of any mistake.
+
+Settings are dataclasses; this module reads their type hints, so each platform package can
+declare its own settings class and get the same checking and the same messages for free.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import types
+import typing
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any, TypeVar, get_args, get_origin, get_type_hints
+
+from bot.errors import ConfigError
+
+T = TypeVar("T")
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+SECRET = "secret"  # field metadata marker: value comes from the environment and is never shown
+
+
+def secret_field(default: Any = dataclasses.MISSING) -> Any:
+    """A settings field that holds a credential; it must be given as a ``${VAR}`` placeholder."""
+    if default is dataclasses.MISSING:
+        return dataclasses.field(metadata={SECRET: True})
+    return dataclasses.field(default=default, metadata={SECRET: True})
+
+
+class Environment:
+    """Expands ``${VAR}`` placeholders and remembers every expanded value, so logs can hide them."""
+
+    def __init__(self, values: Mapping[str, str] | None = None) -> None:
+        self._values = dict(os.environ if values is None else values)
+        self.secrets: set[str] = set()
+
+    def expand(self, text: str, key: str, *, secret: bool) -> str:
+        def sub(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name not in self._values or self._values[name] == "":
+                raise ConfigError(key, f"environment variable {name} is not set")
+            value = self._values[name]
+            if secret:
+                self.secrets.add(value)
+            return value
+
+        return _PLACEHOLDER.sub(sub, text)
+
+    def get(self, name: str) -> str | None:
+        return self._values.get(name) or None
+
+
+def _describe(tp: Any) -> str:
+    origin = get_origin(tp)
+    if tp is type(None):
+        return "nothing"
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in get_args(tp))
+    if origin in (list, tuple):
+        return f"a list of {_describe(get_args(tp)[0])}"
+    if origin in (dict, Mapping):
+        return "a mapping"
+    if origin is typing.Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(tp))
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        return "one of " + ", ".join(repr(m.value) for m in tp)
+    if dataclasses.is_dataclass(tp):
+        return "a mapping"
+    names = {str: "text", int: "a whole number", float: "a number", bool: "true or false"}
+    return names.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def convert(tp: Any, value: Any, key: str, env: Environment, *, secret: bool = False) -> Any:
+    """Check ``value`` against type ``tp`` and build it; raise ConfigError naming ``key``."""
+    origin = get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return convert(arg, value, key, env, secret=secret)
+            except ConfigError as err:
+                errors.append(err)
+        if len(errors) == 1:
+            raise errors[0]
+        raise ConfigError(key, f"expected {_describe(tp)}")
+    if origin is typing.Literal:
+        if value not in get_args(tp):
+            raise ConfigError(key, f"expected {_describe(tp)}, got {value!r}")
+        return value
+    if origin in (list, tuple):
+        if not isinstance(value, list):
+            raise ConfigError(key, f"expected {_describe(tp)}")
+        (item_tp, *_) = get_args(tp)
+        return tuple(convert(item_tp, v, f"{key}[{i}]", env, secret=secret) for i, v in enumerate(value))
+    if origin in (dict, Mapping):
+        if not isinstance(value, dict):
+            raise ConfigError(key, "expected a mapping")
+        key_tp, val_tp = get_args(tp)
+        return types.MappingProxyType(
+            {
+                convert(key_tp, k, key, env): convert(val_tp, v, f"{key}.{k}", env, secret=secret)
+                for k, v in value.items()
+            }
+        )
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return build(tp, value, key, env)
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        try:
+            return tp(value)
+        except ValueError:
+            raise ConfigError(key, f"expected {_describe(tp)}, got {value!r}") from None
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(key, "expected true or false")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(key, "expected a whole number")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(key, "expected a number")
+        return float(value)
+    if tp is str:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ConfigError(key, "expected text")
+        text = str(value)
+        if secret and not _PLACEHOLDER.search(text):
+            raise ConfigError(key, "is a secret: write it as ${ENV_VAR} and set the variable")
+        return env.expand(text, key, secret=secret)
+    raise ConfigError(key, f"unsupported setting type {tp!r}")  # a programming error
+
+
+def build(cls: type[T], data: Any, key: str, env: Environment) -> T:
+    """Build dataclass ``cls`` from a mapping; unknown keys and missing required keys are errors."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(key or "(top level)", "expected a mapping")
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    prefix = f"{key}." if key else ""
+    for name in data:
+        if name not in fields:
+            expected = ", ".join(sorted(fields))
+            raise ConfigError(f"{prefix}{name}", f"unknown key (expected one of: {expected})")
+    kwargs: dict[str, Any] = {}
+    for name, f in fields.items():
+        path = f"{prefix}{name}"
+        if name in data:
+            kwargs[name] = convert(hints[name], data[name], path, env, secret=bool(f.metadata.get(SECRET)))
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(path, f"is required ({_describe(hints[name])})")
+    obj = cls(**kwargs)
+    check = getattr(obj, "validate", None)
+    if callable(check):
+        check(key)
+    return obj

@@ -1,0 +1,403 @@
+"""The store: one SQLAlchemy engine, the community's rows, and bulk ingest of watched posts.
+
+SQLite by default (a file, no set-up), PostgreSQL by URL. Ingest writes a whole batch in one
+transaction with set-based statements; the cursor moves in that same transaction, so a crash
+can only ever replay posts (which the unique constraints then ignore), never skip them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, bindparam, create_engine, event, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
+
+from bot import models as m
+from bot.domain import Author, CandidateState, Platform, Post
+
+CHUNK = 500  # rows per IN (...) list; well under every backend's parameter limit
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine tuned for the backend: SQLite gets WAL, foreign keys and a busy timeout."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30}, poolclass=NullPool, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _: Any) -> None:
+            # Let SQLAlchemy own transactions: BEGIN IMMEDIATE below takes the write lock up
+            # front, so two writers queue up instead of failing with "database is locked".
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    elif url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgres://")
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _insert(conn: Connection, table: Any) -> Any:
+    """An INSERT that can say ON CONFLICT DO NOTHING on both SQLite and PostgreSQL."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+@dataclass(slots=True)
+class Item:
+    """A post on its way in, with what the pure filters already decided about it."""
+
+    post: Post
+    reason: str = "hashtag"  # why it may be a candidate: hashtag | nomination | opportunity
+    skip: str | None = None  # a filter's verdict; None means "candidate, unless the store objects"
+    nominated_by: str | None = None
+    kind: str = "post"
+
+
+@dataclass(slots=True)
+class IngestResult:
+    stored: int = 0
+    candidates: list[int] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def skip(self, reason: str, n: int = 1) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + n
+
+
+class Store:
+    """All database access for one community."""
+
+    def __init__(self, engine: Engine, community_id: int) -> None:
+        self.engine = engine
+        self.community_id = community_id
+
+    @classmethod
+    def open(cls, engine: Engine, slug: str, name: str, now: datetime) -> Store:
+        """The store for community ``slug``, creating its row on first use."""
+        with engine.begin() as conn:
+            conn.execute(
+                _insert(conn, m.table(m.Community))
+                .values(slug=slug, name=name, created_at=now)
+                .on_conflict_do_nothing(index_elements=["slug"])
+            )
+            cid = conn.execute(select(m.Community.id).where(m.Community.slug == slug)).scalar_one()
+        return cls(engine, cid)
+
+    # -- cursors -----------------------------------------------------------------------------
+
+    def cursors(self, platform: Platform) -> dict[str, str | None]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(m.Cursor.source, m.Cursor.value).where(
+                    m.Cursor.community_id == self.community_id, m.Cursor.platform == platform.value
+                )
+            )
+            return {str(k): v for k, v in rows}
+
+    def _save_cursor(
+        self, conn: Connection, platform: Platform, source: str, value: str | None, now: datetime
+    ) -> None:
+        values = {
+            "community_id": self.community_id,
+            "platform": platform.value,
+            "source": source,
+            "value": value,
+            "updated_at": now,
+        }
+        stmt = _insert(conn, m.table(m.Cursor)).values(**values)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["community_id", "platform", "source"],
+                set_={"value": value, "updated_at": now},
+            )
+        )
+
+    # -- ingest ------------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        platform: Platform,
+        items: Iterable[Item],
+        now: datetime,
+        *,
+        source: str | None = None,
+        cursor: str | None = None,
+        consent_mode: str = "opt-out",
+    ) -> IngestResult:
+        """Store a batch: accounts, posts, new candidates and the cursor, in one transaction."""
+        result = IngestResult()
+        unique: dict[str, Item] = {}
+        for item in items:
+            prior = unique.get(item.post.post_id)
+            if prior is None or (prior.skip and not item.skip):
+                if prior is not None:
+                    result.skip("duplicate")
+                unique[item.post.post_id] = item
+            else:
+                result.skip("duplicate")
+        batch = list(unique.values())
+        with self.engine.begin() as conn:
+            accounts = self._upsert_accounts(conn, platform, [i.post.author for i in batch], now)
+            for item in batch:
+                acc = accounts[item.post.author.account_id]
+                if item.skip is None:
+                    if acc["blocked"]:
+                        item.skip = "blocked"
+                    elif acc["consent"] == "out":
+                        item.skip = "opted_out"
+                    elif consent_mode == "opt-in" and acc["consent"] != "in":
+                        item.skip = "not_opted_in"
+            new_ids = self._insert_posts(conn, platform, batch, accounts, now)
+            result.stored = len(new_ids)
+            rows = []
+            for item in batch:
+                post_pk = new_ids.get(item.post.post_id)
+                if post_pk is None:
+                    if item.reason != "nomination":
+                        result.skip("duplicate")
+                    continue
+                if item.skip:
+                    result.skip(item.skip)
+                    continue
+                rows.append(self._candidate_row(post_pk, item, now))
+            rows.extend(self._nominations_of_known_posts(conn, platform, batch, new_ids, now))
+            if rows:
+                inserted = conn.execute(
+                    _insert(conn, m.table(m.Candidate))
+                    .on_conflict_do_nothing(index_elements=["post_id"])
+                    .returning(m.Candidate.id),
+                    rows,
+                )
+                result.candidates = [r[0] for r in inserted]
+            if source is not None:
+                self._save_cursor(conn, platform, source, cursor, now)
+        return result
+
+    def _candidate_row(self, post_pk: int, item: Item, now: datetime) -> dict[str, Any]:
+        return {
+            "community_id": self.community_id,
+            "post_id": post_pk,
+            "kind": item.kind,
+            "reason": item.reason,
+            "nominated_by": item.nominated_by,
+            "state": CandidateState.PENDING.value,
+            "approvals": 0,
+            "version": 0,
+            "created_at": now,
+            "updated_at": now,
+            "attempts": 0,
+        }
+
+    def _nominations_of_known_posts(
+        self, conn: Connection, platform: Platform, batch: list[Item], new_ids: dict[str, int], now: datetime
+    ) -> list[dict[str, Any]]:
+        """A nomination of a post we already stored (perhaps skipped as a reply) queues it."""
+        wanted = [
+            i for i in batch if i.reason == "nomination" and not i.skip and i.post.post_id not in new_ids
+        ]
+        if not wanted:
+            return []
+        found: dict[str, tuple[int, str | None]] = {}
+        for part in chunks([i.post.post_id for i in wanted]):
+            q = select(m.Post.platform_post_id, m.Post.id, m.Post.skip_reason).where(
+                m.Post.community_id == self.community_id,
+                m.Post.platform == platform.value,
+                m.Post.platform_post_id.in_(part),
+            )
+            found.update({pid: (pk, skip) for pid, pk, skip in conn.execute(q)})
+        rows = []
+        for item in wanted:
+            pk, skip = found.get(item.post.post_id, (None, None))
+            if pk is not None and skip not in ("blocked", "opted_out", "boost", "not_opted_in"):
+                rows.append(self._candidate_row(pk, item, now))
+        return rows
+
+    def _upsert_accounts(
+        self, conn: Connection, platform: Platform, authors: list[Author], now: datetime
+    ) -> dict[str, dict[str, Any]]:
+        """Rows for every author of the batch, created or refreshed; keyed by platform account id."""
+        latest: dict[str, Author] = {a.account_id: a for a in authors}
+        keys = list(latest)
+        known: dict[str, dict[str, Any]] = {}
+        table = m.table(m.Account)
+        cols = (table.c.id, table.c.platform_account_id, table.c.consent, table.c.blocked, table.c.handle)
+        for part in chunks(keys):
+            q = select(*cols).where(
+                table.c.community_id == self.community_id,
+                table.c.platform == platform.value,
+                table.c.platform_account_id.in_(part),
+            )
+            known.update({r.platform_account_id: dict(r._mapping) for r in conn.execute(q)})
+        missing = [latest[k] for k in keys if k not in known]
+        if missing:
+            rows = [self._account_row(platform, a, now) for a in missing]
+            conn.execute(
+                _insert(conn, table).on_conflict_do_nothing(
+                    index_elements=["community_id", "platform", "platform_account_id"]
+                ),
+                rows,
+            )
+            for part in chunks([a.account_id for a in missing]):
+                q = select(*cols).where(
+                    table.c.community_id == self.community_id,
+                    table.c.platform == platform.value,
+                    table.c.platform_account_id.in_(part),
+                )
+                known.update({r.platform_account_id: dict(r._mapping) for r in conn.execute(q)})
+        changed = [
+            {"pk": known[k]["id"], "handle": latest[k].handle, "display_name": latest[k].display_name}
+            for k in keys
+            if k in known and known[k]["handle"] != latest[k].handle
+        ]
+        if changed:
+            conn.execute(
+                update(table)
+                .where(table.c.id == _bind("pk"))
+                .values(handle=_bind("handle"), display_name=_bind("display_name")),
+                changed,
+            )
+        seen = [known[k]["id"] for k in keys]
+        for part in chunks(seen):
+            conn.execute(update(table).where(table.c.id.in_(part)).values(last_seen=now))
+        return known
+
+    def _account_row(self, platform: Platform, a: Author, now: datetime) -> dict[str, Any]:
+        return {
+            "community_id": self.community_id,
+            "platform": platform.value,
+            "platform_account_id": a.account_id,
+            "handle": a.handle,
+            "display_name": a.display_name,
+            "url": a.url,
+            "is_bot": a.is_bot,
+            "is_group": a.is_group,
+            "account_created_at": a.created_at,
+            "first_seen": now,
+            "last_seen": now,
+            "consent": None,
+            "consent_source": None,
+            "blocked": False,
+        }
+
+    def _insert_posts(
+        self,
+        conn: Connection,
+        platform: Platform,
+        batch: list[Item],
+        accounts: dict[str, dict[str, Any]],
+        now: datetime,
+    ) -> dict[str, int]:
+        if not batch:
+            return {}
+        rows = []
+        for item in batch:
+            p = item.post
+            rows.append(
+                {
+                    "community_id": self.community_id,
+                    "platform": platform.value,
+                    "platform_post_id": p.post_id,
+                    "account_id": accounts[p.author.account_id]["id"],
+                    "url": p.url,
+                    "text": p.text,
+                    "hashtags": " ".join(sorted(p.hashtags)),
+                    "created_at": p.created_at,
+                    "seen_at": now,
+                    "is_reply": p.is_reply,
+                    "is_boost": p.is_boost,
+                    "reply_to": p.reply_to,
+                    "language": p.language,
+                    "content_warning": p.content_warning,
+                    "ref": p.ref,
+                    "skip_reason": item.skip,
+                    "deleted": False,
+                }
+            )
+        table = m.table(m.Post)
+        stmt = (
+            _insert(conn, table)
+            .on_conflict_do_nothing(index_elements=["community_id", "platform", "platform_post_id"])
+            .returning(table.c.platform_post_id, table.c.id)
+        )
+        return {str(k): int(v) for k, v in conn.execute(stmt, rows)}
+
+    # -- reading posts back ------------------------------------------------------------------
+
+    def post_of_candidate(self, candidate_id: int) -> Post:
+        """Rebuild the domain Post of a candidate (what an adapter needs to amplify it)."""
+        with Session(self.engine) as session:
+            post, account = session.execute(
+                select(m.Post, m.Account)
+                .join(m.Candidate, m.Candidate.post_id == m.Post.id)
+                .join(m.Account, m.Account.id == m.Post.account_id)
+                .where(m.Candidate.id == candidate_id, m.Candidate.community_id == self.community_id)
+            ).one()
+            return to_domain(post, account)
+
+    def set_account_flags(
+        self, platform: Platform, account_id: str, *, consent: str | None = None, source: str | None = None
+    ) -> None:
+        """Record a member's consent as learnt from a profile marker or a command."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(m.Account)
+                .where(
+                    and_(
+                        m.Account.community_id == self.community_id,
+                        m.Account.platform == platform.value,
+                        m.Account.platform_account_id == account_id,
+                    )
+                )
+                .values(consent=consent, consent_source=source)
+            )
+
+
+def _bind(name: str) -> Any:
+    return bindparam(name)
+
+
+def to_domain(post: m.Post, account: m.Account) -> Post:
+    author = Author(
+        account_id=account.platform_account_id,
+        handle=account.handle,
+        display_name=account.display_name,
+        url=account.url,
+        is_bot=account.is_bot,
+        is_group=account.is_group,
+        created_at=account.account_created_at,
+    )
+    return Post(
+        platform=Platform(post.platform),
+        post_id=post.platform_post_id,
+        url=post.url,
+        author=author,
+        text=post.text,
+        created_at=post.created_at,
+        hashtags=frozenset(post.hashtags.split()),
+        is_reply=post.is_reply,
+        is_boost=post.is_boost,
+        reply_to=post.reply_to,
+        language=post.language,
+        content_warning=post.content_warning,
+        ref=post.ref,
+    )

@@ -1,0 +1,125 @@
+"""Shared fixtures: no network beyond loopback, databases on SQLite and PostgreSQL, settings."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from bot.clock import FakeClock
+from bot.config import Settings, parse
+from bot.migrate import upgrade
+from bot.schema import Environment
+from bot.store import Store, make_engine
+
+PG_ADMIN_URL = os.environ.get("COALESCE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address: Any) -> Any:
+    if self.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
+        host = address[0]
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        if not loopback:
+            raise RuntimeError(f"tests may only reach loopback, not {host}")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+
+
+def _pg_available() -> bool:
+    try:
+        engine = create_engine(PG_ADMIN_URL)
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """An empty database on each backend. PostgreSQL gets a schema of its own per test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'coalesce.db'}"
+        return
+    if not _pg_available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL at 127.0.0.1:5432 is required in CI")
+        pytest.skip("PostgreSQL at 127.0.0.1:5432 is not running")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+BASE_CONFIG: dict[str, Any] = {
+    "community": {"slug": "lim", "name": "Latinas in Medicine", "hashtags": ["LatinasInMedicine", "LatinasEnMedicina"]},
+    "curators": [
+        {"name": "ana", "mastodon": "ana@med.example", "telegram": 1001},
+        {"name": "rosa", "mastodon": "rosa@med.example"},
+        {"name": "lucia"},
+    ],
+    "amplify": {"max_per_hour": 3600, "burst": 100},
+}
+
+
+def make_settings(**overrides: Any) -> Settings:
+    data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in BASE_CONFIG.items()}
+    for dotted, value in overrides.items():
+        section, _, key = dotted.partition("__")
+        if key:
+            data.setdefault(section, {})
+            data[section] = {**data[section], key: value}
+        else:
+            data[section] = value
+    return parse(data, Environment({"MASTODON_TOKEN": "sekrit-token-value"}))
+
+
+@pytest.fixture
+def settings_factory() -> Callable[..., Settings]:
+    return make_settings
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 3, 2, 15, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def store(engine: Engine, settings: Settings, clock: FakeClock) -> Store:
+    return Store.open(engine, settings.community.slug, settings.community.name, clock.now())
