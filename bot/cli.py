@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import logging
 import re
@@ -253,6 +254,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 # -- parser ------------------------------------------------------------------------------------
 
+# Feature modules that add commands: each has ``register(cli: Commands) -> None``.
+EXTENSIONS: list[str] = []
+
+
+class Commands:
+    """What a feature module gets to add its commands with the same options and help style."""
+
+    def __init__(self, sub: Any, common: argparse.ArgumentParser) -> None:
+        self.sub = sub
+        self.common = common
+
+    def command(self, name: str, fn: Command, help_text: str, parent: Any = None) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = (parent or self.sub).add_parser(
+            name, help=help_text, description=help_text, parents=[self.common]
+        )
+        p.set_defaults(func=fn)
+        return p
+
+    def group(self, name: str, help_text: str) -> Any:
+        """A command with actions under it (``python -m bot NAME ACTION``)."""
+        p = self.sub.add_parser(name, help=help_text, description=help_text)
+        return p.add_subparsers(dest=f"{name}_command", required=True, metavar="ACTION")
+
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -274,12 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, fn: Command, help_text: str, parent: Any = sub) -> argparse.ArgumentParser:
-        p: argparse.ArgumentParser = parent.add_parser(
-            name, help=help_text, description=help_text, parents=[common]
-        )
-        p.set_defaults(func=fn)
-        return p
+    cli = Commands(sub, common)
+    add = cli.command
 
     run = add("run", cmd_run, "watch the platforms and amplify approved posts until stopped (SIGTERM)")
     run.add_argument(
@@ -290,10 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--worker-id", help="name of this worker (default: $COALESCE_WORKER_ID, $DYNO or host name)"
     )
 
-    queue = sub.add_parser(
-        "queue", help="see and decide the curation queue", description="The curation queue."
-    )
-    qsub = queue.add_subparsers(dest="queue_command", required=True, metavar="ACTION")
+    qsub = cli.group("queue", "see and decide the curation queue")
     qlist = add("list", cmd_queue_list, "list candidates, oldest first", qsub)
     qlist.add_argument(
         "--state",
@@ -321,14 +338,15 @@ def build_parser() -> argparse.ArgumentParser:
     qretry.add_argument("--as", dest="curator", required=True)
 
     add("check-config", cmd_check_config, "validate the config file and exit 0 (valid) or 2 (not)")
-    db = sub.add_parser("db", help="database maintenance", description="Database maintenance.")
-    dbsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    dbsub = cli.group("db", "database maintenance")
     add("upgrade", cmd_db_upgrade, "create or migrate the database schema", dbsub)
 
     demo = add(
         "demo", cmd_demo, "run Coalesce against built-in sandboxes of the platforms, no accounts needed"
     )
     demo.add_argument("--dir", default="coalesce-demo", help="where to leave the demo's config and database")
+    for module in EXTENSIONS:
+        importlib.import_module(module).register(cli)
     return parser
 
 

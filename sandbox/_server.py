@@ -40,11 +40,12 @@ class Request:
     form: dict[str, list[str]] = field(default_factory=dict)
     json: Any = None
     match: dict[str, str] = field(default_factory=dict)
+    handled: bool = False
 
     def param(self, name: str, default: str | None = None) -> str | None:
         """First value of ``name`` from the query, the form body or a JSON object body."""
         for source in (self.query, self.form):
-            if name in source and source[name]:
+            if source.get(name):
                 return source[name][0]
             if name + "[]" in source and source[name + "[]"]:
                 return source[name + "[]"][0]
@@ -94,7 +95,9 @@ class Fault:
     kind: ``status`` answers ``status`` with ``body``/``headers``; ``delay`` waits ``seconds``
     and then answers normally; ``hang`` waits ``seconds`` (long enough for the client to time
     out) and then drops the connection; ``malformed`` answers 200 with a broken JSON body;
-    ``drop`` closes the connection without an answer.
+    ``drop`` closes the connection without an answer; ``delay_after`` does the work, then
+    waits ``seconds`` before answering (the platform acted, the client has not heard yet: the
+    window in which a crash tests "did it happen or not?").
     """
 
     kind: str
@@ -208,6 +211,8 @@ class LoopbackServer:
         self.router = router
         self.faults = faults or FaultInjector()
         self.requests: list[tuple[str, str]] = []
+        self.handled: list[tuple[str, str]] = []  # requests whose work is done, in order
+        self.served = threading.Condition()  # notified after every handled request
         self._stopping = threading.Event()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._httpd.daemon_threads = True
@@ -222,7 +227,9 @@ class LoopbackServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> LoopbackServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="sandbox-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox-http", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -239,7 +246,29 @@ class LoopbackServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def wait_for_request(self, method: str, path_regex: str, timeout: float = 10.0) -> bool:
+        """Block until a request matching ``method`` and ``path_regex`` has been handled."""
+        pattern = re.compile(path_regex)
+        with self.served:
+            return self.served.wait_for(
+                lambda: any(m == method and pattern.search(p) for m, p in self.handled), timeout
+            )
+
+    def _mark_handled(self, req: Request) -> None:
+        if req.handled:
+            return
+        req.handled = True
+        with self.served:
+            self.handled.append((req.method, req.path))
+            self.served.notify_all()
+
     def dispatch(self, req: Request) -> Response | None:
+        try:
+            return self._dispatch(req)
+        finally:
+            self._mark_handled(req)
+
+    def _dispatch(self, req: Request) -> Response | None:
         """Apply any armed fault, then route. ``None`` means: drop the connection."""
         self.requests.append((req.method, req.path))
         fault = self.faults.take(req.method, req.path)
@@ -260,15 +289,22 @@ class LoopbackServer:
         handler, groups = found
         req.match = groups
         try:
-            return handler(req)
+            response = handler(req)
         except HttpError as err:
-            return Response.of_json(err.payload, err.status, err.headers)
+            response = Response.of_json(err.payload, err.status, err.headers)
+        if fault is not None and fault.kind == "delay_after":
+            self._mark_handled(req)  # the work is done: let waiters see it before we answer
+            self._stopping.wait(fault.seconds)
+        return response
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes; with Nagle on, the body waits for the client's
+            # delayed ACK (~40 ms a request on loopback keep-alive connections).
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 return  # the emulators are quiet; tests read server.requests instead
@@ -292,12 +328,16 @@ class LoopbackServer:
                 if resp is None:
                     self.close_connection = True
                     return
-                self.send_response(resp.status)
-                for key, value in resp.headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(resp.body)))
-                self.end_headers()
-                self.wfile.write(resp.body)
+                try:
+                    self.send_response(resp.status)
+                    for key, value in resp.headers.items():
+                        self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(resp.body)))
+                    self.end_headers()
+                    self.wfile.write(resp.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    # The client gave up first (a timed-out or cancelled long poll): nobody to tell.
+                    self.close_connection = True
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 

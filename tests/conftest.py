@@ -83,7 +83,11 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 BASE_CONFIG: dict[str, Any] = {
-    "community": {"slug": "lim", "name": "Latinas in Medicine", "hashtags": ["LatinasInMedicine", "LatinasEnMedicina"]},
+    "community": {
+        "slug": "lim",
+        "name": "Latinas in Medicine",
+        "hashtags": ["LatinasInMedicine", "LatinasEnMedicina"],
+    },
     "curators": [
         {"name": "ana", "mastodon": "ana@med.example", "telegram": 1001},
         {"name": "rosa", "mastodon": "rosa@med.example"},

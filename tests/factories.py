@@ -11,7 +11,9 @@ _ids = itertools.count(1000)
 
 
 def author(handle: str = "maria@med.example", bio: str = "", account_id: str | None = None) -> Author:
-    return Author(account_id=account_id or f"acc-{handle}", handle=handle, display_name=handle.split("@")[0], bio=bio)
+    return Author(
+        account_id=account_id or f"acc-{handle}", handle=handle, display_name=handle.split("@")[0], bio=bio
+    )
 
 
 def post(

@@ -61,8 +61,18 @@ def test_good_config_is_frozen_and_typed() -> None:
         ("curation.include_replies", "yes", "curation.include_replies", "expected true or false"),
         ("community.consent", "maybe", "community.consent", "expected one of 'opt-out', 'opt-in'"),
         ("platforms.myspace", {}, "platforms.myspace", "unknown platform"),
-        ("platforms.mastodon.access_token", "plain-text-token", "platforms.mastodon.access_token", "is a secret"),
-        ("platforms.mastodon.api_base_url", "med.example", "platforms.mastodon.api_base_url", "expected a URL"),
+        (
+            "platforms.mastodon.access_token",
+            "plain-text-token",
+            "platforms.mastodon.access_token",
+            "is a secret",
+        ),
+        (
+            "platforms.mastodon.api_base_url",
+            "med.example",
+            "platforms.mastodon.api_base_url",
+            "expected a URL",
+        ),
         ("platforms.mastodon.page_size", 80, "platforms.mastodon.page_size", "expected 1 to 40"),
         ("amplify.max_per_hour", 0, "amplify.max_per_hour", "expected 1 or more"),
         ("curators", [{"name": "ana"}, {"name": "ana"}], "curators[1].name", "listed twice"),
@@ -111,13 +121,19 @@ def test_check_config_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> 
     )
     env = {"PATH": "/usr/bin:/bin", "TOK": "super-secret-token"}
     ok = subprocess.run(
-        [sys.executable, "-m", "bot", "check-config", "--config", str(f)], capture_output=True, text=True, env=env
+        [sys.executable, "-m", "bot", "check-config", "--config", str(f)],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert ok.returncode == 0, ok.stderr
     assert "super-secret-token" not in ok.stdout + ok.stderr
     f.write_text(f.read_text().replace("hashtags: [X]", "hashtags: []"))
     bad = subprocess.run(
-        [sys.executable, "-m", "bot", "check-config", "--config", str(f)], capture_output=True, text=True, env=env
+        [sys.executable, "-m", "bot", "check-config", "--config", str(f)],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert bad.returncode == 2
     assert bad.stderr.strip() == "config error: community.hashtags: needs at least one hashtag to watch"

@@ -41,7 +41,11 @@ def test_each_filter_names_its_reason(
     kwargs: dict[str, object], reason: str | None, settings_factory: Callable[..., Settings], clock: FakeClock
 ) -> None:
     settings = settings_factory(
-        blocklist={"accounts": ["@troll@bad.example"], "domains": ["spam.example"], "keywords": ["buy followers"]}
+        blocklist={
+            "accounts": ["@troll@bad.example"],
+            "domains": ["spam.example"],
+            "keywords": ["buy followers"],
+        }
     )
     assert Filters(settings).verdict(post(**kwargs), clock.now()) == reason  # type: ignore[arg-type]
 
@@ -81,12 +85,18 @@ def test_pipeline_counts_what_happened(settings: Settings, store: Store, clock: 
 def test_opt_in_communities_queue_only_members_who_opted_in(
     settings_factory: Callable[..., Settings], engine: object, clock: FakeClock
 ) -> None:
-    settings = settings_factory(community={"slug": "optin", "name": "Opt-in", "hashtags": ["X"], "consent": "opt-in"})
+    settings = settings_factory(
+        community={"slug": "optin", "name": "Opt-in", "hashtags": ["X"], "consent": "opt-in"}
+    )
     store = Store.open(engine, "optin", "Opt-in community", clock.now())  # type: ignore[arg-type]
     member = author("yes@med.example")
     pipeline = Pipeline(settings, store)
-    first = pipeline.ingest(Platform.MASTODON, Batch("hashtag", "1", posts=[post(by=member, tags=("x",))]), clock.now())
+    first = pipeline.ingest(
+        Platform.MASTODON, Batch("hashtag", "1", posts=[post(by=member, tags=("x",))]), clock.now()
+    )
     assert first.skipped == {"not_opted_in": 1}
     store.set_account_flags(Platform.MASTODON, member.account_id, consent="in", source="command")
-    second = pipeline.ingest(Platform.MASTODON, Batch("hashtag", "2", posts=[post(by=member, tags=("x",))]), clock.now())
+    second = pipeline.ingest(
+        Platform.MASTODON, Batch("hashtag", "2", posts=[post(by=member, tags=("x",))]), clock.now()
+    )
     assert len(second.candidates) == 1

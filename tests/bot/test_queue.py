@@ -64,7 +64,9 @@ def test_curators_cannot_approve_their_own_post(store: Store, settings: Settings
     assert queue.approve(cid, "rosa", clock.now()).state == "approved"
 
 
-def test_two_person_approval(store: Store, settings_factory: Callable[..., Settings], clock: FakeClock) -> None:
+def test_two_person_approval(
+    store: Store, settings_factory: Callable[..., Settings], clock: FakeClock
+) -> None:
     queue = Queue(store, settings_factory(curation={"approvals_required": 2}))
     cid = _queued(store, clock)
     first = queue.approve(cid, "ana", clock.now())

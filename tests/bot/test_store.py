@@ -31,7 +31,9 @@ def test_ingest_stores_posts_once_and_moves_the_cursor(store: Store, clock: Fake
     first = store.ingest(Platform.MASTODON, [Item(p1), Item(p2)], clock.now(), source="hashtag", cursor="20")
     assert first.stored == 2
     assert len(first.candidates) == 2
-    again = store.ingest(Platform.MASTODON, [Item(p1), Item(p2), Item(p1)], clock.now(), source="hashtag", cursor="21")
+    again = store.ingest(
+        Platform.MASTODON, [Item(p1), Item(p2), Item(p1)], clock.now(), source="hashtag", cursor="21"
+    )
     assert again.stored == 0
     assert again.candidates == []
     assert again.skipped == {"duplicate": 3}
@@ -45,7 +47,9 @@ def test_same_post_id_on_two_platforms_are_two_posts(store: Store, clock: FakeCl
     assert store.ingest(Platform.BLUESKY, [Item(b)], clock.now()).stored == 1
 
 
-def test_one_account_row_per_author_with_handle_updates(store: Store, clock: FakeClock, engine: Engine) -> None:
+def test_one_account_row_per_author_with_handle_updates(
+    store: Store, clock: FakeClock, engine: Engine
+) -> None:
     maria = author("maria@med.example", account_id="7")
     store.ingest(Platform.MASTODON, [Item(post(by=maria)), Item(post(by=maria))], clock.now())
     renamed = author("maria.md@med.example", account_id="7")
@@ -81,7 +85,9 @@ def test_opted_out_and_blocked_accounts_are_skipped_by_the_store(store: Store, c
 def test_a_nomination_queues_a_post_that_was_stored_but_skipped(store: Store, clock: FakeClock) -> None:
     reply = post(is_reply=True)
     store.ingest(Platform.MASTODON, [Item(reply, skip="reply")], clock.now())
-    result = store.ingest(Platform.MASTODON, [Item(reply, reason="nomination", nominated_by="rosa")], clock.now())
+    result = store.ingest(
+        Platform.MASTODON, [Item(reply, reason="nomination", nominated_by="rosa")], clock.now()
+    )
     assert len(result.candidates) == 1
 
 
