@@ -266,7 +266,13 @@ class Amplifier:
             )
         cfg = self.settings.amplify
         if not error.retryable or attempts >= cfg.max_attempts:
-            self._release(cid, state=CandidateState.FAILED.value, attempts=attempts, last_error=str(error))
+            self._release(
+                cid,
+                state=CandidateState.FAILED.value,
+                attempts=attempts,
+                last_error=str(error),
+                next_attempt_at=None,
+            )
             with self.store.engine.begin() as conn:
                 conn.execute(
                     update(m.Amplification)

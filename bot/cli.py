@@ -47,9 +47,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 async def _run(settings: config_mod.Settings, args: argparse.Namespace) -> int:
     from bot.app import Coalesce
 
-    app = Coalesce(settings, dry_run=args.dry_run, worker=args.worker_id)
-    await app.start()
+    world = None
+    adapters = None
+    if settings.sandbox.enabled:
+        from bot.demo import world_for
+
+        world = world_for(settings)
+        adapters = world.adapters(settings)
+        print(f"sandbox: platforms are emulated on loopback ({world.mastodon.base_url})")
+    app = Coalesce(settings, adapters=adapters, dry_run=args.dry_run, worker=args.worker_id)
     try:
+        await app.start()
         if args.once:
             report = await app.run_once()
             for platform, result in report.ingested.items():
@@ -71,6 +79,8 @@ async def _run(settings: config_mod.Settings, args: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         await app.stop()
+        if world is not None:
+            world.stop()
 
 
 # -- queue -------------------------------------------------------------------------------------
@@ -249,7 +259,9 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
-    return run_demo(Path(args.dir), log_format=args.log_format)
+    _setup_logs(args)
+    logging.getLogger().setLevel(logging.WARNING)  # the demo narrates; logs only for trouble
+    return run_demo(Path(args.dir))
 
 
 # -- parser ------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
@@ -122,6 +123,14 @@ class RunSettings:
 
 
 @dataclass(frozen=True)
+class SandboxSettings:
+    """Run against the built-in loopback sandboxes instead of real platforms (the demo)."""
+
+    enabled: bool = False
+    epoch: datetime | None = None  # the demo world's clock origin: same seed, same post ids
+
+
+@dataclass(frozen=True)
 class Settings:
     community: CommunitySettings
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -130,6 +139,7 @@ class Settings:
     blocklist: BlocklistSettings = field(default_factory=BlocklistSettings)
     amplify: AmplifySettings = field(default_factory=AmplifySettings)
     run: RunSettings = field(default_factory=RunSettings)
+    sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     platforms: Mapping[Platform, Any] = field(default_factory=lambda: MappingProxyType({}))
     secrets: frozenset[str] = frozenset()  # every value that came from a ${VAR}; logs hide them
 
@@ -194,6 +204,7 @@ def parse(data: Any, env: Environment | None = None) -> Settings:
         blocklist=base.blocklist,
         amplify=base.amplify,
         run=base.run,
+        sandbox=base.sandbox,
         platforms=MappingProxyType(platforms),
         secrets=frozenset(env.secrets),
     )

@@ -12,6 +12,7 @@ import re
 import types
 import typing
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
@@ -69,7 +70,13 @@ def _describe(tp: Any) -> str:
         return "one of " + ", ".join(repr(m.value) for m in tp)
     if dataclasses.is_dataclass(tp):
         return "a mapping"
-    names = {str: "text", int: "a whole number", float: "a number", bool: "true or false"}
+    names = {
+        str: "text",
+        int: "a whole number",
+        float: "a number",
+        bool: "true or false",
+        datetime: "a date and time",
+    }
     return names.get(tp, getattr(tp, "__name__", str(tp)))
 
 
@@ -117,6 +124,8 @@ def convert(tp: Any, value: Any, key: str, env: Environment, *, secret: bool = F
             return tp(value)
         except ValueError:
             raise ConfigError(key, f"expected {_describe(tp)}, got {value!r}") from None
+    if tp is datetime:
+        return _datetime(value, key)
     if tp is bool:
         if not isinstance(value, bool):
             raise ConfigError(key, "expected true or false")
@@ -137,6 +146,17 @@ def convert(tp: Any, value: Any, key: str, env: Environment, *, secret: bool = F
             raise ConfigError(key, "is a secret: write it as ${ENV_VAR} and set the variable")
         return env.expand(text, key, secret=secret)
     raise ConfigError(key, f"unsupported setting type {tp!r}")  # a programming error
+
+
+def _datetime(value: Any, key: str) -> datetime:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ConfigError(key, "expected a date and time like 2026-12-01T09:00:00Z") from None
+    if not isinstance(value, datetime):
+        raise ConfigError(key, "expected a date and time like 2026-12-01T09:00:00Z")
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def build(cls: type[T], data: Any, key: str, env: Environment) -> T:

@@ -295,6 +295,10 @@ class MastodonSandbox:
         """Every (method, path) the server received, in order."""
         return self._http.requests
 
+    def wait_for_request(self, method: str, path_regex: str, timeout: float = 10.0) -> bool:
+        """Block until the server has done the work of a matching request."""
+        return self._http.wait_for_request(method, path_regex, timeout)
+
     def start(self) -> MastodonSandbox:
         self._http.start()
         return self

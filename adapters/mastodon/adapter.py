@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 HASHTAG = "hashtag"
+SNOWFLAKE_SHIFT = 16  # Mastodon ids are milliseconds since the epoch << 16, plus a sequence
 MENTIONS = "mentions"
 BACKFILL_MAX_PAGES = 50
 
@@ -97,6 +98,7 @@ class MastodonAdapter(PlatformAdapter):
         self.clock = clock or SystemClock()
         self.domain = urlsplit(settings.api_base_url).hostname or "localhost"
         self.me: Author | None = None
+        self.path_tag: str | None = None
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
@@ -116,7 +118,9 @@ class MastodonAdapter(PlatformAdapter):
     # -- watching ----------------------------------------------------------------------------
 
     def _page(self, tags: Sequence[str], **where: str) -> list[Any]:
-        first, *rest = tags
+        # Mastodon answers [] when the tag in the path was never used, whatever ``any[]`` says;
+        # the path tag is the first one known to have posts.
+        first, *rest = self._ordered(tags)
         params: dict[str, Any] = {
             "_pagination_method": "GET",
             "_pagination_endpoint": f"/api/v1/timelines/tag/{quote(first, safe='')}",
@@ -131,6 +135,32 @@ class MastodonAdapter(PlatformAdapter):
         # form of fetch_previous sends the request as given and still parses the result.
         page: Any = self.client.fetch_previous(params)
         return list(page or [])
+
+    def _ordered(self, tags: Sequence[str]) -> list[str]:
+        path = self.path_tag
+        if path is not None and path in tags:
+            return [path, *(t for t in tags if t != path)]
+        return list(tags)
+
+    def _tag_page(self, tags: Sequence[str], **where: str) -> list[Any]:
+        """One page, trying each tag as the path tag until one answers (then keeping it)."""
+        if self.path_tag is not None:
+            return self._page(tags, **where)
+        for tag in tags:
+            self.path_tag = tag
+            page = self._page(tags, **where)
+            if page:
+                return page
+        self.path_tag = None
+        return []
+
+    def _lookback_id(self, cursor: str) -> str:
+        """A little before the cursor: remote posts that federate late get ids from their own
+        (older) creation time, so we re-read a window and let the store drop what it has."""
+        if not cursor.isdigit() or int(cursor) < 1 << 40:
+            return cursor
+        millis = (int(cursor) >> SNOWFLAKE_SHIFT) - int(self.settings.lookback_minutes * 60_000)
+        return str(max(0, millis) << SNOWFLAKE_SHIFT)
 
     def _mentions_page(self, **where: str) -> list[Any]:
         return list(
@@ -157,16 +187,16 @@ class MastodonAdapter(PlatformAdapter):
     async def _tag_batches(self, tags: Sequence[str], cursor: str | None) -> AsyncIterator[Batch]:
         if cursor is None:
             async for batch in self._backfill(tags):
-                cursor = batch.cursor
                 yield batch
-            if cursor is None:
-                return
+            return  # the backfill read up to the newest post: caught up
+        since = self._lookback_id(cursor)
         while True:
-            page = await self._call(self._page, tags, min_id=cursor)
+            page = await self._call(self._tag_page, tags, min_id=since)
             if not page:
                 return
             batch = self._batch(HASHTAG, page, cursor)
             cursor = batch.cursor
+            since = _first_id(page)
             yield batch
 
     async def _backfill(self, tags: Sequence[str]) -> AsyncIterator[Batch]:
@@ -176,7 +206,7 @@ class MastodonAdapter(PlatformAdapter):
         pages: list[list[Any]] = []
         where: dict[str, str] = {}
         for n in range(BACKFILL_MAX_PAGES):
-            page = await self._call(self._page, tags, **where)
+            page = await self._call(self._tag_page, tags, **where)
             if not page:
                 break
             pages.append(page)
@@ -282,8 +312,9 @@ class MastodonAdapter(PlatformAdapter):
         status_id = str(current["id"])
         if current.get("reblogged"):
             return Receipt(Platform.MASTODON, action, status_id, current.get("url"), already=True)
-        reblog = await self._call(self.client.status_reblog, status_id)
-        return Receipt(Platform.MASTODON, action, status_id, reblog.get("url") or current.get("url"))
+        await self._call(self.client.status_reblog, status_id)
+        # Curators want to open the post that was boosted, not the boost's activity URI.
+        return Receipt(Platform.MASTODON, action, status_id, current.get("url"))
 
     def _resolve_raw(self, url: str) -> Any:
         found = self.client.search_v2(url, resolve=True, result_type="statuses")
@@ -318,6 +349,13 @@ class MastodonAdapter(PlatformAdapter):
             return to_author(await self._call(self.client.account, author.account_id), self.domain)
         except NotFound:
             return None
+
+
+def _first_id(page: list[Any]) -> str:
+    """The newest id of a page (pages come newest first): where the next page starts."""
+    return max(
+        (str(s.get("id")) for s in page if isinstance(s, Mapping) and s.get("id")), key=id_key, default="0"
+    )
 
 
 def create(settings: MastodonSettings, app: Settings) -> MastodonAdapter:

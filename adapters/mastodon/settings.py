@@ -17,6 +17,7 @@ class MastodonSettings:
     request_timeout: float = 30.0
     page_size: int = 40
     local_only: bool = False
+    lookback_minutes: float = 15.0  # re-read window for posts that federate in late
 
     def validate(self, key: str) -> None:
         if not self.api_base_url.startswith(("https://", "http://")):

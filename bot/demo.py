@@ -1,0 +1,234 @@
+"""``python -m bot demo``: a believable community on loopback sandboxes, worked end to end.
+
+The same world backs ``run`` when the config says ``sandbox: {enabled: true}``: it is seeded
+from a fixed epoch, so re-seeding it later gives the same posts with the same ids, and a person
+can carry on by hand with ``run`` and ``queue`` against the demo's database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from adapters.base import PlatformAdapter
+from bot.config import Settings, load
+from bot.domain import Platform
+
+CURATOR = "ana"
+
+# (username, display name, profile note)
+MEMBERS = [
+    ("dra_rivera", "Dra. Sofía Rivera", "Pediatric cardiologist. Mentor. Mamá."),
+    ("lupe_md", "Guadalupe Ortiz, MD", "Family medicine resident in El Paso"),
+    ("camila_ms3", "Camila Reyes", "MS3 · first-gen · future surgeon"),
+    ("dr_paz", "Dra. Valeria Paz", "Emergency physician; public health nerd"),
+    ("marisol_pa", "Marisol Vega, PA-C", "Physician assistant, oncology"),
+    ("ines_quiet", "Inés Morales", "Neurologist. #nobot — please don't boost my posts"),
+    ("spam4u", "Followers 4 U", "Buy followers cheap"),
+]
+
+# (author, text, hours ago, reply to index or None)
+POSTS: list[tuple[str, str, float, int | None]] = [
+    (
+        "dra_rivera",
+        "Proud to welcome 12 new mentees to our peer mentoring circle! #LatinasInMedicine",
+        30,
+        None,
+    ),
+    ("lupe_md", "Matched into family medicine at my first choice program 🎉 #LatinasInMedicine", 26, None),
+    ("camila_ms3", "Study group for Step 2 starts Monday, DM me to join #LatinasInMedicine #MedEd", 20, None),
+    ("dr_paz", "Hoy di mi primera charla sobre salud pública en español #LatinasEnMedicina", 16, None),
+    (
+        "marisol_pa",
+        "Scholarship for PA students from underrepresented backgrounds closes Dec 15 #LatinasInMedicine",
+        12,
+        None,
+    ),
+    ("lupe_md", "Congratulations!! #LatinasInMedicine", 11, 0),
+    ("camila_ms3", "So inspiring, thank you for doing this #LatinasInMedicine", 10, 0),
+    ("ines_quiet", "New paper out on stroke care access in rural Texas #LatinasInMedicine", 8, None),
+    ("spam4u", "Grow your audience fast!! #LatinasInMedicine", 6, None),
+    (
+        "dra_rivera",
+        "Grand rounds today: caring for kids with congenital heart disease #LatinasInMedicine",
+        4,
+        None,
+    ),
+    ("dr_paz", "Night shift reflections: the nurses held us together tonight #LatinasInMedicine", 2, None),
+    ("marisol_pa", "Looking for a mentor in surgical oncology — ideas welcome #LatinasInMedicine", 1, None),
+]
+
+
+@dataclass
+class DemoWorld:
+    """The sandboxes with the demo community in them."""
+
+    epoch: datetime
+
+    def __post_init__(self) -> None:
+        from sandbox.mastodon import MastodonSandbox
+
+        self.mastodon = MastodonSandbox(
+            domain="medicine.example", username="latinasinmed", display_name="Latinas in Medicine"
+        )
+        self.statuses: list[dict[str, Any]] = []
+
+    def start(self) -> DemoWorld:
+        self.mastodon.start()
+        self._seed()
+        return self
+
+    def stop(self) -> None:
+        self.mastodon.stop()
+
+    def _seed(self) -> None:
+        m = self.mastodon
+        accounts = {
+            u: m.add_account(u, display_name=d, note=n, created_at=self.epoch - timedelta(days=400))
+            for u, d, n in MEMBERS
+        }
+        for username, text, hours, reply_to in POSTS:
+            parent = self.statuses[reply_to] if reply_to is not None else None
+            self.statuses.append(
+                m.post(
+                    accounts[username],
+                    text,
+                    in_reply_to=parent,
+                    created_at=self.epoch - timedelta(hours=hours),
+                )
+            )
+        # A member nominates a post that also carries the hashtag: the same post arrives twice.
+        nominee = self.statuses[2]
+        m.post(
+            accounts["dr_paz"],
+            f"@{m.central['acct']} this deserves a boost!",
+            in_reply_to=nominee,
+            created_at=self.epoch - timedelta(hours=0.5),
+        )
+
+    def adapters(self, settings: Settings) -> dict[Platform, PlatformAdapter]:
+        from mastodon import Mastodon
+
+        from adapters.mastodon.adapter import MastodonAdapter
+        from adapters.mastodon.settings import MastodonSettings
+
+        cfg = MastodonSettings(api_base_url=self.mastodon.base_url, access_token=self.mastodon.token)
+        client = Mastodon(
+            api_base_url=cfg.api_base_url,
+            access_token=cfg.access_token,
+            ratelimit_method="throw",
+            request_timeout=10,
+            version_check_mode="none",
+        )
+        backfill = timedelta(hours=settings.curation.max_age_hours)
+        return {Platform.MASTODON: MastodonAdapter(client, cfg, backfill=backfill)}
+
+
+def demo_config(directory: Path, epoch: datetime) -> dict[str, Any]:
+    return {
+        "community": {
+            "slug": "latinasinmedicine",
+            "name": "Latinas in Medicine",
+            "hashtags": ["LatinasInMedicine", "LatinasEnMedicina"],
+            "languages": ["en", "es"],
+        },
+        "database": {"url": f"sqlite:///{directory / 'coalesce.db'}"},
+        "curators": [{"name": CURATOR}, {"name": "rosa"}],
+        "curation": {"max_age_hours": 72},
+        "blocklist": {"accounts": ["spam4u@medicine.example"]},
+        "amplify": {"max_per_hour": 3600, "burst": 10},
+        "sandbox": {"enabled": True, "epoch": epoch.isoformat()},
+    }
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def run_demo(directory: Path) -> int:
+    """Start afresh in ``directory`` (its old database goes), then narrate one demo run."""
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    epoch = datetime.now(UTC).replace(microsecond=0)
+    config_file = directory / "config.yaml"
+    config_file.write_text(
+        "# Written by `python -m bot demo`: the demo community on the built-in sandboxes.\n"
+        + yaml.safe_dump(demo_config(directory.resolve(), epoch), sort_keys=False, allow_unicode=True)
+    )
+    return asyncio.run(_demo(config_file))
+
+
+async def _demo(config_file: Path) -> int:
+    from bot.app import Coalesce
+
+    settings = load(config_file)
+    world = world_for(settings)
+    central = world.mastodon.central["acct"]
+    say(f"1. A pretend Mastodon server is running at {world.mastodon.base_url}.")
+    say(f"   {len(MEMBERS)} members post with #LatinasInMedicine; the central account is @{central}.")
+    app = Coalesce(settings, adapters=world.adapters(settings), worker="demo")
+    try:
+        await app.start()
+        say("\n2. Coalesce reads the hashtag timeline and the central account's mentions.")
+        report = await app.run_once()
+        result = report.ingested[Platform.MASTODON]
+        say(f"   {result.stored} posts stored; {len(result.candidates)} wait for a curator.")
+        reasons = {
+            "reply": "replies (not queued unless nominated)",
+            "opted_out": "from a member with #nobot in her profile",
+            "blocked": "from a blocked account",
+            "duplicate": "seen twice (hashtag and nomination): kept once",
+        }
+        for reason, n in sorted(result.skipped.items()):
+            say(f"   skipped {n}: {reasons.get(reason, reason)}")
+        pending = app.queue.list("pending")
+        say("\n3. The queue, as `python -m bot queue list` shows it:")
+        for c in pending:
+            note = f"  (nominated by {c.nominated_by})" if c.nominated_by else ""
+            say(f"   #{c.id:<3} {c.author_name:22} {' '.join(c.text.split())[:58]}{note}")
+        now = app.clock.now()
+        approve = [c for c in pending if "mentees" in c.text or "Matched" in c.text]
+        reject = [c for c in pending if "Study group" in c.text]
+        say(f"\n4. Curator {CURATOR!r} decides:")
+        for c in approve:
+            app.queue.approve(c.id, CURATOR, now, "lovely news")
+            say(f"   approves #{c.id} ({c.author_name})")
+        for c in reject:
+            app.queue.reject(c.id, CURATOR, now, "a study group invite, not a spotlight")
+            say(f"   rejects  #{c.id} ({c.author_name}): a study group invite, not a spotlight")
+        say("\n5. The amplifier boosts what was approved, from the central account:")
+        outcomes = await app.amplifier.run_due()
+        for o in outcomes:
+            say(f"   #{o.candidate_id} boosted on {o.platform.value}: {o.detail}")
+        boosted = sum(len(world.mastodon.reblogs_of(s)) for s in world.statuses)
+        say(f"   The server now shows {boosted} boosts by @{central}.")
+        say("\n6. Another cycle: nothing new, and nothing is boosted twice.")
+        again = await app.run_once()
+        boosted_again = sum(len(world.mastodon.reblogs_of(s)) for s in world.statuses)
+        new = again.ingested[Platform.MASTODON].stored
+        say(f"   {new} new posts, {len(again.outcomes)} boosts, still {boosted_again} on the server.")
+        if boosted != len(approve) or boosted_again != boosted:
+            say("   Something is wrong: the boosts do not match the approvals.")
+            return 1
+    finally:
+        await app.stop()
+        world.stop()
+    cfg = config_file
+    say("\nCarry on by hand (the sandbox starts again with the same community):")
+    say(f"   python -m bot queue list --config {cfg}")
+    say(f"   python -m bot queue approve ID --as {CURATOR} --config {cfg}")
+    say(f"   python -m bot run --once --config {cfg}")
+    return 0
+
+
+def world_for(settings: Settings) -> DemoWorld:
+    """The sandbox world a ``sandbox: {enabled: true}`` config asks for."""
+    epoch = settings.sandbox.epoch or datetime.now(UTC)
+    return DemoWorld(epoch).start()

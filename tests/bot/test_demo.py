@@ -1,0 +1,33 @@
+"""The demo runs end to end on embedded defaults and leaves a config a person can carry on with."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _bot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
+
+
+def test_demo_runs_and_the_person_can_carry_on(tmp_path: Path) -> None:
+    demo = _bot("demo", "--dir", "demo", cwd=tmp_path)
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert "The server now shows 2 boosts" in demo.stdout
+    assert "nothing is boosted twice" in demo.stdout
+    assert "skipped 1: from a member with #nobot in her profile" in demo.stdout
+    config = tmp_path / "demo" / "config.yaml"
+    listed = _bot("queue", "list", "--state", "pending", "--config", str(config), cwd=tmp_path)
+    assert listed.returncode == 0
+    first_pending = int(listed.stdout.splitlines()[1].split()[0])
+    approved = _bot(
+        "queue", "approve", str(first_pending), "--as", "rosa", "--config", str(config), cwd=tmp_path
+    )
+    assert "approved" in approved.stdout
+    ran = _bot("run", "--once", "--config", str(config), cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert f"#{first_pending} mastodon boost: done" in ran.stdout
+    assert "0 new posts" in ran.stdout  # the re-seeded sandbox holds the same posts
