@@ -251,8 +251,8 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _setup_logs(args, list(settings.secrets))
     engine = make_engine(settings.database.url)
-    upgrade(engine)
-    print("database is up to date")
+    applied = upgrade(engine)
+    print(f"database migrated ({', '.join(applied)})" if applied else "database is already up to date")
     return EXIT_OK
 
 
