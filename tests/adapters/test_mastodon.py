@@ -459,3 +459,22 @@ def test_killed_after_the_boost_before_the_commit_boosts_once_on_restart(
         assert conn.execute(select(m.Amplification.state)).scalar_one() == "done"
         assert conn.execute(select(m.Candidate.state)).scalar_one() == "amplified"
     engine.dispose()
+
+
+async def test_boosts_are_paced_by_the_hourly_budget(
+    app_factory: Callable[..., Any],
+    settings_factory: Callable[..., Settings],
+    sandbox: MastodonSandbox,
+    clock: FakeClock,
+) -> None:
+    app = await app_factory(settings_factory(amplify={"max_per_hour": 6, "burst": 1}))
+    posts = await _approved(app, sandbox, clock, 3)
+    assert len((await app.run_once()).outcomes) == 1
+    assert (await app.run_once()).outcomes == []  # the next one waits its turn
+    clock.advance(minutes=9)
+    assert (await app.run_once()).outcomes == []
+    clock.advance(minutes=1, seconds=1)  # 6 an hour: one every 10 minutes
+    assert len((await app.run_once()).outcomes) == 1
+    clock.advance(minutes=10, seconds=1)
+    assert len((await app.run_once()).outcomes) == 1
+    assert [len(sandbox.reblogs_of(p)) for p in posts] == [1, 1, 1]
