@@ -4,8 +4,29 @@ from __future__ import annotations
 
 import abc
 from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 
 from bot.domain import Action, Author, Batch, Platform, Post, Receipt, TextLimits
+
+
+@dataclass(frozen=True, slots=True)
+class Engagement:
+    """How a post was received, as its platform counts it; a platform without quotes says 0."""
+
+    likes: int = 0
+    reposts: int = 0
+    replies: int = 0
+    quotes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ListSync:
+    """What bringing the central account's members list in step did."""
+
+    list_ref: str  # the platform's id of the list (Mastodon list id, Bluesky list at-uri)
+    added: int = 0
+    removed: int = 0
+    pending: tuple[str, ...] = ()  # account ids that cannot be listed yet (a follow request waits)
 
 
 class PlatformAdapter(abc.ABC):
@@ -57,4 +78,30 @@ class PlatformAdapter(abc.ABC):
 
     async def fetch_author(self, author: Author) -> Author | None:
         """The author's current profile (opt-out markers change); None when unknown."""
+        return None
+
+    # -- reach (directory and report); every one optional: None means "not on this platform",
+    # and the caller logs that and skips. Bluesky: getPosts (likeCount, repostCount,
+    # replyCount, quoteCount), getProfile (followersCount), getRelationships (followedBy), and
+    # an app.bsky.graph.list of purpose app.bsky.graph.defs#curatelist with one listitem each.
+
+    def central_account(self) -> Author | None:
+        """The central account on this platform, once ``start`` has learnt it."""
+        return None
+
+    async def engagement(self, posts: Sequence[Post]) -> Mapping[str, Engagement] | None:
+        """Current counts of ``posts`` by post_id; a post that is gone is simply missing."""
+        return None
+
+    async def follower_count(self) -> int | None:
+        """How many accounts follow the central account now."""
+        return None
+
+    async def follows_central(self, account_ids: Sequence[str]) -> Mapping[str, bool] | None:
+        """Which of ``account_ids`` follow the central account (unknown ids are left out)."""
+        return None
+
+    async def sync_member_list(self, title: str, members: Sequence[Author]) -> ListSync | None:
+        """Make the central account's list ``title`` hold exactly ``members`` (created if need be).
+        Only members who consented are ever passed in."""
         return None

@@ -131,6 +131,43 @@ class SandboxSettings:
 
 
 @dataclass(frozen=True)
+class DirectorySettings:
+    """The member directory: who counts as an organisation, and the optional members lists."""
+
+    organisations: tuple[str, ...] = ()  # handles (user@server, x.bsky.social, @tg) or account ids
+    list_sync: bool = False  # keep a members list on each platform that has lists
+    list_title: str = ""  # default: "<community name> members"
+
+    def validate(self, key: str) -> None:
+        if len(self.list_title) > 100:
+            raise ConfigError(f"{key}.list_title", "expected at most 100 characters")
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """The reach report and what keeps its numbers fresh."""
+
+    refresh_minutes: float = 60.0  # engagement, followers and follows from the platforms; 0: never
+    engagement_window_days: float = 14.0  # posts younger than this get their engagement refreshed
+    refresh_batch: int = 400  # posts (and accounts) per platform per refresh round
+    follows_recheck_days: float = 7.0  # how long "follows the central account" is trusted
+    top_posts: int = 10
+    monthly_post: bool = False  # a "community in numbers" post each month (needs the scheduler)
+
+    def validate(self, key: str) -> None:
+        if self.refresh_minutes < 0:
+            raise ConfigError(f"{key}.refresh_minutes", "expected 0 (off) or a positive number")
+        if self.engagement_window_days <= 0:
+            raise ConfigError(f"{key}.engagement_window_days", "expected a positive number of days")
+        if self.refresh_batch < 1:
+            raise ConfigError(f"{key}.refresh_batch", "expected 1 or more")
+        if self.follows_recheck_days <= 0:
+            raise ConfigError(f"{key}.follows_recheck_days", "expected a positive number of days")
+        if self.top_posts < 0:
+            raise ConfigError(f"{key}.top_posts", "expected 0 or more")
+
+
+@dataclass(frozen=True)
 class Settings:
     community: CommunitySettings
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -140,6 +177,8 @@ class Settings:
     amplify: AmplifySettings = field(default_factory=AmplifySettings)
     run: RunSettings = field(default_factory=RunSettings)
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
+    directory: DirectorySettings = field(default_factory=DirectorySettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
     platforms: Mapping[Platform, Any] = field(default_factory=lambda: MappingProxyType({}))
     secrets: frozenset[str] = frozenset()  # every value that came from a ${VAR}; logs hide them
 
@@ -205,6 +244,8 @@ def parse(data: Any, env: Environment | None = None) -> Settings:
         amplify=base.amplify,
         run=base.run,
         sandbox=base.sandbox,
+        directory=base.directory,
+        report=base.report,
         platforms=MappingProxyType(platforms),
         secrets=frozenset(env.secrets),
     )

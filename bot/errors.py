@@ -3,6 +3,7 @@
 CoalesceError
 ├── ConfigError            a config key is missing, unknown or of the wrong shape
 ├── QueueError             a curator action that the queue refuses (wrong state, own post…)
+├── DirectoryError         a member the directory cannot find, or cannot tell apart
 └── PlatformError          anything a platform call can end in
     ├── RateLimited        slow down; ``retry_after`` seconds from now
     ├── Unauthorized       credentials are wrong or expired
@@ -30,6 +31,10 @@ class ConfigError(CoalesceError):
 
 class QueueError(CoalesceError):
     """A curator action the queue cannot take, with a reason a curator can read."""
+
+
+class DirectoryError(CoalesceError):
+    """A member the directory cannot find or tell apart, with what to try instead."""
 
 
 class PlatformError(CoalesceError):

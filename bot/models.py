@@ -95,6 +95,12 @@ class Account(Base):
     consent: Mapped[str | None] = mapped_column(String(8))
     consent_source: Mapped[str | None] = mapped_column(String(64))
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A curator's word on what the account is (True: organisation, False: individual); None
+    # leaves it to the config lists and the platform's bot/group flags. Source: "curator:NAME".
+    organisation: Mapped[bool | None] = mapped_column(Boolean)
+    organisation_source: Mapped[str | None] = mapped_column(String(64))
+    follows_central: Mapped[bool | None] = mapped_column(Boolean)  # None: not known (yet)
+    follows_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Post(Base):
@@ -208,6 +214,53 @@ class Publication(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class PostEngagement(Base):
+    """Likes, reposts, replies and quotes of a post as its platform last reported them."""
+
+    __tablename__ = "post_engagement"
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    likes: Mapped[int] = mapped_column(Integer, default=0)
+    reposts: Mapped[int] = mapped_column(Integer, default=0)
+    replies: Mapped[int] = mapped_column(Integer, default=0)
+    quotes: Mapped[int] = mapped_column(Integer, default=0)
+    refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CentralAccount(Base):
+    """Who the central account is on each platform, as its adapter reported at start-up."""
+
+    __tablename__ = "central_accounts"
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    platform_account_id: Mapped[str] = mapped_column(String(255))
+    handle: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FollowerSnapshot(Base):
+    """The central account's follower count, one row per platform and UTC day (last one wins)."""
+
+    __tablename__ = "follower_snapshots"
+    __table_args__ = (UniqueConstraint("community_id", "platform", "day"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    platform: Mapped[str] = mapped_column(String(16))
+    day: Mapped[datetime] = mapped_column(UTCDateTime())  # midnight UTC
+    followers: Mapped[int] = mapped_column(Integer)
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# The reach report's lookups: a member's earlier posts, a period's candidates and boosts.
+Index("ix_posts_account_created", table(Post).c.account_id, table(Post).c.created_at)
+Index("ix_candidates_community_created", table(Candidate).c.community_id, table(Candidate).c.created_at)
+Index(
+    "ix_amplifications_community_completed",
+    table(Amplification).c.community_id,
+    table(Amplification).c.completed_at,
+)
 
 
 class PublicationPart(Base):
