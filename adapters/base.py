@@ -42,6 +42,9 @@ class PlatformAdapter(abc.ABC):
     #: repost with a viewer check). When False, an amplification interrupted by a crash is
     #: reported to the curators instead of repeated.
     amplify_is_idempotent: bool = True
+    #: How ``publish_part`` reads its text: "plain", or "html" (Telegram's parse_mode HTML:
+    #: the series composers then escape member text and write only <b> and <a href>).
+    markup: str = "plain"
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Connect, log in, learn who the central account is."""

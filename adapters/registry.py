@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from bot.domain import Platform
+from bot.domain import Platform, TextLimits
 
 if TYPE_CHECKING:
     from adapters.base import PlatformAdapter
@@ -30,6 +30,33 @@ def settings_class(platform: Platform) -> type:
         raise ConfigError(f"platforms.{platform.value}", "this platform is not supported yet")
     cls: type = _load(_SPECS[platform][0])
     return cls
+
+
+def adapter_class(platform: Platform) -> type[PlatformAdapter]:
+    """The adapter class serving ``platform``, found beside its factory (no client is made)."""
+    from adapters.base import PlatformAdapter
+    from bot.errors import ConfigError
+
+    if platform not in _SPECS:
+        raise ConfigError(f"platforms.{platform.value}", "this platform is not supported yet")
+    module = importlib.import_module(_SPECS[platform][1].partition(":")[0])
+    for value in vars(module).values():
+        # The class that declares this platform itself (not a subclass a test might define).
+        if not (isinstance(value, type) and issubclass(value, PlatformAdapter)):
+            continue
+        if value.__dict__.get("platform") is platform:
+            return value
+    raise ConfigError(f"platforms.{platform.value}", "its adapter module defines no adapter class")
+
+
+def limits_for(platform: Platform) -> TextLimits:
+    """How long a post may be on ``platform`` and how it is counted, from its adapter class."""
+    return adapter_class(platform).limits
+
+
+def markup_for(platform: Platform) -> str:
+    """How ``platform``'s adapter reads the text it publishes: "plain" or "html"."""
+    return adapter_class(platform).markup
 
 
 def create_adapter(platform: Platform, settings: Settings) -> PlatformAdapter:

@@ -99,6 +99,9 @@ class Coalesce:
         open_intents = self.amplifier.reconcile()
         if open_intents:
             log.warning("resuming amplifications interrupted by a restart", extra={"count": open_intents})
+        from bot.report.refresh import reach_service  # engagement, followers, follows, members lists
+
+        self.services.append(reach_service)
 
     async def stop(self) -> None:
         for task in list(self._tasks):

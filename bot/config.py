@@ -18,6 +18,7 @@ import yaml
 from bot.domain import Platform, normalize_tag
 from bot.errors import ConfigError
 from bot.schema import Environment, build
+from bot.series.settings import SeriesSettings
 
 DEFAULT_CONFIG = "config.yaml"
 
@@ -179,6 +180,7 @@ class Settings:
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     directory: DirectorySettings = field(default_factory=DirectorySettings)
     report: ReportSettings = field(default_factory=ReportSettings)
+    series: SeriesSettings = field(default_factory=SeriesSettings)
     platforms: Mapping[Platform, Any] = field(default_factory=lambda: MappingProxyType({}))
     secrets: frozenset[str] = frozenset()  # every value that came from a ${VAR}; logs hide them
 
@@ -235,6 +237,7 @@ def parse(data: Any, env: Environment | None = None) -> Settings:
     override = env.get("DATABASE_URL")
     if override:
         database = DatabaseSettings(url=override)
+    base.series.check(base.community.languages, platforms)
     return Settings(
         community=base.community,
         database=database,
@@ -246,6 +249,7 @@ def parse(data: Any, env: Environment | None = None) -> Settings:
         sandbox=base.sandbox,
         directory=base.directory,
         report=base.report,
+        series=base.series,
         platforms=MappingProxyType(platforms),
         secrets=frozenset(env.secrets),
     )

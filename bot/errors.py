@@ -3,6 +3,7 @@
 CoalesceError
 ├── ConfigError            a config key is missing, unknown or of the wrong shape
 ├── QueueError             a curator action that the queue refuses (wrong state, own post…)
+├── SeriesError            an opportunity, interview or file the series refuse (bad url, no consent…)
 ├── DirectoryError         a member the directory cannot find, or cannot tell apart
 └── PlatformError          anything a platform call can end in
     ├── RateLimited        slow down; ``retry_after`` seconds from now
@@ -31,6 +32,10 @@ class ConfigError(CoalesceError):
 
 class QueueError(CoalesceError):
     """A curator action the queue cannot take, with a reason a curator can read."""
+
+
+class SeriesError(CoalesceError):
+    """An input or action the series refuse, saying which entry or field and why."""
 
 
 class DirectoryError(CoalesceError):

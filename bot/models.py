@@ -3,12 +3,13 @@ a slot published once) are constraints here, not just habits of the code."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -209,11 +210,17 @@ class Publication(Base):
     series: Mapped[str] = mapped_column(String(64))
     slot: Mapped[datetime] = mapped_column(UTCDateTime())
     platform: Mapped[str] = mapped_column(String(16))
-    state: Mapped[str] = mapped_column(String(16))  # intent | done | failed | withdrawn
+    # intent | done | failed | empty | skipped | withdrawing | withdrawn
+    state: Mapped[str] = mapped_column(String(16))
     parts_total: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     error: Mapped[str | None] = mapped_column(Text)
+    # The parts as composed when the intent was written (JSON list), so a resumed thread
+    # finishes the text it started; and who is publishing it now, so two workers never both do.
+    plan: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class PostEngagement(Base):
@@ -274,3 +281,72 @@ class PublicationPart(Base):
     receipt_ref: Mapped[str] = mapped_column(Text)
     receipt_url: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+class Opportunity(Base):
+    """A scholarship, rotation, fellowship, job… for the weekly digest; one per normalised url."""
+
+    __tablename__ = "opportunities"
+    __table_args__ = (UniqueConstraint("community_id", "url_key"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(Text)
+    organisation: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str] = mapped_column(Text)
+    url_key: Mapped[str] = mapped_column(String(1024))
+    deadline: Mapped[date | None] = mapped_column(Date)
+    eligibility: Mapped[str] = mapped_column(Text, default="")  # comma-separated tags
+    language: Mapped[str | None] = mapped_column(String(16))
+    submitted_by: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(32))  # cli | import | post:<platform> | telegram
+    candidate_id: Mapped[int | None] = mapped_column(ForeignKey("candidates.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    removed_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class Interview(Base):
+    """A member's mini-interview, from invitation through consent to its slot (or withdrawal)."""
+
+    __tablename__ = "interviews"
+    __table_args__ = (
+        UniqueConstraint("community_id", "series", "slot"),
+        Index("ix_interviews_community_state", "community_id", "state", "confirmed_at"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    name: Mapped[str] = mapped_column(String(255))
+    handle: Mapped[str] = mapped_column(String(255), default="")
+    platform: Mapped[str | None] = mapped_column(String(16))  # where the member is reached
+    member_ref: Mapped[str | None] = mapped_column(String(255))  # e.g. a Telegram user id
+    language: Mapped[str] = mapped_column(String(16))
+    # invited | answered | awaiting_consent | queued | scheduled | published | withdrawn
+    state: Mapped[str] = mapped_column(String(24))
+    answers: Mapped[str] = mapped_column(Text, default="{}")  # JSON: question id -> answer
+    text: Mapped[str | None] = mapped_column(Text)  # the post as it stands (composed or edited)
+    edited: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_text: Mapped[str | None] = mapped_column(Text)  # exactly what the member was shown
+    invited_by: Mapped[str] = mapped_column(String(255))
+    invited_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    approved_by: Mapped[str | None] = mapped_column(String(255))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    confirmed_via: Mapped[str | None] = mapped_column(String(64))
+    series: Mapped[str | None] = mapped_column(String(64))
+    slot: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    withdrawn_by: Mapped[str | None] = mapped_column(String(255))
+    note: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=0)  # compare-and-set on every change
+
+
+class SeriesCheckpoint(Base):
+    """Up to when a series' schedule was looked at, so slots missed while down can be told."""
+
+    __tablename__ = "series_checkpoints"
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
+    series: Mapped[str] = mapped_column(String(64), primary_key=True)
+    checked_until: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -162,6 +162,16 @@ class _Relationship:
     flags: dict[str, bool] = field(default_factory=dict)
 
 
+@dataclass
+class _List:
+    id: str
+    owner: _Account
+    title: str
+    replies_policy: str = "list"
+    exclusive: bool = False
+    members: list[str] = field(default_factory=list)  # account ids, in the order they were added
+
+
 class _MastodonHttp(LoopbackServer):
     """The loopback server plus what every Mastodon response carries: rate-limit headers and a
     ``Date`` taken from the sandbox clock (Mastodon.py corrects ``X-RateLimit-Reset`` by it)."""
@@ -235,9 +245,11 @@ class MastodonSandbox:
     ``faults.add(regex, Fault(...))`` from :mod:`sandbox._server` (status, malformed, hang,
     drop, delay), plus :meth:`throttle_next`, :meth:`lose_next_response` and :meth:`malform`.
 
-    Simplified: no follows (private posts are seen by their author and the people they
-    mention), no favourites/bookmarks API, no media upload (``post(media=[...])`` attaches
-    images), text length counts code points with URLs as 23 and remote mentions without domain.
+    Simplified: only the central account follows, at once unless the account is locked (then
+    the request waits); private posts are seen by their author and the people they mention;
+    list accounts page by account id; no favourites/bookmarks API, no media upload
+    (``post(media=[...])`` attaches images), text length counts code points with URLs as 23 and
+    remote mentions without domain.
     """
 
     def __init__(
@@ -275,6 +287,8 @@ class MastodonSandbox:
         self._buckets: dict[str, _Bucket] = {}
         self._relationships: dict[tuple[str, str], _Relationship] = {}
         self._malformed: dict[int, str] = {}
+        self._lists: dict[str, _List] = {}
+        self._list_ids = itertools.count(1)
         self._central = self._new_account(username, None, display_name, "", False, False, None)
         self._tokens[token] = self._central.id
         self.token = token
@@ -501,6 +515,19 @@ class MastodonSandbox:
             target = self._account_ref(account)
             rel = self._relationships.setdefault((self._central.id, target.id), _Relationship())
             rel.flags.update(flags)
+
+    def set_followers_count(self, count: int, account: Any = None) -> None:
+        """What ``followers_count`` says for ``account`` (default: the central account)."""
+        with self._lock:
+            (self._central if account is None else self._account_ref(account)).followers_count = count
+
+    def list_members(self, title: str) -> list[str] | None:
+        """The accts on the central account's list called ``title``, or None if it has none."""
+        with self._lock:
+            for found in self._lists.values():
+                if found.owner is self._central and found.title == title:
+                    return [self._accounts[i].acct() for i in found.members]
+            return None
 
     def throttle_next(
         self, path_regex: str = r"^/api/", *, reset_after: timedelta = timedelta(seconds=30), times: int = 1
@@ -1008,6 +1035,13 @@ class MastodonSandbox:
             ("POST", r"/api/v1/statuses/(?P<id>[^/]+)/unreblog", self._h_unreblog, True),
             ("GET", r"/api/v2/search", self._h_search, False),
             ("GET", r"/api/v1/notifications", self._h_notifications, True),
+            ("POST", r"/api/v1/accounts/(?P<id>[^/]+)/follow", self._h_follow, True),
+            ("GET", r"/api/v1/lists", self._h_lists, True),
+            ("POST", r"/api/v1/lists", self._h_create_list, True),
+            ("GET", r"/api/v1/lists/(?P<id>[^/]+)", self._h_list, True),
+            ("GET", r"/api/v1/lists/(?P<id>[^/]+)/accounts", self._h_list_accounts, True),
+            ("POST", r"/api/v1/lists/(?P<id>[^/]+)/accounts", self._h_list_add, True),
+            ("DELETE", r"/api/v1/lists/(?P<id>[^/]+)/accounts", self._h_list_remove, True),
         ]
         for method, pattern, handler, needs_user in routes:
             # Rails routes ignore a trailing slash, and Mastodon.py asks for "/api/v2/instance/"
@@ -1142,31 +1176,34 @@ class MastodonSandbox:
 
     def _h_relationships(self, req: Request, viewer: _Account | None) -> Response:
         assert viewer is not None
-        out = []
-        for account_id in req.params("id"):
-            if account_id not in self._accounts:
-                continue
-            rel = self._relationships.get((viewer.id, account_id), _Relationship())
-            entry: JSON = {"id": account_id}
-            for flag in (
-                "following",
-                "showing_reblogs",
-                "notifying",
-                "followed_by",
-                "blocking",
-                "blocked_by",
-                "muting",
-                "muting_notifications",
-                "requested",
-                "requested_by",
-                "domain_blocking",
-                "endorsed",
-            ):
-                entry[flag] = rel.flags.get(flag, False)
-            entry["languages"] = None
-            entry["note"] = ""
-            out.append(entry)
+        out = [
+            self._relationship_json(viewer, account_id)
+            for account_id in req.params("id")
+            if account_id in self._accounts
+        ]
         return Response.of_json(out)
+
+    def _relationship_json(self, viewer: _Account, account_id: str) -> JSON:
+        rel = self._relationships.get((viewer.id, account_id), _Relationship())
+        entry: JSON = {"id": account_id}
+        for flag in (
+            "following",
+            "showing_reblogs",
+            "notifying",
+            "followed_by",
+            "blocking",
+            "blocked_by",
+            "muting",
+            "muting_notifications",
+            "requested",
+            "requested_by",
+            "domain_blocking",
+            "endorsed",
+        ):
+            entry[flag] = rel.flags.get(flag, False)
+        entry["languages"] = None
+        entry["note"] = ""
+        return entry
 
     def _h_account_statuses(self, req: Request, viewer: _Account | None) -> Response:
         account = self._accounts.get(req.match["id"])
@@ -1419,6 +1456,89 @@ class MastodonSandbox:
             keep["exclude_types[]"] = req.params("exclude_types")
             headers["Link"] = self._link(req.path, keep, str(page[-1].id), str(page[0].id))
         return Response.of_json([self._notification_json(n) for n in page], headers=headers)
+
+    # -- follows and lists (the central account keeps a members list; members must be followed)
+
+    def _h_follow(self, req: Request, viewer: _Account | None) -> Response:
+        assert viewer is not None
+        target = self._accounts.get(req.match["id"])
+        if target is None or target is viewer:
+            raise HttpError(404, dict(_NOT_FOUND))
+        rel = self._relationships.setdefault((viewer.id, target.id), _Relationship())
+        if not rel.flags.get("following"):
+            if target.locked:
+                rel.flags["requested"] = True
+            else:
+                rel.flags.update(following=True, showing_reblogs=_truthy(req.param("reblogs") or "true"))
+                target.followers_count += 1
+                viewer.following_count += 1
+        return Response.of_json(self._relationship_json(viewer, target.id))
+
+    def _list_json(self, found: _List) -> JSON:
+        return {
+            "id": found.id,
+            "title": found.title,
+            "replies_policy": found.replies_policy,
+            "exclusive": found.exclusive,
+        }
+
+    def _own_list(self, req: Request, viewer: _Account | None) -> _List:
+        found = self._lists.get(req.match["id"])
+        if found is None or found.owner is not viewer:
+            raise HttpError(404, dict(_NOT_FOUND))
+        return found
+
+    def _h_lists(self, req: Request, viewer: _Account | None) -> Response:
+        mine = [x for x in self._lists.values() if x.owner is viewer]
+        return Response.of_json([self._list_json(x) for x in mine])
+
+    def _h_list(self, req: Request, viewer: _Account | None) -> Response:
+        return Response.of_json(self._list_json(self._own_list(req, viewer)))
+
+    def _h_create_list(self, req: Request, viewer: _Account | None) -> Response:
+        assert viewer is not None
+        title = (req.param("title") or "").strip()
+        if not title:
+            raise HttpError(422, {"error": "Validation failed: Title can't be blank"})
+        policy = req.param("replies_policy") or "list"
+        if policy not in ("followed", "list", "none"):
+            raise HttpError(422, {"error": "Validation failed: Replies policy is not included in the list"})
+        found = _List(str(next(self._list_ids)), viewer, title, policy, _truthy(req.param("exclusive")))
+        self._lists[found.id] = found
+        return Response.of_json(self._list_json(found))
+
+    def _h_list_accounts(self, req: Request, viewer: _Account | None) -> Response:
+        found = self._own_list(req, viewer)
+        members = [self._accounts[i] for i in found.members]
+        if _ruby_int(req.param("limit")) == 0:
+            return Response.of_json([self._account_json(a) for a in members])
+        limit = min(_ruby_int(req.param("limit")) or 40, 80)
+        page = _page(members, req, limit)
+        headers = {}
+        if page:
+            keep = {"limit": req.params("limit")}
+            nxt = page[-1].id if len(page) == limit else None
+            headers["Link"] = self._link(req.path, keep, nxt, page[0].id)
+        return Response.of_json([self._account_json(a) for a in page], headers=headers)
+
+    def _h_list_add(self, req: Request, viewer: _Account | None) -> Response:
+        assert viewer is not None
+        found = self._own_list(req, viewer)
+        wanted = req.params("account_ids")
+        for account_id in wanted:
+            rel = self._relationships.get((viewer.id, account_id), _Relationship())
+            if account_id not in self._accounts or not rel.flags.get("following"):
+                raise HttpError(404, dict(_NOT_FOUND))  # Mastodon lists only accounts one follows
+            if account_id in found.members:
+                raise HttpError(422, {"error": "Validation failed: Account has already been taken"})
+        found.members.extend(dict.fromkeys(wanted))
+        return Response.of_json({})
+
+    def _h_list_remove(self, req: Request, viewer: _Account | None) -> Response:
+        found = self._own_list(req, viewer)
+        gone = set(req.params("account_ids"))
+        found.members = [i for i in found.members if i not in gone]
+        return Response.of_json({})
 
 
 def _bearer(req: Request) -> str | None:

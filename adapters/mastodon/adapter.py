@@ -30,6 +30,7 @@ from mastodon.errors import (
 
 from adapters.base import PlatformAdapter
 from adapters.mastodon.normalize import id_key, to_author, to_post
+from adapters.mastodon.reach import MastodonReach
 from adapters.mastodon.settings import MastodonSettings
 from bot.clock import Clock, SystemClock
 from bot.domain import Action, Author, Batch, Nomination, Platform, Post, Receipt, TextLimits
@@ -79,7 +80,7 @@ def translate(exc: Exception, client: Mastodon) -> PlatformError:
     return Transient(f"Mastodon: {type(exc).__name__}")
 
 
-class MastodonAdapter(PlatformAdapter):
+class MastodonAdapter(MastodonReach, PlatformAdapter):
     platform = Platform.MASTODON
     limits = TextLimits(max_length=500, counting="chars", link_length=23)
     amplify_is_idempotent = True  # a second reblog of the same status returns the first

@@ -1,0 +1,495 @@
+"""The community's list of opportunities: intake from curators, files and members' posts, one
+entry per url however often it is shared, and which entries are still open on a given day."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+
+import yaml
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection, RowMapping
+
+from bot import models as m
+from bot.domain import Post
+from bot.errors import SeriesError
+from bot.series.templates import KINDS
+from bot.store import Store, _insert
+from bot.text import URL
+
+# Query parameters that say where a link was shared, not what it points to.
+_TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|dclid|mc_cid|mc_eid|igshid|ref_src|_hsenc|_hsmi|si)$", re.I)
+_UNRESERVED_OR_PATH = "/:@!$&'()*+,;=-._~"
+
+_KIND_WORDS = {
+    "scholarship": ("scholarship", "beca", "bursary", "grant", "financial aid"),
+    "fellowship": ("fellowship",),
+    "rotation": ("rotation", "rotación", "rotacion", "elective", "externship", "away rotation"),
+    "job": ("job", "position", "hiring", "vacancy", "empleo", "vacante", "puesto", "plaza"),
+    "award": ("award", "prize", "premio", "reconocimiento"),
+    "event": ("conference", "webinar", "workshop", "event", "congreso", "evento", "taller", "summit"),
+}
+_ELIGIBILITY_WORDS = {
+    "premeds": ("premed", "pre-med", "premédic"),
+    "students": ("student", "estudiante"),
+    "residents": ("resident", "residente"),
+    "fellows": ("fellows",),
+    "faculty": ("faculty", "profesora", "docente"),
+}
+_EN_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_ES_MONTHS = ("ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic")
+_MONTHS = {
+    **{m: i for i, m in enumerate(_EN_MONTHS, 1)},
+    **{m: i for i, m in enumerate(_ES_MONTHS, 1)},
+    "sept": 9,
+    "set": 9,
+}
+_ISO_DATE = re.compile(r"\b(20\d\d)-(\d\d)-(\d\d)\b")
+_MONTH_DAY = re.compile(r"\b([a-záéíóú]{3,10})\.?\s+(\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(20\d\d))?\b", re.I)
+_DAY_MONTH = re.compile(r"\b(\d{1,2})\s+(?:de\s+)?([a-záéíóú]{3,10})\.?(?:\s+(?:de\s+)?(20\d\d))?\b", re.I)
+_HASHTAG = re.compile(r"(?:^|(?<=\s))[#＃]\w+")
+
+
+def normalize_url(url: str) -> str:
+    """The key two submissions of one opportunity share: no scheme, no ``www.``, no default
+    port, no fragment, no tracking parameters, sorted query, no trailing slash.
+
+    Raises SeriesError when ``url`` is not an http(s) link."""
+    text = url.strip()
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise SeriesError(f"{text!r} is not a web link (expected https://…)")
+    host = parts.hostname.lower().rstrip(".")
+    with contextlib.suppress(UnicodeError):  # a host idna cannot encode is kept as written
+        host = host.encode("idna").decode("ascii")
+    host = host.removeprefix("www.")
+    port = parts.port if parts.port not in (None, 80, 443) else None
+    path = quote(unquote(parts.path), safe=_UNRESERVED_OR_PATH + "%")
+    path = re.sub(r"/{2,}", "/", path).rstrip("/")
+    query = sorted(
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)
+    )
+    key = host + (f":{port}" if port else "") + path
+    return key + (f"?{urlencode(query)}" if query else "")
+
+
+@dataclass(frozen=True)
+class OpportunityDraft:
+    """An opportunity as submitted, before it meets the list."""
+
+    title: str
+    url: str
+    kind: str = "other"
+    organisation: str = ""
+    deadline: date | None = None
+    eligibility: tuple[str, ...] = ()
+    language: str | None = None
+    submitted_by: str = "unknown"
+    source: str = "cli"
+    candidate_id: int | None = None
+
+    def checked(self) -> OpportunityDraft:
+        """The draft with its text tidied; SeriesError naming the field when something is wrong."""
+        title = " ".join(self.title.split())
+        if not title:
+            raise SeriesError("title: an opportunity needs a title")
+        if self.kind not in KINDS:
+            raise SeriesError(f"kind: {self.kind!r} is not one of {', '.join(KINDS)}")
+        normalize_url(self.url)
+        tags = tuple(dict.fromkeys(t.strip().lower() for t in self.eligibility if t.strip()))
+        return replace(
+            self,
+            title=title,
+            url=self.url.strip(),
+            organisation=" ".join(self.organisation.split()),
+            eligibility=tags,
+            language=(self.language or None) and self.language.strip().lower(),
+        )
+
+
+@dataclass(frozen=True)
+class Opportunity:
+    id: int
+    kind: str
+    title: str
+    organisation: str
+    url: str
+    deadline: date | None
+    eligibility: tuple[str, ...]
+    language: str | None
+    submitted_by: str
+    source: str
+    created_at: datetime
+    removed: bool = False
+
+    def is_open(self, day: date) -> bool:
+        return not self.removed and (self.deadline is None or self.deadline >= day)
+
+    def days_left(self, day: date) -> int | None:
+        return None if self.deadline is None else (self.deadline - day).days
+
+    def closing_soon(self, day: date, within_days: int) -> bool:
+        left = self.days_left(day)
+        return left is not None and 0 <= left <= within_days
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "title": self.title,
+            "organisation": self.organisation,
+            "url": self.url,
+            "deadline": self.deadline.isoformat() if self.deadline else None,
+            "eligibility": list(self.eligibility),
+            "language": self.language,
+            "submitted_by": self.submitted_by,
+            "source": self.source,
+            "created_at": self.created_at.isoformat(),
+            "removed": self.removed,
+        }
+
+
+def digest_order(items: Iterable[Opportunity]) -> list[Opportunity]:
+    """Soonest deadline first; entries without a deadline after those with one, oldest first."""
+    return sorted(items, key=lambda o: (o.deadline is None, o.deadline or date.max, o.created_at, o.id))
+
+
+@dataclass(frozen=True)
+class Added:
+    opportunity: Opportunity
+    merged: bool  # the url was on the list already; what was new was added to that entry
+
+
+@dataclass
+class ImportReport:
+    added: list[Opportunity] = field(default_factory=list)
+    merged: list[Opportunity] = field(default_factory=list)
+
+
+def _to_date(value: Any, where: str) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise SeriesError(f"{where}: expected a date like 2026-04-01, got {value!r}")
+
+
+def _to_tags(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(v for v in (p.strip() for p in value.split(",")) if v)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise SeriesError(f"{where}: expected a list of words like [students, residents]")
+
+
+_DRAFT_KEYS = ("title", "url", "kind", "organisation", "organization", "deadline", "eligibility", "language")
+
+
+def draft_from_mapping(data: Any, where: str, *, submitted_by: str, source: str) -> OpportunityDraft:
+    """One entry of an import file (or a chat command's fields), checked."""
+    if not isinstance(data, Mapping):
+        raise SeriesError(f"{where}: expected title, url and the other fields of an opportunity")
+    unknown = [k for k in data if k not in (*_DRAFT_KEYS, "submitted_by")]
+    if unknown:
+        raise SeriesError(f"{where}.{unknown[0]}: unknown field (expected one of: {', '.join(_DRAFT_KEYS)})")
+    for name in ("title", "url"):
+        if not isinstance(data.get(name), str) or not data[name].strip():
+            raise SeriesError(f"{where}.{name}: required")
+    texts = {}
+    for name in ("kind", "organisation", "organization", "language", "submitted_by"):
+        value = data.get(name)
+        if value is not None and not isinstance(value, str):
+            raise SeriesError(f"{where}.{name}: expected text")
+        texts[name] = value
+    draft = OpportunityDraft(
+        title=data["title"],
+        url=data["url"],
+        kind=(texts["kind"] or "other").strip().lower(),
+        organisation=texts["organisation"] or texts["organization"] or "",
+        deadline=_to_date(data.get("deadline"), f"{where}.deadline"),
+        eligibility=_to_tags(data.get("eligibility"), f"{where}.eligibility"),
+        language=texts["language"],
+        submitted_by=texts["submitted_by"] or submitted_by,
+        source=source,
+    )
+    try:
+        return draft.checked()
+    except SeriesError as exc:
+        raise SeriesError(f"{where}.{exc}") from None
+
+
+def read_import_file(path: str | Path, *, submitted_by: str) -> list[OpportunityDraft]:
+    """Every entry of an opportunities YAML file, or one SeriesError listing every problem."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SeriesError(f"{path}: file not found") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise SeriesError(f"{path}: not valid YAML{at}") from None
+    if isinstance(data, dict) and set(data) == {"opportunities"}:
+        data = data["opportunities"]
+    if not isinstance(data, list):
+        raise SeriesError(f"{path}: expected a list of opportunities (or opportunities: [...])")
+    drafts, problems = [], []
+    for i, entry in enumerate(data):
+        try:
+            drafts.append(draft_from_mapping(entry, f"[{i}]", submitted_by=submitted_by, source="import"))
+        except SeriesError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise SeriesError(f"{path}: nothing imported, fix these first:\n  " + "\n  ".join(problems))
+    return drafts
+
+
+def _month(word: str) -> int | None:
+    word = unicodedata.normalize("NFKD", word.lower()).encode("ascii", "ignore").decode()
+    return _MONTHS.get(word[:4]) or _MONTHS.get(word[:3])
+
+
+def _deadline_in(text: str, posted: date) -> date | None:
+    """A deadline written in a member's post: an ISO date, "April 3", "3 de abril"…; without a
+    year, the next such day from when it was posted."""
+    m = _ISO_DATE.search(text)
+    if m:
+        try:
+            return date(int(m[1]), int(m[2]), int(m[3]))
+        except ValueError:
+            return None
+    for pattern, month_group, day_group in ((_MONTH_DAY, 1, 2), (_DAY_MONTH, 2, 1)):
+        for found in pattern.finditer(text):
+            month = _month(found[month_group])
+            if month is None:
+                continue
+            year = int(found[3]) if found[3] else posted.year
+            try:
+                day = date(year, month, int(found[day_group]))
+            except ValueError:
+                continue
+            if not found[3] and day < posted:
+                day = day.replace(year=year + 1)
+            return day
+    return None
+
+
+def _words_in(text: str, table: Mapping[str, tuple[str, ...]]) -> list[str]:
+    low = text.casefold()
+    return [name for name, words in table.items() if any(w in low for w in words)]
+
+
+def draft_from_post(post: Post, *, candidate_id: int | None = None) -> OpportunityDraft:
+    """A member's opportunity post as a draft: its first link (or the post itself), its first
+    line as the title, and the kind, deadline and eligibility its words give away. Curators
+    can correct any of it with ``opportunities edit``."""
+    links = [u for u in URL.findall(post.text) if u != post.url]
+    url = links[0] if links else post.url
+    title = ""
+    for line in post.text.splitlines():
+        line = " ".join(_HASHTAG.sub(" ", URL.sub(" ", line)).split()).strip(" -–—:·|")
+        if line:
+            title = line
+            break
+    title = title or f"Shared by {post.author.handle}"
+    if len(title) > 140:
+        title = title[:139].rstrip() + "…"
+    kinds = _words_in(post.text, _KIND_WORDS)
+    return OpportunityDraft(
+        title=title,
+        url=url,
+        kind=kinds[0] if kinds else "other",
+        deadline=_deadline_in(post.text, post.created_at.date()),
+        eligibility=tuple(_words_in(post.text, _ELIGIBILITY_WORDS)),
+        language=post.language,
+        submitted_by=post.author.handle,
+        source=f"post:{post.platform.value}",
+        candidate_id=candidate_id,
+    ).checked()
+
+
+def _view(row: RowMapping) -> Opportunity:
+    return Opportunity(
+        id=row["id"],
+        kind=row["kind"],
+        title=row["title"],
+        organisation=row["organisation"],
+        url=row["url"],
+        deadline=row["deadline"],
+        eligibility=tuple(t for t in row["eligibility"].split(",") if t),
+        language=row["language"],
+        submitted_by=row["submitted_by"],
+        source=row["source"],
+        created_at=row["created_at"],
+        removed=row["removed_at"] is not None,
+    )
+
+
+_EDITABLE = ("kind", "title", "organisation", "url", "deadline", "eligibility", "language")
+
+
+class OpportunityList:
+    """The opportunities of one community, in the store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def _one(self, conn: Connection, **where: Any) -> Opportunity | None:
+        q = select(m.table(m.Opportunity)).where(m.Opportunity.community_id == self.store.community_id)
+        for name, value in where.items():
+            q = q.where(getattr(m.Opportunity, name) == value)
+        row = conn.execute(q).mappings().one_or_none()
+        return _view(row) if row else None
+
+    def get(self, opportunity_id: int) -> Opportunity:
+        with self.store.engine.connect() as conn:
+            found = self._one(conn, id=opportunity_id)
+        if found is None:
+            raise SeriesError(f"no opportunity #{opportunity_id} in this community")
+        return found
+
+    def add(self, draft: OpportunityDraft, now: datetime) -> Added:
+        """Put ``draft`` on the list, or merge it into the entry with the same url: fields the
+        entry lacks are filled, eligibility tags are joined, nothing already there is lost."""
+        draft = draft.checked()
+        key = normalize_url(draft.url)
+        with self.store.engine.begin() as conn:
+            inserted = conn.execute(
+                _insert(conn, m.table(m.Opportunity))
+                .values(
+                    community_id=self.store.community_id,
+                    kind=draft.kind,
+                    title=draft.title,
+                    organisation=draft.organisation,
+                    url=draft.url,
+                    url_key=key,
+                    deadline=draft.deadline,
+                    eligibility=",".join(draft.eligibility),
+                    language=draft.language,
+                    submitted_by=draft.submitted_by,
+                    source=draft.source,
+                    candidate_id=draft.candidate_id,
+                    created_at=now,
+                    updated_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["community_id", "url_key"])
+                .returning(m.Opportunity.id)
+            ).scalar_one_or_none()
+            if inserted is not None:
+                found = self._one(conn, id=inserted)
+                assert found is not None
+                return Added(found, merged=False)
+            existing = self._one(conn, url_key=key)
+            assert existing is not None  # the conflict was with this row, and rows are never deleted
+            changes: dict[str, Any] = {}
+            if not existing.organisation and draft.organisation:
+                changes["organisation"] = draft.organisation
+            if existing.deadline is None and draft.deadline is not None:
+                changes["deadline"] = draft.deadline
+            if existing.kind == "other" and draft.kind != "other":
+                changes["kind"] = draft.kind
+            if existing.language is None and draft.language:
+                changes["language"] = draft.language
+            tags = tuple(dict.fromkeys([*existing.eligibility, *draft.eligibility]))
+            if tags != existing.eligibility:
+                changes["eligibility"] = ",".join(tags)
+            if changes:
+                conn.execute(
+                    update(m.Opportunity)
+                    .where(m.Opportunity.id == existing.id)
+                    .values(updated_at=now, **changes)
+                )
+                existing = self._one(conn, id=existing.id) or existing
+            return Added(existing, merged=True)
+
+    def import_file(self, path: str | Path, *, submitted_by: str, now: datetime) -> ImportReport:
+        report = ImportReport()
+        for draft in read_import_file(path, submitted_by=submitted_by):
+            added = self.add(draft, now)
+            (report.merged if added.merged else report.added).append(added.opportunity)
+        return report
+
+    def all(self, *, include_removed: bool = False) -> list[Opportunity]:
+        q = select(m.table(m.Opportunity)).where(m.Opportunity.community_id == self.store.community_id)
+        if not include_removed:
+            q = q.where(m.Opportunity.removed_at.is_(None))
+        with self.store.engine.connect() as conn:
+            return digest_order(_view(r) for r in conn.execute(q).mappings())
+
+    def open_on(self, day: date) -> list[Opportunity]:
+        """What a digest published on ``day`` lists: not removed, deadline not yet passed."""
+        q = select(m.table(m.Opportunity)).where(
+            m.Opportunity.community_id == self.store.community_id,
+            m.Opportunity.removed_at.is_(None),
+            (m.Opportunity.deadline.is_(None)) | (m.Opportunity.deadline >= day),
+        )
+        with self.store.engine.connect() as conn:
+            return digest_order(_view(r) for r in conn.execute(q).mappings())
+
+    def edit(self, opportunity_id: int, now: datetime, **changes: Any) -> Opportunity:
+        unknown = [k for k in changes if k not in _EDITABLE]
+        if unknown:
+            raise SeriesError(f"{unknown[0]}: cannot be edited (expected one of: {', '.join(_EDITABLE)})")
+        current = self.get(opportunity_id)
+        draft = OpportunityDraft(
+            title=changes.get("title", current.title),
+            url=changes.get("url", current.url),
+            kind=changes.get("kind", current.kind),
+            organisation=changes.get("organisation", current.organisation),
+            deadline=changes.get("deadline", current.deadline),
+            eligibility=tuple(changes.get("eligibility", current.eligibility)),
+            language=changes.get("language", current.language),
+        ).checked()
+        values = {
+            "title": draft.title,
+            "url": draft.url,
+            "url_key": normalize_url(draft.url),
+            "kind": draft.kind,
+            "organisation": draft.organisation,
+            "deadline": draft.deadline,
+            "eligibility": ",".join(draft.eligibility),
+            "language": draft.language,
+            "updated_at": now,
+        }
+        with self.store.engine.begin() as conn:
+            clash = self._one(conn, url_key=values["url_key"])
+            if clash is not None and clash.id != opportunity_id:
+                raise SeriesError(f"#{clash.id} already has that url; edit or remove that one instead")
+            conn.execute(update(m.Opportunity).where(m.Opportunity.id == opportunity_id).values(**values))
+        return self.get(opportunity_id)
+
+    def remove(self, opportunity_id: int, by: str, now: datetime) -> Opportunity:
+        """Off the list for good (the row stays, so the same url is not added again)."""
+        self.get(opportunity_id)
+        with self.store.engine.begin() as conn:
+            conn.execute(
+                update(m.Opportunity)
+                .where(m.Opportunity.id == opportunity_id, m.Opportunity.removed_at.is_(None))
+                .values(removed_at=now, removed_by=by, updated_at=now)
+            )
+        return self.get(opportunity_id)
+
+    def closing_within(self, day: date, days: int) -> list[Opportunity]:
+        return [o for o in self.open_on(day) if o.closing_soon(day, days)]
+
+
+def list_approved_opportunity(store: Store, candidate_id: int, post: Post, now: datetime) -> Added:
+    """What approving a member's opportunity post does instead of boosting it: the post joins
+    the list (or merges into the entry with its url)."""
+    return OpportunityList(store).add(draft_from_post(post, candidate_id=candidate_id), now)
