@@ -5,8 +5,12 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.domain import Action, Author, Batch, Platform, Post, Receipt, TextLimits
+
+if TYPE_CHECKING:
+    from bot.console import ConsoleFront
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,18 @@ class PlatformAdapter(abc.ABC):
 
     async def fetch_author(self, author: Author) -> Author | None:
         """The author's current profile (opt-out markers change); None when unknown."""
+        return None
+
+    def attach(self, peers: Mapping[Platform, PlatformAdapter]) -> None:  # noqa: B027 - optional hook
+        """Meet the other adapters once all have started (to resolve a link a member sends us to a
+        post on another platform, say)."""
+
+    def spotlights(self, post: Post) -> bool:
+        """Whether an approved ``post`` from another platform is also shown here (Action.SPOTLIGHT)."""
+        return False
+
+    def curator_console(self) -> ConsoleFront | None:
+        """The curators' console on this platform (cards with buttons), if it offers one."""
         return None
 
     # -- reach (directory and report); every one optional: None means "not on this platform",

@@ -30,6 +30,7 @@ from bot.store import Store, _insert
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)  # far longer than one platform call with its timeout
+FROZEN = "frozen"  # the switch curators flip with /freeze
 
 
 @dataclass(frozen=True)
@@ -61,11 +62,51 @@ class Amplifier:
         self.dry_run = dry_run
         self.worker = worker or uuid.uuid4().hex[:12]
         self.rng = rng or random.Random()
-        self.frozen = False  # curators' emergency stop
 
     def targets(self, post: Post) -> list[tuple[Platform, Action]]:
-        """Where a candidate is amplified: on its own platform, by that platform's boost."""
-        return [(post.platform, Action.BOOST)] if post.platform in self.adapters else []
+        """Where a candidate is amplified: on its own platform, by that platform's boost; and as a
+        spotlight on every other platform whose adapter shows posts from elsewhere."""
+        out = [(post.platform, Action.BOOST)] if post.platform in self.adapters else []
+        out += [
+            (platform, Action.SPOTLIGHT)
+            for platform, adapter in self.adapters.items()
+            if platform != post.platform and adapter.spotlights(post)
+        ]
+        return out
+
+    # -- the curators' emergency stop ----------------------------------------------------------
+
+    @property
+    def frozen(self) -> bool:
+        """Read from the database, so every worker and the CLI see a freeze at once."""
+        with self.store.engine.connect() as conn:
+            return bool(
+                conn.execute(
+                    select(m.Switch.enabled).where(
+                        m.Switch.community_id == self.store.community_id, m.Switch.name == FROZEN
+                    )
+                ).scalar()
+            )
+
+    def freeze(self, by: str, now: datetime, *, frozen: bool = True) -> bool:
+        """Stop (``frozen=False``: restart) all amplification; True when that changed anything."""
+        with self.store.engine.begin() as conn:
+            before = conn.execute(
+                select(m.Switch.enabled).where(
+                    m.Switch.community_id == self.store.community_id, m.Switch.name == FROZEN
+                )
+            ).scalar()
+            values = {"enabled": frozen, "changed_by": by, "changed_at": now}
+            conn.execute(
+                _insert(conn, m.table(m.Switch))
+                .values(community_id=self.store.community_id, name=FROZEN, **values)
+                .on_conflict_do_update(index_elements=["community_id", "name"], set_=values)
+            )
+        log.warning(
+            "amplification frozen" if frozen else "amplification unfrozen",
+            extra={"community": self.settings.community.slug, "by": by},
+        )
+        return bool(before) != frozen
 
     # -- pacing ------------------------------------------------------------------------------
 
@@ -150,9 +191,12 @@ class Amplifier:
         for cid in self.due(now):
             post = self.store.post_of_candidate(cid)
             targets = self.targets(post)
-            if any(p in held for p, _ in targets):
+            # Spotlights ride along with a boost and never hold a platform's queue: a slow or
+            # rate-limited spotlight platform must not delay boosts elsewhere.
+            paced = {p for p, a in targets if a is not Action.SPOTLIGHT and not self._done(cid, p, a)}
+            if paced & held:
                 continue
-            blocked = [p for p, _ in targets if self.next_slot(p, self.clock.now()) > self.clock.now()]
+            blocked = [p for p in paced if self.next_slot(p, self.clock.now()) > self.clock.now()]
             if blocked:
                 held.update(blocked)  # keep order: nothing jumps the queue on a paced platform
                 continue
@@ -208,6 +252,10 @@ class Amplifier:
         return Outcome(
             cid, platform, action, True, "already done" if receipt.already else "done", receipt.url
         ), None
+
+    def _done(self, cid: int, platform: Platform, action: Action) -> bool:
+        row = self._intent(cid, platform, action)
+        return row is not None and row["state"] == "done"
 
     def _intent(self, cid: int, platform: Platform, action: Action) -> dict[str, Any] | None:
         with self.store.engine.connect() as conn:

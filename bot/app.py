@@ -12,6 +12,7 @@ import os
 import socket
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -26,6 +27,9 @@ from bot.migrate import upgrade
 from bot.pipeline import Pipeline
 from bot.queue import Queue
 from bot.store import IngestResult, Store, make_engine
+
+if TYPE_CHECKING:
+    from bot.console import Console
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +76,8 @@ class Coalesce:
         self.amplifier: Amplifier
         self.adapters: dict[Platform, PlatformAdapter] = {}
         self.wake = asyncio.Event()  # set when there may be new work for the amplifier
+        self.on_queued: list[Callable[[], None]] = []  # told when watching queued new candidates
+        self.console: Console | None = None
 
     async def start(self) -> None:
         if self.migrate:
@@ -102,6 +108,24 @@ class Coalesce:
         from bot.report.refresh import reach_service  # engagement, followers, follows, members lists
 
         self.services.append(reach_service)
+        for adapter in self.adapters.values():
+            adapter.attach(self.adapters)
+        self.console = self._console()
+
+    def _console(self) -> Console | None:
+        """The curators' console, on the first platform that offers one; it runs as a service."""
+        from bot.console import Console
+
+        for adapter in self.adapters.values():
+            front = adapter.curator_console()
+            if front is not None:
+                console = Console(
+                    front, self.store, self.queue, self.amplifier, self.settings, self.clock, self.wake.set
+                )
+                self.services.append(console.run)
+                self.on_queued.append(console.poke)
+                return console
+        return None
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -175,6 +199,8 @@ class Coalesce:
                     result = await asyncio.to_thread(self.pipeline.ingest, platform, batch, self.clock.now())
                     if result.candidates:
                         self.wake.set()
+                        for notify in self.on_queued:
+                            notify()
                     delay = self.settings.run.watch_retry_seconds
                 return
             except PlatformError as exc:

@@ -171,6 +171,43 @@ class Decision(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class Card(Base):
+    """A candidate's card in the curators' console, at most one per candidate.
+
+    The row is written before the card is sent (``delivery`` "intent") and completed after, so
+    a restart never sends a card twice: an intent whose send may have happened is "unknown"
+    and left alone; one the platform refused outright is "retry".
+    """
+
+    __tablename__ = "cards"
+    __table_args__ = (UniqueConstraint("candidate_id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[str | None] = mapped_column(String(64))
+    delivery: Mapped[str] = mapped_column(String(16))  # intent | sent | unknown | retry | gone
+    state_shown: Mapped[str | None] = mapped_column(String(16))
+    version_shown: Mapped[int | None] = mapped_column(Integer)
+    text_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    nudged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Switch(Base):
+    """A community-wide switch every worker and the CLI read from the database; ``frozen`` is
+    the curators' emergency stop of all amplification."""
+
+    __tablename__ = "switches"
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    changed_by: Mapped[str] = mapped_column(String(255))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class Amplification(Base):
     """The intent row is written before the platform call and completed after it."""
 

@@ -96,6 +96,29 @@ class Pipeline:
 
     def ingest(self, platform: Platform, batch: Batch, now: datetime) -> IngestResult:
         items = self.filters.items(batch, now)
+        # A member on one platform may nominate a post on another (a Mastodon link sent to the
+        # Telegram bot): that post is stored as the other platform's, where it is amplified.
+        elsewhere = [i for i in items if i.post.platform != platform]
+        items = [i for i in items if i.post.platform == platform]
+        queued_elsewhere: list[int] = []
+        for other in dict.fromkeys(i.post.platform for i in elsewhere):
+            nominated = self.store.ingest(
+                other,
+                [i for i in elsewhere if i.post.platform == other],
+                now,
+                consent_mode=self.settings.community.consent,
+            )
+            log.info(
+                "ingested nominations from another platform",
+                extra={
+                    "community": self.settings.community.slug,
+                    "platform": other.value,
+                    "via": platform.value,
+                    "queued": len(nominated.candidates),
+                    "skipped": _fmt(nominated.skipped.items()),
+                },
+            )
+            queued_elsewhere.extend(nominated.candidates)
         result = self.store.ingest(
             platform,
             items,
@@ -104,6 +127,7 @@ class Pipeline:
             cursor=batch.cursor,
             consent_mode=self.settings.community.consent,
         )
+        result.candidates.extend(queued_elsewhere)
         if batch.malformed:
             result.skip("malformed", batch.malformed)
         if items or batch.malformed:

@@ -60,6 +60,8 @@ class CandidateView:
     content_warning: str | None
     decisions: tuple[DecisionView, ...] = field(default=())
     amplifications: tuple[AmplificationView, ...] = field(default=())
+    hashtags: str = ""  # space-separated, normalised
+    author_created_at: datetime | None = None  # when the author's account was opened, if known
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -138,6 +140,8 @@ class Queue:
             content_warning=p.content_warning,
             decisions=decisions,
             amplifications=amps,
+            hashtags=p.hashtags,
+            author_created_at=a.account_created_at,
         )
 
     def list(self, state: str | None = None, limit: int = 50) -> list[CandidateView]:
@@ -231,6 +235,21 @@ class Queue:
                 "last_error": None,
             },
             allowed=(CandidateState.FAILED,),
+        )
+
+    def expire(self, candidate_id: int, now: datetime, reason: str | None = None) -> CandidateView:
+        """Nobody decided in time: the candidate leaves the queue, recorded as done by "system"."""
+        return self._decide(
+            candidate_id,
+            "system",
+            "expire",
+            reason,
+            now,
+            lambda c, conn: {
+                "state": CandidateState.EXPIRED.value,
+                "decided_at": now,
+                "snoozed_until": None,
+            },
         )
 
     def wake_snoozed(self, now: datetime) -> int:

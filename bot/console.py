@@ -1,0 +1,830 @@
+"""The curators' console: a card for every new candidate from any platform, decided with a tap.
+
+Platform-free: what a card says, which cards to send, edit, re-surface or expire, who may
+decide, and the curators' commands. A front end on one platform (adapters/telegram/console.py)
+renders cards in its markup and turns taps and commands into the events below.
+
+Cards go out at most once per candidate, even across restarts: the ``cards`` row is written
+before the send and completed after it. A send that may or may not have reached the platform
+(a timeout) is never repeated; the nudge re-surfaces the candidate later instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from sqlalchemy import and_, func, or_, select, update
+
+from bot import models as m
+from bot.amplifier import Amplifier
+from bot.clock import Clock
+from bot.config import Curator, Settings
+from bot.domain import OPEN_STATES, CandidateState, Platform
+from bot.errors import NotFound, PlatformError, QueueError, RateLimited, Rejected, Unauthorized
+from bot.queue import CandidateView, Queue
+from bot.richtext import Doc, Line, Span
+from bot.store import Store, _insert
+
+log = logging.getLogger(__name__)
+
+Verb = Literal["approve", "reject", "snooze"]
+VERBS: tuple[Verb, ...] = ("approve", "reject", "snooze")
+NEW_ACCOUNT = timedelta(days=30)  # an author whose account is younger gets the "new account" flag
+SEND_BATCH = 50  # cards sent per sync pass; the next pass follows at once while more wait
+COMMANDS = ("queue", "stats", "freeze", "unfreeze", "help")
+
+
+# -- what a card is --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    label: str
+    verb: Verb | None = None  # a decision button…
+    url: str | None = None  # …or a link
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    doc: Doc
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    candidate_id: int | None = None  # what the decision buttons decide
+
+    def fingerprint(self) -> str:
+        """Changes exactly when what a curator sees changes (so unchanged cards are not edited)."""
+        shown = self.doc.plain() + "".join(f"|{b.label}>{b.url}" for row in self.buttons for b in row)
+        return hashlib.sha256(shown.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Timings:
+    nudge_after: timedelta = timedelta(hours=12)
+    expire_after: timedelta = timedelta(days=7)
+    sync_every: timedelta = timedelta(seconds=10)  # how soon decisions made elsewhere show
+
+
+# -- what the front end tells the console, and what it can do ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Tap:
+    """A person tapped a decision button whose data the front end has verified as ours."""
+
+    user: str  # the person's id on the front end's platform
+    verb: Verb
+    candidate_id: int
+    handle: Any = None  # the front end's own object, to answer the tap
+
+
+@dataclass(frozen=True)
+class Command:
+    user: str
+    name: str  # without the slash
+    args: str = ""
+    handle: Any = None
+
+
+class ConsoleFront(Protocol):
+    """The console on one platform. Errors are ``bot.errors``: RateLimited, Rejected, NotFound
+    and Unauthorized mean the message surely did not go out; anything else may have."""
+
+    platform: Platform
+    chat: str  # where the cards go
+    timings: Timings
+
+    async def next_event(self) -> Tap | Command: ...
+
+    async def send_card(self, card: Card, *, reply_to: str | None = None) -> str:
+        """Send ``card``; the message's id."""
+        ...
+
+    async def edit_card(self, message: str, card: Card) -> None:
+        """Show ``card`` in place of message ``message`` (NotFound: a person deleted it)."""
+        ...
+
+    async def answer(self, tap: Tap, text: str, *, alert: bool) -> None: ...
+
+    async def reply(self, command: Command, doc: Doc) -> None: ...
+
+
+def surely_undelivered(exc: PlatformError) -> bool:
+    return isinstance(exc, RateLimited | Rejected | NotFound | Unauthorized)
+
+
+# -- composing cards (pure) -------------------------------------------------------------------------
+
+
+def when(moment: datetime) -> str:
+    return f"{moment.day} {moment:%b %H:%M} UTC"
+
+
+def day(moment: datetime) -> str:
+    return f"{moment.day} {moment:%b %Y}"
+
+
+def duration(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{hours // 24} days"
+
+
+def safe_url(url: str | None) -> str | None:
+    """Only web links become links: a platform's odd URL scheme is shown as text, if at all."""
+    if url and url.startswith(("https://", "http://")) and not any(c.isspace() for c in url):
+        return url
+    return None
+
+
+def _names(view: CandidateView, action: str) -> list[str]:
+    return list(dict.fromkeys(d.curator for d in view.decisions if d.action == action))
+
+
+def _last(view: CandidateView, action: str) -> datetime | None:
+    times = [d.at for d in view.decisions if d.action == action]
+    return times[-1] if times else None
+
+
+def _why(view: CandidateView, hashtags: Sequence[str]) -> Line:
+    if view.reason == "nomination":
+        who = view.nominated_by or "a member"
+        return (Span("Why: "), Span("nominated by "), Span(who, untrusted=True))
+    mine = set(view.hashtags.split())
+    shown = [t for t in hashtags if t.lstrip("#").casefold() in mine] or list(hashtags[:1])
+    return (Span("Why: "), Span(" ".join("#" + t.lstrip("#") for t in shown)))
+
+
+def _flags(view: CandidateView, now: datetime) -> Line | None:
+    flags: list[tuple[Span, ...]] = []
+    if view.is_reply:
+        flags.append((Span("a reply"),))
+    if view.author_created_at is not None and now - view.author_created_at < NEW_ACCOUNT:
+        flags.append((Span(f"new account (opened {day(view.author_created_at)})"),))
+    if view.content_warning:
+        flags.append((Span("content warning: "), Span(view.content_warning, untrusted=True)))
+    if not flags:
+        return None
+    line: list[Span] = [Span("⚑ ", "bold")]
+    for i, flag in enumerate(flags):
+        line.extend(((Span(" · "),) if i else ()) + flag)
+    return tuple(line)
+
+
+def _outcome(view: CandidateView, required: int, expire_after: timedelta) -> list[Line]:
+    state = CandidateState(view.state)
+    approvers = _names(view, "approve")
+    lines: list[Line] = []
+    if state in (CandidateState.PENDING, CandidateState.SNOOZED) and required > 1:
+        tally = f"🗳 {view.approvals} of {required} approvals"
+        lines.append((Span(tally, "bold"), Span(f": {', '.join(approvers)}" if approvers else "")))
+    if state is CandidateState.SNOOZED and view.snoozed_until is not None:
+        who = ", ".join(_names(view, "snooze")[-1:])
+        lines.append((Span(f"💤 Snoozed by {who} until {when(view.snoozed_until)}"),))
+    if state in (CandidateState.APPROVED, CandidateState.AMPLIFIED, CandidateState.FAILED):
+        at = _last(view, "approve")
+        lines.append(
+            (
+                Span("✅ Approved", "bold"),
+                Span(f" by {', '.join(approvers)}" + (f" · {when(at)}" if at else "")),
+            )
+        )
+    if state is CandidateState.REJECTED:
+        at = _last(view, "reject")
+        who = ", ".join(_names(view, "reject"))
+        reasons = [d.reason for d in view.decisions if d.action == "reject" and d.reason]
+        lines.append((Span("❌ Rejected", "bold"), Span(f" by {who}" + (f" · {when(at)}" if at else ""))))
+        if reasons:
+            lines.append((Span("Reason: "), Span(reasons[-1], untrusted=True)))
+    if state is CandidateState.EXPIRED:
+        at = _last(view, "expire")
+        lines.append(
+            (
+                Span("⌛ Expired", "bold"),
+                Span(f": nobody decided within {duration(expire_after)}" + (f" · {when(at)}" if at else "")),
+            )
+        )
+    if state is CandidateState.WITHDRAWN:
+        lines.append((Span("↩️ Withdrawn", "bold"), Span(": the member opted out or deleted the post")))
+    for amp in view.amplifications:
+        where = f"{amp.action} on {Platform(amp.platform).value.capitalize()}"
+        if amp.state == "done":
+            url = safe_url(amp.url)
+            lines.append((Span(f"📣 {where}: "), Span("done", url=url) if url else Span("done")))
+        elif amp.state in ("intent", "retry"):
+            note = f" (retrying: {amp.error})" if amp.error else ""
+            lines.append((Span(f"⏳ {where}: under way"), Span(note, untrusted=True)))
+        elif amp.state == "failed":
+            lines.append((Span(f"⚠️ {where} failed: "), Span(amp.error or "unknown error", untrusted=True)))
+    if (
+        state is CandidateState.FAILED
+        and view.last_error
+        and not any(a.state == "failed" for a in view.amplifications)
+    ):
+        lines.append((Span("⚠️ Failed: "), Span(view.last_error, untrusted=True)))
+    return lines
+
+
+def compose_card(
+    view: CandidateView,
+    now: datetime,
+    *,
+    hashtags: Sequence[str] = (),
+    snooze: timedelta = timedelta(hours=24),
+    expire_after: timedelta = timedelta(days=7),
+    nudged: bool = False,
+) -> Card:
+    """The card of one candidate as it stands: who, what, why, flags, and the outcome so far.
+
+    Everything a member wrote (text, names, content warning) is an untrusted span; the link to
+    the original is a trusted line, so cutting the text to fit never loses it.
+    """
+    platform = Platform(view.platform).value.capitalize()
+    url = safe_url(view.url)
+    lines: list[Line | None] = [
+        (Span(f"{platform} · candidate #{view.id}", "bold"),),
+        (
+            Span(view.author_name or view.author_handle, "bold", untrusted=True),
+            Span(" "),
+            Span(f"({view.author_handle})", untrusted=True) if view.author_name else Span(""),
+        ),
+        (Span(view.text or "(no text)", "quote", untrusted=True, cuttable=True),),
+        _flags(view, now),
+        _why(view, hashtags),
+        (
+            Span(f"Posted {when(view.posted_at)} · "),
+            Span("open the original", url=url) if url else Span("no web link", "italic"),
+        ),
+    ]
+    state = CandidateState(view.state)
+    if nudged and state is CandidateState.PENDING:
+        lines.append((Span(f"⏰ Still waiting: queued {when(view.queued_at)}", "bold"),))
+    lines.extend(_outcome(view, view.approvals_required, expire_after))
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    if state in OPEN_STATES:
+        snooze_label = f"💤 Snooze {duration(snooze)}"
+        second: tuple[Button, ...] = (
+            (Button(snooze_label, "snooze"),) if state is CandidateState.PENDING else ()
+        )
+        if url:
+            second += (Button("🔗 Open", url=url),)
+        buttons = ((Button("✅ Approve", "approve"), Button("❌ Reject", "reject")), second)
+        buttons = tuple(row for row in buttons if row)
+    return Card(Doc.of(*lines), buttons, view.id)
+
+
+def resurfaced_note(candidate_id: int) -> Card:
+    return Card(Doc.of((Span(f"⤵ Candidate #{candidate_id} was re-surfaced below.", "italic"),)))
+
+
+HELP = Doc.of(
+    (Span("Curators' console", "bold"),),
+    "Every new candidate arrives here as a card: Approve, Reject or Snooze it with a tap.",
+    "/queue — how many wait, and the oldest",
+    "/stats — this week in numbers",
+    "/freeze — stop all amplification at once (a pile-on, a mistake)",
+    "/unfreeze — start again",
+    "/help — this message",
+)
+
+
+# -- the console service ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _CardRow:
+    id: int
+    candidate_id: int
+    message_id: str | None
+    delivery: str
+    text_hash: str | None
+    nudged: bool
+
+
+class Console:
+    """Runs as one of the app's services: sends and refreshes cards, handles taps and commands."""
+
+    def __init__(
+        self,
+        front: ConsoleFront,
+        store: Store,
+        queue: Queue,
+        amplifier: Amplifier,
+        settings: Settings,
+        clock: Clock,
+        on_approved: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.front = front
+        self.store = store
+        self.queue = queue
+        self.amplifier = amplifier
+        self.settings = settings
+        self.clock = clock
+        self.on_approved = on_approved
+        self.timings = front.timings
+        self.snooze = timedelta(hours=settings.curation.snooze_hours)
+        self._poked = asyncio.Event()
+        self.idle = asyncio.Event()  # set while the sync loop waits for its next pass
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._ctx = {"community": settings.community.slug, "platform": front.platform.value}
+
+    # -- running ---------------------------------------------------------------------------------
+
+    def poke(self) -> None:
+        """New candidates may be waiting: look now rather than at the next sync."""
+        self._poked.set()
+
+    async def run(self, app: object = None, stop: asyncio.Event | None = None) -> None:
+        """The service: taps and commands as they come, and a sync pass whenever poked or due."""
+        await asyncio.to_thread(self._forget_unfinished_sends)
+        events = asyncio.create_task(self._events_forever(), name="console-events")
+        try:
+            await self._sync_forever()
+        finally:
+            events.cancel()
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(events, *self._tasks, return_exceptions=True)
+
+    async def _events_forever(self) -> None:
+        while True:
+            event = await self.front.next_event()
+            task = asyncio.create_task(self.handle(event), name="console-event")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _sync_forever(self) -> None:
+        while True:
+            self._poked.clear()
+            more = False
+            try:
+                more = await self.sync()
+            except Exception:  # a broken pass must not end the console; the next one retries
+                log.exception("console sync failed", extra=self._ctx)
+            if more:
+                continue
+            sleeper = asyncio.ensure_future(self.clock.sleep(self.timings.sync_every.total_seconds()))
+            poked = asyncio.ensure_future(self._poked.wait())
+            if not self._poked.is_set():
+                self.idle.set()
+            try:
+                await asyncio.wait({sleeper, poked}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                self.idle.clear()
+                sleeper.cancel()
+                poked.cancel()
+
+    async def handle(self, event: Tap | Command) -> None:
+        try:
+            if isinstance(event, Tap):
+                await self.on_tap(event)
+            else:
+                await self.on_command(event)
+        except Exception:
+            log.exception("console event failed", extra=self._ctx)
+
+    def _lock(self, candidate_id: int) -> asyncio.Lock:
+        return self._locks.setdefault(candidate_id, asyncio.Lock())
+
+    # -- who may act -----------------------------------------------------------------------------
+
+    def curator_for(self, user: str) -> Curator | None:
+        for curator in self.settings.curators:
+            if curator.identities().get(self.front.platform) == user:
+                return curator
+        return None
+
+    # -- taps --------------------------------------------------------------------------------------
+
+    async def on_tap(self, tap: Tap) -> None:
+        curator = self.curator_for(tap.user)
+        if curator is None:
+            log.info("tap by someone who is not a curator", extra={**self._ctx, "user": tap.user})
+            await self.front.answer(tap, "Only the community's curators can decide.", alert=True)
+            return
+        now = self.clock.now()
+        try:
+            view = await asyncio.to_thread(self._decide, tap.verb, tap.candidate_id, curator.name, now)
+        except QueueError as exc:
+            await self.front.answer(tap, str(exc), alert=True)
+            await self.refresh(tap.candidate_id)  # a stale card shows what really happened
+            return
+        log.info(
+            "decided from the console",
+            extra={**self._ctx, "candidate": view.id, "action": tap.verb, "curator": curator.name},
+        )
+        await self.front.answer(tap, _toast(view, tap.verb), alert=False)
+        if view.state == CandidateState.APPROVED:
+            self.on_approved()
+        await self.refresh(tap.candidate_id)
+
+    def _decide(self, verb: Verb, candidate_id: int, curator: str, now: datetime) -> CandidateView:
+        if verb == "approve":
+            return self.queue.approve(candidate_id, curator, now)
+        if verb == "reject":
+            return self.queue.reject(candidate_id, curator, now)
+        return self.queue.snooze(candidate_id, curator, now + self.snooze, now)
+
+    # -- the sync pass -----------------------------------------------------------------------------
+
+    async def sync(self) -> bool:
+        """Expire, send new cards, refresh changed ones, nudge; True if more cards wait to go."""
+        now = self.clock.now()
+        await self.expire_overdue(now)
+        more = await self.send_new(now)
+        await self.refresh_changed()
+        await self.nudge_waiting(now)
+        return more
+
+    async def expire_overdue(self, now: datetime) -> int:
+        ids = await asyncio.to_thread(self._overdue, now - self.timings.expire_after)
+        expired = 0
+        for cid in ids:
+            try:
+                await asyncio.to_thread(
+                    self.queue.expire,
+                    cid,
+                    now,
+                    f"nobody decided within {duration(self.timings.expire_after)}",
+                )
+                expired += 1
+            except QueueError:
+                continue  # decided meanwhile
+        if expired:
+            log.info("candidates expired", extra={**self._ctx, "count": expired})
+        return expired
+
+    async def send_new(self, now: datetime) -> bool:
+        ids = await asyncio.to_thread(self._without_card, SEND_BATCH + 1)
+        for cid in ids[:SEND_BATCH]:
+            await self.send_card(cid)
+        return len(ids) > SEND_BATCH
+
+    async def send_card(self, candidate_id: int) -> bool:
+        """Send the card of one candidate, at most once; True if it was sent now."""
+        async with self._lock(candidate_id):
+            card_id = await asyncio.to_thread(self._claim_send, candidate_id)
+            if card_id is None:
+                return False
+            version, view = await asyncio.to_thread(self._view, candidate_id)
+            card = self._compose(view, nudged=False)
+            try:
+                message = await self.front.send_card(card)
+            except PlatformError as exc:
+                delivery = "retry" if surely_undelivered(exc) else "unknown"
+                await asyncio.to_thread(self._set_delivery, card_id, delivery)
+                log.warning(
+                    "card not sent",
+                    extra={**self._ctx, "candidate": candidate_id, "error": str(exc), "delivery": delivery},
+                )
+                return False
+            await asyncio.to_thread(
+                self._shown, card_id, view, version, card, self.clock.now(), message=message, sent=True
+            )
+            return True
+
+    async def refresh_changed(self) -> None:
+        for cid in await asyncio.to_thread(self._changed):
+            await self.refresh(cid)
+
+    async def refresh(self, candidate_id: int) -> None:
+        """Edit the candidate's card in place if what it should show has changed."""
+        async with self._lock(candidate_id):
+            row = await asyncio.to_thread(self._card, candidate_id)
+            if row is None or row.delivery != "sent" or row.message_id is None:
+                return
+            version, view = await asyncio.to_thread(self._view, candidate_id)
+            card = self._compose(view, nudged=row.nudged)
+            if card.fingerprint() != row.text_hash:
+                try:
+                    await self.front.edit_card(row.message_id, card)
+                except NotFound:
+                    await asyncio.to_thread(self._set_delivery, row.id, "gone")
+                    return
+                except PlatformError as exc:  # the version stays behind: the next pass tries again
+                    log.warning(
+                        "card not updated", extra={**self._ctx, "candidate": candidate_id, "error": str(exc)}
+                    )
+                    return
+            await asyncio.to_thread(self._shown, row.id, view, version, card, self.clock.now())
+
+    async def nudge_waiting(self, now: datetime) -> int:
+        """Re-surface, once, each candidate that has waited longer than ``nudge_after``."""
+        nudged = 0
+        for cid in await asyncio.to_thread(self._waiting_since, now - self.timings.nudge_after):
+            async with self._lock(cid):
+                row = await asyncio.to_thread(self._claim_nudge, cid, now)
+                if row is None:
+                    continue
+                version, view = await asyncio.to_thread(self._view, cid)
+                card = self._compose(view, nudged=True)
+                try:
+                    message = await self.front.send_card(card, reply_to=row.message_id)
+                except PlatformError as exc:
+                    if surely_undelivered(exc):
+                        await asyncio.to_thread(self._unclaim_nudge, row.id)
+                    log.warning("nudge not sent", extra={**self._ctx, "candidate": cid, "error": str(exc)})
+                    continue
+                await asyncio.to_thread(
+                    self._shown, row.id, view, version, card, self.clock.now(), message=message, sent=True
+                )
+                nudged += 1
+                if row.message_id is not None and row.delivery == "sent":
+                    # one live card per candidate: the old one loses its buttons
+                    with contextlib.suppress(PlatformError):
+                        await self.front.edit_card(row.message_id, resurfaced_note(cid))
+        return nudged
+
+    def _compose(self, view: CandidateView, *, nudged: bool) -> Card:
+        return compose_card(
+            view,
+            self.clock.now(),
+            hashtags=self.settings.community.hashtags,
+            snooze=self.snooze,
+            expire_after=self.timings.expire_after,
+            nudged=nudged,
+        )
+
+    # -- commands ----------------------------------------------------------------------------------
+
+    async def on_command(self, command: Command) -> None:
+        if command.name == "help":
+            await self.front.reply(command, HELP)
+            return
+        curator = self.curator_for(command.user)
+        if curator is None:
+            await self.front.reply(command, Doc.of("Only the community's curators can do that."))
+            return
+        now = self.clock.now()
+        if command.name == "queue":
+            doc = await asyncio.to_thread(self._queue_summary, now)
+        elif command.name == "stats":
+            doc = await asyncio.to_thread(self.stats, now)
+        elif command.name in ("freeze", "unfreeze"):
+            doc = await asyncio.to_thread(self._freeze, curator.name, now, command.name == "freeze")
+        else:
+            doc = HELP
+        await self.front.reply(command, doc)
+
+    def _freeze(self, curator: str, now: datetime, frozen: bool) -> Doc:
+        changed = self.amplifier.freeze(curator, now, frozen=frozen)
+        if frozen:
+            head = "🧊 Amplification is frozen" if changed else "🧊 Amplification was already frozen"
+            return Doc.of(
+                (Span(head, "bold"), Span(f" (by {curator})")),
+                "Nothing is boosted, copied or spotlighted on any platform until a curator sends /unfreeze.",
+                "Decisions still count: approved posts wait.",
+            )
+        head = "▶️ Amplification is back on" if changed else "▶️ Amplification was not frozen"
+        return Doc.of(
+            (Span(head, "bold"), Span(f" (by {curator})")), "Approved posts go out at the usual pace."
+        )
+
+    def _queue_summary(self, now: datetime) -> Doc:
+        counts = self.queue.counts()
+        pending = self.queue.list(CandidateState.PENDING.value, limit=5)
+        lines: list[Line | str | None] = [
+            (Span("The queue", "bold"),),
+            f"{counts.get('pending', 0)} pending, {counts.get('snoozed', 0)} snoozed, "
+            f"{counts.get('approved', 0)} approved and waiting to go out",
+        ]
+        if self.amplifier.frozen:
+            lines.append((Span("🧊 Amplification is frozen (/unfreeze to restart)", "bold"),))
+        if pending:
+            lines.append("Oldest first:")
+        for c in pending:
+            lines.append(
+                (
+                    Span(f"#{c.id} · {Platform(c.platform).value.capitalize()} · "),
+                    Span(c.author_handle, untrusted=True),
+                    Span(f" · waiting {duration(now - c.queued_at)}"),
+                )
+            )
+        return Doc.of(*lines)
+
+    def stats(self, now: datetime) -> Doc:
+        """This week in numbers: seen, queued, approved, rejected, expired, amplified, and the
+        median time from queue to decision."""
+        since = now - timedelta(days=7)
+        cid = self.store.community_id
+        c, a = m.Candidate, m.Amplification
+        decided = c.decided_at >= since
+        with self.store.engine.connect() as conn:
+            seen = conn.execute(
+                select(func.count()).where(m.Post.community_id == cid, m.Post.seen_at >= since)
+            ).scalar_one()
+            queued = conn.execute(
+                select(func.count()).where(c.community_id == cid, c.created_at >= since)
+            ).scalar_one()
+            by_state = {
+                str(state): int(n)
+                for state, n in conn.execute(
+                    select(c.state, func.count()).where(c.community_id == cid, decided).group_by(c.state)
+                )
+            }
+            amplified = conn.execute(
+                select(func.count()).where(a.community_id == cid, a.state == "done", a.completed_at >= since)
+            ).scalar_one()
+            waits = [
+                (done - created).total_seconds()
+                for created, done, state in conn.execute(
+                    select(c.created_at, c.decided_at, c.state).where(c.community_id == cid, decided)
+                )
+                if done is not None and state != CandidateState.EXPIRED.value
+            ]
+        approved = sum(by_state.get(s, 0) for s in ("approved", "amplified", "failed"))
+        median = duration(timedelta(seconds=statistics.median(waits))) if waits else "—"
+        return Doc.of(
+            (Span("The last 7 days", "bold"),),
+            f"seen: {seen} posts · queued: {queued}",
+            f"approved: {approved} · rejected: {by_state.get('rejected', 0)} · "
+            f"expired: {by_state.get('expired', 0)}",
+            f"amplified: {amplified}",
+            f"median time to a decision: {median}",
+        )
+
+    # -- the database (called in threads) ------------------------------------------------------------
+
+    def _forget_unfinished_sends(self) -> None:
+        """A card whose send was cut short by a stop may have gone out: never send it again."""
+        with self.store.engine.begin() as conn:
+            conn.execute(
+                update(m.Card)
+                .where(m.Card.community_id == self.store.community_id, m.Card.delivery == "intent")
+                .values(delivery="unknown")
+            )
+
+    def _view(self, candidate_id: int) -> tuple[int, CandidateView]:
+        """The candidate's version, then its view: the view is at least as new as the version."""
+        with self.store.engine.connect() as conn:
+            version = conn.execute(
+                select(m.Candidate.version).where(m.Candidate.id == candidate_id)
+            ).scalar_one()
+        return int(version), self.queue.show(candidate_id)
+
+    def _card(self, candidate_id: int) -> _CardRow | None:
+        with self.store.engine.connect() as conn:
+            row = conn.execute(
+                select(
+                    m.Card.id,
+                    m.Card.candidate_id,
+                    m.Card.message_id,
+                    m.Card.delivery,
+                    m.Card.text_hash,
+                    m.Card.nudged_at.is_not(None),
+                ).where(m.Card.candidate_id == candidate_id)
+            ).one_or_none()
+        return _CardRow(*row) if row is not None else None
+
+    def _without_card(self, limit: int) -> list[int]:
+        """Pending candidates with no card yet, or whose card the platform refused (oldest first)."""
+        with self.store.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(m.Candidate.id)
+                    .outerjoin(m.Card, m.Card.candidate_id == m.Candidate.id)
+                    .where(
+                        m.Candidate.community_id == self.store.community_id,
+                        m.Candidate.state == CandidateState.PENDING.value,
+                        or_(m.Card.id.is_(None), m.Card.delivery == "retry"),
+                    )
+                    .order_by(m.Candidate.id)
+                    .limit(limit)
+                ).scalars()
+            )
+
+    def _claim_send(self, candidate_id: int) -> int | None:
+        """Write the card's intent row (or take back a refused one); None if it exists already."""
+        now = self.clock.now()
+        with self.store.engine.begin() as conn:
+            taken = conn.execute(
+                update(m.Card)
+                .where(m.Card.candidate_id == candidate_id, m.Card.delivery == "retry")
+                .values(delivery="intent", created_at=now)
+                .returning(m.Card.id)
+            ).scalar()
+            if taken is not None:
+                return int(taken)
+            new = conn.execute(
+                _insert(conn, m.table(m.Card))
+                .values(
+                    community_id=self.store.community_id,
+                    candidate_id=candidate_id,
+                    chat_id=self.front.chat,
+                    delivery="intent",
+                    created_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["candidate_id"])
+                .returning(m.Card.id)
+            ).scalar()
+        return int(new) if new is not None else None
+
+    def _set_delivery(self, card_id: int, delivery: str) -> None:
+        with self.store.engine.begin() as conn:
+            conn.execute(update(m.Card).where(m.Card.id == card_id).values(delivery=delivery))
+
+    def _shown(
+        self,
+        card_id: int,
+        view: CandidateView,
+        version: int,
+        card: Card,
+        now: datetime,
+        *,
+        message: str | None = None,
+        sent: bool = False,
+    ) -> None:
+        values: dict[str, Any] = {
+            "state_shown": view.state,
+            "version_shown": version,
+            "text_hash": card.fingerprint(),
+        }
+        if sent:
+            values.update(message_id=message, delivery="sent", sent_at=now)
+        else:
+            values["edited_at"] = now
+        with self.store.engine.begin() as conn:
+            conn.execute(update(m.Card).where(m.Card.id == card_id).values(**values))
+
+    def _changed(self) -> list[int]:
+        """Candidates whose card shows an older version than the candidate is at."""
+        with self.store.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(m.Card.candidate_id)
+                    .join(m.Candidate, m.Candidate.id == m.Card.candidate_id)
+                    .where(
+                        m.Card.community_id == self.store.community_id,
+                        m.Card.delivery == "sent",
+                        or_(m.Card.version_shown.is_(None), m.Card.version_shown != m.Candidate.version),
+                    )
+                    .order_by(m.Card.candidate_id)
+                ).scalars()
+            )
+
+    def _overdue(self, queued_before: datetime) -> list[int]:
+        with self.store.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(m.Candidate.id).where(
+                        m.Candidate.community_id == self.store.community_id,
+                        m.Candidate.state.in_([s.value for s in OPEN_STATES]),
+                        m.Candidate.created_at <= queued_before,
+                    )
+                ).scalars()
+            )
+
+    def _waiting_since(self, queued_before: datetime) -> list[int]:
+        with self.store.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(m.Card.candidate_id)
+                    .join(m.Candidate, m.Candidate.id == m.Card.candidate_id)
+                    .where(
+                        m.Card.community_id == self.store.community_id,
+                        m.Card.delivery.in_(["sent", "unknown"]),
+                        m.Card.nudged_at.is_(None),
+                        m.Candidate.state == CandidateState.PENDING.value,
+                        m.Candidate.created_at <= queued_before,
+                    )
+                    .order_by(m.Card.candidate_id)
+                ).scalars()
+            )
+
+    def _claim_nudge(self, candidate_id: int, now: datetime) -> _CardRow | None:
+        """Mark the card nudged before the nudge goes out, so it goes out once."""
+        row = self._card(candidate_id)
+        if row is None:
+            return None
+        with self.store.engine.begin() as conn:
+            res = conn.execute(
+                update(m.Card)
+                .where(and_(m.Card.id == row.id, m.Card.nudged_at.is_(None)))
+                .values(nudged_at=now)
+            )
+        return row if res.rowcount == 1 else None
+
+    def _unclaim_nudge(self, card_id: int) -> None:
+        with self.store.engine.begin() as conn:
+            conn.execute(update(m.Card).where(m.Card.id == card_id).values(nudged_at=None))
+
+
+def _toast(view: CandidateView, verb: Verb) -> str:
+    if verb == "approve" and view.state == CandidateState.PENDING:
+        return f"Your approval is recorded: {view.approvals} of {view.approvals_required}."
+    if verb == "approve":
+        return "Approved: it goes out at the next turn."
+    if verb == "reject":
+        return "Rejected."
+    return f"Snoozed until {when(view.snoozed_until)}." if view.snoozed_until else "Snoozed."
