@@ -237,6 +237,18 @@ class Cursor(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class PlatformSession(Base):
+    """A platform login kept between runs (encrypted by the adapter), so a restart or a
+    ``run --once`` reuses it instead of logging in again."""
+
+    __tablename__ = "platform_sessions"
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    account: Mapped[str] = mapped_column(String(255), primary_key=True)
+    session: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class Publication(Base):
     """One series slot on one platform: written before publishing, completed after."""
 

@@ -1,0 +1,1 @@
+"""Bluesky: watch the hashtag on Jetstream, the firehose or search; repost what curators approve."""

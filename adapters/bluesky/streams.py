@@ -1,0 +1,318 @@
+"""Bluesky's event streams as something an async generator can pull from.
+
+The SDK's subscription clients (Jetstream v2 and the repo firehose) run a callback loop and
+reconnect by themselves. Each runs here in a task that hands its events over through a bounded
+queue; ``take`` gives the adapter what has arrived, or says the stream went quiet, or raises
+``StreamBroken`` when the server ended the subscription for good (the adapter decides how to
+resume). Events at or before the last delivered sequence number are dropped, so a reconnect's
+replay never hands the same event over twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import libipld
+from atproto_client.models.common import XrpcError
+from atproto_firehose import AsyncFirehoseSubscribeReposClient
+from atproto_jetstream import AsyncJetstreamClient
+from atproto_jetstream.exceptions import (
+    JetstreamConsumerTooSlowError,
+    JetstreamCursorTooOldError,
+    JetstreamDecodingError,
+    JetstreamError,
+)
+
+from adapters.bluesky.normalize import POST
+from adapters.bluesky.prefilter import (
+    TIMESTAMP_CURSOR,
+    FrameError,
+    JetstreamDecoder,
+    NewPost,
+    Notice,
+    Prefilter,
+    StreamEvent,
+    StreamRefused,
+)
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE = 10_000
+STOP_TIMEOUT_S = 5.0
+Item = StreamEvent | Notice
+
+
+class StreamBroken(Exception):
+    """The server ended the subscription (``CursorTooOld``, ``FutureCursor``…) or it failed."""
+
+    def __init__(self, name: str, message: str = "") -> None:
+        super().__init__(f"{name}: {message}" if message else name)
+        self.name = name
+        self.message = message
+
+
+def _broken(exc: BaseException) -> StreamBroken:
+    """A subscription client's fatal exception, named by the XRPC error it carries."""
+    if isinstance(exc, JetstreamCursorTooOldError):
+        return StreamBroken("CursorTooOld", "the stored cursor is older than the stream keeps")
+    for arg in getattr(exc, "args", ()):
+        if isinstance(arg, XrpcError):
+            return StreamBroken(str(arg.error), str(arg.message or ""))
+    return StreamBroken(type(exc).__name__, str(exc)[:200])
+
+
+class _Bridge:
+    """A subscription client running in a task, its events queued for ``take``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.queue: asyncio.Queue[Item] = asyncio.Queue(maxsize=QUEUE_SIZE)
+        self.task: asyncio.Task[None] | None = None
+        self.position: int | None = None  # the last sequence number handed to the queue
+
+    async def put(self, item: Item) -> None:
+        await self.queue.put(item)
+
+    def accept(self, seq: int) -> bool:
+        if self.position is not None and seq <= self.position:
+            return False
+        self.position = seq
+        return True
+
+    def run(self, start: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self.task = asyncio.create_task(start(), name=f"bluesky-{self.name}")
+
+    async def take(self, limit: int, quiet_s: float) -> list[Item]:
+        """Up to ``limit`` items; waits at most ``quiet_s`` for the first ([] when quiet)."""
+        assert self.task is not None
+        items: list[Item] = []
+        if self.queue.empty():
+            if self.task.done():
+                self._raise_end()
+            getter = asyncio.ensure_future(self.queue.get())
+            done, _ = await asyncio.wait(
+                {getter, self.task}, timeout=quiet_s, return_when=asyncio.FIRST_COMPLETED
+            )
+            if getter in done or not getter.cancel():
+                items.append(getter.result())
+            elif self.task in done:
+                self._raise_end()
+        while len(items) < limit and not self.queue.empty():
+            items.append(self.queue.get_nowait())
+        return items
+
+    def _raise_end(self) -> None:
+        assert self.task is not None
+        exc = self.task.exception()
+        if exc is not None:
+            raise _broken(exc) from exc
+        raise StreamBroken("Closed", "the subscription ended")
+
+    async def close(self, stop: Callable[[], Awaitable[None]]) -> None:
+        if self.task is None:
+            return
+        with contextlib.suppress(Exception):
+            await stop()
+        try:
+            await asyncio.wait_for(asyncio.shield(self.task), STOP_TIMEOUT_S)
+        except (TimeoutError, asyncio.CancelledError):
+            self.task.cancel()
+        except Exception:  # the task's own failure was reported by take(), or does not matter now
+            log.debug("subscription ended with an error while closing", exc_info=True)
+        if not self.task.done():
+            self.task.cancel()
+            with contextlib.suppress(BaseException):
+                await self.task
+
+
+class _JetstreamClient(AsyncJetstreamClient):  # type: ignore[misc]
+    """The SDK's Jetstream v2 client, decoding through our prefilter instead of its typed models.
+
+    The SDK owns the connection, reconnects, compression and cursor tracking; this subclass
+    only swaps the decode step (the SDK's hook for it), so frames nobody asked about never
+    become models.
+    """
+
+    def __init__(self, decoder: JetstreamDecoder, bridge: _Bridge, resume: int | None, **kwargs: Any) -> None:
+        params: dict[str, Any] = {"collections": [POST], "kinds": ["commit"]}
+        if resume is not None:
+            params["cursor"] = resume
+        super().__init__(params=params, **kwargs)
+        self._decoder = decoder
+        self._bridge = bridge
+        if resume is not None and resume < TIMESTAMP_CURSOR:
+            # The server replays from the cursor inclusively; that event is already stored.
+            self._track_cursor(resume)
+            bridge.position = resume
+
+    def _decode_frame(self, raw_frame: str | bytes) -> Item | None:
+        if isinstance(raw_frame, bytes | bytearray):
+            data = bytes(raw_frame)
+            compression = self._compression
+            if compression is not None and compression.dictionary_id is not None:
+                data = compression.decompress(data)
+            # Invalid UTF-8 inside a string value becomes U+FFFD: the post is kept, not the bytes.
+            text = data.decode("utf-8", "replace")
+        else:
+            text = raw_frame
+        cursor: int | None = self.cursor  # the SDK's: last sequence number delivered
+        try:
+            item = self._decoder.decode(text)
+        except StreamRefused as refused:
+            error = XrpcError(refused.name, refused.message)
+            if refused.name == "ConsumerTooSlow":
+                log.warning("jetstream dropped us as too slow; resuming from the cursor")
+                raise JetstreamConsumerTooSlowError(error) from refused
+            raise JetstreamError(error) from refused
+        except FrameError as bad:
+            log.warning("skipped malformed jetstream frame", extra={"seq": bad.seq, "error": str(bad)})
+            if bad.seq is None or (cursor is not None and bad.seq <= cursor):
+                raise JetstreamDecodingError(str(bad)) from bad  # the SDK skips the frame
+            item = StreamEvent(bad.seq, malformed=1)  # counted, and the cursor moves past it
+        if isinstance(item, Notice):
+            if item.name == "FutureCursor":
+                # The server started at its live tip, below our cursor: forget it or we would
+                # drop every new event as already seen.
+                self._cursor = None
+                self._bridge.position = None
+                if self._params is not None:
+                    self._params.pop("cursor", None)
+            return item
+        if cursor is not None and item.seq <= cursor:
+            return None
+        self._track_cursor(item.seq)
+        self._bridge.position = item.seq
+        return item
+
+
+class JetstreamStream:
+    """``network.bsky.jetstream.subscribeEvents`` for new posts, from a seq or a time cursor."""
+
+    def __init__(
+        self,
+        base_uri: str,
+        prefilter: Prefilter,
+        resume: int | None,
+        *,
+        compress: bool = True,
+        recv_timeout: float = 60.0,
+    ) -> None:
+        self.bridge = _Bridge("jetstream")
+        self.client = _JetstreamClient(
+            JetstreamDecoder(prefilter),
+            self.bridge,
+            resume,
+            base_uri=base_uri,
+            compress=compress,
+            recv_timeout=recv_timeout,
+        )
+
+    async def start(self) -> None:
+        self.bridge.run(lambda: self.client.start(self.bridge.put, self._callback_error))
+
+    async def _callback_error(self, exc: BaseException) -> None:
+        log.error("jetstream event hand-over failed", extra={"error": repr(exc)})
+
+    async def take(self, limit: int, quiet_s: float) -> list[Item]:
+        return await self.bridge.take(limit, quiet_s)
+
+    async def close(self) -> None:
+        await self.bridge.close(self.client.stop)
+
+
+class FirehoseDecoder:
+    """Firehose (``subscribeRepos``) frames into StreamEvents: the CAR blocks of a commit are
+    only decoded when it creates a post and the prefilter finds a needle in its bytes."""
+
+    def __init__(self, prefilter: Prefilter) -> None:
+        self.prefilter = prefilter
+
+    def decode(self, kind: str | None, body: Any) -> Item | None:
+        if not isinstance(body, dict):
+            raise FrameError("body is not a map")
+        if kind == "#info":
+            return Notice(str(body.get("name") or ""), _opt_str(body.get("message")))
+        seq = body.get("seq")
+        if not isinstance(seq, int) or isinstance(seq, bool):
+            return None  # frames without a sequence number do not move the cursor
+        when = _opt_str(body.get("time"))
+        if kind != "#commit":
+            return StreamEvent(seq, when=when)
+        creates = [
+            op
+            for op in body.get("ops") or []
+            if isinstance(op, dict)
+            and op.get("action") == "create"
+            and isinstance(op.get("path"), str)
+            and op["path"].startswith(POST + "/")
+        ]
+        blocks = body.get("blocks")
+        if not creates or not isinstance(blocks, bytes) or not self.prefilter.may_match_bytes(blocks):
+            return StreamEvent(seq, when=when)
+        repo = body.get("repo")
+        if not isinstance(repo, str):
+            raise FrameError("repo is missing", seq)
+        try:
+            _, records = libipld.decode_car(blocks)
+        except Exception as exc:  # libipld raises plain ValueErrors (and friends) on bad CAR bytes
+            raise FrameError(f"unreadable blocks ({type(exc).__name__})", seq) from exc
+        posts = []
+        for op in creates:
+            cid = op.get("cid")
+            record = records.get(cid) if isinstance(cid, bytes) else None
+            cid_text = libipld.encode_cid(cid) if isinstance(cid, bytes) else _opt_str(cid)
+            posts.append(NewPost(repo, op["path"].split("/", 1)[1], cid_text, record))
+        return StreamEvent(seq, when=when, posts=tuple(posts))
+
+
+def _opt_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+class FirehoseStream:
+    """``com.atproto.sync.subscribeRepos`` on a relay or a PDS, from a seq cursor or the tip."""
+
+    def __init__(
+        self, base_uri: str, prefilter: Prefilter, resume: int | None, *, recv_timeout: float = 30.0
+    ) -> None:
+        self.bridge = _Bridge("firehose")
+        self.bridge.position = resume
+        self.decoder = FirehoseDecoder(prefilter)
+        params = {"cursor": resume} if resume is not None else None
+        self.client = AsyncFirehoseSubscribeReposClient(
+            params=params, base_uri=base_uri, recv_timeout=recv_timeout
+        )
+
+    async def start(self) -> None:
+        self.bridge.run(lambda: self.client.start(self._on_message, self._callback_error))
+
+    async def _on_message(self, frame: Any) -> None:
+        try:
+            item = self.decoder.decode(getattr(frame, "type", None), getattr(frame, "body", None))
+        except FrameError as bad:
+            log.warning("skipped malformed firehose frame", extra={"seq": bad.seq, "error": str(bad)})
+            if bad.seq is not None and self.bridge.accept(bad.seq):
+                self.client.update_params({"cursor": bad.seq})
+                await self.bridge.put(StreamEvent(bad.seq, malformed=1))
+            return
+        if item is None:
+            return
+        if isinstance(item, StreamEvent):
+            if not self.bridge.accept(item.seq):
+                return
+            # On reconnect the SDK subscribes with these params again; keep them current.
+            self.client.update_params({"cursor": item.seq})
+        await self.bridge.put(item)
+
+    async def _callback_error(self, exc: BaseException) -> None:
+        log.error("firehose event hand-over failed", extra={"error": repr(exc)})
+
+    async def take(self, limit: int, quiet_s: float) -> list[Item]:
+        return await self.bridge.take(limit, quiet_s)
+
+    async def close(self) -> None:
+        await self.bridge.close(self.client.stop)

@@ -1,0 +1,87 @@
+"""Fixtures for the Bluesky adapter: the loopback sandbox (XRPC + Jetstream), the reference
+atproto network (imported from tests/atproto_network), and adapters pointed at either."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from adapters.bluesky.adapter import BlueskyAdapter, make_client
+from adapters.bluesky.session import SessionVault, session_key
+from adapters.bluesky.settings import BlueskySettings
+from adapters.bluesky.xrpc import RateBudget
+from bot.clock import Clock, FakeClock
+from bot.migrate import upgrade
+from bot.store import make_engine
+from sandbox.bluesky import BlueskySandbox
+from tests.atproto_network.fixture import atproto_network
+
+__all__ = ["atproto_network"]
+
+TAG = "LatinasInMedicine"
+
+
+@pytest.fixture
+def sandbox(clock: FakeClock) -> Iterator[BlueskySandbox]:
+    with BlueskySandbox(clock=clock.now) as sb:
+        yield sb
+
+
+def sandbox_settings(sandbox: BlueskySandbox, **overrides: Any) -> BlueskySettings:
+    base = BlueskySettings(
+        handle="coalesce.test",
+        app_password=sandbox.password,
+        watch="jetstream",
+        service_url=sandbox.base_url,
+        jetstream_url=sandbox.ws_url,
+        jetstream_compress=False,
+        caught_up_idle_seconds=0.3,
+        request_timeout=10,
+    )
+    return replace(base, **overrides)
+
+
+@pytest.fixture
+def vault_engine(tmp_path: Path) -> Iterator[Engine]:
+    """A SQLite database for the session vault of adapter-level tests (the app-level ones use
+    the ``engine`` fixture, on both backends)."""
+    eng = make_engine(f"sqlite:///{tmp_path / 'vault.db'}")
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+def build_adapter(
+    settings: BlueskySettings, clock: Clock, engine: Engine | None, **kwargs: Any
+) -> BlueskyAdapter:
+    budget = RateBudget()
+    vault = None
+    if engine is not None:
+        key = session_key(settings.app_password, settings.account)
+        vault = SessionVault(engine, "lim", "Latinas in Medicine", settings.account, key)
+    client = make_client(settings.service_url, timeout=settings.request_timeout, budget=budget)
+    return BlueskyAdapter(client, settings, vault=vault, budget=budget, clock=clock, **kwargs)
+
+
+@pytest.fixture
+async def make_adapter(
+    sandbox: BlueskySandbox, clock: FakeClock, vault_engine: Engine
+) -> AsyncIterator[Callable[..., BlueskyAdapter]]:
+    """Adapters on the sandbox, each with a session vault (``vault=False``: none)."""
+    made: list[BlueskyAdapter] = []
+
+    def build(*, vault: bool = True, engine: Engine | None = None, **overrides: Any) -> BlueskyAdapter:
+        adapter = build_adapter(
+            sandbox_settings(sandbox, **overrides), clock, (engine or vault_engine) if vault else None
+        )
+        made.append(adapter)
+        return adapter
+
+    yield build
+    for adapter in made:
+        await adapter.close()
