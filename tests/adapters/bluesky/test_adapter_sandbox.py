@@ -181,7 +181,8 @@ async def test_bad_frames_are_logged_counted_and_passed_over(
 
     post = {"$type": "app.bsky.feed.post", "createdAt": "2026-03-02T15:00:00Z"}
     seq = sandbox.next_seq()
-    sandbox.emit_raw('{"$type":"message","payload":{"seq":%d,"record":{"text":"#%s' % (seq, TAG))  # cut
+    cut = '{"$type":"message","payload":{"seq":' + str(seq) + ',"record":{"text":"#' + TAG
+    sandbox.emit_raw(cut)  # the frame ends mid-string
     seq = sandbox.next_seq()
     invalid_utf8 = json.dumps(
         {"$type": "message", "payload": commit(seq, {**post, "text": f"caf\udce9 #{TAG}"}, "3bad1")},
@@ -345,7 +346,9 @@ async def test_a_wrong_app_password_stops_start_up_without_saying_it(
 # -- acting ---------------------------------------------------------------------------------------
 
 
-async def test_repost_once_even_when_asked_twice_then_undo(sandbox: BlueskySandbox, make_adapter: Make) -> None:
+async def test_repost_once_even_when_asked_twice_then_undo(
+    sandbox: BlueskySandbox, make_adapter: Make
+) -> None:
     ana = sandbox.add_account("ana.test")
     adapter = make_adapter()
     post = await adapter.resolve(sandbox.post(ana, f"Matched! #{TAG}"))
@@ -416,7 +419,9 @@ async def test_writes_are_paced_under_the_hourly_points(sandbox: BlueskySandbox,
     assert len(sandbox.records(sandbox.central, "app.bsky.feed.post")) == 3
 
 
-async def test_a_thread_is_published_with_facets_and_reply_refs(sandbox: BlueskySandbox, make_adapter: Make) -> None:
+async def test_a_thread_is_published_with_facets_and_reply_refs(
+    sandbox: BlueskySandbox, make_adapter: Make
+) -> None:
     sandbox.add_account("ana.test")
     adapter = make_adapter()
     from adapters.bluesky.richtext import thread
