@@ -7,9 +7,9 @@ decoded and matched exactly; the others give up just their sequence number, so t
 still moves past them.
 
 The question is asked so that the answer can only err towards "yes": hashtags compare after
-NFKC and case folding, so the frame is folded the same way (the cheap ASCII path when the frame
-is ASCII, NFKC plus ASCII lower-casing otherwise, full case folding only when a character whose
-folding yields ASCII is present), and a frame with ``\\u`` escapes is always decoded.
+NFKC and case folding, so the frame is folded the same way: ASCII lower-casing alone when no
+character of the frame folds into ASCII (checked on its non-ASCII bytes only), full NFKC and
+case folding otherwise; and a frame with ``\\u`` escapes is always decoded.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,65 +26,82 @@ from adapters.bluesky.normalize import POST, parse_when
 from bot.domain import normalize_tag
 from bot.errors import MalformedPayload
 
-# Characters left alone by NFKC whose case folding contains ASCII (ß -> ss, İ -> i̇ …).
-_FOLDS_TO_ASCII = "ßİǰẖẗẘẙẞ"
-_SEQ_KEY = '"seq":'
-_TIME_KEY = '"time":'
-_NUMBER = re.compile(r"\s*(\d+)")
-_STRING = re.compile(r'\s*"([^"\\]*)"')
+_ASCII = bytes(range(128))
+_NOT_ASCII_ALNUM = bytes(b for b in range(256) if not (b < 128 and chr(b).isalnum()))
+_SEQ_KEY = b'"seq":'
+_TIME_KEY = b'"time":'
+_RECORD_KEY = b'"record":'
+_STRING = re.compile(rb'\s*"([^"\\]*)"')
 TIMESTAMP_CURSOR = 10**15  # Jetstream reads a cursor this large as unix microseconds
 
 
 class Prefilter:
-    """``may_match(frame)`` is True for every frame that mentions a needle (and a few more)."""
+    """``may_match(frame)`` is True for every frame that mentions a needle (and a few more).
+
+    Frames are looked at as UTF-8 bytes: that is how they come off a compressed stream, and
+    searching bytes is cheaper than searching text that holds emoji.
+    """
 
     def __init__(self, tags: Iterable[str], dids: Iterable[str] = ()) -> None:
-        needles = [normalize_tag(t) for t in tags] + [d.casefold() for d in dids]
+        # A DID is looked for by its last part: "did:plc:" recurs in every frame (authors, reply
+        # URIs) and would make the search stumble on near-misses.
+        ids = [d.casefold().rpartition(":")[2] or d.casefold() for d in dids]
+        needles = [normalize_tag(t) for t in tags] + ids
         self.needles = tuple(dict.fromkeys(n for n in needles if n))
-        self._ascii = tuple(n for n in self.needles if n.isascii())
-        self._ascii_bytes = tuple(n.encode() for n in self._ascii)
+        self._ascii = tuple(n.encode() for n in self.needles if n.isascii())
         self._wide = any(not n.isascii() for n in self.needles)
 
-    def may_match(self, frame: str) -> bool:
-        if "\\u" in frame:
+    def may_match(self, frame: bytes) -> bool:
+        if b"\\" in frame and b"\\u" in frame:
             return True  # escaped characters could spell anything: decode and look properly
-        if frame.isascii():
-            low = frame.lower()
-            return any(n in low for n in self._ascii)
-        folded = unicodedata.normalize("NFKC", frame)
-        if self._wide or any(c in folded for c in _FOLDS_TO_ASCII):
-            folded = folded.casefold()
+        if not frame.isascii() and (self._wide or _folds_into_ascii(frame)):
+            folded = unicodedata.normalize("NFKC", frame.decode("utf-8", "replace")).casefold()
             return any(n in folded for n in self.needles)
-        low_bytes = folded.encode("utf-8", "surrogatepass").lower()
-        return any(n in low_bytes for n in self._ascii_bytes)
+        low = frame.lower()  # ASCII letters only, which is all a needle can need here
+        return any(n in low for n in self._ascii)
 
-    def may_match_bytes(self, data: bytes) -> bool:
-        """The same question of raw bytes (a firehose commit's CAR blocks)."""
-        if data.isascii():
-            low = data.lower()
-            return any(n in low for n in self._ascii_bytes)
-        return self.may_match(data.decode("utf-8", "replace"))
+    def may_match_text(self, frame: str) -> bool:
+        return self.may_match(frame.encode("utf-8", "surrogatepass"))
 
 
-def quick_int(frame: str, key: str = _SEQ_KEY) -> int | None:
+def _folds_into_ascii(data: bytes) -> bool:
+    """Whether any non-ASCII character of ``data`` (UTF-8) turns into an ASCII letter or digit
+    under NFKC and case folding (full-width letters, ß, ligatures, 🆗…): then lower-casing the
+    ASCII bytes alone would not find every spelling. Only the non-ASCII bytes are looked at."""
+    rest = data.translate(None, _ASCII).decode("utf-8", "replace")
+    folded = unicodedata.normalize("NFKC", rest).casefold()
+    return bool(folded.encode("utf-8", "surrogatepass").translate(None, _NOT_ASCII_ALNUM))
+
+
+def quick_int(frame: bytes, key: bytes = _SEQ_KEY) -> int | None:
     """The number after ``key`` when the key occurs exactly once, else None (decode to be sure).
 
     A JSON string cannot hold an unescaped quote, so ``"seq":`` only ever matches a key; a record
     that has a ``seq`` key of its own makes two matches and the frame is decoded instead.
     """
     at = frame.find(key)
-    if at < 0 or frame.find(key, at + len(key)) >= 0:
+    if at < 0:
         return None
-    m = _NUMBER.match(frame, at + len(key))
-    return int(m.group(1)) if m else None
+    start = at + len(key)
+    if frame.find(key, start) >= 0:
+        return None
+    return _number_at(frame, start)
 
 
-def quick_str(frame: str, key: str) -> str | None:
+def _number_at(frame: bytes, start: int) -> int | None:
+    end = frame.find(b",", start)
+    try:
+        return int(frame[start : end if end >= 0 else len(frame)].rstrip(b"} \t\r\n"))
+    except ValueError:
+        return None
+
+
+def quick_str(frame: bytes, key: bytes) -> str | None:
     at = frame.find(key)
     if at < 0 or frame.find(key, at + len(key)) >= 0:
         return None
     m = _STRING.match(frame, at + len(key))
-    return m.group(1) if m else None
+    return m.group(1).decode("utf-8", "replace") if m else None
 
 
 class FrameError(ValueError):
@@ -124,8 +141,8 @@ class StreamEvent:
 
     seq: int
     when: str | None = None  # the event's time as sent; read lazily from ``raw`` when absent
-    raw: str | None = None
-    posts: tuple[NewPost, ...] = field(default_factory=tuple)
+    raw: bytes | None = None
+    posts: tuple[NewPost, ...] = ()
     malformed: int = 0  # frames skipped as unreadable (counted in the batch)
 
     def time(self) -> datetime | None:
@@ -149,21 +166,27 @@ class Notice:
 
 
 class JetstreamDecoder:
-    """Jetstream v2 (``xrpc.v1.json``) text frames into StreamEvents, prefilter first."""
+    """Jetstream v2 (``xrpc.v1.json``) frames, as UTF-8 bytes, into StreamEvents, prefilter first."""
 
     def __init__(self, prefilter: Prefilter) -> None:
         self.prefilter = prefilter
 
-    def decode(self, frame: str) -> StreamEvent | Notice:
-        if not self.prefilter.may_match(frame):
-            seq = quick_int(frame)
-            if seq is not None:
-                return StreamEvent(seq, raw=frame)
+    def decode(self, frame: bytes) -> StreamEvent | Notice:
+        # A commit's envelope keys are plain strings and numbers, so the first ``"record":`` is
+        # the record's own key: only what follows it can hold a hashtag or a mention, and a
+        # ``"seq":`` before it is the envelope's (a record may carry a "seq" of its own).
+        record = frame.find(_RECORD_KEY)
+        if not self.prefilter.may_match(frame[record:] if record > 0 else frame):
+            at = frame.find(_SEQ_KEY)
+            found = _number_at(frame, at + len(_SEQ_KEY)) if 0 <= at < record else quick_int(frame)
+            if found is not None:
+                return StreamEvent(found, raw=frame)
         return self.decode_fully(frame)
 
-    def decode_fully(self, frame: str) -> StreamEvent | Notice:
+    def decode_fully(self, frame: bytes) -> StreamEvent | Notice:
         try:
-            data = json.loads(frame)
+            # Invalid UTF-8 inside a string value becomes U+FFFD: the post is kept, not the bytes.
+            data = json.loads(frame.decode("utf-8", "replace"))
         except ValueError:
             raise FrameError("not JSON", quick_int(frame)) from None
         if not isinstance(data, dict):

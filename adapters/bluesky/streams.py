@@ -155,13 +155,11 @@ class _JetstreamClient(AsyncJetstreamClient):  # type: ignore[misc]
             compression = self._compression
             if compression is not None and compression.dictionary_id is not None:
                 data = compression.decompress(data)
-            # Invalid UTF-8 inside a string value becomes U+FFFD: the post is kept, not the bytes.
-            text = data.decode("utf-8", "replace")
         else:
-            text = raw_frame
+            data = raw_frame.encode("utf-8", "surrogatepass")
         cursor: int | None = self.cursor  # the SDK's: last sequence number delivered
         try:
-            item = self._decoder.decode(text)
+            item = self._decoder.decode(data)
         except StreamRefused as refused:
             error = XrpcError(refused.name, refused.message)
             if refused.name == "ConsumerTooSlow":
@@ -251,7 +249,7 @@ class FirehoseDecoder:
             and op["path"].startswith(POST + "/")
         ]
         blocks = body.get("blocks")
-        if not creates or not isinstance(blocks, bytes) or not self.prefilter.may_match_bytes(blocks):
+        if not creates or not isinstance(blocks, bytes) or not self.prefilter.may_match(blocks):
             return StreamEvent(seq, when=when)
         repo = body.get("repo")
         if not isinstance(repo, str):

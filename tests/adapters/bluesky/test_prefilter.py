@@ -24,7 +24,7 @@ TAGS = ("LatinasInMedicine", "MédicasLatinas")
 CENTRAL = "did:plc:centralaccount234567abcd"
 
 
-def frame(text: str, *, seq: int = 7, ascii_only: bool = False, **record: Any) -> str:
+def frame(text: str, *, seq: int = 7, ascii_only: bool = False, **record: Any) -> bytes:
     payload = {
         "$type": "network.bsky.jetstream.subscribeEvents#commit",
         "seq": seq,
@@ -41,7 +41,7 @@ def frame(text: str, *, seq: int = 7, ascii_only: bool = False, **record: Any) -
             **record,
         },
     }
-    return json.dumps({"$type": "message", "payload": payload}, ensure_ascii=ascii_only)
+    return json.dumps({"$type": "message", "payload": payload}, ensure_ascii=ascii_only).encode()
 
 
 def _spellings(rng: random.Random, tag: str) -> str:
@@ -117,28 +117,36 @@ def test_a_record_with_its_own_seq_key_is_decoded_rather_than_trusted() -> None:
     event = JetstreamDecoder(Prefilter(TAGS)).decode(tricky)
     assert isinstance(event, StreamEvent)
     assert event.seq == 5
+    # The record before the envelope's seq, with a seq of its own: still the envelope's.
+    payload = json.loads(tricky)["payload"]
+    reordered = {"record": payload.pop("record"), **payload}
+    raw = json.dumps({"$type": "message", "payload": reordered}).encode()
+    assert raw.find(b'"seq":') < raw.find(b'"seq": 5')
+    event = JetstreamDecoder(Prefilter(TAGS)).decode(raw)
+    assert isinstance(event, StreamEvent)
+    assert event.seq == 5
 
 
 def test_error_info_and_broken_frames() -> None:
     decoder = JetstreamDecoder(Prefilter(TAGS))
     with pytest.raises(StreamRefused, match="ConsumerTooSlow"):
-        decoder.decode('{"$type":"error","error":"ConsumerTooSlow","message":"slow"}')
+        decoder.decode(b'{"$type":"error","error":"ConsumerTooSlow","message":"slow"}')
     notice = decoder.decode(
-        '{"$type":"message","payload":{"$type":"network.bsky.jetstream.subscribeEvents#info",'
-        '"name":"OutdatedCursor","message":"clamped"}}'
+        b'{"$type":"message","payload":{"$type":"network.bsky.jetstream.subscribeEvents#info",'
+        b'"name":"OutdatedCursor","message":"clamped"}}'
     )
     assert notice == Notice("OutdatedCursor", "clamped")
     # Cut short: skipped by its seq when it cannot concern us, reported when it might.
-    skipped = decoder.decode('{"$type":"message","payload":{"seq":11, "did": "x"')
+    skipped = decoder.decode(b'{"$type":"message","payload":{"seq":11, "did": "x"')
     assert isinstance(skipped, StreamEvent)
     assert skipped.seq == 11
     with pytest.raises(FrameError) as broken:
-        decoder.decode('{"$type":"message","payload":{"seq":12, "record": {"text": "#LatinasInMedicine')
+        decoder.decode(b'{"$type":"message","payload":{"seq":12, "record": {"text": "#LatinasInMedicine')
     assert broken.value.seq == 12
     with pytest.raises(FrameError, match="seq is missing"):
-        decoder.decode('{"$type":"message","payload":{"$type":"x#commit","seq":"12"}}')
+        decoder.decode(b'{"$type":"message","payload":{"$type":"x#commit","seq":"12"}}')
     with pytest.raises(FrameError, match="unknown frame type"):
-        decoder.decode('{"$type":"hello"}')
+        decoder.decode(b'{"$type":"hello"}')
 
 
 def test_deletes_and_other_collections_move_the_cursor_only() -> None:
@@ -146,13 +154,15 @@ def test_deletes_and_other_collections_move_the_cursor_only() -> None:
     deleted = json.loads(frame("#LatinasInMedicine"))
     deleted["payload"]["operation"] = "delete"
     del deleted["payload"]["record"]
-    event = decoder.decode(json.dumps(deleted))
+    event = decoder.decode(json.dumps(deleted).encode())
     assert isinstance(event, StreamEvent)
     assert (event.seq, event.posts) == (7, ())
 
 
 def test_bytes_from_a_firehose_block() -> None:
     prefilter = Prefilter(TAGS)
-    assert prefilter.may_match_bytes(b"\xa2dtextx\x13hi #LATINASinmedicine")
-    assert prefilter.may_match_bytes("\x00\x81 #MÉDICASLATINAS".encode())
-    assert not prefilter.may_match_bytes(b"\x00\x81 nothing to see")
+    assert prefilter.may_match(b"\xa2dtextx\x13hi #LATINASinmedicine")
+    assert prefilter.may_match("\x00\x81 #MÉDICASLATINAS".encode())
+    assert prefilter.may_match("\x00 #ｌａｔｉｎａｓＩｎＭｅｄｉｃｉｎｅ 🆗".encode())
+    assert not prefilter.may_match(b"\x00\x81 nothing to see")
+    assert prefilter.may_match_text("Straße #LATINASINMEDICINE")
