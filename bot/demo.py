@@ -64,6 +64,30 @@ POSTS: list[tuple[str, str, float, int | None]] = [
     ("marisol_pa", "Looking for a mentor in surgical oncology — ideas welcome #LatinasInMedicine", 1, None),
 ]
 
+# Bluesky: (handle, display name, profile text), then (author, text, hours ago, reply to or None)
+BLUESKY_MEMBERS = [
+    ("paz.test", "Dra. Valeria Paz", "Emergency physician; public health nerd"),
+    ("camila.test", "Camila Reyes", "MS3 · first-gen · future surgeon"),
+    ("lucia.test", "Lucía Herrera, MD", "Internal medicine. #noboost"),
+]
+BLUESKY_POSTS: list[tuple[str, str, float, int | None]] = [
+    (
+        "paz.test",
+        "Our residency program opened two spots for visiting students 🩺 #LatinasInMedicine",
+        9,
+        None,
+    ),
+    (
+        "camila.test",
+        "Passed Step 1!! Gracias a todas las que me apoyaron 💜 #LatinasEnMedicina",
+        5,
+        None,
+    ),
+    ("lucia.test", "Clinic was wild today #LatinasInMedicine", 3, None),
+    ("paz.test", "Free webinar on negotiating your first contract, Thursday 7pm ET", 2, None),
+    ("camila.test", "@latinasinmed.test this is worth sharing!", 1, 3),
+]
+
 
 @dataclass
 class DemoWorld:
@@ -78,14 +102,20 @@ class DemoWorld:
             domain="medicine.example", username="latinasinmed", display_name="Latinas in Medicine"
         )
         self.statuses: list[dict[str, Any]] = []
+        from sandbox.bluesky import BlueskySandbox
+
+        self.bluesky = BlueskySandbox(handle="latinasinmed.test", display_name="Latinas in Medicine")
+        self.skeets: list[str] = []
 
     def start(self) -> DemoWorld:
         self.mastodon.start()
+        self.bluesky.start()
         self._seed()
         return self
 
     def stop(self) -> None:
         self.mastodon.stop()
+        self.bluesky.stop()
 
     def _seed(self) -> None:
         m = self.mastodon
@@ -111,6 +141,12 @@ class DemoWorld:
             in_reply_to=nominee,
             created_at=self.epoch - timedelta(hours=0.5),
         )
+        b = self.bluesky
+        dids = {h: b.add_account(h, display_name=d, description=n) for h, d, n in BLUESKY_MEMBERS}
+        for handle, text, hours, replied in BLUESKY_POSTS:
+            above = self.skeets[replied] if replied is not None else None
+            when = self.epoch - timedelta(hours=hours)
+            self.skeets.append(b.post(dids[handle], text, reply_to=above, created_at=when))
 
     def adapters(self, settings: Settings) -> dict[Platform, PlatformAdapter]:
         from mastodon import Mastodon
@@ -127,7 +163,25 @@ class DemoWorld:
             version_check_mode="none",
         )
         backfill = timedelta(hours=settings.curation.max_age_hours)
-        return {Platform.MASTODON: MastodonAdapter(client, cfg, backfill=backfill)}
+        return {
+            Platform.MASTODON: MastodonAdapter(client, cfg, backfill=backfill),
+            Platform.BLUESKY: self._bluesky_adapter(backfill),
+        }
+
+    def _bluesky_adapter(self, backfill: timedelta) -> PlatformAdapter:
+        from adapters.bluesky.adapter import BlueskyAdapter, make_client
+        from adapters.bluesky.settings import BlueskySettings
+
+        b = self.bluesky
+        cfg = BlueskySettings(
+            handle="latinasinmed.test",
+            app_password=b.password,
+            service_url=b.base_url,
+            jetstream_url=b.ws_url,
+            jetstream_compress=False,
+            caught_up_idle_seconds=0.5,
+        )
+        return BlueskyAdapter(make_client(cfg.service_url, timeout=10), cfg, backfill=backfill)
 
 
 def demo_config(directory: Path, epoch: datetime) -> dict[str, Any]:
@@ -147,8 +201,8 @@ def demo_config(directory: Path, epoch: datetime) -> dict[str, Any]:
     }
 
 
-def say(text: str = "") -> None:
-    print(text, flush=True)
+def say(text: str = "", end: str = "\n") -> None:
+    print(text, end=end, flush=True)
 
 
 def run_demo(directory: Path) -> int:
@@ -173,6 +227,8 @@ async def _demo(config_file: Path) -> int:
     central = world.mastodon.central["acct"]
     say(f"1. A pretend Mastodon server is running at {world.mastodon.base_url}.")
     say(f"   {len(MEMBERS)} members post with #LatinasInMedicine; the central account is @{central}.")
+    say(f"   A pretend Bluesky (PDS, search and Jetstream) runs at {world.bluesky.base_url}, with")
+    say(f"   {len(BLUESKY_MEMBERS)} members posting there too.")
     app = Coalesce(settings, adapters=world.adapters(settings), worker="demo")
     try:
         await app.start()
@@ -188,6 +244,9 @@ async def _demo(config_file: Path) -> int:
         }
         for reason, n in sorted(result.skipped.items()):
             say(f"   skipped {n}: {reasons.get(reason, reason)}")
+        sky = report.ingested[Platform.BLUESKY]
+        say(f"   On Bluesky: {sky.stored} posts stored, {len(sky.candidates)} wait for a curator", end="")
+        say(f" ({sky.skipped.get('opted_out', 0)} from a member with #noboost in her profile).")
         pending = app.queue.list("pending")
         say("\n3. The queue, as `python -m bot queue list` shows it:")
         for c in pending:
@@ -203,17 +262,27 @@ async def _demo(config_file: Path) -> int:
         for c in reject:
             app.queue.reject(c.id, CURATOR, now, "a study group invite, not a spotlight")
             say(f"   rejects  #{c.id} ({c.author_name}): a study group invite, not a spotlight")
+        sky_approve = [c for c in pending if c.platform == "bluesky" and "residency" in c.text]
+        for c in sky_approve:
+            app.queue.approve(c.id, CURATOR, now, "visiting student spots")
+            say(f"   approves #{c.id} ({c.author_name}, on Bluesky)")
         say("\n5. The amplifier boosts what was approved, from the central account:")
         outcomes = await app.amplifier.run_due()
         for o in outcomes:
             say(f"   #{o.candidate_id} boosted on {o.platform.value}: {o.detail}")
         boosted = sum(len(world.mastodon.reblogs_of(s)) for s in world.statuses)
         say(f"   The server now shows {boosted} boosts by @{central}.")
+        reposted = sum(len(world.bluesky.reposts_of(u)) for u in world.skeets)
+        say(f"   Bluesky now shows {reposted} repost by the central account.")
         say("\n6. Another cycle: nothing new, and nothing is boosted twice.")
         again = await app.run_once()
         boosted_again = sum(len(world.mastodon.reblogs_of(s)) for s in world.statuses)
         new = again.ingested[Platform.MASTODON].stored
         say(f"   {new} new posts, {len(again.outcomes)} boosts, still {boosted_again} on the server.")
+        reposted_again = sum(len(world.bluesky.reposts_of(u)) for u in world.skeets)
+        if reposted != len(sky_approve) or reposted_again != reposted:
+            say("   Something is wrong: the reposts do not match the approvals.")
+            return 1
         if boosted != len(approve) or boosted_again != boosted:
             say("   Something is wrong: the boosts do not match the approvals.")
             return 1

@@ -14,6 +14,7 @@ import base64
 import contextlib
 import hashlib
 import json
+import logging
 import re
 import threading
 import time
@@ -302,7 +303,15 @@ class BlueskySandbox:
                     record["reply"] = self._reply_ref(reply_to)
                 if embed is not None:
                     record["embed"] = embed
-            return self._create(author, POST, record).uri
+            rkey = None
+            if created_at is not None:
+                # A back-dated post gets its record key from its own time, so a world seeded
+                # again from the same epoch has the same post ids (the demo relies on it).
+                micros, taken = _micros(created_at), self._accounts[author].repo.get(POST, {})
+                while _tid_of(micros) in taken:
+                    micros += 1
+                rkey = _tid_of(micros)
+            return self._create(author, POST, record, rkey).uri
 
     def delete(self, uri: str) -> None:
         """Delete a record (a member deletes a post) and tell the stream."""
@@ -378,8 +387,7 @@ class BlueskySandbox:
     def _tid(self) -> str:
         micros = max(_micros(self.now()), self._tid_last + 1, int(time.time() * 1e6))
         self._tid_last = micros
-        value = (micros << 10) | 7
-        return "".join(_TID_ALPHABET[(value >> (5 * i)) & 31] for i in reversed(range(13)))
+        return _tid_of(micros)
 
     def _facets(self, text: str) -> list[JSON]:
         facets = [f.model_dump(by_alias=True, exclude_none=True) for f in facet_detection.detect_facets(text)]
@@ -776,6 +784,10 @@ class BlueskySandbox:
         self._ws_loop = loop
         asyncio.set_event_loop(loop)
 
+        # Quiet like the HTTP side: connection chatter is not news in a demo or a test log.
+        quiet = logging.getLogger("sandbox.bluesky.jetstream")
+        quiet.setLevel(logging.WARNING)
+
         async def boot() -> None:
             self._ws_server = await serve(
                 self._ws_handler,
@@ -784,6 +796,7 @@ class BlueskySandbox:
                 subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
                 process_request=self._ws_precheck,
                 compression=None,
+                logger=quiet,
             )
             self._ws_ready.set()
 
@@ -921,6 +934,12 @@ class _BlueskyHttp(LoopbackServer):
             for key, value in headers.items():
                 resp.headers.setdefault(key, value)
         return resp
+
+
+def _tid_of(micros: int) -> str:
+    """A record key in atproto's TID form: microseconds and a clock id, base32-sortable."""
+    value = (micros << 10) | 7
+    return "".join(_TID_ALPHABET[(value >> (5 * i)) & 31] for i in reversed(range(13)))
 
 
 def _validate_post(value: JSON) -> None:
