@@ -128,6 +128,14 @@ class Post(Base):
     ref: Mapped[str | None] = mapped_column(Text)
     skip_reason: Mapped[str | None] = mapped_column(String(32))  # why it did not become a candidate
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # How the post was received, as its platform last said (None: not asked yet). Kept on the
+    # row itself so the reach report sums them in the same pass that counts the posts.
+    likes: Mapped[int | None] = mapped_column(Integer)
+    reposts: Mapped[int | None] = mapped_column(Integer)
+    replies: Mapped[int | None] = mapped_column(Integer)
+    quotes: Mapped[int | None] = mapped_column(Integer)
+    engagement: Mapped[int | None] = mapped_column(Integer)  # the four added up: top posts by index
+    engagement_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Candidate(Base):
@@ -272,19 +280,6 @@ class Publication(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class PostEngagement(Base):
-    """Likes, reposts, replies and quotes of a post as its platform last reported them."""
-
-    __tablename__ = "post_engagement"
-    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), primary_key=True)
-    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
-    likes: Mapped[int] = mapped_column(Integer, default=0)
-    reposts: Mapped[int] = mapped_column(Integer, default=0)
-    replies: Mapped[int] = mapped_column(Integer, default=0)
-    quotes: Mapped[int] = mapped_column(Integer, default=0)
-    refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
 class CentralAccount(Base):
     """Who the central account is on each platform, as its adapter reported at start-up."""
 
@@ -309,9 +304,17 @@ class FollowerSnapshot(Base):
     taken_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-# The reach report's lookups: a member's earlier posts, a period's candidates and boosts.
+# The reach report's lookups: a member's posts in a period, the best received posts, a period's
+# candidates (covering what curation health reads) and boosts.
 Index("ix_posts_account_created", table(Post).c.account_id, table(Post).c.created_at)
-Index("ix_candidates_community_created", table(Candidate).c.community_id, table(Candidate).c.created_at)
+Index("ix_posts_community_engagement", table(Post).c.community_id, table(Post).c.engagement)
+Index(
+    "ix_candidates_community_created",
+    table(Candidate).c.community_id,
+    table(Candidate).c.created_at,
+    table(Candidate).c.state,
+    table(Candidate).c.decided_at,
+)
 Index(
     "ix_amplifications_community_completed",
     table(Amplification).c.community_id,

@@ -1,9 +1,10 @@
 """Computes a reach report with set-based SQL, on SQLite and PostgreSQL alike.
 
-One pass copies the period's hashtag posts (with their engagement) into a narrow temporary
-table, and their authors into another; every figure is then an aggregate over those. All of
-it happens in one transaction that is rolled back, so the temporary tables vanish with it and
-the report never writes to the community's data.
+A handful of statements, each one pass: the period's hashtag posts grouped by platform and
+week (counts, engagement and distinct authors together); the period's authors found from the
+accounts side (one index probe per member, not a sort of every post); the best received posts
+through their engagement index; the period's candidates grouped by state and minutes to
+decision; its amplifications by member. Read-only: the transaction is rolled back at the end.
 """
 
 from __future__ import annotations
@@ -12,24 +13,13 @@ import bisect
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    case,
-    exists,
-    func,
-    insert,
-    literal,
-    select,
-    update,
-)
+from sqlalchemy import BigInteger, case, exists, func, literal, or_, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot import models as m
 from bot.config import Settings
@@ -39,233 +29,202 @@ from bot.report.model import Curation, FollowerMonth, PlatformNumbers, Report, S
 from bot.store import Store
 
 WEEK = 7 * 86400
+WALK_ENGAGEMENT_FROM = 20_000  # posts in the period
 
-_APPROVED = (CandidateState.APPROVED, CandidateState.AMPLIFIED, CandidateState.FAILED)
-_OPEN = (CandidateState.PENDING, CandidateState.SNOOZED)
-
-
-def _temp_tables() -> tuple[Table, Table]:
-    meta = MetaData()
-    posts = Table(
-        "report_posts",
-        meta,
-        Column("post_id", BigInteger),
-        Column("platform", String(16)),
-        Column("account_id", BigInteger),
-        Column("week", Integer),
-        Column("central", Integer),
-        Column("likes", Integer),
-        Column("reposts", Integer),
-        Column("replies", Integer),
-        Column("quotes", Integer),
-        prefixes=["TEMPORARY"],
-    )
-    authors = Table(
-        "report_authors",
-        meta,
-        Column("account_id", BigInteger, primary_key=True),
-        Column("platform", String(16)),
-        Column("new", Integer),
-        prefixes=["TEMPORARY"],
-    )
-    return posts, authors
+_APPROVED = {s.value for s in (CandidateState.APPROVED, CandidateState.AMPLIFIED, CandidateState.FAILED)}
+_OPEN = {s.value for s in (CandidateState.PENDING, CandidateState.SNOOZED)}
 
 
 def build_report(store: Store, settings: Settings, since: datetime, until: datetime) -> Report:
     """The community's numbers for ``since`` <= time < ``until``."""
     if until <= since:
         raise ValueError("the period must end after it starts")
-    tags = settings.community.tags
     with store.engine.connect() as conn:
         try:
-            return _Builder(conn, store.community_id, settings, tags, since, until).build()
+            if conn.dialect.name == "postgresql":
+                # Statements run once over many rows: sort in memory, skip JIT compilation.
+                conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+                conn.exec_driver_sql("SET LOCAL jit = off")
+            return _Builder(conn, store.community_id, settings, since, until).build()
         finally:
             conn.rollback()
 
 
+@dataclass(frozen=True)
+class _Group:
+    """The period's hashtag posts of one platform in one week."""
+
+    platform: str
+    week: int
+    posts: int
+    central: int
+    likes: int
+    reposts: int
+    replies: int
+    quotes: int
+    authors: int  # distinct, the central account aside
+
+
+@dataclass(frozen=True)
+class _Author:
+    platform: str
+    organisation: bool
+    follows: bool | None
+    new: bool
+
+
 class _Builder:
     def __init__(
-        self,
-        conn: Connection,
-        community_id: int,
-        settings: Settings,
-        tags: Sequence[str],
-        since: datetime,
-        until: datetime,
+        self, conn: Connection, community_id: int, settings: Settings, since: datetime, until: datetime
     ) -> None:
         self.conn = conn
         self.cid = community_id
         self.settings = settings
-        self.tags = tags
+        self.tags = settings.community.tags
         self.since = since
         self.until = until
         self.dialect = conn.dialect.name
-        self.rp, self.ra = _temp_tables()
+        self.central = sql.central_account_ids(conn, community_id)
 
     def build(self) -> Report:
-        self._fill()
-        authors, new_authors = self._authors()
-        platforms = self._platforms(authors)
-        individuals, organisations, known, following = self._kinds()
+        groups = self._posts()
+        authors = self._authors()
         snapshots = self._snapshots()
         start, end = _starts(snapshots, self.since, self.until), _levels(snapshots, self.until)
+        organisations = sum(1 for a in authors.values() if a.organisation)
         return Report(
             community=self.settings.community.name,
             hashtags=tuple(self.settings.community.hashtags),
             since=self.since,
             until=self.until,
-            platforms=platforms,
-            new_authors=len(new_authors),
-            individuals=individuals,
+            platforms=_platforms(groups, authors),
+            new_authors=sum(1 for a in authors.values() if a.new),
+            individuals=len(authors) - organisations,
             organisations=organisations,
-            follows_known=known,
-            follows_central=following,
+            follows_known=sum(1 for a in authors.values() if a.follows is not None),
+            follows_central=sum(1 for a in authors.values() if a.follows),
             followers_start={p: v for p, v in start.items() if v is not None},
             followers_end={p: v for p, v in end.items() if v is not None},
             follower_months=_months(snapshots, self.since, self.until),
             curation=self._curation(),
-            spotlight=self._spotlight(new_authors),
-            weeks=self._weeks(snapshots),
-            top_posts=self._top_posts(),
+            spotlight=self._spotlight({k for k, a in authors.items() if a.new}),
+            weeks=self._weeks(groups, snapshots),
+            top_posts=self._top_posts(sum(g.posts for g in groups)),
         )
 
-    # -- the one pass over posts ---------------------------------------------------------------
+    def _in_period(self) -> list[ColumnElement[bool]]:
+        p = m.Post
+        return [
+            *sql.hashtag_posts(self.cid, self.tags),
+            p.created_at >= self.since,
+            p.created_at < self.until,
+        ]
 
-    def _fill(self) -> None:
-        if self.dialect == "sqlite":
-            self.conn.exec_driver_sql("PRAGMA temp_store=MEMORY")
-        self.rp.create(self.conn)
-        self.ra.create(self.conn)
-        p, e = m.Post, m.PostEngagement
-        central = sql.central_account_ids(self.conn, self.cid)
+    # -- posts ------------------------------------------------------------------------------------
+
+    def _posts(self) -> list[_Group]:
+        p = m.Post
         since_s = literal(int(self.since.timestamp()), BigInteger)
         week = sql.floor_div(sql.epoch_seconds(p.created_at, self.dialect) - since_s, WEEK, self.dialect)
-        rows = (
-            select(
-                p.id,
-                p.platform,
-                p.account_id,
-                week,
-                case((p.account_id.in_(central), 1), else_=0),
-                func.coalesce(e.likes, 0),
-                func.coalesce(e.reposts, 0),
-                func.coalesce(e.replies, 0),
-                func.coalesce(e.quotes, 0),
-            )
-            .select_from(p)
-            .outerjoin(e, e.post_id == p.id)
-            .where(
-                *sql.hashtag_posts(self.cid, self.tags), p.created_at >= self.since, p.created_at < self.until
-            )
-        )
-        self.conn.execute(insert(self.rp).from_select([c.name for c in self.rp.c], rows))
-        rp = self.rp.c
-        firsts = (
-            select(rp.account_id, func.min(rp.platform), literal(0))
-            .where(rp.central == 0)
-            .group_by(rp.account_id)
-        )
-        self.conn.execute(insert(self.ra).from_select(["account_id", "platform", "new"], firsts))
-        earlier = (
-            select(literal(1))
-            .select_from(p)
-            .where(
-                p.account_id == self.ra.c.account_id,
-                p.created_at < self.since,
-                *sql.hashtag_posts(self.cid, self.tags),
-            )
-        )
-        self.conn.execute(update(self.ra).where(~exists(earlier)).values(new=1))
-
-    # -- figures ------------------------------------------------------------------------------
-
-    def _authors(self) -> tuple[dict[str, int], set[int]]:
-        ra = self.ra.c
-        per_platform = {
-            str(k): int(v)
-            for k, v in self.conn.execute(select(ra.platform, func.count()).group_by(ra.platform))
-        }
-        new = {int(x) for x in self.conn.execute(select(ra.account_id).where(ra.new == 1)).scalars()}
-        return per_platform, new
-
-    def _platforms(self, authors: dict[str, int]) -> tuple[PlatformNumbers, ...]:
-        rp = self.rp.c
+        is_central = p.account_id.in_(self.central)
         q = (
             select(
-                rp.platform,
+                p.platform,
+                week.label("week"),
                 func.count(),
-                func.sum(rp.central),
-                func.sum(rp.likes),
-                func.sum(rp.reposts),
-                func.sum(rp.replies),
-                func.sum(rp.quotes),
+                func.sum(case((is_central, 1), else_=0)),
+                func.sum(func.coalesce(p.likes, 0)),
+                func.sum(func.coalesce(p.reposts, 0)),
+                func.sum(func.coalesce(p.replies, 0)),
+                func.sum(func.coalesce(p.quotes, 0)),
+                func.count(func.distinct(case((~is_central, p.account_id)))),
             )
-            .group_by(rp.platform)
-            .order_by(rp.platform)
+            .where(*self._in_period())
+            .group_by(p.platform, week)
         )
-        return tuple(
-            PlatformNumbers(
-                platform=str(platform),
-                posts=int(n),
-                central_posts=int(central or 0),
-                authors=authors.get(str(platform), 0),
-                likes=int(likes or 0),
-                reposts=int(reposts or 0),
-                replies=int(replies or 0),
-                quotes=int(quotes or 0),
-            )
-            for platform, n, central, likes, reposts, replies, quotes in self.conn.execute(q)
-        )
+        return [
+            _Group(str(platform), int(week), *(int(x or 0) for x in numbers))
+            for platform, week, *numbers in self.conn.execute(q)
+        ]
 
-    def _kinds(self) -> tuple[int, int, int, int]:
-        """(individuals, organisations, follow status known, following the central account)."""
-        a = m.Account
+    def _authors(self) -> dict[int, _Author]:
+        """Everyone (the central account aside) who used the hashtag in the period, found by
+        probing each account's posts through (account_id, created_at)."""
+        a, p = m.Account, m.Post
         is_org, _ = sql.organisation(self.settings)
-        q = select(
-            func.count(),
-            func.sum(case((is_org, 1), else_=0)),
-            func.sum(case((a.follows_central.is_not(None), 1), else_=0)),
-            func.sum(case((a.follows_central.is_(True), 1), else_=0)),
-        ).select_from(self.ra.join(a, a.id == self.ra.c.account_id))
-        total, orgs, known, following = self.conn.execute(q).one()
-        orgs = int(orgs or 0)
-        return int(total) - orgs, orgs, int(known or 0), int(following or 0)
+        used = exists(
+            select(literal(1)).where(
+                p.account_id == a.id,
+                *sql.hashtag_posts(self.cid, self.tags),
+                p.created_at >= self.since,
+                p.created_at < self.until,
+            )
+        )
+        before = exists(
+            select(literal(1)).where(
+                p.account_id == a.id, *sql.hashtag_posts(self.cid, self.tags), p.created_at < self.since
+            )
+        )
+        q = select(a.id, a.platform, is_org, a.follows_central, ~before).where(
+            a.community_id == self.cid, a.id.not_in(self.central), used
+        )
+        return {
+            int(pk): _Author(str(platform), bool(org), follows, bool(new))
+            for pk, platform, org, follows, new in self.conn.execute(q)
+        }
 
-    def _weeks(self, snapshots: dict[str, list[tuple[datetime, int]]]) -> tuple[Week, ...]:
-        rp = self.rp.c
-        q = select(
-            rp.week, func.count(), func.count(func.distinct(case((rp.central == 0, rp.account_id))))
-        ).group_by(rp.week)
-        counts = {int(w): (int(n), int(a)) for w, n, a in self.conn.execute(q)}
+    def _weeks(
+        self,
+        groups: list[_Group],
+        snapshots: dict[str, list[tuple[datetime, int]]],
+    ) -> tuple[Week, ...]:
+        posts: dict[int, int] = defaultdict(int)
+        authors: dict[int, int] = defaultdict(int)
+        for g in groups:
+            posts[g.week] += g.posts
+            authors[g.week] += g.authors  # an account lives on one platform: no double counting
         weeks = []
-        start = self.since
-        index = 0
+        start, index = self.since, 0
         while start < self.until:
             end = min(start + timedelta(days=7), self.until)
-            posts, authors = counts.get(index, (0, 0))
             levels = [v for v in _levels(snapshots, end).values() if v is not None]
-            weeks.append(Week(start, posts, authors, sum(levels) if levels else None))
+            weeks.append(Week(start, posts[index], authors[index], sum(levels) if levels else None))
             start, index = end, index + 1
         return tuple(weeks)
 
-    def _top_posts(self) -> tuple[TopPost, ...]:
+    def _top_posts(self, period_posts: int) -> tuple[TopPost, ...]:
         limit = self.settings.report.top_posts
-        if limit == 0:
+        if limit == 0 or period_posts == 0:
             return ()
-        rp, a, p = self.rp.c, m.Account, m.Post
-        score = rp.likes + rp.reposts + rp.replies + rp.quotes
+        p, a = m.Post, m.Account
+        created: Any = p.created_at
+        if period_posts >= WALK_ENGAGEMENT_FROM:
+            # A long period: walking the engagement index from the top finds the best posts
+            # after a few rows, where the created_at index would have the database sort them all.
+            created = func.coalesce(p.created_at, p.created_at)
+        hidden = select(a.id).where(
+            a.community_id == self.cid, or_(a.consent == sql.OUT, a.blocked.is_(True))
+        )
         best = (
-            select(rp.post_id, rp.likes, rp.reposts, rp.replies, rp.quotes)
-            .select_from(self.rp.join(a, a.id == rp.account_id))
-            .where(rp.central == 0, score > 0, sql.not_opted_out())
-            .order_by(score.desc(), rp.post_id)
+            select(p.id, p.account_id)
+            .where(
+                *sql.hashtag_posts(self.cid, self.tags),
+                created >= self.since,
+                created < self.until,
+                p.engagement > 0,
+                p.account_id.not_in(self.central),
+                p.account_id.not_in(hidden),
+            )
+            .order_by(p.engagement.desc(), p.id.desc())
             .limit(limit)
             .subquery()
         )
         q = (
-            select(p.platform, a.handle, p.url, p.created_at, best)
-            .select_from(best.join(p, p.id == best.c.post_id).join(a, a.id == p.account_id))
-            .order_by((best.c.likes + best.c.reposts + best.c.replies + best.c.quotes).desc(), best.c.post_id)
+            select(p.platform, a.handle, p.url, p.created_at, p.likes, p.reposts, p.replies, p.quotes)
+            .select_from(best)
+            .join(p, p.id == best.c.id)
+            .join(a, a.id == best.c.account_id)
+            .order_by(p.engagement.desc(), p.id.desc())
         )
         return tuple(
             TopPost(
@@ -273,33 +232,35 @@ class _Builder:
                 handle=row.handle,
                 url=row.url,
                 created_at=row.created_at,
-                likes=row.likes,
-                reposts=row.reposts,
-                replies=row.replies,
-                quotes=row.quotes,
+                likes=row.likes or 0,
+                reposts=row.reposts or 0,
+                replies=row.replies or 0,
+                quotes=row.quotes or 0,
             )
             for row in self.conn.execute(q)
         )
 
+    # -- curation -------------------------------------------------------------------------------
+
     def _curation(self) -> Curation:
         c = m.Candidate
-        period = (c.community_id == self.cid, c.created_at >= self.since, c.created_at < self.until)
-        states = {
-            str(s): int(n)
-            for s, n in self.conn.execute(select(c.state, func.count()).where(*period).group_by(c.state))
-        }
-        took = sql.epoch_seconds(c.decided_at, self.dialect) - sql.epoch_seconds(c.created_at, self.dialect)
-        minutes = sql.floor_div(took, 60, self.dialect).label("minutes")
-        histogram = sorted(
-            (int(x), int(n))
-            for x, n in self.conn.execute(
-                select(minutes, func.count()).where(*period, c.decided_at.is_not(None)).group_by(minutes)
-            )
+        minutes = sql.minutes_between(c.created_at, c.decided_at, self.dialect).label("minutes")
+        q = (
+            select(c.state, minutes, func.count())
+            .where(c.community_id == self.cid, c.created_at >= self.since, c.created_at < self.until)
+            .group_by(c.state, minutes)
         )
+        states: dict[str, int] = defaultdict(int)
+        took: dict[int, int] = defaultdict(int)
+        for state, mins, n in self.conn.execute(q):
+            states[str(state)] += int(n)
+            if mins is not None:
+                took[int(mins)] += int(n)
+        histogram = sorted(took.items())
         seen = sum(states.values())
-        approved = sum(states.get(s.value, 0) for s in _APPROVED)
-        rejected = states.get(CandidateState.REJECTED.value, 0)
-        still_open = sum(states.get(s.value, 0) for s in _OPEN)
+        approved = sum(n for s, n in states.items() if s in _APPROVED)
+        rejected = states[CandidateState.REJECTED.value]
+        still_open = sum(n for s, n in states.items() if s in _OPEN)
         return Curation(
             seen=seen,
             approved=approved,
@@ -350,6 +311,28 @@ class _Builder:
         for platform, day, followers in self.conn.execute(q):
             out[str(platform)].append((day, int(followers)))
         return dict(out)
+
+
+def _platforms(groups: list[_Group], authors: dict[int, _Author]) -> tuple[PlatformNumbers, ...]:
+    per_platform: dict[str, int] = defaultdict(int)
+    for author in authors.values():
+        per_platform[author.platform] += 1
+    out = []
+    for platform in sorted({g.platform for g in groups}):
+        mine = [g for g in groups if g.platform == platform]
+        out.append(
+            PlatformNumbers(
+                platform,
+                posts=sum(g.posts for g in mine),
+                central_posts=sum(g.central for g in mine),
+                authors=per_platform[platform],
+                likes=sum(g.likes for g in mine),
+                reposts=sum(g.reposts for g in mine),
+                replies=sum(g.replies for g in mine),
+                quotes=sum(g.quotes for g in mine),
+            )
+        )
+    return tuple(out)
 
 
 # -- pure helpers ------------------------------------------------------------------------------

@@ -23,10 +23,18 @@ def _escape_like(text: str) -> str:
 
 def has_tag(hashtags: Any, tags: Sequence[str]) -> ColumnElement[bool]:
     """``hashtags`` (space-separated, normalised) holds one of ``tags`` as a whole word."""
-    if not tags:
-        return false()
-    padded = literal(" ") + hashtags + literal(" ")
-    return or_(*(padded.like(f"% {_escape_like(t)} %", escape="\\") for t in tags))
+    words = []
+    for tag in tags:
+        t = _escape_like(tag)
+        escape = "\\" if t != tag else None
+        # Four plain comparisons cost less per row than padding the column with spaces first.
+        words += [
+            hashtags == tag,
+            hashtags.like(f"{t} %", escape=escape),
+            hashtags.like(f"% {t}", escape=escape),
+            hashtags.like(f"% {t} %", escape=escape),
+        ]
+    return or_(*words) if words else false()
 
 
 def hashtag_posts(community_id: int, tags: Sequence[str]) -> list[ColumnElement[bool]]:
@@ -88,6 +96,15 @@ def epoch_seconds(column: Any, dialect: str) -> ColumnElement[Any]:
     if dialect == "sqlite":
         return cast(func.strftime("%s", column), Integer)
     return extract("epoch", column)
+
+
+def minutes_between(start: Any, end: Any, dialect: str) -> ColumnElement[int]:
+    """Whole minutes from ``start`` to ``end`` (NULL when either is)."""
+    if dialect == "sqlite":
+        # julianday is much cheaper than strftime per row; the nudge keeps an exact 60 minutes
+        # from landing on 59.999… and rounding down.
+        return cast((func.julianday(end) - func.julianday(start)) * 1440 + 0.0001, Integer)
+    return cast(func.floor(extract("epoch", end - start) / 60), BigInteger)
 
 
 def floor_div(value: ColumnElement[Any], divisor: int, dialect: str) -> ColumnElement[int]:

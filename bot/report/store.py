@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import and_, bindparam, case, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -46,12 +46,10 @@ class ReachStore:
         self, platform: Platform, now: datetime, window: timedelta, limit: int
     ) -> list[Post]:
         """Posts younger than ``window``, the longest unrefreshed first (never refreshed: first)."""
-        p, a, e = m.Post, m.Account, m.PostEngagement
-        never = case_never(e.refreshed_at)
+        p, a = m.Post, m.Account
         q = (
             select(p, a)
             .join(a, a.id == p.account_id)
-            .outerjoin(e, e.post_id == p.id)
             .where(
                 p.community_id == self.community_id,
                 p.platform == platform.value,
@@ -59,7 +57,7 @@ class ReachStore:
                 p.is_boost.is_(False),
                 p.deleted.is_(False),
             )
-            .order_by(never.desc(), e.refreshed_at, p.id)
+            .order_by(case_never(p.engagement_at).desc(), p.engagement_at, p.id)
             .limit(limit)
         )
         with Session(self.engine) as session:
@@ -67,62 +65,57 @@ class ReachStore:
 
     def save_engagement(self, platform: Platform, counts: Mapping[str, Engagement], now: datetime) -> int:
         """Store the platform's counts by its post ids; returns how many posts were updated."""
-        if not counts:
-            return 0
         p = m.Post
-        saved = 0
-        table = m.table(m.PostEngagement)
+        rows = [
+            {
+                "pid": pid,
+                "likes": c.likes,
+                "reposts": c.reposts,
+                "replies": c.replies,
+                "quotes": c.quotes,
+                "engagement": c.likes + c.reposts + c.replies + c.quotes,
+            }
+            for pid, c in counts.items()
+        ]
+        if not rows:
+            return 0
+        stmt = (
+            update(m.table(m.Post))
+            .where(
+                p.community_id == self.community_id,
+                p.platform == platform.value,
+                p.platform_post_id == bindparam("pid"),
+            )
+            .values(
+                likes=bindparam("likes"),
+                reposts=bindparam("reposts"),
+                replies=bindparam("replies"),
+                quotes=bindparam("quotes"),
+                engagement=bindparam("engagement"),
+                engagement_at=now,
+            )
+        )
         with self.engine.begin() as conn:
-            for part in chunks(list(counts)):
-                found = conn.execute(
-                    select(p.platform_post_id, p.id).where(
-                        p.community_id == self.community_id,
-                        p.platform == platform.value,
-                        p.platform_post_id.in_(part),
-                    )
-                )
-                rows = [
-                    {
-                        "post_id": pk,
-                        "community_id": self.community_id,
-                        "likes": counts[pid].likes,
-                        "reposts": counts[pid].reposts,
-                        "replies": counts[pid].replies,
-                        "quotes": counts[pid].quotes,
-                        "refreshed_at": now,
-                    }
-                    for pid, pk in found
-                ]
-                if not rows:
-                    continue
-                stmt = _insert(conn, table)
-                conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=["post_id"],
-                        set_={
-                            k: getattr(stmt.excluded, k)
-                            for k in ("likes", "reposts", "replies", "quotes", "refreshed_at")
-                        },
-                    ),
-                    rows,
-                )
-                saved += len(rows)
-        return saved
+            result = conn.execute(stmt, rows)
+        return int(result.rowcount or 0)
 
     def touch_engagement(self, posts: list[Post], now: datetime) -> None:
         """Posts the platform no longer shows still count as refreshed, so they do not crowd
-        out the others at the head of the line."""
-        p, e = m.Post, m.PostEngagement
+        out the others at the head of the line (their last counts stay)."""
+        p = m.Post
         with self.engine.begin() as conn:
             for platform in {x.platform for x in posts}:
                 ids = [x.post_id for x in posts if x.platform is platform]
                 for part in chunks(ids):
-                    pks = select(p.id).where(
-                        p.community_id == self.community_id,
-                        p.platform == platform.value,
-                        p.platform_post_id.in_(part),
+                    conn.execute(
+                        update(p)
+                        .where(
+                            p.community_id == self.community_id,
+                            p.platform == platform.value,
+                            p.platform_post_id.in_(part),
+                        )
+                        .values(engagement_at=now)
                     )
-                    conn.execute(update(e).where(e.post_id.in_(pks)).values(refreshed_at=now))
 
     # -- followers -----------------------------------------------------------------------------
 

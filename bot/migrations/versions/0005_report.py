@@ -1,4 +1,4 @@
-"""Directory and reach report: organisation marks and follows on accounts, post engagement,
+"""Directory and reach report: organisation marks and follows on accounts, engagement on posts,
 the central accounts, daily follower snapshots, and the indexes the report reads through.
 
 Revision ID: 0005_report
@@ -26,21 +26,11 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("follows_central", sa.Boolean(), nullable=True))
         batch_op.add_column(sa.Column("follows_checked_at", sa.DateTime(timezone=True), nullable=True))
 
-    op.create_table(
-        "post_engagement",
-        sa.Column("post_id", _ID, nullable=False),
-        sa.Column("community_id", _ID, nullable=False),
-        sa.Column("likes", sa.Integer(), nullable=False),
-        sa.Column("reposts", sa.Integer(), nullable=False),
-        sa.Column("replies", sa.Integer(), nullable=False),
-        sa.Column("quotes", sa.Integer(), nullable=False),
-        sa.Column("refreshed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["community_id"], ["communities.id"], name=op.f("fk_post_engagement_community_id_communities")
-        ),
-        sa.ForeignKeyConstraint(["post_id"], ["posts.id"], name=op.f("fk_post_engagement_post_id_posts")),
-        sa.PrimaryKeyConstraint("post_id", name=op.f("pk_post_engagement")),
-    )
+    with op.batch_alter_table("posts", schema=None) as batch_op:
+        for name in ("likes", "reposts", "replies", "quotes", "engagement"):
+            batch_op.add_column(sa.Column(name, sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("engagement_at", sa.DateTime(timezone=True), nullable=True))
+
     op.create_table(
         "central_accounts",
         sa.Column("community_id", _ID, nullable=False),
@@ -70,8 +60,12 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_posts_account_created", "posts", ["account_id", "created_at"], unique=False)
+    op.create_index("ix_posts_community_engagement", "posts", ["community_id", "engagement"], unique=False)
     op.create_index(
-        "ix_candidates_community_created", "candidates", ["community_id", "created_at"], unique=False
+        "ix_candidates_community_created",
+        "candidates",
+        ["community_id", "created_at", "state", "decided_at"],
+        unique=False,
     )
     op.create_index(
         "ix_amplifications_community_completed",
@@ -84,10 +78,13 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_amplifications_community_completed", table_name="amplifications")
     op.drop_index("ix_candidates_community_created", table_name="candidates")
+    op.drop_index("ix_posts_community_engagement", table_name="posts")
     op.drop_index("ix_posts_account_created", table_name="posts")
     op.drop_table("follower_snapshots")
     op.drop_table("central_accounts")
-    op.drop_table("post_engagement")
+    with op.batch_alter_table("posts", schema=None) as batch_op:
+        for name in ("engagement_at", "engagement", "quotes", "replies", "reposts", "likes"):
+            batch_op.drop_column(name)
     with op.batch_alter_table("accounts", schema=None) as batch_op:
         batch_op.drop_column("follows_checked_at")
         batch_op.drop_column("follows_central")

@@ -49,7 +49,7 @@ def test_the_csv_round_trips(report: Report, tmp_path: Path) -> None:
     assert float(cells[("spotlight", "gini", "all")]) == report.spotlight.gini
     assert datetime.fromisoformat(cells[("period", "since", "all")]) == SINCE
     assert cells[("curation", "decision_p90_minutes", "all")] == "240"
-    assert cells[("top_posts", "url", "1")].endswith("/m1")
+    assert cells[("top_posts", "url", "1")].endswith("/b1")
 
 
 def test_reading_something_else_as_a_report_csv_fails_clearly(tmp_path: Path) -> None:
