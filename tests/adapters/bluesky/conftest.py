@@ -3,6 +3,7 @@ atproto network (imported from tests/atproto_network), and adapters pointed at e
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +17,7 @@ from adapters.bluesky.session import SessionVault, session_key
 from adapters.bluesky.settings import BlueskySettings
 from adapters.bluesky.xrpc import RateBudget
 from bot.clock import Clock, FakeClock
+from bot.domain import Batch
 from bot.migrate import upgrade
 from bot.store import make_engine
 from sandbox.bluesky import BlueskySandbox
@@ -24,6 +26,33 @@ from tests.atproto_network.fixture import atproto_network
 __all__ = ["atproto_network"]
 
 TAG = "LatinasInMedicine"
+WAIT_S = 30.0
+
+
+async def follow_until(
+    adapter: BlueskyAdapter, cursors: dict[str, str | None], done: Callable[[list[Batch]], bool]
+) -> list[Batch]:
+    """Watch with ``follow=True`` until ``done(batches)``, saving cursors as the core would:
+    waits on the stream, never sleeps."""
+    batches: list[Batch] = []
+
+    async def go() -> None:
+        async for batch in adapter.watch([TAG], cursors, follow=True):
+            batches.append(batch)
+            cursors[batch.source] = batch.cursor
+            if done(batches):
+                return
+
+    await asyncio.wait_for(go(), WAIT_S)
+    return batches
+
+
+def uris(batches: list[Batch]) -> list[str]:
+    return [p.post_id for b in batches for p in b.posts]
+
+
+def texts(batches: list[Batch]) -> list[str]:
+    return [p.text for b in batches for p in b.posts]
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ search watching, cursors across drops and restarts, bad frames, sessions, limits
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -17,10 +16,9 @@ from bot.domain import Action, Batch, Receipt
 from bot.errors import NotFound, RateLimited, Rejected, Transient, Unauthorized
 from sandbox._server import Fault
 from sandbox.bluesky import BlueskySandbox
-from tests.adapters.bluesky.conftest import TAG
+from tests.adapters.bluesky.conftest import TAG, follow_until, texts
 
 Make = Callable[..., BlueskyAdapter]
-WAIT_S = 20.0
 
 
 async def run_once(adapter: BlueskyAdapter, cursors: dict[str, str | None]) -> list[Batch]:
@@ -30,27 +28,6 @@ async def run_once(adapter: BlueskyAdapter, cursors: dict[str, str | None]) -> l
         batches.append(batch)
         cursors[batch.source] = batch.cursor
     return batches
-
-
-async def follow_until(
-    adapter: BlueskyAdapter, cursors: dict[str, str | None], done: Callable[[list[Batch]], bool]
-) -> list[Batch]:
-    """Watch with ``follow=True`` until ``done(batches)``: waits on the stream, never sleeps."""
-    batches: list[Batch] = []
-
-    async def go() -> None:
-        async for batch in adapter.watch([TAG], cursors, follow=True):
-            batches.append(batch)
-            cursors[batch.source] = batch.cursor
-            if done(batches):
-                return
-
-    await asyncio.wait_for(go(), WAIT_S)
-    return batches
-
-
-def texts(batches: list[Batch]) -> list[str]:
-    return [p.text for b in batches for p in b.posts]
 
 
 # -- watching: Jetstream ---------------------------------------------------------------------------

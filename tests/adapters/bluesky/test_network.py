@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -19,14 +18,13 @@ from bot import models as m
 from bot.app import Coalesce
 from bot.clock import SystemClock
 from bot.config import Settings
-from bot.domain import Action, Batch, Platform, Receipt
+from bot.domain import Action, Platform, Receipt
 from bot.errors import NotFound
-from tests.adapters.bluesky.conftest import TAG, build_adapter
+from tests.adapters.bluesky.conftest import TAG, build_adapter, follow_until, uris
 from tests.atproto_network.fixture import AtprotoAccount, AtprotoNetwork
 
 pytestmark = pytest.mark.atproto_network
 
-WAIT_S = 30.0
 Make = Callable[..., BlueskyAdapter]
 
 
@@ -73,30 +71,9 @@ async def member_post(client: AsyncClient, text: str, tag: str | None = TAG, **k
     return await client.send_post(builder, **kw)
 
 
-async def follow_until(
-    adapter: BlueskyAdapter, cursors: dict[str, str | None], done: Callable[[list[Batch]], bool]
-) -> list[Batch]:
-    """Watch with ``follow=True`` until ``done(batches)``: waits on the stream, never sleeps."""
-    batches: list[Batch] = []
-
-    async def go() -> None:
-        async for batch in adapter.watch([TAG], cursors, follow=True):
-            batches.append(batch)
-            cursors[batch.source] = batch.cursor
-            if done(batches):
-                return
-
-    await asyncio.wait_for(go(), WAIT_S)
-    return batches
-
-
 # A cursor at the start of the PDS's history: a test's own posts are then always replayed to
 # it, however the connection races the posting (a cold start would join at the live tip).
 FROM_THE_START = str(Position(0, None))
-
-
-def uris(batches: list[Batch]) -> list[str]:
-    return [p.post_id for b in batches for p in b.posts]
 
 
 async def test_logs_in_once_then_every_start_reuses_the_stored_session(make_adapter: Make) -> None:
