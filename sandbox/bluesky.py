@@ -44,6 +44,12 @@ JSON = dict[str, Any]
 
 POST = "app.bsky.feed.post"
 REPOST = "app.bsky.feed.repost"
+LIKE = "app.bsky.feed.like"
+FOLLOW = "app.bsky.graph.follow"
+LIST = "app.bsky.graph.list"
+LIST_ITEM = "app.bsky.graph.listitem"
+_STRONG_REF_COLLECTIONS = (REPOST, LIKE)
+_COLLECTIONS = (POST, REPOST, LIKE, FOLLOW, LIST, LIST_ITEM)
 JETSTREAM_NSID = "network.bsky.jetstream.subscribeEvents"
 SUBPROTOCOL = "xrpc.v1.json"
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
@@ -139,7 +145,8 @@ class BlueskySandbox:
       :meth:`drop_stream_after`, :meth:`too_slow_after`, :meth:`forget_events_before`,
       :meth:`emit_raw` (any frame, broken ones included).
 
-    Simplified: one PDS holds every account; no blobs, likes, follows or lists; no compression
+    Simplified: one PDS holds every account; no blobs; likes, follows and lists are records
+    only (counted in views, no feeds or notifications of them); no compression
     (``getZstdDictionary`` is not served, so the SDK falls back to plain frames); CIDs are real
     in form but hash the JSON of a record, not its DAG-CBOR.
     """
@@ -327,6 +334,33 @@ class BlueskySandbox:
             account = self._accounts[by or self.central]
             return [r.uri for r in account.repo.get(REPOST, {}).values() if r.value["subject"]["uri"] == uri]
 
+    def follow(self, follower: str, subject: str) -> str:
+        """``follower`` follows ``subject`` (both DIDs); returns the follow record's uri."""
+        with self._lock:
+            record = {"$type": FOLLOW, "subject": subject, "createdAt": _iso(self.now())}
+            return self._create(follower, FOLLOW, record).uri
+
+    def like(self, liker: str, uri: str) -> str:
+        with self._lock:
+            target = self._find(uri)
+            assert target is not None, uri
+            record = {
+                "$type": LIKE,
+                "subject": {"uri": uri, "cid": target.cid},
+                "createdAt": _iso(self.now()),
+            }
+            return self._create(liker, LIKE, record).uri
+
+    def list_members(self, name: str, owner: str | None = None) -> list[str] | None:
+        """The member DIDs of ``owner``'s (default: the central account's) list ``name``."""
+        with self._lock:
+            account = self._accounts[owner or self.central]
+            lists = [r.uri for r in account.repo.get(LIST, {}).values() if r.value.get("name") == name]
+            if not lists:
+                return None
+            items = account.repo.get(LIST_ITEM, {}).values()
+            return sorted(str(r.value["subject"]) for r in items if r.value.get("list") in lists)
+
     def records(self, did: str, collection: str) -> list[JSON]:
         with self._lock:
             return [dict(r.value) for r in self._accounts[did].repo.get(collection, {}).values()]
@@ -465,20 +499,38 @@ class BlueskySandbox:
         }
         if detailed:
             view["description"] = account.description
-            view["followersCount"] = 0
-            view["followsCount"] = 0
+            view["followersCount"] = len(self._followers(account.did))
+            view["followsCount"] = len(account.repo.get(FOLLOW, {}))
             view["postsCount"] = len(account.repo.get(POST, {}))
         else:
             view["description"] = account.description
         return view
 
-    def _post_view(self, record: _Record, viewer: str | None) -> JSON:
-        did, _, _ = _split_uri(record.uri)
-        reposts = [
+    def _followers(self, did: str) -> dict[str, str]:
+        """Who follows ``did``: follower DID -> the follow record's uri."""
+        return {
+            a.did: r.uri
+            for a in self._accounts.values()
+            for r in a.repo.get(FOLLOW, {}).values()
+            if r.value.get("subject") == did
+        }
+
+    def _refs_to(self, collection: str, uri: str) -> list[str]:
+        return [
             r.uri
             for a in self._accounts.values()
-            for r in a.repo.get(REPOST, {}).values()
-            if r.value.get("subject", {}).get("uri") == record.uri
+            for r in a.repo.get(collection, {}).values()
+            if r.value.get("subject", {}).get("uri") == uri
+        ]
+
+    def _post_view(self, record: _Record, viewer: str | None) -> JSON:
+        did, _, _ = _split_uri(record.uri)
+        reposts = self._refs_to(REPOST, record.uri)
+        replies = [
+            r
+            for a in self._accounts.values()
+            for r in a.repo.get(POST, {}).values()
+            if r.value.get("reply", {}).get("parent", {}).get("uri") == record.uri
         ]
         mine = None
         if viewer is not None:
@@ -496,9 +548,9 @@ class BlueskySandbox:
             "cid": record.cid,
             "author": self._profile(self._accounts[did]),
             "record": record.value,
-            "replyCount": 0,
+            "replyCount": len(replies),
             "repostCount": len(reposts),
-            "likeCount": 0,
+            "likeCount": len(self._refs_to(LIKE, record.uri)),
             "quoteCount": 0,
             "indexedAt": _iso(record.indexed_at),
             "viewer": viewer_state,
@@ -599,6 +651,7 @@ class BlueskySandbox:
             ("GET", "app.bsky.feed.searchPosts", self._h_search_posts),
             ("GET", "app.bsky.actor.getProfile", self._h_get_profile),
             ("GET", "app.bsky.actor.getProfiles", self._h_get_profiles),
+            ("GET", "app.bsky.graph.getRelationships", self._h_get_relationships),
         ]
         for method, nsid, handler in routes:
             router.add(method, "/xrpc/" + re.escape(nsid), self._locked(handler))
@@ -645,15 +698,19 @@ class BlueskySandbox:
         repo, collection, value = body.get("repo"), body.get("collection"), body.get("record")
         if repo not in (did, self._accounts[did].handle):
             raise _error(403, "InvalidRequest", "Invalid repo")
-        if not isinstance(value, dict) or collection not in (POST, REPOST):
+        if not isinstance(value, dict) or collection not in _COLLECTIONS:
             raise _error(400, "InvalidRequest", "Input/record must be an object of a known collection")
         value = {"$type": collection, **value}
+        subject = value.get("subject")
         if collection == POST:
             _validate_post(value)
-        else:
-            subject = value.get("subject")
+        elif collection in _STRONG_REF_COLLECTIONS:
             if not isinstance(subject, dict) or not subject.get("uri") or not subject.get("cid"):
                 raise _error(400, "InvalidRecord", "Record/subject must have the properties uri and cid")
+        elif collection in (FOLLOW, LIST_ITEM) and not str(subject or "").startswith("did:"):
+            raise _error(400, "InvalidRecord", "Record/subject must be a valid did")
+        elif collection == LIST and not value.get("name"):
+            raise _error(400, "InvalidRecord", 'Record must have the property "name"')
         record = self._create(did, str(collection), value, body.get("rkey"))
         return Response.of_json({"uri": record.uri, "cid": record.cid, "validationStatus": "valid"})
 
@@ -719,6 +776,26 @@ class BlueskySandbox:
         return Response.of_json(
             {"profiles": [self._profile(a, detailed=True) for a in found if a is not None]}
         )
+
+    def _h_get_relationships(self, req: Request) -> Response:
+        actor = self._accounts.get(self._did(req.param("actor") or ""))
+        if actor is None:
+            raise _error(400, "ActorNotFound", "Actor not found")
+        following = {r.value.get("subject"): r.uri for r in actor.repo.get(FOLLOW, {}).values()}
+        followers = self._followers(actor.did)
+        out = []
+        for other in req.params("others"):
+            did = self._did(other)
+            if did not in self._accounts:
+                out.append({"$type": "app.bsky.graph.defs#notFoundActor", "actor": other, "notFound": True})
+                continue
+            rel: JSON = {"$type": "app.bsky.graph.defs#relationship", "did": did}
+            if did in following:
+                rel["following"] = following[did]
+            if did in followers:
+                rel["followedBy"] = followers[did]
+            out.append(rel)
+        return Response.of_json({"actor": actor.did, "relationships": out})
 
     def _h_search_posts(self, req: Request) -> Response:
         viewer = self._caller(req, required=False)

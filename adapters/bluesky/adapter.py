@@ -47,6 +47,7 @@ from adapters.bluesky.normalize import (
     web_url,
 )
 from adapters.bluesky.prefilter import NewPost, Notice, Prefilter, StreamEvent
+from adapters.bluesky.reach import BlueskyReach
 from adapters.bluesky.session import SessionVault, session_key
 from adapters.bluesky.settings import BlueskySettings
 from adapters.bluesky.streams import FirehoseStream, JetstreamStream, StreamBroken
@@ -133,7 +134,7 @@ def make_client(service_url: str, *, timeout: float = 30.0, budget: RateBudget |
     return AsyncClient(base_url=service_url, request=AsyncRequest(timeout=timeout, event_hooks=hooks))
 
 
-class BlueskyAdapter(PlatformAdapter):
+class BlueskyAdapter(BlueskyReach, PlatformAdapter):
     platform = Platform.BLUESKY
     limits = richtext.LIMITS
     amplify_is_idempotent = True  # the post view's viewer.repost, or our own record, says "done"
@@ -686,13 +687,21 @@ class BlueskyAdapter(PlatformAdapter):
         at = AtUri.parse(receipt.ref)
         if at.repo != await self._me() or at.collection not in (REPOST, POST):
             raise Rejected(f"Bluesky: {receipt.ref[:100]} is not one of our reposts or posts")
+        await self._delete(receipt.ref)
+
+    async def _delete(self, uri: str) -> None:
+        """Delete one of our records; one that is already gone counts as deleted."""
+        at = AtUri.parse(uri)
         data = models.ComAtprotoRepoDeleteRecord.Data(repo=at.repo, collection=at.collection, rkey=at.rkey)
         try:
             await self._call(
                 self.client.com.atproto.repo.delete_record, data, budget_key="write", points=DELETE_POINTS
             )
         except NotFound:
-            return  # already gone: undoing is done
+            return
+
+    def _now_iso(self) -> str:
+        return iso(self.clock.now())
 
     async def publish_part(self, text: str, reply_to: Receipt | None = None) -> Receipt:
         return await self._publish(text, reply_to)

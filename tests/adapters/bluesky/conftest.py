@@ -21,7 +21,7 @@ from bot.domain import Batch
 from bot.migrate import upgrade
 from bot.store import make_engine
 from sandbox.bluesky import BlueskySandbox
-from tests.atproto_network.fixture import atproto_network
+from tests.atproto_network.fixture import AtprotoNetwork, atproto_network
 
 __all__ = ["atproto_network"]
 
@@ -73,6 +73,21 @@ def sandbox_settings(sandbox: BlueskySandbox, **overrides: Any) -> BlueskySettin
         request_timeout=10,
     )
     return replace(base, **overrides)
+
+
+def network_settings(network: AtprotoNetwork, **overrides: Any) -> BlueskySettings:
+    central = network.central
+    values: dict[str, Any] = {
+        "handle": central.handle,
+        "app_password": central.password,
+        "watch": "firehose",
+        "service_url": network.pds_url,
+        "firehose_url": network.pds_ws_url,
+        "caught_up_idle_seconds": 1.0,
+        "request_timeout": 20,
+        **overrides,
+    }
+    return BlueskySettings(**values)
 
 
 @pytest.fixture

@@ -13,34 +13,18 @@ from sqlalchemy import Engine, select
 
 from adapters.bluesky.adapter import BlueskyAdapter, Position
 from adapters.bluesky.richtext import thread
-from adapters.bluesky.settings import BlueskySettings
 from bot import models as m
 from bot.app import Coalesce
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.domain import Action, Platform, Receipt
 from bot.errors import NotFound
-from tests.adapters.bluesky.conftest import TAG, build_adapter, follow_until, uris
+from tests.adapters.bluesky.conftest import TAG, build_adapter, follow_until, network_settings, uris
 from tests.atproto_network.fixture import AtprotoAccount, AtprotoNetwork
 
 pytestmark = pytest.mark.atproto_network
 
 Make = Callable[..., BlueskyAdapter]
-
-
-def network_settings(network: AtprotoNetwork, **overrides: Any) -> BlueskySettings:
-    central = network.central
-    values: dict[str, Any] = {
-        "handle": central.handle,
-        "app_password": central.password,
-        "watch": "firehose",
-        "service_url": network.pds_url,
-        "firehose_url": network.pds_ws_url,
-        "caught_up_idle_seconds": 1.0,
-        "request_timeout": 20,
-        **overrides,
-    }
-    return BlueskySettings(**values)
 
 
 @pytest.fixture
