@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 # platform -> (settings class, factory(settings, app_settings) -> adapter)
 _SPECS: dict[Platform, tuple[str, str]] = {
     Platform.MASTODON: ("adapters.mastodon.settings:MastodonSettings", "adapters.mastodon.adapter:create"),
+    Platform.TELEGRAM: ("adapters.telegram.settings:TelegramSettings", "adapters.telegram.adapter:create"),
     Platform.BLUESKY: ("adapters.bluesky.settings:BlueskySettings", "adapters.bluesky.adapter:create"),
 }
 

@@ -1,0 +1,1 @@
+"""Telegram: the curators' console, member posts and nominations, and the community channel."""

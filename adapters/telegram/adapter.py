@@ -1,0 +1,453 @@
+"""The Telegram adapter: one python-telegram-bot Application reads the bot's updates for both
+the member watch and the curators' console, and posts to the community channel.
+
+Telegram hands every update of a bot to one ``getUpdates`` reader, so there is exactly one:
+``watch``. It reads a page, lets the Application's handlers sort it (member posts and
+nominations into the page's batch, taps and curator commands onto the console's queue),
+yields the batch, and only asks for the next page — which confirms this one to Telegram —
+once the batch is stored. A crash therefore replays member posts instead of losing them.
+(PTB's own Updater confirms a page as soon as it has fetched it, hence this loop.)
+
+Amplifying copies a member's message to the channel with a credit button, or posts a
+spotlight of a post from another platform. Neither can be asked twice safely, so
+``amplify_is_idempotent`` is False and an interrupted one is reported, not repeated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    MessageEntity,
+    ReplyParameters,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+from telegram.request import HTTPXRequest
+
+from adapters.base import PlatformAdapter
+from adapters.telegram.console import TelegramConsole
+from adapters.telegram.errors import call, translate
+from adapters.telegram.normalize import chat_link, parse_ref, post_ref, to_author, to_post
+from adapters.telegram.pacer import Pacer
+from adapters.telegram.render import LIMITS, to_html
+from adapters.telegram.settings import TelegramSettings
+from bot.clock import Clock, SystemClock
+from bot.console import COMMANDS, safe_url
+from bot.domain import Action, Author, Batch, Nomination, Platform, Post, Receipt
+from bot.errors import MalformedPayload, NotFound, PlatformError, Rejected
+from bot.richtext import Doc, Span, Style
+from bot.text import fits
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+UPDATES = "updates"  # the one source: the bot's update stream
+ALLOWED_UPDATES = ["message", "callback_query"]
+PAGE = 100  # getUpdates' largest page
+AMPLIFY_PATIENCE = 3.0  # seconds an amplification may wait for Telegram before it is rescheduled
+
+
+@dataclass
+class _Page:
+    """What one page of updates holds for the member watch."""
+
+    posts: list[Post] = field(default_factory=list)
+    nominations: list[Nomination] = field(default_factory=list)
+    links: list[tuple[str, Author, Message]] = field(default_factory=list)
+    malformed: int = 0
+
+
+def build_application(settings: TelegramSettings, clock: Clock) -> Application[Any, Any, Any, Any, Any, Any]:
+    """python-telegram-bot's Application as we use it: our pacer, our polling loop (no Updater)."""
+    pacer = Pacer(
+        clock,
+        group_per_minute=settings.group_messages_per_minute,
+        private_per_second=settings.private_messages_per_second,
+        overall_per_second=settings.messages_per_second,
+        max_retries=settings.retry_after_max_retries,
+    )
+    timeout = settings.request_timeout
+    return (
+        Application.builder()
+        .token(settings.bot_token)
+        .base_url(settings.base_url)
+        .base_file_url(settings.base_url.rpartition("/bot")[0] + "/file/bot")
+        .request(HTTPXRequest(connection_pool_size=32, read_timeout=timeout, write_timeout=timeout))
+        .get_updates_request(HTTPXRequest(read_timeout=timeout, write_timeout=timeout))
+        .rate_limiter(pacer)
+        .updater(None)
+        .build()
+    )
+
+
+class TelegramAdapter(PlatformAdapter):
+    platform = Platform.TELEGRAM
+    limits = LIMITS
+    amplify_is_idempotent = False  # a second copyMessage is a second post in the channel
+
+    def __init__(
+        self,
+        application: Application[Any, Any, Any, Any, Any, Any],
+        settings: TelegramSettings,
+        *,
+        community: str = "the community",
+    ) -> None:
+        self.application = application
+        self.bot = application.bot
+        self.settings = settings
+        self.community = community
+        self.console = TelegramConsole(self.bot, settings) if settings.curator_chat_id is not None else None
+        self.peers: dict[Platform, PlatformAdapter] = {}
+        self.me: Author | None = None
+        self._tags: frozenset[str] = frozenset()
+        self._page: _Page | None = None
+        self._started = False
+        self._replies: set[asyncio.Task[None]] = set()  # answers to members, still on their way
+        self._handlers()
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        try:
+            await self.application.initialize()  # getMe: a wrong token stops here
+            await self.application.start()
+        except TelegramError as exc:
+            raise translate(exc) from exc
+        self._started = True
+        self.me = to_author(self.bot.bot)
+        log.info("telegram connected", extra={"platform": "telegram", "account": self.me.handle})
+
+    async def close(self) -> None:
+        for task in list(self._replies):
+            task.cancel()
+        await asyncio.gather(*self._replies, return_exceptions=True)
+        if not self._started:
+            return
+        self._started = False
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+
+    def attach(self, peers: Mapping[Platform, PlatformAdapter]) -> None:
+        self.peers = {p: a for p, a in peers.items() if a is not self}
+
+    def curator_console(self) -> TelegramConsole | None:
+        return self.console
+
+    def spotlights(self, post: Post) -> bool:
+        return (
+            self.settings.spotlight_on_channel
+            and self.settings.channel_id is not None
+            and post.platform is not Platform.TELEGRAM
+        )
+
+    # -- the update stream ----------------------------------------------------------------------------
+
+    def _handlers(self) -> None:
+        app, cfg = self.application, self.settings
+        app.add_handler(CallbackQueryHandler(self._on_callback))
+        if self.console is not None:
+            curators = filters.Chat(chat_id=self.console.chat_id)
+            app.add_handler(CommandHandler(list(COMMANDS), self.console.on_command, filters=curators))
+        community = filters.Chat(chat_id=list(cfg.community_chat_ids))
+        app.add_handler(CommandHandler("nominate", self._on_nominate, filters=community))
+        app.add_handler(CommandHandler(["start", "help"], self._on_start, filters=filters.ChatType.PRIVATE))
+        app.add_handler(MessageHandler(community & (filters.TEXT | filters.CAPTION), self._on_group_message))
+        app.add_handler(
+            MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, self._on_private_text)
+        )
+        app.add_error_handler(self._on_error)
+
+    async def watch(
+        self, tags: Sequence[str], cursors: Mapping[str, str | None], *, follow: bool
+    ) -> AsyncIterator[Batch]:
+        await self.start()
+        self._tags = frozenset(tags)
+        cursor = cursors.get(UPDATES)
+        # Telegram keeps what we have not confirmed; starting past our cursor confirms what we stored.
+        offset = int(cursor) + 1 if cursor and cursor.lstrip("-").isdigit() else None
+        while True:
+            updates = await call(
+                self.bot.get_updates(
+                    offset=offset,
+                    limit=PAGE,
+                    timeout=int(self.settings.poll_timeout) if follow else 0,
+                    allowed_updates=ALLOWED_UPDATES,
+                )
+            )
+            if updates:
+                page = await self._sort(updates)
+                offset = updates[-1].update_id + 1
+                nominations = await self._resolve_links(page.links)
+                if page.posts or page.nominations or nominations or page.malformed:
+                    yield Batch(
+                        source=UPDATES,
+                        cursor=str(updates[-1].update_id),
+                        posts=page.posts,
+                        nominations=page.nominations + nominations,
+                        malformed=page.malformed,
+                    )
+            if not follow and len(updates) < PAGE:
+                if updates:  # confirm the last page now: the next run starts after it
+                    await call(self.bot.get_updates(offset=offset, limit=1, timeout=0))
+                return
+
+    async def _sort(self, updates: Sequence[Update]) -> _Page:
+        page = _Page()
+        self._page = page
+        try:
+            for update in updates:
+                await self.application.process_update(update)
+        finally:
+            self._page = None
+        return page
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        update_id = update.update_id if isinstance(update, Update) else None
+        log.error(
+            "a Telegram update could not be handled",
+            extra={"platform": "telegram", "update": update_id, "error": repr(context.error)[:300]},
+        )
+
+    async def _on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if self.console is not None:
+            await self.console.on_callback(update, context)
+        elif update.callback_query is not None:
+            self._later(call(update.callback_query.answer("This bot has no console here.")))
+
+    async def _on_group_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or self._page is None:
+            return
+        try:
+            post = to_post(message)
+        except MalformedPayload as exc:
+            self._page.malformed += 1
+            log.warning(
+                "skipped malformed message",
+                extra={
+                    "platform": "telegram",
+                    "id": post_ref(message.chat.id, message.message_id),
+                    "error": str(exc),
+                },
+            )
+            return
+        if post.hashtags & self._tags:  # other group chatter is none of our business: not stored
+            self._page.posts.append(post)
+
+    async def _on_nominate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or self._page is None:
+            return
+        target = message.reply_to_message
+        if target is None or target.forum_topic_created is not None:
+            self._reply(message, "Reply to the message you want to nominate with /nominate.")
+            return
+        if target.from_user is not None and target.from_user.id == self.bot.id:
+            return
+        try:
+            post = to_post(target)
+            nominator = to_author(message.from_user, message.sender_chat)
+        except MalformedPayload as exc:
+            self._reply(message, "I can only pass on messages with text.")
+            log.info(
+                "nomination of a message without text", extra={"platform": "telegram", "error": str(exc)}
+            )
+            return
+        self._page.nominations.append(Nomination(post=post, nominated_by=nominator, note=message.text or ""))
+        self._reply(message, "Thank you! The curators will have a look.")
+
+    async def _on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is not None:
+            self._reply(message, self._about(), html=True)
+
+    def _about(self) -> str:
+        where = ", ".join(p.value.capitalize() for p in self.peers) or "other platforms"
+        tags = " ".join("#" + t for t in sorted(self._tags)) or "the community hashtag"
+        return to_html(
+            Doc.of(
+                (Span(f"I am the central account of {self.community}.", "bold"),),
+                f"Volunteer curators look at messages with {tags} in the community group, and share "
+                "the ones they choose in the community channel, with credit to the author.",
+                "To suggest someone's message, reply to it in the group with /nominate. To suggest a "
+                f"post on {where}, send me its link here.",
+                "Nothing is shared without a curator's decision. If you would rather your messages "
+                "were never shared, tell the curators (or leave the hashtag out): they will not be.",
+            )
+        )
+
+    async def _on_private_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or self._page is None:
+            return
+        found = message.parse_entities([MessageEntity.URL, MessageEntity.TEXT_LINK])
+        urls = [e.url if e.type == MessageEntity.TEXT_LINK and e.url else text for e, text in found.items()]
+        if not urls:
+            self._reply(message, "Send me the link of a post you would like the curators to see, or /start.")
+            return
+        try:
+            author = to_author(message.from_user)
+        except MalformedPayload:
+            return
+        for url in dict.fromkeys(urls):
+            self._page.links.append((url, author, message))
+
+    async def _resolve_links(self, links: Sequence[tuple[str, Author, Message]]) -> list[Nomination]:
+        """Links members sent in private, as posts found through the other platforms' adapters."""
+        out: list[Nomination] = []
+        for url, author, message in links:
+            post = None
+            for peer in self.peers.values():
+                try:
+                    post = await peer.resolve(url)
+                    break
+                except PlatformError as exc:
+                    log.info(
+                        "a nominated link is not a post there",
+                        extra={"platform": peer.platform.value, "url": url, "error": str(exc)},
+                    )
+            if post is None:
+                self._reply(message, "I could not find a post at that link. Is it public?")
+                continue
+            out.append(Nomination(post=post, nominated_by=author, note=url))
+            self._reply(message, "Thank you! The curators will have a look.")
+        return out
+
+    def _reply(self, message: Message, text: str, *, html: bool = False) -> None:
+        """Answer a member without holding up the update stream (replies wait for the pacer)."""
+        self._later(
+            call(
+                self.bot.send_message(
+                    message.chat.id,
+                    text,
+                    parse_mode=ParseMode.HTML if html else None,
+                    reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
+                )
+            )
+        )
+
+    def _later(self, request: Any) -> None:
+        async def quietly() -> None:
+            try:
+                await request
+            except PlatformError as exc:
+                log.info("could not answer a member", extra={"platform": "telegram", "error": str(exc)})
+
+        task = asyncio.create_task(quietly(), name="telegram-reply")
+        self._replies.add(task)
+        task.add_done_callback(self._replies.discard)
+
+    # -- acting -----------------------------------------------------------------------------------
+
+    async def resolve(self, url_or_ref: str) -> Post:
+        raise NotFound(
+            "Telegram: the Bot API cannot fetch a message by its link; reply to it with /nominate instead"
+        )
+
+    def _channel(self) -> int | str:
+        if self.settings.channel_id is None:
+            raise Rejected("Telegram: no community channel is configured (platforms.telegram.channel_id)")
+        return self.settings.channel_id
+
+    async def amplify(self, post: Post, action: Action) -> Receipt:
+        await self.start()
+        channel = self._channel()
+        if action is Action.BOOST and post.platform is Platform.TELEGRAM:
+            chat, message_id = parse_ref(post.ref or post.post_id)
+            name = post.author.display_name or post.author.handle
+            credit = InlineKeyboardButton(f"✍️ {name}"[:60], url=post.author.url or post.url)
+            copied = await call(
+                self.bot.copy_message(
+                    channel,
+                    chat,
+                    message_id,
+                    reply_markup=InlineKeyboardMarkup([[credit]]),
+                    rate_limit_args=AMPLIFY_PATIENCE,
+                )
+            )
+            sent_id = copied.message_id
+        elif action is Action.SPOTLIGHT:
+            sent = await call(
+                self.bot.send_message(
+                    channel,
+                    to_html(spotlight(post)),
+                    parse_mode=ParseMode.HTML,
+                    rate_limit_args=AMPLIFY_PATIENCE,
+                )
+            )
+            sent_id = sent.message_id
+        else:
+            raise Rejected(f"Telegram cannot {action.value} a {post.platform.value} post")
+        return Receipt(Platform.TELEGRAM, action, post_ref(channel, sent_id), chat_link(channel, sent_id))
+
+    async def undo(self, receipt: Receipt) -> None:
+        await self.start()
+        chat, message_id = parse_ref(receipt.ref)
+        try:
+            await call(self.bot.delete_message(chat, message_id, rate_limit_args=AMPLIFY_PATIENCE))
+        except NotFound:
+            return  # already gone: undoing is done
+
+    async def publish_part(self, text: str, reply_to: Receipt | None = None) -> Receipt:
+        await self.start()
+        channel = self._channel()
+        if not fits(text, LIMITS):
+            raise Rejected("Telegram: a message may be at most 4096 characters (UTF-16 units)")
+        reply = None
+        if reply_to is not None:
+            reply = ReplyParameters(parse_ref(reply_to.ref)[1], allow_sending_without_reply=True)
+        sent = await call(
+            self.bot.send_message(channel, text, reply_parameters=reply, rate_limit_args=AMPLIFY_PATIENCE)
+        )
+        return Receipt(
+            Platform.TELEGRAM,
+            Action.PUBLISH,
+            post_ref(channel, sent.message_id),
+            chat_link(channel, sent.message_id),
+        )
+
+
+def spotlight(post: Post) -> Doc:
+    """A short card about a post from another platform: who, what (cut to fit), and the link."""
+    platform = post.platform.value.capitalize()
+    name = post.author.display_name or post.author.handle
+    text_style: Style = "spoiler" if post.content_warning else "quote"
+    url = safe_url(post.url)
+    return Doc.of(
+        (Span(f"🔦 From the community on {platform}", "bold"),),
+        (
+            Span(name, "bold", untrusted=True),
+            Span(f" ({post.author.handle})", untrusted=True) if post.author.display_name else Span(""),
+        ),
+        (Span("Content warning: "), Span(post.content_warning, untrusted=True))
+        if post.content_warning
+        else None,
+        (Span(post.text, text_style, untrusted=True, cuttable=True),),
+        (Span(f"Read it on {platform}: "), Span(post.url, url=url)) if url else None,
+    )
+
+
+def create(settings: TelegramSettings, app: Settings) -> TelegramAdapter:
+    return TelegramAdapter(build_application(settings, SystemClock()), settings, community=app.community.name)

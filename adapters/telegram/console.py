@@ -1,0 +1,184 @@
+"""The curators' console on Telegram: cards as HTML messages with inline buttons in the
+curators' group, taps and commands turned into ``bot.console`` events.
+
+Button data is signed (HMAC with a key derived from the bot token, bound to the curators'
+chat), so a forged or altered payload is answered and dropped before it reaches the console.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import logging
+
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    ReplyParameters,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.ext import ContextTypes, ExtBot
+
+from adapters.telegram.errors import call
+from adapters.telegram.render import to_html
+from adapters.telegram.settings import TelegramSettings
+from bot.console import VERBS, Card, Command, Tap, Timings, Verb
+from bot.domain import Platform
+from bot.errors import PlatformError, Rejected
+from bot.richtext import Doc
+
+log = logging.getLogger(__name__)
+
+_SIGNATURE_BYTES = 12  # 16 characters of base64: the whole payload stays far under Telegram's 64 bytes
+ALERT_MAX = 200  # answerCallbackQuery shows at most this many characters
+
+
+class TelegramConsole:
+    platform = Platform.TELEGRAM
+
+    def __init__(self, bot: ExtBot[None], settings: TelegramSettings) -> None:
+        if settings.curator_chat_id is None:
+            raise ValueError("the console needs platforms.telegram.curator_chat_id")
+        self.bot = bot
+        self.chat_id: int = settings.curator_chat_id
+        self.chat = str(self.chat_id)
+        self.timings: Timings = settings.timings
+        self._key = hashlib.sha256(b"coalesce console buttons\0" + settings.bot_token.encode()).digest()
+        self._events: asyncio.Queue[Tap | Command] = asyncio.Queue()
+
+    # -- button data ---------------------------------------------------------------------------------
+
+    def _signature(self, verb: str, candidate_id: int) -> str:
+        mac = hmac.new(self._key, f"{self.chat_id}:{verb}:{candidate_id}".encode(), hashlib.sha256)
+        return base64.urlsafe_b64encode(mac.digest()[:_SIGNATURE_BYTES]).decode()
+
+    def button_data(self, verb: Verb, candidate_id: int) -> str:
+        return f"{verb[0]}:{candidate_id}:{self._signature(verb, candidate_id)}"
+
+    def read_button(self, data: str | None) -> tuple[Verb, int] | None:
+        """The decision a button carries, or None if we did not make that button."""
+        try:
+            letter, number, signature = (data or "").split(":")
+            verb = next(v for v in VERBS if v[0] == letter)
+            candidate_id = int(number)
+        except (ValueError, StopIteration):
+            return None
+        if not hmac.compare_digest(signature, self._signature(verb, candidate_id)):
+            return None
+        return verb, candidate_id
+
+    def keyboard(self, card: Card) -> InlineKeyboardMarkup | None:
+        rows = []
+        for row in card.buttons:
+            buttons = []
+            for b in row:
+                if b.url is not None:
+                    buttons.append(InlineKeyboardButton(b.label, url=b.url))
+                elif b.verb is not None and card.candidate_id is not None:
+                    buttons.append(
+                        InlineKeyboardButton(
+                            b.label, callback_data=self.button_data(b.verb, card.candidate_id)
+                        )
+                    )
+            if buttons:
+                rows.append(buttons)
+        return InlineKeyboardMarkup(rows) if rows else None
+
+    # -- updates, from the adapter's handlers ------------------------------------------------------------
+
+    async def on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        decision = self.read_button(query.data)
+        message = query.message
+        if decision is None or message is None or message.chat.id != self.chat_id:
+            log.warning(
+                "ignored a button we did not make",
+                extra={
+                    "platform": "telegram",
+                    "user": query.from_user.id,
+                    "chat": message.chat.id if message else None,
+                },
+            )
+            await self._answer(query, "This button is not valid any more.", alert=True)
+            return
+        verb, candidate_id = decision
+        self._events.put_nowait(Tap(str(query.from_user.id), verb, candidate_id, handle=query))
+
+    async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        user = update.effective_user
+        if message is None or user is None or not message.text:
+            return
+        name = message.text.split()[0].lstrip("/").partition("@")[0].lower()
+        args = " ".join(context.args or [])
+        self._events.put_nowait(Command(str(user.id), name, args, handle=message))
+
+    # -- ConsoleFront ----------------------------------------------------------------------------------------
+
+    async def next_event(self) -> Tap | Command:
+        return await self._events.get()
+
+    async def send_card(self, card: Card, *, reply_to: str | None = None) -> str:
+        reply = ReplyParameters(int(reply_to), allow_sending_without_reply=True) if reply_to else None
+        sent = await call(
+            self.bot.send_message(
+                self.chat_id,
+                to_html(card.doc),
+                parse_mode=ParseMode.HTML,
+                reply_markup=self.keyboard(card),
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                reply_parameters=reply,
+            )
+        )
+        return str(sent.message_id)
+
+    async def edit_card(self, message: str, card: Card) -> None:
+        try:
+            await call(
+                self.bot.edit_message_text(
+                    to_html(card.doc),
+                    chat_id=self.chat_id,
+                    message_id=int(message),
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=self.keyboard(card),
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
+            )
+        except Rejected as exc:
+            if "not modified" not in str(exc).lower():  # already showing exactly this: fine
+                raise
+
+    async def answer(self, tap: Tap, text: str, *, alert: bool) -> None:
+        if isinstance(tap.handle, CallbackQuery):
+            await self._answer(tap.handle, text, alert=alert)
+
+    async def _answer(self, query: CallbackQuery, text: str, *, alert: bool) -> None:
+        try:
+            await call(query.answer(text[:ALERT_MAX], show_alert=alert))
+        except PlatformError as exc:  # the spinner times out by itself; the decision stands
+            log.info("could not answer a tap", extra={"platform": "telegram", "error": str(exc)})
+
+    async def reply(self, command: Command, doc: Doc) -> None:
+        message = command.handle
+        reply = (
+            ReplyParameters(message.message_id, allow_sending_without_reply=True)
+            if isinstance(message, Message)
+            else None
+        )
+        await call(
+            self.bot.send_message(
+                self.chat_id,
+                to_html(doc),
+                parse_mode=ParseMode.HTML,
+                reply_parameters=reply,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )

@@ -1,0 +1,84 @@
+"""Telegram messages (python-telegram-bot objects) into our domain types. Pure."""
+
+from __future__ import annotations
+
+from telegram import Chat, Message, MessageEntity, User
+
+from bot.domain import Author, Platform, Post, normalize_tag
+from bot.errors import MalformedPayload
+
+
+def chat_link(chat: Chat | int | str, message_id: int) -> str:
+    """The t.me address of a message: public chats by name, private supergroups and channels
+    by their internal id (readable by their members)."""
+    username = getattr(chat, "username", None)
+    if isinstance(chat, str) and chat.startswith("@"):
+        username = chat[1:]
+    if username:
+        return f"https://t.me/{username}/{message_id}"
+    chat_id = chat.id if isinstance(chat, Chat) else int(chat)
+    internal = str(chat_id).removeprefix("-100").lstrip("-")
+    return f"https://t.me/c/{internal}/{message_id}"
+
+
+def post_ref(chat_id: int | str, message_id: int) -> str:
+    return f"{chat_id}:{message_id}"
+
+
+def parse_ref(ref: str) -> tuple[int | str, int]:
+    """``chat:message`` back into its parts; a channel may be named by ``@name``."""
+    chat, _, message = ref.rpartition(":")
+    try:
+        return (chat if chat.startswith("@") else int(chat)), int(message)
+    except ValueError:
+        raise MalformedPayload(f"not a Telegram message reference: {ref!r}") from None
+
+
+def to_author(user: User | None, sender_chat: Chat | None = None) -> Author:
+    if user is None and sender_chat is not None:  # an anonymous admin or a linked channel
+        name = sender_chat.title or sender_chat.username or str(sender_chat.id)
+        return Author(
+            account_id=str(sender_chat.id),
+            handle=f"@{sender_chat.username}" if sender_chat.username else name,
+            display_name=name,
+            url=f"https://t.me/{sender_chat.username}" if sender_chat.username else None,
+            is_group=True,
+        )
+    if user is None:
+        raise MalformedPayload("message has no sender")
+    return Author(
+        account_id=str(user.id),
+        handle=f"@{user.username}" if user.username else f"tg:{user.id}",
+        display_name=user.full_name,
+        url=f"https://t.me/{user.username}" if user.username else None,
+        is_bot=user.is_bot,
+    )
+
+
+def hashtags_of(message: Message) -> frozenset[str]:
+    found = message.parse_entities([MessageEntity.HASHTAG]) | message.parse_caption_entities(
+        [MessageEntity.HASHTAG]
+    )
+    return frozenset(normalize_tag(tag) for tag in found.values()) - {""}
+
+
+def to_post(message: Message) -> Post:
+    """One group message as a Post; raises MalformedPayload naming what is missing."""
+    text = message.text or message.caption
+    if text is None:
+        raise MalformedPayload("message has no text or caption")
+    replied = message.reply_to_message
+    # In a forum, every message replies to its topic's first message; that is no conversation.
+    is_reply = replied is not None and replied.forum_topic_created is None
+    return Post(
+        platform=Platform.TELEGRAM,
+        post_id=post_ref(message.chat.id, message.message_id),
+        url=chat_link(message.chat, message.message_id),
+        author=to_author(message.from_user, message.sender_chat),
+        text=text,
+        created_at=message.date,
+        hashtags=hashtags_of(message),
+        is_reply=is_reply,
+        reply_to=post_ref(message.chat.id, replied.message_id) if replied is not None and is_reply else None,
+        ref=post_ref(message.chat.id, message.message_id),
+    )
