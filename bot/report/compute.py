@@ -17,18 +17,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, case, exists, func, literal, or_, select
+from sqlalchemy import bindparam, case, exists, func, literal, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot import models as m
 from bot.config import Settings
 from bot.domain import CandidateState
+from bot.models import UTCDateTime
 from bot.report import sql
 from bot.report.model import Curation, FollowerMonth, PlatformNumbers, Report, Spotlight, TopPost, Week
 from bot.store import Store
 
-WEEK = 7 * 86400
 WALK_ENGAGEMENT_FROM = 20_000  # posts in the period
 
 _APPROVED = {s.value for s in (CandidateState.APPROVED, CandidateState.AMPLIFIED, CandidateState.FAILED)}
@@ -123,14 +123,14 @@ class _Builder:
     # -- posts ------------------------------------------------------------------------------------
 
     def _posts(self) -> list[_Group]:
+        """One statement per week: the week is its range on the created_at index, so no date
+        arithmetic runs per row and each grouping sorts one week's posts, not the period's."""
         p = m.Post
-        since_s = literal(int(self.since.timestamp()), BigInteger)
-        week = sql.floor_div(sql.epoch_seconds(p.created_at, self.dialect) - since_s, WEEK, self.dialect)
+        start, end = bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime())
         is_central = p.account_id.in_(self.central)
         q = (
             select(
                 p.platform,
-                week.label("week"),
                 func.count(),
                 func.sum(case((is_central, 1), else_=0)),
                 func.sum(func.coalesce(p.likes, 0)),
@@ -139,13 +139,24 @@ class _Builder:
                 func.sum(func.coalesce(p.quotes, 0)),
                 func.count(func.distinct(case((~is_central, p.account_id)))),
             )
-            .where(*self._in_period())
-            .group_by(p.platform, week)
+            .where(*sql.hashtag_posts(self.cid, self.tags), p.created_at >= start, p.created_at < end)
+            .group_by(p.platform)
         )
-        return [
-            _Group(str(platform), int(week), *(int(x or 0) for x in numbers))
-            for platform, week, *numbers in self.conn.execute(q)
-        ]
+        out = []
+        for week, (since, until) in enumerate(self._week_bounds()):
+            for platform, *numbers in self.conn.execute(q, {"start": since, "end": until}):
+                out.append(_Group(str(platform), week, *(int(x or 0) for x in numbers)))
+        return out
+
+    def _week_bounds(self) -> list[tuple[datetime, datetime]]:
+        """The period cut into weeks from its first day; the last may be shorter."""
+        bounds = []
+        start = self.since
+        while start < self.until:
+            end = min(start + timedelta(days=7), self.until)
+            bounds.append((start, end))
+            start = end
+        return bounds
 
     def _authors(self) -> dict[int, _Author]:
         """Everyone (the central account aside) who used the hashtag in the period, found by
@@ -184,12 +195,9 @@ class _Builder:
             posts[g.week] += g.posts
             authors[g.week] += g.authors  # an account lives on one platform: no double counting
         weeks = []
-        start, index = self.since, 0
-        while start < self.until:
-            end = min(start + timedelta(days=7), self.until)
+        for index, (start, end) in enumerate(self._week_bounds()):
             levels = [v for v in _levels(snapshots, end).values() if v is not None]
             weeks.append(Week(start, posts[index], authors[index], sum(levels) if levels else None))
-            start, index = end, index + 1
         return tuple(weeks)
 
     def _top_posts(self, period_posts: int) -> tuple[TopPost, ...]:

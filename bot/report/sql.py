@@ -86,18 +86,6 @@ def organisation(settings: Settings) -> tuple[ColumnElement[bool], ColumnElement
     return is_org, source
 
 
-def not_opted_out() -> ColumnElement[bool]:
-    a = m.Account
-    return and_(or_(a.consent.is_(None), a.consent != OUT), a.blocked.is_(False))
-
-
-def epoch_seconds(column: Any, dialect: str) -> ColumnElement[Any]:
-    """Whole seconds since 1970 of a stored UTC timestamp."""
-    if dialect == "sqlite":
-        return cast(func.strftime("%s", column), Integer)
-    return extract("epoch", column)
-
-
 def minutes_between(start: Any, end: Any, dialect: str) -> ColumnElement[int]:
     """Whole minutes from ``start`` to ``end`` (NULL when either is)."""
     if dialect == "sqlite":
@@ -105,10 +93,3 @@ def minutes_between(start: Any, end: Any, dialect: str) -> ColumnElement[int]:
         # from landing on 59.999… and rounding down.
         return cast((func.julianday(end) - func.julianday(start)) * 1440 + 0.0001, Integer)
     return cast(func.floor(extract("epoch", end - start) / 60), BigInteger)
-
-
-def floor_div(value: ColumnElement[Any], divisor: int, dialect: str) -> ColumnElement[int]:
-    """``value // divisor`` for non-negative values, as an integer on both backends."""
-    if dialect == "sqlite":
-        return value // divisor  # integer division truncates, and the values are >= 0
-    return cast(func.floor(value / divisor), BigInteger)

@@ -102,20 +102,10 @@ class ReachStore:
     def touch_engagement(self, posts: list[Post], now: datetime) -> None:
         """Posts the platform no longer shows still count as refreshed, so they do not crowd
         out the others at the head of the line (their last counts stay)."""
-        p = m.Post
         with self.engine.begin() as conn:
             for platform in {x.platform for x in posts}:
                 ids = [x.post_id for x in posts if x.platform is platform]
-                for part in chunks(ids):
-                    conn.execute(
-                        update(p)
-                        .where(
-                            p.community_id == self.community_id,
-                            p.platform == platform.value,
-                            p.platform_post_id.in_(part),
-                        )
-                        .values(engagement_at=now)
-                    )
+                self._update(conn, m.Post, m.Post.platform_post_id, platform, ids, engagement_at=now)
 
     # -- followers -----------------------------------------------------------------------------
 
@@ -154,20 +144,26 @@ class ReachStore:
         self, platform: Platform, checked: list[str], follows: Mapping[str, bool], now: datetime
     ) -> None:
         """Record what the platform said; accounts it did not answer for become unknown."""
-        a = m.Account
+        key = m.Account.platform_account_id
         with self.engine.begin() as conn:
             for value in (True, False, None):
                 ids = [i for i in checked if follows.get(i) is value]
-                for part in chunks(ids):
-                    conn.execute(
-                        update(a)
-                        .where(
-                            a.community_id == self.community_id,
-                            a.platform == platform.value,
-                            a.platform_account_id.in_(part),
-                        )
-                        .values(follows_central=value, follows_checked_at=now)
-                    )
+                self._update(
+                    conn, m.Account, key, platform, ids, follows_central=value, follows_checked_at=now
+                )
+
+    def _update(
+        self, conn: Connection, model: Any, key: Any, platform: Platform, ids: list[str], **values: Any
+    ) -> None:
+        """Set ``values`` on this community's rows of ``platform`` whose ``key`` is in ``ids``."""
+        for part in chunks(ids):
+            conn.execute(
+                update(model)
+                .where(
+                    model.community_id == self.community_id, model.platform == platform.value, key.in_(part)
+                )
+                .values(**values)
+            )
 
     # -- directory -----------------------------------------------------------------------------
 
