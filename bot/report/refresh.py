@@ -46,11 +46,14 @@ class Refresher:
         adapters: Mapping[Platform, PlatformAdapter],
         settings: Settings,
         clock: Clock,
+        *,
+        dry_run: bool = False,
     ) -> None:
         self.reach = ReachStore(store)
         self.adapters = adapters
         self.settings = settings
         self.clock = clock
+        self.dry_run = dry_run  # read the numbers, but follow nobody and change no list
 
     def list_title(self) -> str:
         return self.settings.directory.list_title or f"{self.settings.community.name} members"
@@ -115,7 +118,7 @@ class Refresher:
                 await asyncio.to_thread(self.reach.save_follows, platform, ids, follows, now)
                 result.follows_checked = len(ids)
 
-        if self.settings.directory.list_sync:
+        if self.settings.directory.list_sync and not self.dry_run:
             members = await asyncio.to_thread(self.reach.consenting, platform)
             synced = await adapter.sync_member_list(self.list_title(), members)
             if synced is None:
@@ -161,5 +164,5 @@ class ReachService:
 
 async def reach_service(app: Coalesce, stop: asyncio.Event) -> None:
     """The app's service (``Coalesce.services``) that keeps the report's numbers fresh."""
-    refresher = Refresher(app.store, app.adapters, app.settings, app.clock)
+    refresher = Refresher(app.store, app.adapters, app.settings, app.clock, dry_run=app.dry_run)
     await ReachService(refresher, app.clock, app.settings.report.refresh_minutes).run(stop)

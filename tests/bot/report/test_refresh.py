@@ -149,6 +149,18 @@ async def test_the_members_list_holds_exactly_who_consented(
     assert len(follows) == 2  # Maria and Carla once each: a waiting request is not sent again
 
 
+async def test_a_dry_run_reads_numbers_but_changes_no_list(
+    app: Coalesce, sandbox: MastodonSandbox, clock: FakeClock, reach_settings: Settings
+) -> None:
+    app.store.set_account_flags(Platform.MASTODON, _id(sandbox, "maria"), consent="in", source="command")
+    done = (await Refresher(app.store, app.adapters, reach_settings, clock, dry_run=True).run_once())[
+        Platform.MASTODON
+    ]
+    assert (done.engagement, done.list_sync) == (3, None)
+    assert sandbox.list_members(TITLE) is None
+    assert not [path for method, path in sandbox.requests if method == "POST"]
+
+
 async def test_a_rate_limit_stops_the_platform_until_the_next_round(
     app: Coalesce, sandbox: MastodonSandbox, engine: Engine, clock: FakeClock, reach_settings: Settings
 ) -> None:
