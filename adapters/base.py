@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -85,6 +86,19 @@ class PlatformAdapter(abc.ABC):
 
     async def fetch_author(self, author: Author) -> Author | None:
         """The author's current profile (opt-out markers change); None when unknown."""
+        return None
+
+    async def send_direct(self, author: Author, text: str, reply_to: str | None = None) -> Receipt | None:
+        """Tell ``author`` privately (a confirmation of their opt-out, say), under their message
+        ``reply_to`` where the platform threads; None when this platform cannot."""
+        logging.getLogger(__name__).info(
+            "direct messages not supported", extra={"platform": self.platform.value}
+        )
+        return None
+
+    async def posts_gone(self, posts: Sequence[Post]) -> set[str] | None:
+        """Which of ``posts`` (by post_id) their authors deleted; None when this platform can't tell.
+        Called for recently amplified posts, a few at a time."""
         return None
 
     def attach(self, peers: Mapping[Platform, PlatformAdapter]) -> None:  # noqa: B027 - optional hook

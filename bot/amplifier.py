@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,14 +23,27 @@ from adapters.base import PlatformAdapter
 from bot import models as m
 from bot.clock import Clock
 from bot.config import Settings
-from bot.domain import Action, CandidateState, Platform, Post, Receipt
+from bot.domain import Action, CandidateState, Platform, Post, Receipt, normalize_tag
 from bot.errors import PlatformError, RateLimited
+from bot.pipeline import hashtags_in
 from bot.store import Store, _insert
 
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)  # far longer than one platform call with its timeout
 FROZEN = "frozen"  # the switch curators flip with /freeze
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Why a candidate must not be amplified now: withdrawn for good, or held until ``until``."""
+
+    reason: str
+    until: datetime | None = None
+
+
+# A last look before each amplification (consent, blocks, freeze…); None lets it through.
+Veto = Callable[[int, Post], Awaitable[Verdict | None]]
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,8 @@ class Amplifier:
         self.dry_run = dry_run
         self.worker = worker or uuid.uuid4().hex[:12]
         self.rng = rng or random.Random()
+        self.vetoes: list[Veto] = []
+        self.markers = frozenset(normalize_tag(t) for t in settings.curation.optout_markers)
 
     def targets(self, post: Post) -> list[tuple[Platform, Action]]:
         """Where a candidate is amplified: on its own platform, by that platform's boost; and as a
@@ -202,8 +217,68 @@ class Amplifier:
                 continue
             if not self._claim(cid, self.clock.now()):
                 continue
+            try:
+                verdict = await self._vetted(cid, post)
+            except PlatformError as exc:
+                self._schedule_retry(cid, exc)
+                continue
+            if verdict is not None:
+                self._set_aside(cid, verdict)
+                continue
             outcomes.extend(await self._amplify(cid, post, targets))
         return outcomes
+
+    async def _vetted(self, cid: int, post: Post) -> Verdict | None:
+        """The last look before amplifying: the vetoes (consent, blocks, freeze), then the
+        author's profile as it is *now* (a #nobot added since the post was queued counts)."""
+        for veto in self.vetoes:
+            verdict = await veto(cid, post)
+            if verdict is not None:
+                return verdict
+        adapter = self.adapters.get(post.platform)
+        fresh = await adapter.fetch_author(post.author) if adapter is not None else None
+        if fresh is not None and self.markers & hashtags_in(fresh.bio):
+            self.store.set_account_flags(
+                post.platform, post.author.account_id, consent="out", source="profile marker"
+            )
+            return Verdict("the author's profile asks not to be amplified")
+        return None
+
+    def _set_aside(self, cid: int, verdict: Verdict) -> None:
+        ctx = {"community": self.settings.community.slug, "candidate": cid, "reason": verdict.reason}
+        if verdict.until is not None:
+            self._release(cid, next_attempt_at=verdict.until, last_error=verdict.reason)
+            log.info("amplification held", extra=ctx)
+            return
+        now = self.clock.now()
+        with self.store.engine.begin() as conn:
+            res = conn.execute(
+                update(m.Candidate)
+                .where(m.Candidate.id == cid, m.Candidate.lease_owner == self.worker)
+                .values(
+                    state=CandidateState.WITHDRAWN.value,
+                    lease_owner=None,
+                    lease_until=None,
+                    version=m.Candidate.version + 1,
+                    updated_at=now,
+                    decided_at=now,
+                    next_attempt_at=None,
+                )
+            )
+            if res.rowcount == 1:
+                conn.execute(
+                    m.table(m.Decision)
+                    .insert()
+                    .values(
+                        community_id=self.store.community_id,
+                        candidate_id=cid,
+                        curator="system",
+                        action="withdraw",
+                        reason=verdict.reason,
+                        at=now,
+                    )
+                )
+        log.info("candidate withdrawn before amplifying", extra=ctx)
 
     async def _amplify(self, cid: int, post: Post, targets: list[tuple[Platform, Action]]) -> list[Outcome]:
         outcomes = []
@@ -308,9 +383,10 @@ class Amplifier:
         if isinstance(error, _DryRun):
             self._release(cid)
             return
+        spent = 0 if isinstance(error, RateLimited) else 1  # slowing down is not failing
         with self.store.engine.connect() as conn:
             attempts = (
-                conn.execute(select(m.Candidate.attempts).where(m.Candidate.id == cid)).scalar_one() + 1
+                conn.execute(select(m.Candidate.attempts).where(m.Candidate.id == cid)).scalar_one() + spent
             )
         cfg = self.settings.amplify
         if not error.retryable or attempts >= cfg.max_attempts:

@@ -7,6 +7,7 @@ while the others carry on. Nothing here knows a platform by name.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -15,18 +16,21 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.base import PlatformAdapter
 from adapters.registry import create_adapter
 from bot.amplifier import Amplifier, Outcome
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.domain import Platform
+from bot.domain import Batch, Platform
 from bot.errors import PlatformError, Unauthorized
+from bot.health import WatchHealthRecorder
 from bot.migrate import upgrade
 from bot.pipeline import Pipeline
 from bot.queue import Queue
 from bot.store import IngestResult, Store, make_engine
+from bot.trust import TrustService
 
 if TYPE_CHECKING:
     from bot.console import Console
@@ -74,6 +78,8 @@ class Coalesce:
         self.pipeline: Pipeline
         self.queue: Queue
         self.amplifier: Amplifier
+        self.trust: TrustService  # consent, undos, deleted originals; the amplifier's last veto
+        self.health: WatchHealthRecorder
         self.adapters: dict[Platform, PlatformAdapter] = {}
         self.wake = asyncio.Event()  # set when there may be new work for the amplifier
         self.on_queued: list[Callable[[], None]] = []  # told when watching queued new candidates
@@ -102,6 +108,17 @@ class Coalesce:
         self.amplifier = Amplifier(
             self.store, self.adapters, self.settings, self.clock, dry_run=self.dry_run, worker=self.worker
         )
+        self.trust = TrustService(
+            self.store,
+            self.adapters,
+            self.settings,
+            self.clock,
+            worker=self.worker,
+            consent=self.pipeline.consent,
+        )
+        self.amplifier.vetoes.append(self.trust.veto)
+        self.services.append(self.trust.serve)
+        self.health = WatchHealthRecorder(self.store, self.worker)
         open_intents = self.amplifier.reconcile()
         if open_intents:
             log.warning("resuming amplifications interrupted by a restart", extra={"count": open_intents})
@@ -148,11 +165,20 @@ class Coalesce:
         cursors = self.store.cursors(platform)
         async for batch in adapter.watch(self.settings.community.tags, cursors, follow=False):
             result = await asyncio.to_thread(self.pipeline.ingest, platform, batch, self.clock.now())
+            await self._healthy(platform, batch, result)
             total.stored += result.stored
             total.candidates.extend(result.candidates)
             for reason, n in result.skipped.items():
                 total.skip(reason, n)
+        await self._healthy(platform)
         return total
+
+    async def _healthy(
+        self, platform: Platform, batch: Batch | None = None, result: IngestResult | None = None
+    ) -> None:
+        """The platform answered: say so where ``bot health`` looks (new posts or requests = progress)."""
+        progressed = bool(result and result.stored) or bool(batch and (batch.requests or batch.nominations))
+        await asyncio.to_thread(self.health.ok, platform, self.clock.now(), progressed=progressed)
 
     async def run_once(self) -> CycleReport:
         report = CycleReport()
@@ -162,11 +188,13 @@ class Coalesce:
             if isinstance(result, PlatformError):
                 report.errors[platform] = str(result)
                 log.warning("watch failed", extra={"platform": platform.value, "error": str(result)})
+                await asyncio.to_thread(self.health.error, platform, str(result), self.clock.now())
             elif isinstance(result, BaseException):
                 raise result
             else:
                 report.ingested[platform] = result
         self.queue.wake_snoozed(self.clock.now())
+        await self.trust.run_once()
         report.outcomes = await self.amplifier.run_due()
         return report
 
@@ -197,18 +225,23 @@ class Coalesce:
                 cursors = self.store.cursors(platform)
                 async for batch in adapter.watch(self.settings.community.tags, cursors, follow=True):
                     result = await asyncio.to_thread(self.pipeline.ingest, platform, batch, self.clock.now())
+                    await self._healthy(platform, batch, result)
                     if result.candidates:
                         self.wake.set()
                         for notify in self.on_queued:
                             notify()
                     delay = self.settings.run.watch_retry_seconds
                 return
-            except PlatformError as exc:
+            except (PlatformError, SQLAlchemyError) as exc:
+                # The database going away is survived like a platform outage: retried, not fatal.
                 wait = exc.retry_after if hasattr(exc, "retry_after") else delay
+                error = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
                 log.warning(
                     "watch failed; retrying",
-                    extra={"platform": platform.value, "error": str(exc), "retry_in_s": round(wait)},
+                    extra={"platform": platform.value, "error": error, "retry_in_s": round(wait)},
                 )
+                with contextlib.suppress(SQLAlchemyError):  # the database failed: the log line has it
+                    await asyncio.to_thread(self.health.error, platform, error, self.clock.now())
                 await self.clock.sleep(wait)
                 delay = min(delay * 2, self.settings.run.watch_retry_max_seconds)
 
@@ -217,8 +250,8 @@ class Coalesce:
             self.queue.wake_snoozed(self.clock.now())
             try:
                 await self.amplifier.run_due()
-            except PlatformError as exc:  # adapters' errors are handled inside; this is a guard
-                log.warning("amplifier cycle failed", extra={"error": str(exc)})
+            except (PlatformError, SQLAlchemyError) as exc:  # adapters' errors are handled inside
+                log.warning("amplifier cycle failed", extra={"error": str(exc).splitlines()[0][:300]})
             self.wake.clear()
             sleeper = asyncio.ensure_future(self.clock.sleep(self.settings.run.poll_seconds))
             waker = asyncio.ensure_future(self.wake.wait())

@@ -267,7 +267,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # -- parser ------------------------------------------------------------------------------------
 
 # Feature modules that add commands: each has ``register(cli: Commands) -> None``.
-EXTENSIONS: list[str] = ["bot.cli_report"]
+EXTENSIONS: list[str] = ["bot.cli_report", "bot.cli_trust"]
 
 
 class Commands:

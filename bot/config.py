@@ -19,6 +19,7 @@ from bot.domain import Platform, normalize_tag
 from bot.errors import ConfigError
 from bot.schema import Environment, build
 from bot.series.settings import SeriesSettings
+from bot.trust_settings import TrustSettings
 
 DEFAULT_CONFIG = "config.yaml"
 
@@ -181,6 +182,7 @@ class Settings:
     directory: DirectorySettings = field(default_factory=DirectorySettings)
     report: ReportSettings = field(default_factory=ReportSettings)
     series: SeriesSettings = field(default_factory=SeriesSettings)
+    trust: TrustSettings = field(default_factory=TrustSettings)
     platforms: Mapping[Platform, Any] = field(default_factory=lambda: MappingProxyType({}))
     secrets: frozenset[str] = frozenset()  # every value that came from a ${VAR}; logs hide them
 
@@ -250,6 +252,7 @@ def parse(data: Any, env: Environment | None = None) -> Settings:
         directory=base.directory,
         report=base.report,
         series=base.series,
+        trust=base.trust,
         platforms=MappingProxyType(platforms),
         secrets=frozenset(env.secrets),
     )

@@ -96,6 +96,19 @@ class Nomination:
     note: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class MemberRequest:
+    """A member asking the bot about themselves: ``optout``, ``optin`` or ``link`` (with a code
+    in ``argument``, or none to be given one). ``reply_ref`` is the platform's id of the
+    message that asked, so the answer can thread under it and a replayed message counts once."""
+
+    kind: str
+    author: Author
+    platform: Platform
+    argument: str | None = None
+    reply_ref: str | None = None
+
+
 @dataclass(slots=True)
 class Batch:
     """What one read of a platform source produced, and the cursor just after it.
@@ -109,6 +122,7 @@ class Batch:
     posts: list[Post] = field(default_factory=list)
     nominations: list[Nomination] = field(default_factory=list)
     malformed: int = 0
+    requests: list[MemberRequest] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

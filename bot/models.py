@@ -102,6 +102,11 @@ class Account(Base):
     organisation_source: Mapped[str | None] = mapped_column(String(64))
     follows_central: Mapped[bool | None] = mapped_column(Boolean)  # None: not known (yet)
     follows_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # One person's accounts on several platforms share a person_id (the lowest account id among
+    # them), so one opt-out covers all; None: not linked. Frozen: curators stopped amplifying them.
+    person_id: Mapped[int | None] = mapped_column(Id, index=True)
+    frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    frozen_by: Mapped[str | None] = mapped_column(String(255))
 
 
 class Post(Base):
@@ -334,6 +339,7 @@ class PublicationPart(Base):
     receipt_url: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
+
 class Opportunity(Base):
     """A scholarship, rotation, fellowship, job… for the weekly digest; one per normalised url."""
 
@@ -402,3 +408,110 @@ class SeriesCheckpoint(Base):
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
     series: Mapped[str] = mapped_column(String(64), primary_key=True)
     checked_until: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# -- trust: consent requests, account links, runtime blocks, undos, deletion checks, health --------
+
+
+class MemberRequest(Base):
+    """A member's opt-out, opt-in or link request, kept once per platform message (a replayed
+    mention is not handled twice) with the confirmation owed to them until it is delivered."""
+
+    __tablename__ = "member_requests"
+    __table_args__ = (UniqueConstraint("community_id", "platform", "request_ref"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    platform: Mapped[str] = mapped_column(String(16))
+    request_ref: Mapped[str] = mapped_column(String(512))
+    kind: Mapped[str] = mapped_column(String(16))  # optout | optin | link
+    argument: Mapped[str | None] = mapped_column(String(64))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    outcome: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reply_text: Mapped[str | None] = mapped_column(Text)
+    reply_state: Mapped[str] = mapped_column(String(16))  # pending | sent | unsupported | failed | none
+    reply_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    reply_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reply_error: Mapped[str | None] = mapped_column(Text)
+
+
+class LinkCode(Base):
+    """A one-time code a member posts from another account to say "this one is me too"."""
+
+    __tablename__ = "link_codes"
+    __table_args__ = (UniqueConstraint("community_id", "code"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    code: Mapped[str] = mapped_column(String(16))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+
+
+class Block(Base):
+    """A runtime blocklist entry (added by a curator), merged with the config's blocklist."""
+
+    __tablename__ = "blocks"
+    __table_args__ = (UniqueConstraint("community_id", "kind", "value"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # account | domain | did | keyword
+    value: Mapped[str] = mapped_column(String(512))
+    reason: Mapped[str | None] = mapped_column(Text)
+    added_by: Mapped[str] = mapped_column(String(255))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    removed_by: Mapped[str | None] = mapped_column(String(255))
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # None: in force
+
+
+class Undo(Base):
+    """Taking back one amplification (opt-out, deleted original, freeze, block), retried until the
+    platform confirms; leased like candidates so two workers never both work one."""
+
+    __tablename__ = "undos"
+    __table_args__ = (
+        UniqueConstraint("amplification_id"),
+        Index("ix_undos_community_state", "community_id", "state", "next_attempt_at"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    amplification_id: Mapped[int] = mapped_column(ForeignKey("amplifications.id"))
+    reason: Mapped[str] = mapped_column(String(32))  # optout | deleted | frozen | blocked
+    requested_by: Mapped[str] = mapped_column(String(255))  # "system", "member", a curator's name
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(String(16))  # pending | done | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PostCheck(Base):
+    """When an amplified post was last looked up on its platform, and when it was found gone."""
+
+    __tablename__ = "post_checks"
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    gone_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WatchHealth(Base):
+    """How each platform's watch is doing, written by the watch loops, read by ``bot health``."""
+
+    __tablename__ = "watch_health"
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the platform answered
+    last_progress_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # something new came
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    worker: Mapped[str | None] = mapped_column(String(64))
+
+
+Index("ix_amplifications_community_state", table(Amplification).c.community_id, table(Amplification).c.state)

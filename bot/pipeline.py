@@ -13,7 +13,10 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from bot.config import Settings
+from bot.consent import ConsentRegistry
 from bot.domain import Batch, Platform, Post, normalize_tag
+from bot.safety import Blocklist, RuntimeBlocks
+from bot.sanitize import clean_batch
 from bot.store import IngestResult, Item, Store
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,14 @@ class Filters:
         self.blocked_accounts = frozenset(a.lstrip("@").casefold() for a in block.accounts)
         self.blocked_domains = frozenset(d.lstrip("@").casefold() for d in block.domains)
         self.blocked_words = tuple(k.casefold() for k in block.keywords)
+        self._config_blocks = (self.blocked_accounts, self.blocked_domains, self.blocked_words)
+
+    def use_runtime_blocks(self, runtime: RuntimeBlocks) -> None:
+        """The config's blocklist plus what curators blocked at runtime (``python -m bot block``)."""
+        accounts, domains, words = self._config_blocks
+        self.blocked_accounts = accounts | {a.lstrip("@").casefold() for a in runtime.accounts}
+        self.blocked_domains = domains | {d.casefold() for d in runtime.domains}
+        self.blocked_words = words + tuple(k for k in runtime.keywords if k not in words)
 
     def opted_out_by_profile(self, bio: str) -> bool:
         return bool(self.markers & hashtags_in(bio))
@@ -93,8 +104,18 @@ class Pipeline:
         self.settings = settings
         self.filters = Filters(settings)
         self.store = store
+        self.consent = ConsentRegistry(store, settings)
+        self.blocklist = Blocklist(store, settings, self.consent)
 
     def ingest(self, platform: Platform, batch: Batch, now: datetime) -> IngestResult:
+        batch, rejected = clean_batch(batch)
+        for item_id, why in rejected:
+            log.warning(
+                "skipped malformed item", extra={"platform": platform.value, "id": item_id, "error": why}
+            )
+        self.filters.use_runtime_blocks(self.blocklist.runtime())
+        if batch.requests:  # first: a crash before the cursor moves replays them, and they count once
+            self.consent.record(platform, batch.requests, now)
         items = self.filters.items(batch, now)
         # A member on one platform may nominate a post on another (a Mastodon link sent to the
         # Telegram bot): that post is stored as the other platform's, where it is amplified.

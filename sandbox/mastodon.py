@@ -364,6 +364,11 @@ class MastodonSandbox:
             account.fields = [{"name": k, "value": html.escape(v), "verified_at": None} for k, v in fields]
             return self._account_json(account)
 
+    def set_note(self, account: Any, note: str) -> None:
+        """The member edits their profile text (plain text, as for :meth:`add_account`)."""
+        with self._lock:
+            self._account_ref(account).note = f"<p>{html.escape(note)}</p>" if note else ""
+
     def issue_token(self, account: Any, token: str | None = None) -> str:
         """Another access token, so a test can act through the API as ``account``."""
         with self._lock:

@@ -30,10 +30,12 @@ from mastodon.errors import (
 
 from adapters.base import PlatformAdapter
 from adapters.mastodon.normalize import id_key, to_author, to_post
-from adapters.mastodon.reach import MastodonReach
+from adapters.mastodon.reach import STATUSES_PER_REQUEST, MastodonReach
 from adapters.mastodon.settings import MastodonSettings
+from bot import member_commands
+from bot.budget import Budget, Limit
 from bot.clock import Clock, SystemClock
-from bot.domain import Action, Author, Batch, Nomination, Platform, Post, Receipt, TextLimits
+from bot.domain import Action, Author, Batch, MemberRequest, Nomination, Platform, Post, Receipt, TextLimits
 from bot.errors import (
     MalformedPayload,
     NotFound,
@@ -54,6 +56,12 @@ HASHTAG = "hashtag"
 SNOWFLAKE_SHIFT = 16  # Mastodon ids are milliseconds since the epoch << 16, plus a sequence
 MENTIONS = "mentions"
 BACKFILL_MAX_PAGES = 50
+# docs.joinmastodon.org/api/rate-limits: per account, 300 requests in 5 minutes, and of those at
+# most 30 deletions or unboosts in 30 minutes.
+LIMITS = (Limit("requests", 300, 300.0), Limit("deletes", 30, 1800.0))
+_DELETING = frozenset({"status_unreblog", "status_delete"})
+# What a broken entity can raise while being read; each costs only that item, never the page.
+_ITEM_ERRORS = (MalformedPayload, TypeError, ValueError, AttributeError, KeyError)
 
 
 def translate(exc: Exception, client: Mastodon) -> PlatformError:
@@ -92,20 +100,41 @@ class MastodonAdapter(MastodonReach, PlatformAdapter):
         *,
         backfill: timedelta = timedelta(hours=72),
         clock: Clock | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.client = client
         self.settings = settings
         self.backfill = backfill
         self.clock = clock or SystemClock()
+        self.budget = budget or Budget(LIMITS, self.clock, name="Mastodon")
         self.domain = urlsplit(settings.api_base_url).hostname or "localhost"
         self.me: Author | None = None
         self.path_tag: str | None = None
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        costs = {"requests": 1}
+        if getattr(fn, "__name__", "") in _DELETING:
+            costs["deletes"] = 1
+        await self.budget.spend(costs)
         try:
             return await asyncio.to_thread(fn, *args, **kwargs)
         except MastodonError as exc:
             raise translate(exc, self.client) from exc
+        finally:
+            self._observe_limits()
+
+    def _observe_limits(self) -> None:
+        """What the server's rate-limit headers said is left, shared by every worker on the account."""
+        reset = getattr(self.client, "ratelimit_reset", None)
+        remaining = getattr(self.client, "ratelimit_remaining", None)
+        limit = getattr(self.client, "ratelimit_limit", None)
+        if isinstance(reset, int | float) and isinstance(remaining, int):
+            self.budget.observe(
+                "requests",
+                remaining=remaining,
+                limit=limit if isinstance(limit, int) else None,
+                reset_in=float(reset) - time.time(),
+            )
 
     async def start(self) -> None:
         instance = await self._call(self.client.instance)
@@ -175,14 +204,19 @@ class MastodonAdapter(MastodonReach, PlatformAdapter):
             return
         positions = dict(cursors)
         while True:
+            quiet = True
             async for batch in self._tag_batches(tags, positions.get(HASHTAG)):
                 positions[HASHTAG] = batch.cursor
+                quiet = False
                 yield batch
             async for batch in self._mention_batches(positions.get(MENTIONS)):
                 positions[MENTIONS] = batch.cursor
+                quiet = False
                 yield batch
             if not follow:
                 return
+            if quiet:  # nothing new, but the server answered: a heartbeat for `bot health`
+                yield Batch(source=MENTIONS, cursor=positions.get(MENTIONS))
             await self.clock.sleep(self.settings.poll_seconds)
 
     async def _tag_batches(self, tags: Sequence[str], cursor: str | None) -> AsyncIterator[Batch]:
@@ -221,7 +255,7 @@ class MastodonAdapter(MastodonReach, PlatformAdapter):
                     break
             except MalformedPayload:
                 pass
-            where = {"max_id": str(oldest.get("id"))}
+            where = {"max_id": _last_id(page) or str(oldest.get("id"))}
         cursor: str | None = None
         for page in reversed(pages):
             batch = self._batch(HASHTAG, page, cursor)
@@ -231,16 +265,16 @@ class MastodonAdapter(MastodonReach, PlatformAdapter):
     def _batch(self, source: str, page: list[Any], cursor: str | None) -> Batch:
         batch = Batch(source=source, cursor=cursor)
         for status in page:
-            raw_id = status.get("id") if isinstance(status, Mapping) else None
-            if raw_id is not None and (batch.cursor is None or id_key(str(raw_id)) > id_key(batch.cursor)):
-                batch.cursor = str(raw_id)
+            raw_id = _status_id(status)
+            if raw_id is not None and (batch.cursor is None or id_key(raw_id) > id_key(batch.cursor)):
+                batch.cursor = raw_id
             try:
                 batch.posts.append(to_post(status, self.domain))
-            except MalformedPayload as exc:
+            except _ITEM_ERRORS as exc:
                 batch.malformed += 1
                 log.warning(
                     "skipped malformed status",
-                    extra={"platform": "mastodon", "id": raw_id, "error": str(exc)},
+                    extra={"platform": "mastodon", "id": _shown_id(status), "error": _why(exc)},
                 )
         batch.posts.reverse()  # oldest first, as they were posted
         return batch
@@ -257,31 +291,53 @@ class MastodonAdapter(MastodonReach, PlatformAdapter):
                 return
             batch = Batch(source=MENTIONS, cursor=cursor)
             for note in page:
-                note_id = str(note.get("id"))
-                if batch.cursor is None or id_key(note_id) > id_key(batch.cursor):
+                note_id = _status_id(note)
+                if note_id is not None and (batch.cursor is None or id_key(note_id) > id_key(batch.cursor)):
                     batch.cursor = note_id
+                if not isinstance(note, Mapping):
+                    batch.malformed += 1
+                    log.warning("skipped malformed notification", extra={"platform": "mastodon", "id": "?"})
+                    continue
+                request = self._member_request(note)
+                if request is not None:
+                    batch.requests.append(request)
+                    continue
                 nomination = await self._nomination(note)
                 if nomination is not None:
                     batch.nominations.append(nomination)
             cursor = batch.cursor
             yield batch
 
-    async def _nomination(self, note: Any) -> Nomination | None:
+    def _member_request(self, note: Mapping[str, Any]) -> MemberRequest | None:
+        """A mention that says only ``optout``, ``optin`` or ``link [CODE]`` is the member asking
+        about themselves, never a nomination (even when it replies to a post)."""
+        try:
+            mention = to_post(note.get("status"), self.domain)
+            author = to_author(note.get("account"), self.domain)
+        except _ITEM_ERRORS:
+            return None  # the nomination path logs it
+        parsed = member_commands.parse(mention.text)
+        if parsed is None or (self.me is not None and author.account_id == self.me.account_id):
+            return None
+        kind, argument = parsed
+        return MemberRequest(kind, author, Platform.MASTODON, argument, reply_ref=mention.post_id)
+
+    async def _nomination(self, note: Mapping[str, Any]) -> Nomination | None:
         """A mention in reply to a post nominates that post (unless it is ours)."""
         try:
             mention = to_post(note.get("status"), self.domain)
             nominator = to_author(note.get("account"), self.domain)
-        except MalformedPayload as exc:
+        except _ITEM_ERRORS as exc:
             log.warning(
                 "skipped malformed notification",
-                extra={"platform": "mastodon", "id": note.get("id"), "error": str(exc)},
+                extra={"platform": "mastodon", "id": _shown_id(note), "error": _why(exc)},
             )
             return None
         if mention.reply_to is None:
             return None
         try:
             parent = to_post(await self._call(self.client.status, mention.reply_to), self.domain)
-        except (NotFound, MalformedPayload) as exc:
+        except (NotFound, *_ITEM_ERRORS) as exc:
             log.info(
                 "nominated post unavailable",
                 extra={"platform": "mastodon", "id": mention.reply_to, "error": str(exc)},
@@ -351,12 +407,69 @@ class MastodonAdapter(MastodonReach, PlatformAdapter):
         except NotFound:
             return None
 
+    async def send_direct(self, author: Author, text: str, reply_to: str | None = None) -> Receipt | None:
+        """A direct-visibility status mentioning the member, under their message when it still exists."""
+        body = f"@{author.handle.lstrip('@')} {text}"
+        key = hashlib.sha256(f"direct\n{author.account_id}\n{reply_to}\n{text}".encode()).hexdigest()[:32]
+        where = reply_to if reply_to and reply_to.isdigit() else None
+        try:
+            status = await self._call(
+                self.client.status_post, body, in_reply_to_id=where, visibility="direct", idempotency_key=key
+            )
+        except NotFound:
+            if where is None:
+                raise
+            status = await self._call(self.client.status_post, body, visibility="direct", idempotency_key=key)
+        return Receipt(Platform.MASTODON, Action.PUBLISH, str(status["id"]), status.get("url"))
+
+    async def posts_gone(self, posts: Sequence[Post]) -> set[str]:
+        """Looked up 20 at a time; each one missing is confirmed on its own (a 404) before it
+        counts as deleted, so a hiccup or an older server never takes back a live boost."""
+        ids = list(dict.fromkeys(p.post_id for p in posts if p.post_id.isdigit()))
+        missing: list[str] = []
+        for i in range(0, len(ids), STATUSES_PER_REQUEST):
+            part = ids[i : i + STATUSES_PER_REQUEST]
+            try:
+                found = {_status_id(s) for s in await self._call(self.client.statuses, part)}
+            except NotFound:  # a server without GET /api/v1/statuses (before 4.3): ask one by one
+                found = set()
+            missing += [pid for pid in part if pid not in found]
+        gone = set()
+        for pid in missing:
+            try:
+                await self._call(self.client.status, pid)
+            except NotFound:
+                gone.add(pid)
+        return gone
+
+
+def _status_id(entity: Any) -> str | None:
+    """An entity's id when it is one (Mastodon ids are digits); None for anything else, so a
+    broken item can never become a cursor."""
+    raw = entity.get("id") if isinstance(entity, Mapping) else None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)
+    return raw if isinstance(raw, str) and raw.isdigit() and len(raw) <= 30 else None
+
+
+def _shown_id(entity: Any) -> str:
+    raw = entity.get("id") if isinstance(entity, Mapping) else None
+    text = str(raw)[:40] if raw is not None else "?"
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+def _why(exc: Exception) -> str:
+    return str(exc)[:200] if isinstance(exc, MalformedPayload) else f"{type(exc).__name__} reading the entity"
+
 
 def _first_id(page: list[Any]) -> str:
     """The newest id of a page (pages come newest first): where the next page starts."""
-    return max(
-        (str(s.get("id")) for s in page if isinstance(s, Mapping) and s.get("id")), key=id_key, default="0"
-    )
+    return max((i for i in map(_status_id, page) if i), key=id_key, default="0")
+
+
+def _last_id(page: list[Any]) -> str | None:
+    """The oldest id of a page: where the page before it ends."""
+    return min((i for i in map(_status_id, page) if i), key=id_key, default=None)
 
 
 def create(settings: MastodonSettings, app: Settings) -> MastodonAdapter:
@@ -368,4 +481,6 @@ def create(settings: MastodonSettings, app: Settings) -> MastodonAdapter:
         version_check_mode="none",
         user_agent="coalesce",
     )
-    return MastodonAdapter(client, settings, backfill=timedelta(hours=app.curation.max_age_hours))
+    adapter = MastodonAdapter(client, settings, backfill=timedelta(hours=app.curation.max_age_hours))
+    adapter.budget.fraction = app.trust.budget_fraction
+    return adapter

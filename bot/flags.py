@@ -1,0 +1,122 @@
+"""Flags on a curator's card that help spot a pile-on or a privacy slip before amplifying.
+
+Pure: given what we know of a post and its author, say what deserves a second look. Flags
+inform; curators decide. Also the check that our own text never names a curator.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from bot.errors import ConfigError
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+# Patterns that suggest a post may identify a patient. Case-insensitive; English and Spanish,
+# as the communities this bot serves write in both. A community adds its own in the config.
+DEFAULT_PATIENT_PATTERNS: tuple[str, ...] = (
+    r"\b(?:d\.?o\.?b\.?|date of birth|fecha de nacimiento)\b\s*[:#]?\s*\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}",
+    r"\b(?:mrn|medical record (?:number|no\.?|#)|chart (?:number|no\.?|#)|n[úu]mero de expediente)"
+    r"\s*[:#]?\s*\d{4,}",
+    r"\bmy (?:patient|pt)\b.{0,80}?\b\d{1,3}[\s-]?(?:yo|y/o|years?[- ]old|[mf])\b",
+    r"\b\d{1,3}[\s-]?(?:yo|y/o|years?[- ]old)\b.{0,80}?\bmy (?:patient|pt)\b",
+    r"\bmi paciente\b.{0,80}?\b\d{1,3}\s?a[ñn]os\b",
+    r"\bmy (?:patient|pt)\b.{0,60}?\b(?:room|bed|rm)\s*#?\s*\d{1,4}\b",
+)
+
+_MENTION = re.compile(r"(?<![\w@/])@[\w.-]+(?:@[\w-]+(?:\.[\w-]+)+)?")
+
+
+@dataclass(frozen=True)
+class FlagSettings:
+    """``trust.flags`` in the config: when a card gets which flag."""
+
+    new_account_days: float = 30.0  # an author's account younger than this
+    many_mentions: int = 5  # the post mentions this many accounts or more
+    stranger_replies: int = 10  # this many replies from accounts that don't follow the author
+    patient_patterns: tuple[str, ...] = DEFAULT_PATIENT_PATTERNS
+
+    def validate(self, key: str) -> None:
+        if self.new_account_days < 0:
+            raise ConfigError(f"{key}.new_account_days", "expected 0 (off) or a positive number of days")
+        if self.many_mentions < 0:
+            raise ConfigError(f"{key}.many_mentions", "expected 0 (off) or more")
+        if self.stranger_replies < 0:
+            raise ConfigError(f"{key}.stranger_replies", "expected 0 (off) or more")
+        for i, pattern in enumerate(self.patient_patterns):
+            try:
+                re.compile(pattern, re.IGNORECASE)
+            except re.error as exc:
+                raise ConfigError(
+                    f"{key}.patient_patterns[{i}]", f"not a regular expression ({exc})"
+                ) from None
+
+    def compiled(self) -> tuple[re.Pattern[str], ...]:
+        return tuple(re.compile(p, re.IGNORECASE | re.DOTALL) for p in self.patient_patterns)
+
+
+@dataclass(frozen=True)
+class Flag:
+    code: str  # new_account | many_mentions | stranger_replies | patient_info
+    text: str  # what the curator reads on the card
+
+
+def mentions_in(text: str) -> int:
+    """How many distinct accounts ``text`` mentions (@user, @user@server, @handle.bsky.social)."""
+    return len({m.group(0).casefold().rstrip(".") for m in _MENTION.finditer(text)})
+
+
+def card_flags(
+    settings: FlagSettings,
+    *,
+    text: str,
+    now: datetime,
+    author_created_at: datetime | None = None,
+    mentions: int | None = None,
+    stranger_replies: int | None = None,
+    patterns: Iterable[re.Pattern[str]] | None = None,
+) -> list[Flag]:
+    """Every flag the post earns. ``mentions`` defaults to counting them in the text;
+    ``stranger_replies`` is given only by platforms that can tell (None: not known)."""
+    flags: list[Flag] = []
+    if settings.new_account_days and author_created_at is not None:
+        age = now - author_created_at
+        if age.total_seconds() < settings.new_account_days * 86400:
+            days = max(0, age.days)
+            when = "today" if days == 0 else f"{days} day{'s' if days != 1 else ''} ago"
+            flags.append(Flag("new_account", f"author's account opened {when}"))
+    count = mentions_in(text) if mentions is None else mentions
+    if settings.many_mentions and count >= settings.many_mentions:
+        flags.append(Flag("many_mentions", f"mentions {count} accounts"))
+    if (
+        settings.stranger_replies
+        and stranger_replies is not None
+        and stranger_replies >= settings.stranger_replies
+    ):
+        flags.append(
+            Flag("stranger_replies", f"{stranger_replies} replies from accounts that don't follow the author")
+        )
+    compiled = settings.compiled() if patterns is None else tuple(patterns)
+    if any(p.search(text) for p in compiled):
+        # Never quote the match: the card would repeat what may be a patient's details.
+        flags.append(Flag("patient_info", "may carry patient information: read before amplifying"))
+    return flags
+
+
+def names_a_curator(text: str, settings: Settings) -> str | None:
+    """The curator whose name or account ``text`` contains, if any. The central account speaks
+    as "the curators": nothing it posts may single one of them out (the harassment risk moves
+    from the member to the volunteer otherwise)."""
+    folded = text.casefold()
+    for curator in settings.curators:
+        needles = [curator.name, *(v for v in curator.identities().values() if not v.isdigit())]
+        for needle in needles:
+            needle = needle.lstrip("@").casefold()
+            if len(needle) >= 3 and re.search(rf"(?<![\w.-]){re.escape(needle)}(?![\w-])", folded):
+                return curator.name
+    return None

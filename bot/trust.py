@@ -1,0 +1,421 @@
+"""The trust service: the platform side of consent and safety, worked by every worker.
+
+Each round: the consent sweep (:meth:`ConsentRegistry.enforce`), the undos that are due
+(unboost, delete repost or channel copy), the confirmations owed to members, and — every
+``trust.recheck_minutes`` — a look at recently amplified posts to find those their authors
+deleted. It also gives the amplifier its last veto before each amplification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from adapters.base import PlatformAdapter
+from bot import models as m
+from bot.amplifier import Verdict
+from bot.clock import Clock
+from bot.config import Settings
+from bot.consent import ConsentRegistry
+from bot.domain import Action, Author, CandidateState, Platform, Post, Receipt
+from bot.errors import PlatformError, RateLimited
+from bot.pipeline import Filters
+from bot.safety import Blocklist
+from bot.store import Store, _insert, to_domain
+
+if TYPE_CHECKING:
+    from bot.app import Coalesce
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)
+FROZEN_HOLD = timedelta(minutes=15)  # a frozen member's approved posts are looked at again then
+UNDO_ATTEMPTS = 12
+REPLY_ATTEMPTS = 8
+PER_ROUND = 25
+
+
+@dataclass
+class TrustReport:
+    enforced: dict[str, int] = field(default_factory=dict)
+    undone: int = 0
+    undo_failed: int = 0
+    replies: int = 0
+    checked: int = 0
+    gone: int = 0
+
+
+class TrustService:
+    def __init__(
+        self,
+        store: Store,
+        adapters: Mapping[Platform, PlatformAdapter],
+        settings: Settings,
+        clock: Clock,
+        *,
+        worker: str,
+        consent: ConsentRegistry | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.adapters = adapters
+        self.settings = settings
+        self.clock = clock
+        self.worker = worker
+        self.consent = consent or ConsentRegistry(store, settings)
+        self.blocklist = Blocklist(store, settings, self.consent)
+        self.filters = Filters(settings)
+        self.rng = rng or random.Random()
+        # Told the database id of each post found deleted, after its undos are queued (digests
+        # drop it there). Called in a worker thread.
+        self.on_post_gone: list[Callable[[int], None]] = []
+        self._next_recheck: datetime | None = None
+
+    @property
+    def cid(self) -> int:
+        return self.store.community_id
+
+    # -- the amplifier's last look -------------------------------------------------------------
+
+    async def veto(self, candidate_id: int, post: Post) -> Verdict | None:
+        return await asyncio.to_thread(self.verdict, candidate_id, post, self.clock.now())
+
+    def verdict(self, candidate_id: int, post: Post, now: datetime) -> Verdict | None:
+        with self.store.engine.connect() as conn:
+            row = conn.execute(
+                select(m.Post.account_id, m.Post.deleted)
+                .join(m.Candidate, m.Candidate.post_id == m.Post.id)
+                .where(m.Candidate.id == candidate_id)
+            ).one()
+            standing = self.consent.consent_of(conn, int(row.account_id))
+        if standing["consent"] == "out":
+            return Verdict("the member opted out")
+        if self.settings.community.consent == "opt-in" and standing["consent"] != "in":
+            return Verdict("the member has not opted in")
+        if row.deleted:
+            return Verdict("the author deleted the post")
+        self.filters.use_runtime_blocks(self.blocklist.runtime())
+        if standing["blocked"] or self.filters.is_blocked(post):
+            return Verdict("the author, their server or a word in the post is blocked")
+        if standing["frozen"]:
+            return Verdict("the curators froze this member", until=now + FROZEN_HOLD)
+        return None
+
+    # -- one round -------------------------------------------------------------------------------
+
+    async def run_once(self) -> TrustReport:
+        report = TrustReport()
+        report.enforced = await asyncio.to_thread(self.consent.enforce, self.clock.now())
+        report.checked, report.gone = await self.recheck()
+        report.undone, report.undo_failed = await self.undo_due()
+        report.replies = await self.deliver_replies()
+        return report
+
+    async def serve(self, app: Coalesce, stop: asyncio.Event) -> None:
+        """The service ``run`` starts: a round every ``trust.cycle_seconds`` until stopped. A
+        round that fails (the database restarting, say) is logged and the next one tries again."""
+        while not stop.is_set():
+            try:
+                await self.run_once()
+            except (PlatformError, SQLAlchemyError, OSError) as exc:
+                log.warning("trust round failed; next round retries", extra={"error": str(exc)[:300]})
+            await self.clock.sleep(self.settings.trust.cycle_seconds)
+
+    # -- undos -------------------------------------------------------------------------------------
+
+    async def undo_due(self, limit: int = PER_ROUND) -> tuple[int, int]:
+        """Take back what is due; returns (done, given up). One platform refusing (rate limit,
+        outage) holds only its own undos."""
+        now = self.clock.now()
+        u, x = m.Undo, m.Amplification
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                select(u.id, u.reason, u.attempts, x.id.label("amp"), x.platform, x.action, x.receipt_ref)
+                .add_columns(x.receipt_url, x.candidate_id)
+                .join(x, x.id == u.amplification_id)
+                .where(
+                    u.community_id == self.cid,
+                    u.state == "pending",
+                    or_(u.next_attempt_at.is_(None), u.next_attempt_at <= now),
+                    or_(u.lease_until.is_(None), u.lease_until < now),
+                )
+                .order_by(u.requested_at, u.id)
+                .limit(limit)
+            ).all()
+        done = failed = 0
+        held: set[str] = set()
+        for row in rows:
+            adapter = self.adapters.get(Platform(row.platform))
+            if adapter is None or row.platform in held or not self._claim_undo(row.id, now):
+                continue
+            try:
+                if row.receipt_ref:
+                    receipt = Receipt(
+                        Platform(row.platform), Action(row.action), row.receipt_ref, row.receipt_url
+                    )
+                    await adapter.undo(receipt)
+            except PlatformError as exc:
+                if isinstance(exc, RateLimited):
+                    held.add(row.platform)
+                if self._undo_failed(row, exc):
+                    failed += 1
+                continue
+            self._undo_done(row)
+            done += 1
+        return done, failed
+
+    def _claim_undo(self, undo_id: int, now: datetime) -> bool:
+        u = m.Undo
+        with self.store.engine.begin() as conn:
+            res = conn.execute(
+                update(u)
+                .where(
+                    u.id == undo_id, u.state == "pending", or_(u.lease_until.is_(None), u.lease_until < now)
+                )
+                .values(lease_owner=self.worker, lease_until=now + LEASE)
+            )
+            return res.rowcount == 1
+
+    def _undo_done(self, row: Any) -> None:
+        now = self.clock.now()
+        u, x, c = m.Undo, m.Amplification, m.Candidate
+        with self.store.engine.begin() as conn:
+            conn.execute(
+                update(u)
+                .where(u.id == row.id)
+                .values(state="done", done_at=now, error=None, lease_owner=None, lease_until=None)
+            )
+            conn.execute(update(x).where(x.id == row.amp, x.state == "done").values(state="undone"))
+            changed = conn.execute(
+                update(c)
+                .where(c.id == row.candidate_id, c.state == CandidateState.AMPLIFIED.value)
+                .values(state=CandidateState.WITHDRAWN.value, version=c.version + 1, updated_at=now)
+            ).rowcount
+            if changed:
+                conn.execute(
+                    m.table(m.Decision)
+                    .insert()
+                    .values(
+                        community_id=self.cid,
+                        candidate_id=row.candidate_id,
+                        curator="system",
+                        action="undo",
+                        reason=_UNDO_REASONS.get(row.reason, row.reason),
+                        at=now,
+                    )
+                )
+        log.info(
+            "amplification taken back",
+            extra={"community": self.settings.community.slug, "platform": row.platform, "reason": row.reason},
+        )
+
+    def _undo_failed(self, row: Any, exc: PlatformError) -> bool:
+        """Schedule the next try; True when this was the last one."""
+        now = self.clock.now()
+        attempts = row.attempts + (0 if isinstance(exc, RateLimited) else 1)
+        last = attempts >= UNDO_ATTEMPTS or not exc.retryable
+        if isinstance(exc, RateLimited):
+            delay = exc.retry_after
+        else:
+            delay = min(3600.0, 30.0 * 2 ** max(0, attempts - 1)) * (0.5 + self.rng.random())
+        u = m.Undo
+        with self.store.engine.begin() as conn:
+            conn.execute(
+                update(u)
+                .where(u.id == row.id)
+                .values(
+                    state="failed" if last else "pending",
+                    attempts=attempts,
+                    error=str(exc)[:1000],
+                    next_attempt_at=None if last else now + timedelta(seconds=delay),
+                    lease_owner=None,
+                    lease_until=None,
+                )
+            )
+        ctx = {"community": self.settings.community.slug, "platform": row.platform, "error": str(exc)}
+        if last:
+            log.error("could not take back an amplification; it needs a curator", extra=ctx)
+        else:
+            log.warning("taking back an amplification failed; will retry", extra=ctx)
+        return last
+
+    # -- confirmations to members -------------------------------------------------------------
+
+    async def deliver_replies(self, limit: int = PER_ROUND) -> int:
+        now = self.clock.now()
+        r, a = m.MemberRequest, m.Account
+        with self.store.engine.begin() as conn:
+            # A worker that died while sending leaves "sending" behind: its lease ran out.
+            conn.execute(
+                update(r)
+                .where(r.community_id == self.cid, r.reply_state == "sending", r.reply_next_at < now)
+                .values(reply_state="pending")
+            )
+            rows = conn.execute(
+                select(r.id, r.platform, r.request_ref, r.reply_text, r.reply_attempts)
+                .add_columns(a.platform_account_id, a.handle, a.display_name)
+                .join(a, a.id == r.account_id)
+                .where(r.community_id == self.cid, r.reply_state == "pending", r.reply_next_at <= now)
+                .order_by(r.id)
+                .limit(limit)
+            ).all()
+        sent = 0
+        held: set[str] = set()
+        for row in rows:
+            adapter = self.adapters.get(Platform(row.platform))
+            if adapter is None or row.platform in held or not self._claim_reply(row.id, now):
+                continue
+            member = Author(
+                account_id=row.platform_account_id, handle=row.handle, display_name=row.display_name
+            )
+            reply_to = None if row.request_ref.startswith("local:") else row.request_ref
+            try:
+                receipt = await adapter.send_direct(member, row.reply_text or "", reply_to=reply_to)
+            except PlatformError as exc:
+                if isinstance(exc, RateLimited):
+                    held.add(row.platform)
+                self._reply_failed(row, exc)
+                continue
+            state = "sent" if receipt is not None else "unsupported"
+            with self.store.engine.begin() as conn:
+                conn.execute(
+                    update(r)
+                    .where(r.id == row.id)
+                    .values(reply_state=state, replied_at=self.clock.now(), reply_error=None)
+                )
+            sent += receipt is not None
+        return sent
+
+    def _claim_reply(self, request_id: int, now: datetime) -> bool:
+        r = m.MemberRequest
+        with self.store.engine.begin() as conn:
+            res = conn.execute(
+                update(r)
+                .where(r.id == request_id, r.reply_state == "pending")
+                .values(reply_state="sending", reply_next_at=now + LEASE)
+            )
+            return res.rowcount == 1
+
+    def _reply_failed(self, row: Any, exc: PlatformError) -> None:
+        now = self.clock.now()
+        attempts = row.reply_attempts + (0 if isinstance(exc, RateLimited) else 1)
+        last = attempts >= REPLY_ATTEMPTS or not exc.retryable
+        delay = exc.retry_after if isinstance(exc, RateLimited) else min(3600.0, 30.0 * 2**attempts)
+        r = m.MemberRequest
+        with self.store.engine.begin() as conn:
+            conn.execute(
+                update(r)
+                .where(r.id == row.id)
+                .values(
+                    reply_state="failed" if last else "pending",
+                    reply_attempts=attempts,
+                    reply_error=str(exc)[:1000],
+                    reply_next_at=now + timedelta(seconds=delay),
+                )
+            )
+        log.warning(
+            "could not confirm to a member" + ("; giving up" if last else "; will retry"),
+            extra={"community": self.settings.community.slug, "platform": row.platform, "error": str(exc)},
+        )
+
+    # -- deleted originals ----------------------------------------------------------------------
+
+    async def recheck(self) -> tuple[int, int]:
+        """Every ``trust.recheck_minutes``: ask each platform about the amplified posts looked at
+        longest ago (``trust.recheck_batch`` of them); take back what their authors deleted."""
+        cfg = self.settings.trust
+        now = self.clock.now()
+        if not cfg.recheck_minutes or (self._next_recheck is not None and now < self._next_recheck):
+            return 0, 0
+        checked = gone_total = 0
+        for platform, adapter in self.adapters.items():
+            posts = await asyncio.to_thread(self._amplified_recently, platform, now)
+            if not posts:
+                continue
+            self._next_recheck = now + timedelta(minutes=cfg.recheck_minutes)
+            try:
+                gone = await adapter.posts_gone([p for _, p in posts])
+            except PlatformError as exc:
+                log.warning(
+                    "could not re-check amplified posts",
+                    extra={"platform": platform.value, "error": str(exc)},
+                )
+                continue
+            gone_pks = [pk for pk, p in posts if gone is not None and p.post_id in gone]
+            await asyncio.to_thread(self._checked, [pk for pk, _ in posts], gone_pks, now)
+            for pk in gone_pks:
+                await asyncio.to_thread(self.post_gone, pk, now)
+            checked += len(posts)
+            gone_total += len(gone_pks)
+        return checked, gone_total
+
+    def _amplified_recently(self, platform: Platform, now: datetime) -> list[tuple[int, Post]]:
+        cfg = self.settings.trust
+        x, c, p, chk = m.Amplification, m.Candidate, m.Post, m.PostCheck
+        with Session(self.store.engine) as session:
+            rows = session.execute(
+                select(p, m.Account)
+                .join(m.Account, m.Account.id == p.account_id)
+                .outerjoin(chk, chk.post_id == p.id)
+                .where(
+                    p.community_id == self.cid,
+                    p.platform == platform.value,
+                    p.deleted.is_(False),
+                    p.id.in_(
+                        select(c.post_id)
+                        .join(x, x.candidate_id == c.id)
+                        .where(
+                            x.community_id == self.cid,
+                            x.state == "done",
+                            x.completed_at >= now - timedelta(days=cfg.recheck_days),
+                        )
+                    ),
+                )
+                .order_by(chk.checked_at.is_not(None), chk.checked_at, p.id)
+                .limit(cfg.recheck_batch)
+            ).all()
+            return [(post.id, to_domain(post, account)) for post, account in rows]
+
+    def _checked(self, pks: list[int], gone: list[int], now: datetime) -> None:
+        with self.store.engine.begin() as conn:
+            stmt = _insert(conn, m.table(m.PostCheck))
+            conn.execute(
+                stmt.on_conflict_do_update(index_elements=["post_id"], set_={"checked_at": now}),
+                [{"post_id": pk, "community_id": self.cid, "checked_at": now} for pk in pks],
+            )
+            if gone:
+                conn.execute(
+                    update(m.PostCheck)
+                    .where(and_(m.PostCheck.post_id.in_(gone), m.PostCheck.gone_at.is_(None)))
+                    .values(gone_at=now)
+                )
+
+    def post_gone(self, post_pk: int, now: datetime) -> None:
+        """The author deleted the post: it leaves the queue and every place we amplified it."""
+        with self.store.engine.begin() as conn:
+            conn.execute(update(m.Post).where(m.Post.id == post_pk).values(deleted=True))
+            self.consent.withdraw(conn, m.Post.id == post_pk, "the author deleted the post", now)
+            undos = self.consent.schedule_undos(conn, m.Post.id == post_pk, "deleted", "system", now)
+        log.info(
+            "amplified post deleted by its author",
+            extra={"community": self.settings.community.slug, "post": post_pk, "undos": undos},
+        )
+        for hook in self.on_post_gone:
+            hook(post_pk)
+
+
+_UNDO_REASONS = {
+    "optout": "the member opted out: boost taken back",
+    "deleted": "the author deleted the post: boost taken back",
+    "frozen": "the curators froze this member: boost taken back",
+    "blocked": "blocked: boost taken back",
+}

@@ -1,0 +1,92 @@
+"""Trust tests: the real Mastodon.py against the loopback sandbox, the store on SQLite and
+PostgreSQL, time from a FakeClock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from mastodon import Mastodon
+from sqlalchemy import Engine, select
+
+from adapters.mastodon.adapter import MastodonAdapter
+from adapters.mastodon.normalize import html_to_text
+from adapters.mastodon.settings import MastodonSettings
+from bot import models as m
+from bot.app import Coalesce
+from bot.clock import FakeClock
+from bot.config import Settings
+from bot.domain import Platform
+from sandbox.mastodon import MastodonSandbox
+
+TAG = "LatinasInMedicine"
+
+
+@pytest.fixture
+def sandbox(clock: FakeClock) -> Iterator[MastodonSandbox]:
+    with MastodonSandbox(domain="med.example", clock=clock.now) as sb:
+        yield sb
+
+
+def make_adapter(sandbox: MastodonSandbox, clock: FakeClock, **kw: Any) -> MastodonAdapter:
+    cfg = MastodonSettings(api_base_url=sandbox.base_url, access_token=sandbox.token)
+    client = Mastodon(
+        api_base_url=cfg.api_base_url,
+        access_token=cfg.access_token,
+        ratelimit_method="throw",
+        request_timeout=5,
+        version_check_mode="none",
+    )
+    return MastodonAdapter(client, cfg, backfill=timedelta(hours=72), clock=clock, **kw)
+
+
+@pytest.fixture
+async def app_factory(
+    engine: Engine, sandbox: MastodonSandbox, clock: FakeClock
+) -> AsyncIterator[Callable[..., Any]]:
+    apps: list[Coalesce] = []
+
+    async def build(settings: Settings, **kw: Any) -> Coalesce:
+        adapter = make_adapter(sandbox, clock)
+        app = Coalesce(settings, engine=engine, adapters={Platform.MASTODON: adapter}, clock=clock, **kw)
+        await app.start()
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        for task in list(app._tasks):
+            task.cancel()
+
+
+@pytest.fixture
+async def app(app_factory: Callable[..., Any], settings: Settings) -> Coalesce:
+    built: Coalesce = await app_factory(settings)
+    return built
+
+
+def mention(sandbox: MastodonSandbox, who: Any, text: str, **kw: Any) -> dict[str, Any]:
+    """``who`` writes ``text`` to the central account (a mention, as a member would)."""
+    status: dict[str, Any] = sandbox.post(who, f"@{sandbox.central['acct']}@{sandbox.domain} {text}", **kw)
+    return status
+
+
+def directs_to(sandbox: MastodonSandbox, account: dict[str, Any]) -> list[dict[str, Any]]:
+    """Direct statuses the central account sent that mention ``account``."""
+    out = []
+    for status in sandbox.statuses_by(sandbox.central["id"]):
+        if status["visibility"] == "direct" and any(x["id"] == account["id"] for x in status["mentions"]):
+            out.append(status)
+    return out
+
+
+def plain(status: dict[str, Any]) -> str:
+    """A status's text as a member reads it."""
+    return html_to_text(str(status["content"]))
+
+
+def states(engine: Engine) -> dict[int, str]:
+    with engine.connect() as conn:
+        return {int(i): str(s) for i, s in conn.execute(select(m.Candidate.id, m.Candidate.state))}
