@@ -55,7 +55,8 @@ async def test_opting_out_by_mention_withdraws_undoes_and_confirms(
     await app.run_once()
 
     assert sandbox.reblogs_of(boosted) == []  # the earlier boost was taken back
-    assert sandbox.reblogs_of(approved) == [] and sandbox.reblogs_of(waiting) == []
+    assert sandbox.reblogs_of(approved) == []
+    assert sandbox.reblogs_of(waiting) == []
     assert states(engine) == {first: "withdrawn", second: "withdrawn", third: "withdrawn"}
     assert ("system", "undo") in _decisions(engine, first)
     assert ("system", "withdraw") in _decisions(engine, third)
@@ -97,7 +98,8 @@ async def test_opting_back_in_and_the_marker_warning(
     await app.run_once()
     assert _consent(engine, "maria@med.example") == "in"
     last = directs_to(sandbox, maria)[0]  # newest first
-    assert "Welcome back" in plain(last) and "#nobot" in plain(last)
+    assert "Welcome back" in plain(last)
+    assert "#nobot" in plain(last)
 
 
 async def test_in_an_opt_in_community_only_members_who_opted_in_are_queued(
@@ -142,7 +144,8 @@ async def test_linked_accounts_share_one_opt_out(
         people = set(
             conn.execute(select(m.Account.person_id).where(m.Account.handle.like("maria%"))).scalars()
         )
-    assert len(people) == 1 and None not in people
+    assert len(people) == 1
+    assert None not in people
 
     mention(sandbox, other, "optout")  # opting out from the second account…
     await app.run_once()
@@ -189,7 +192,8 @@ async def test_the_sweep_takes_back_a_boost_that_finished_after_the_opt_out(
     with engine.begin() as conn:  # the opt-out recorded in the same instant the boost finished
         conn.execute(update(m.Account).values(consent="out", consent_source="mastodon:optout"))
     report = await app.trust.run_once()
-    assert report.enforced["undos"] == 1 and report.undone == 1
+    assert report.enforced["undos"] == 1
+    assert report.undone == 1
     assert sandbox.reblogs_of(status) == []
     again = await app.trust.run_once()
     assert again.enforced == {"linked": 0, "withdrawn": 0, "undos": 0}
@@ -208,10 +212,13 @@ async def test_undos_and_confirmations_survive_platform_faults(
     sandbox.faults.add(r"/unreblog$", Fault("status", 503), method="POST")
     sandbox.faults.add(r"^/api/v1/statuses$", Fault("status", 500), method="POST")
     await app.run_once()
-    assert len(sandbox.reblogs_of(status)) == 1 and directs_to(sandbox, maria) == []
+    assert len(sandbox.reblogs_of(status)) == 1
+    assert directs_to(sandbox, maria) == []
     with engine.connect() as conn:
         undo = conn.execute(select(m.Undo.state, m.Undo.attempts, m.Undo.error)).one()
-    assert undo.state == "pending" and undo.attempts == 1 and "Unavailable" in undo.error
+    assert undo.state == "pending"
+    assert undo.attempts == 1
+    assert "Unavailable" in undo.error
     clock.advance(minutes=5)  # past the backoff
     await app.trust.run_once()
     assert sandbox.reblogs_of(status) == []

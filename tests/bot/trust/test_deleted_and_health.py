@@ -25,7 +25,8 @@ async def test_a_deleted_original_is_taken_back_and_leaves_the_digests(
     for cid in states(engine):
         app.queue.approve(cid, "ana", clock.now())
     await app.run_once()
-    assert len(sandbox.reblogs_of(kept)) == 1 and len(sandbox.reblogs_of(deleted)) == 1
+    assert len(sandbox.reblogs_of(kept)) == 1
+    assert len(sandbox.reblogs_of(deleted)) == 1
     assert (await app.trust.run_once()).checked == 2  # the first look, right after the boosts
     told: list[int] = []
     app.trust.on_post_gone.append(told.append)
@@ -33,7 +34,8 @@ async def test_a_deleted_original_is_taken_back_and_leaves_the_digests(
 
     sandbox.requests.clear()
     quiet = await app.trust.run_once()  # looked again at most every trust.recheck_minutes
-    assert quiet.checked == 0 and quiet.gone == 0
+    assert quiet.checked == 0
+    assert quiet.gone == 0
     clock.advance(minutes=11)
     result = await app.trust.run_once()
 
@@ -43,7 +45,8 @@ async def test_a_deleted_original_is_taken_back_and_leaves_the_digests(
     with engine.connect() as conn:
         gone = conn.execute(select(m.Post.id, m.Post.deleted).where(m.Post.deleted.is_(True))).all()
         amps = dict(conn.execute(select(m.Amplification.candidate_id, m.Amplification.state)).all())
-    assert len(gone) == 1 and told == [gone[0].id]
+    assert len(gone) == 1
+    assert told == [gone[0].id]
     assert sorted(amps.values()) == ["done", "undone"]
     assert len(sandbox.reblogs_of(kept)) == 1
 
@@ -59,11 +62,13 @@ async def test_a_failed_recheck_takes_nothing_back(
     await app.run_once()
     sandbox.faults.add(r"^/api/v1/statuses$", Fault("status", 502), method="GET")
     result = await app.trust.run_once()
-    assert result.gone == 0 and len(sandbox.reblogs_of(status)) == 1
+    assert result.gone == 0
+    assert len(sandbox.reblogs_of(status)) == 1
     sandbox.faults.add(r"^/api/v1/statuses$", Fault("status", 404), method="GET")  # an older server
     clock.advance(minutes=11)
     result = await app.trust.run_once()
-    assert (result.checked, result.gone) == (1, 0) and len(sandbox.reblogs_of(status)) == 1
+    assert (result.checked, result.gone) == (1, 0)
+    assert len(sandbox.reblogs_of(status)) == 1
 
 
 async def test_health_reports_each_platform_and_fails_when_stale(
@@ -77,7 +82,8 @@ async def test_health_reports_each_platform_and_fails_when_stale(
     health = report(app.store, settings, clock.now())
     assert health.ok
     (mastodon,) = health.platforms
-    assert mastodon.last_ok_at == clock.now() and mastodon.last_progress_at == clock.now()
+    assert mastodon.last_ok_at == clock.now()
+    assert mastodon.last_progress_at == clock.now()
     assert mastodon.queue == {"pending": 1}
 
     sandbox.faults.add(r"^/api/", Fault("status", 503), times=10)
@@ -87,6 +93,8 @@ async def test_health_reports_each_platform_and_fails_when_stale(
     health = report(app.store, settings, clock.now())
     assert not health.ok
     (mastodon,) = health.platforms
-    assert mastodon.stale and mastodon.why == "no successful watch for 16m"
-    assert mastodon.last_error is not None and "unavailable" in mastodon.last_error
+    assert mastodon.stale
+    assert mastodon.why == "no successful watch for 16m"
+    assert mastodon.last_error is not None
+    assert "unavailable" in mastodon.last_error
     assert report(app.store, settings, clock.now(), stale_after=timedelta(hours=1)).ok

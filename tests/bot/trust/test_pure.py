@@ -122,11 +122,12 @@ def test_handles_lose_invisible_characters_and_names_keep_emoji() -> None:
 
 def test_text_is_made_storable_and_ids_that_cannot_be_stored_are_rejected() -> None:
     cleaned = clean_post(post(text="a\x00b \ud800 c" + "x" * 60_000))
-    assert "\x00" not in cleaned.text and "\ud800" not in cleaned.text
+    assert "\x00" not in cleaned.text
+    assert "\ud800" not in cleaned.text
     assert len(cleaned.text) == 50_000
     with pytest.raises(Rejected, match="post_id"):
         clean_post(post(post_id="9" * 600))
-    with pytest.raises(Rejected, match="author.account_id is missing"):
+    with pytest.raises(Rejected, match=r"author\.account_id is missing"):
         clean_post(post(by=Author(account_id="", handle="x@y.example")))
     with pytest.raises(Rejected, match="text is int"):
         clean_post(post(text=42))  # type: ignore[arg-type]
@@ -143,7 +144,8 @@ def test_a_batch_keeps_what_it_can_and_counts_the_rest() -> None:
     )
     cleaned, rejected = clean_batch(batch)
     assert [p.post_id for p in cleaned.posts] == [good.post_id]
-    assert cleaned.malformed == 1 and rejected[0][1] == "post_id is missing"
+    assert cleaned.malformed == 1
+    assert rejected[0][1] == "post_id is missing"
     assert cleaned.requests[0].reply_ref is None  # too long to be a platform's id: not threaded
 
 
@@ -185,7 +187,8 @@ async def test_a_budget_may_wait_out_short_gaps_on_the_clock() -> None:
     clock.advance(55)
     waiting = asyncio.ensure_future(budget.spend({"messages": 1}, key="group"))
     await asyncio.sleep(0)
-    assert not waiting.done() and clock.sleepers == 1
+    assert not waiting.done()
+    assert clock.sleepers == 1
     clock.advance(5)
     await waiting
     assert budget.waited == pytest.approx(5)
