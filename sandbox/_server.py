@@ -9,6 +9,7 @@ python-telegram-bot and atproto) can both talk to it, and tests can inspect its 
 from __future__ import annotations
 
 import json
+import random
 import re
 import threading
 from collections.abc import Callable
@@ -97,7 +98,8 @@ class Fault:
     out) and then drops the connection; ``malformed`` answers 200 with a broken JSON body;
     ``drop`` closes the connection without an answer; ``delay_after`` does the work, then
     waits ``seconds`` before answering (the platform acted, the client has not heard yet: the
-    window in which a crash tests "did it happen or not?").
+    window in which a crash tests "did it happen or not?"); ``raw`` answers ``status`` with
+    ``body`` as the exact bytes given (invalid UTF-8, hand-made pages of broken items).
     """
 
     kind: str
@@ -111,12 +113,23 @@ Handler = Callable[[Request], Response]
 
 
 class FaultInjector:
-    """Faults queued per route pattern, taken in order; tests arm them, handlers never see them."""
+    """Faults queued per route pattern, taken in order; tests arm them, handlers never see them.
+
+    :meth:`at_random` adds faults that strike a share of all requests (chaos runs); queued
+    faults go first. ``injected`` counts both.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._rules: list[tuple[re.Pattern[str], str | None, Fault, list[int]]] = []
         self.injected = 0
+        self._random: tuple[float, list[Fault], random.Random, re.Pattern[str]] | None = None
+
+    def at_random(self, rate: float, faults: list[Fault], rng: random.Random, path_regex: str = r".") -> None:
+        """From now on a ``rate`` share of requests matching ``path_regex`` meet one of ``faults``
+        (chosen by ``rng``, so a seed replays the same run); ``rate=0`` stops it."""
+        with self._lock:
+            self._random = (rate, list(faults), rng, re.compile(path_regex)) if rate > 0 else None
 
     def add(self, path_regex: str, fault: Fault, times: int = 1, method: str | None = None) -> None:
         with self._lock:
@@ -139,6 +152,11 @@ class FaultInjector:
                     self._rules.remove(rule)
                 self.injected += 1
                 return fault
+            if self._random is not None:
+                rate, faults, rng, pattern = self._random
+                if pattern.search(path) and rng.random() < rate:
+                    self.injected += 1
+                    return rng.choice(faults)
         return None
 
 
@@ -278,6 +296,9 @@ class LoopbackServer:
                 return Response.of_json(body, fault.status, dict(fault.headers))
             if fault.kind == "malformed":
                 return Response(200, b'{"id": "1", "broken": ', {"Content-Type": "application/json"})
+            if fault.kind == "raw":
+                body = fault.body if isinstance(fault.body, bytes) else str(fault.body or "").encode()
+                return Response(fault.status, body, dict(fault.headers))
             if fault.kind in ("hang", "drop"):
                 self._stopping.wait(fault.seconds)
                 return None
