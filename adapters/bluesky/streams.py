@@ -42,7 +42,8 @@ from adapters.bluesky.prefilter import (
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 10_000
-STOP_TIMEOUT_S = 5.0
+STOP_TIMEOUT_S = 1.0  # a connected client closes in well under this; one in backoff is cancelled
+GIVE_UP_AFTER = 3  # failed connections in a row (about 14 s of the SDK's backoff) before we say so
 Item = StreamEvent | Notice
 
 
@@ -73,9 +74,39 @@ class _Bridge:
         self.queue: asyncio.Queue[Item] = asyncio.Queue(maxsize=QUEUE_SIZE)
         self.task: asyncio.Task[None] | None = None
         self.position: int | None = None  # the last sequence number handed to the queue
+        self.dials = 0  # connection attempts the SDK made
+        self.failures = 0  # of those, failed in a row since the last frame
+        self.last_error: BaseException | None = None
+        self.received = False
 
     async def put(self, item: Item) -> None:
+        self.failures = 0
+        self.received = True
         await self.queue.put(item)
+
+    def dialing(self) -> None:
+        self.dials += 1
+
+    def failed(self, exc: BaseException) -> None:
+        """The SDK lost (or never got) its connection and will dial again after a backoff."""
+        self.failures += 1
+        self.last_error = exc
+        log.warning(
+            "bluesky stream connection failed; the client reconnects from its cursor",
+            extra={
+                "platform": "bluesky",
+                "source": self.name,
+                "error": type(exc).__name__,
+                "cursor": self.position,
+            },
+        )
+
+    def unreachable(self) -> bool:
+        """Never got anything through at all, or failing again and again: worth telling the
+        caller (a quiet stream that is connected has no failures)."""
+        if self.failures >= GIVE_UP_AFTER:
+            return True
+        return not self.received and self.failures > 0 and self.failures >= self.dials
 
     def accept(self, seq: int) -> bool:
         if self.position is not None and seq <= self.position:
@@ -101,6 +132,9 @@ class _Bridge:
                 items.append(getter.result())
             elif self.task in done:
                 self._raise_end()
+            elif self.unreachable():
+                error = type(self.last_error).__name__ if self.last_error else "unknown"
+                raise StreamBroken("Unreachable", f"{self.failures} failed connections ({error})")
         while len(items) < limit and not self.queue.empty():
             items.append(self.queue.get_nowait())
         return items
@@ -129,7 +163,23 @@ class _Bridge:
                 await self.task
 
 
-class _JetstreamClient(AsyncJetstreamClient):  # type: ignore[misc]
+class _Reporting:
+    """SDK hooks (before each dial; on each lost connection) told to the bridge."""
+
+    _bridge: _Bridge
+
+    async def _before_connect(self) -> None:
+        self._bridge.dialing()
+        await super()._before_connect()  # type: ignore[misc]
+
+    def _handle_websocket_error_or_stop(self, exception: Exception) -> bool:
+        stop: bool = super()._handle_websocket_error_or_stop(exception)  # type: ignore[misc]
+        if not stop:
+            self._bridge.failed(exception)
+        return stop
+
+
+class _JetstreamClient(_Reporting, AsyncJetstreamClient):  # type: ignore[misc]
     """The SDK's Jetstream v2 client, decoding through our prefilter instead of its typed models.
 
     The SDK owns the connection, reconnects, compression and cursor tracking; this subclass
@@ -271,6 +321,12 @@ def _opt_str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+class _FirehoseClient(_Reporting, AsyncFirehoseSubscribeReposClient):  # type: ignore[misc]
+    def __init__(self, bridge: _Bridge, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._bridge = bridge
+
+
 class FirehoseStream:
     """``com.atproto.sync.subscribeRepos`` on a relay or a PDS, from a seq cursor or the tip."""
 
@@ -281,8 +337,8 @@ class FirehoseStream:
         self.bridge.position = resume
         self.decoder = FirehoseDecoder(prefilter)
         params = {"cursor": resume} if resume is not None else None
-        self.client = AsyncFirehoseSubscribeReposClient(
-            params=params, base_uri=base_uri, recv_timeout=recv_timeout
+        self.client = _FirehoseClient(
+            self.bridge, params=params, base_uri=base_uri, recv_timeout=recv_timeout
         )
 
     async def start(self) -> None:

@@ -444,3 +444,18 @@ async def test_a_part_too_long_for_one_post_is_refused_clearly(make_adapter: Mak
     adapter = make_adapter()
     with pytest.raises(Rejected, match="at most 300 graphemes and this one has 301"):
         await adapter.publish_part("é" * 301)
+
+
+async def test_a_stream_that_cannot_be_reached_is_reported_not_taken_for_quiet(
+    sandbox: BlueskySandbox, make_adapter: Make
+) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    adapter = make_adapter(jetstream_url=f"ws://127.0.0.1:{port}/xrpc", caught_up_idle_seconds=1.0)
+    cursors: dict[str, str | None] = {"jetstream": "5@"}
+    with pytest.raises(Transient, match="Unreachable"):
+        await run_once(adapter, cursors)
+    assert cursors == {"jetstream": "5@"}  # nothing moved
