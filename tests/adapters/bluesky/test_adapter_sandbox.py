@@ -12,7 +12,7 @@ import pytest
 
 from adapters.bluesky.adapter import BlueskyAdapter, Position
 from bot.clock import FakeClock
-from bot.domain import Action, Batch, Receipt
+from bot.domain import Action, Author, Batch, Receipt
 from bot.errors import NotFound, RateLimited, Rejected, Transient, Unauthorized
 from sandbox._server import Fault
 from sandbox.bluesky import BlueskySandbox
@@ -459,3 +459,23 @@ async def test_a_stream_that_cannot_be_reached_is_reported_not_taken_for_quiet(
     with pytest.raises(Transient, match="Unreachable"):
         await run_once(adapter, cursors)
     assert cursors == {"jetstream": "5@"}  # nothing moved
+
+
+async def test_a_curator_quote_embeds_the_post_and_profiles_are_read_fresh(
+    sandbox: BlueskySandbox, make_adapter: Make
+) -> None:
+    ana = sandbox.add_account("ana.test", description="Cardiology")
+    adapter = make_adapter()
+    post = await adapter.resolve(sandbox.post(ana, f"Matched! #{TAG}"))
+
+    receipt = await adapter.quote(post, "Congratulations, Dra. Ana! #LatinasInMedicine")
+
+    [record] = sandbox.records(sandbox.central, "app.bsky.feed.post")
+    assert record["embed"]["$type"] == "app.bsky.embed.record"
+    assert (record["embed"]["record"]["uri"], record["embed"]["record"]["cid"]) == (post.post_id, post.ref)
+    assert receipt.ref.startswith(f"at://{sandbox.central}/app.bsky.feed.post/")
+    sandbox.set_description(ana, "Cardiology. #nobot")
+    fresh = await adapter.fetch_author(post.author)
+    assert fresh is not None
+    assert fresh.bio == "Cardiology. #nobot"
+    assert await adapter.fetch_author(Author("did:plc:gone234567abcdefghijklmn", "gone.test")) is None
