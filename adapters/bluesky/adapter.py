@@ -90,7 +90,6 @@ PUBLISH_DEDUP = timedelta(minutes=10)
 _LOGIN_REFUSED = frozenset(
     {"AuthenticationRequired", "AccountTakedown", "AccountDeactivated", "InvalidRequest"}
 )
-_WEB_PATH = "/profile/{actor}/post/{rkey}"
 
 
 @dataclass(frozen=True)
