@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot import config as config_mod
 from bot import logs
 from bot.errors import CoalesceError, ConfigError, QueueError
@@ -379,6 +381,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except CoalesceError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except SQLAlchemyError as exc:  # the database is down or refuses us: one line, no traceback
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"database error: {logs.Redactor().clean(reason)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130

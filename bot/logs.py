@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
 _TOKENISH = re.compile(r"(?i)(bearer\s+|access_token=|token=|password=|/bot)([A-Za-z0-9:_\-.]{8,})")
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s/]+@")  # postgresql://user:secret@host
 
 
 class Redactor(logging.Filter):
@@ -27,6 +28,7 @@ class Redactor(logging.Filter):
         for secret in self.secrets:
             if secret in text:
                 text = text.replace(secret, "***")
+        text = _URL_PASSWORD.sub(r"\1***@", text)
         return _TOKENISH.sub(lambda m: m.group(1) + "***", text)
 
     def filter(self, record: logging.LogRecord) -> bool:
