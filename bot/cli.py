@@ -131,12 +131,12 @@ def _note(c: Any, now: datetime) -> str:
 
 def cmd_queue_list(args: argparse.Namespace) -> int:
     queue, now = _queue(args)
-    items = queue.list(args.state, limit=args.limit)
+    items = queue.list(args.state, limit=args.limit, everything=args.all)
     if args.json:
         print(json.dumps([c.as_json() for c in items], ensure_ascii=False, indent=2))
         return EXIT_OK
     if not items:
-        print("The queue is empty." if not args.state else f"Nothing is {args.state}.")
+        print(f"Nothing is {args.state}." if args.state else "Nothing waits: the queue is empty.")
         return EXIT_OK
     print(f"{'ID':>5}  {'STATE':9} {'WHERE':9} {'AUTHOR':28} {'AGE':>4}  TEXT")
     for c in items:
@@ -147,7 +147,7 @@ def cmd_queue_list(args: argparse.Namespace) -> int:
         line = f"{c.id:>5}  {c.state:9} {c.platform:9} {c.author_handle[:28]:28} {age:>4}  {text}"
         print(line + (f"\n{'':>7}↳ {note}" if note else ""))
     counts = queue.counts()
-    print("\n" + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
+    print("\nopen: " + (", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "nothing"))
     return EXIT_OK
 
 
@@ -325,11 +325,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     qsub = cli.group("queue", "see and decide the curation queue")
-    qlist = add("list", cmd_queue_list, "list candidates, oldest first", qsub)
+    qlist = add("list", cmd_queue_list, "list the open work (pending, snoozed, approved, failed), oldest first", qsub)
     qlist.add_argument(
         "--state",
         choices=["pending", "snoozed", "approved", "rejected", "amplified", "failed", "expired", "withdrawn"],
     )
+    qlist.add_argument("--all", action="store_true", help="every state, decided and done ones too")
     qlist.add_argument("--json", action="store_true", help="machine-readable output")
     qlist.add_argument("--limit", type=int, default=50)
     qshow = add("show", cmd_queue_show, "one candidate with its text, decisions and amplifications", qsub)

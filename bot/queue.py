@@ -18,6 +18,8 @@ from bot.errors import QueueError
 from bot.store import Store
 
 _SELF_ACTIONS = ("approve",)
+# What still needs a curator or the amplifier.
+OPEN_WORK = (CandidateState.PENDING, CandidateState.SNOOZED, CandidateState.APPROVED, CandidateState.FAILED)
 
 
 @dataclass(frozen=True)
@@ -144,22 +146,33 @@ class Queue:
             author_created_at=a.account_created_at,
         )
 
-    def list(self, state: str | None = None, limit: int = 50) -> list[CandidateView]:
-        """Oldest first, so the queue is worked in the order members posted."""
+    def list(
+        self, state: str | None = None, limit: int = 50, *, everything: bool = False
+    ) -> list[CandidateView]:
+        """Oldest first, so the queue is worked in the order members posted. Without a state,
+        the open work (what is decided and done is history, and at a million rows it would
+        bury the few items a curator came for); ``everything`` lists all states."""
         q = self._select()
         if state:
             q = q.where(m.Candidate.state == CandidateState(state).value)
+        elif not everything:
+            q = q.where(m.Candidate.state.in_([s.value for s in OPEN_WORK]))
         q = q.order_by(m.Candidate.id).limit(limit)
         from sqlalchemy.orm import Session
 
         with Session(self.store.engine) as session:
             return [self._view(c, p, a) for c, p, a in session.execute(q)]
 
-    def counts(self) -> dict[str, int]:
+    def counts(self, states: tuple[CandidateState, ...] = OPEN_WORK) -> dict[str, int]:
+        """How many candidates are in each of ``states`` (by default the open work: counting
+        every amplified candidate of years past would be the slowest part of ``queue list``)."""
         with self.store.engine.connect() as conn:
             rows = conn.execute(
                 select(m.Candidate.state, func.count())
-                .where(m.Candidate.community_id == self.store.community_id)
+                .where(
+                    m.Candidate.community_id == self.store.community_id,
+                    m.Candidate.state.in_([s.value for s in states]),
+                )
                 .group_by(m.Candidate.state)
             )
             return {str(k): int(v) for k, v in rows}

@@ -84,8 +84,11 @@ def test_a_curator_works_the_queue_from_the_command_line(world: tuple[Path, Mast
     assert "amplified" in shown.stdout
     assert "ana approve" in shown.stdout
     assert "mastodon boost: done" in shown.stdout
-    table = bot(config, "queue", "list").stdout
-    assert "1 amplified, 1 rejected" in table
+    assert "Nothing waits" in bot(config, "queue", "list").stdout
+    history = bot(config, "queue", "list", "--all").stdout
+    assert "amplified" in history
+    assert "rejected" in history
+    assert "open: nothing" in history
 
 
 def test_run_stops_cleanly_on_sigterm(world: tuple[Path, MastodonSandbox]) -> None:
