@@ -24,7 +24,7 @@ from bot import models as m
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain import Action, CandidateState, Platform, Post, Receipt, normalize_tag
-from bot.errors import PlatformError, RateLimited
+from bot.errors import PlatformError, RateLimited, SeriesError
 from bot.pipeline import hashtags_in
 from bot.store import Store, _insert
 
@@ -153,7 +153,7 @@ class Amplifier:
 
     # -- the work ----------------------------------------------------------------------------
 
-    def due(self, now: datetime, limit: int = 100) -> list[int]:
+    def due(self, now: datetime, limit: int = 100, *, opportunities: bool = False) -> list[int]:
         with self.store.engine.connect() as conn:
             return list(
                 conn.execute(
@@ -162,6 +162,9 @@ class Amplifier:
                         m.Candidate.community_id == self.store.community_id,
                         m.Candidate.state == CandidateState.APPROVED.value,
                         or_(m.Candidate.next_attempt_at.is_(None), m.Candidate.next_attempt_at <= now),
+                        (m.Candidate.kind == "opportunity")
+                        if opportunities
+                        else (m.Candidate.kind != "opportunity"),
                         or_(m.Candidate.lease_until.is_(None), m.Candidate.lease_until < now),
                     )
                     .order_by(m.Candidate.decided_at, m.Candidate.id)
@@ -196,12 +199,35 @@ class Amplifier:
                 )
             )
 
+    def list_opportunities(self, now: datetime) -> list[Outcome]:
+        """Approved candidates of kind "opportunity" are not boosted: they join the opportunity
+        list that the weekly digest is made from (merged with an entry that has their url)."""
+        from bot.series.opportunities import list_approved_opportunity
+
+        outcomes = []
+        for cid in [] if self.dry_run else self.due(now, opportunities=True):
+            if not self._claim(cid, now):
+                continue
+            post = self.store.post_of_candidate(cid)
+            try:
+                added = list_approved_opportunity(self.store, cid, post, now)
+            except SeriesError as exc:  # e.g. no usable link: the curators see why
+                self._release(cid, state=CandidateState.FAILED.value, last_error=str(exc))
+                outcomes.append(Outcome(cid, post.platform, Action.PUBLISH, False, str(exc)))
+                continue
+            self._release(cid, state=CandidateState.AMPLIFIED.value, last_error=None, next_attempt_at=None)
+            how = "merged into" if added.merged else "added to the opportunities as"
+            outcomes.append(
+                Outcome(cid, post.platform, Action.PUBLISH, True, f"{how} #{added.opportunity.id}")
+            )
+        return outcomes
+
     async def run_due(self) -> list[Outcome]:
         """Amplify every approved candidate that is due and fits the pacing; return what happened."""
         if self.frozen:
             return []
         now = self.clock.now()
-        outcomes: list[Outcome] = []
+        outcomes: list[Outcome] = self.list_opportunities(now)
         held: set[Platform] = set()
         for cid in self.due(now):
             post = self.store.post_of_candidate(cid)

@@ -29,6 +29,8 @@ from bot.health import WatchHealthRecorder
 from bot.migrate import upgrade
 from bot.pipeline import Pipeline
 from bot.queue import Queue
+from bot.series.publisher import PublishOutcome
+from bot.series.runner import SeriesRunner
 from bot.store import IngestResult, Store, make_engine
 from bot.trust import TrustService
 
@@ -51,6 +53,7 @@ class CycleReport:
     ingested: dict[Platform, IngestResult] = field(default_factory=dict)
     errors: dict[Platform, str] = field(default_factory=dict)
     outcomes: list[Outcome] = field(default_factory=list)
+    published: list[PublishOutcome] = field(default_factory=list)  # series slots
 
 
 class Coalesce:
@@ -78,6 +81,7 @@ class Coalesce:
         self.pipeline: Pipeline
         self.queue: Queue
         self.amplifier: Amplifier
+        self.series: SeriesRunner  # the weekly digest and the mini-interviews, on their schedule
         self.trust: TrustService  # consent, undos, deleted originals; the amplifier's last veto
         self.health: WatchHealthRecorder
         self.adapters: dict[Platform, PlatformAdapter] = {}
@@ -119,6 +123,10 @@ class Coalesce:
         self.amplifier.vetoes.append(self.trust.veto)
         self.services.append(self.trust.serve)
         self.health = WatchHealthRecorder(self.store, self.worker)
+        self.series = SeriesRunner(
+            self.store, self.adapters, self.settings, self.clock, worker=self.worker, dry_run=self.dry_run
+        )
+        self.services.append(self.series.service)
         open_intents = self.amplifier.reconcile()
         if open_intents:
             log.warning("resuming amplifications interrupted by a restart", extra={"count": open_intents})
@@ -196,6 +204,7 @@ class Coalesce:
         self.queue.wake_snoozed(self.clock.now())
         await self.trust.run_once()
         report.outcomes = await self.amplifier.run_due()
+        report.published = await self.series.run_due()
         return report
 
     # -- running until stopped -------------------------------------------------------------------

@@ -35,6 +35,7 @@ class Filters:
 
     def __init__(self, settings: Settings) -> None:
         self.tags = frozenset(settings.community.tags)
+        self.opportunity_tag = settings.series.opportunities.normalized_tag
         self.include_replies = settings.curation.include_replies
         self.max_age = timedelta(hours=settings.curation.max_age_hours)
         self.markers = frozenset(normalize_tag(t) for t in settings.curation.optout_markers)
@@ -83,8 +84,14 @@ class Filters:
             return "too_old"
         return None
 
+    def kind_of(self, post: Post) -> dict[str, str]:
+        """An opportunity a member shares is approved onto the digest's list, not boosted."""
+        if self.opportunity_tag in post.hashtags:
+            return {"kind": "opportunity", "reason": "opportunity"}
+        return {}
+
     def items(self, batch: Batch, now: datetime) -> list[Item]:
-        out = [Item(post=p, skip=self.verdict(p, now)) for p in batch.posts]
+        out = [Item(post=p, skip=self.verdict(p, now), **self.kind_of(p)) for p in batch.posts]
         for n in batch.nominations:
             out.append(
                 Item(

@@ -1,0 +1,624 @@
+"""Mini-interviews: a member is invited, answers the configured questions, a curator approves
+the composed post, the member confirms that exact text, and it waits in the queue for a slot.
+The member may withdraw at any point; published posts are then deleted on every platform.
+
+``InterviewBook`` is the whole lifecycle in the store; chat front-ends (the Telegram private
+chat) drive it through ``next_question``, ``record_answer``, ``confirm``, ``decline`` and
+``withdraw``. ``compose_interview`` and ``check_fit`` are pure.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.exc import IntegrityError
+
+from bot import models as m
+from bot.domain import TextLimits
+from bot.errors import SeriesError
+from bot.series.settings import InterviewSettings, Question
+from bot.series.templates import Templates
+from bot.store import Store
+from bot.text import length
+
+INVITED = "invited"
+ANSWERED = "answered"
+AWAITING_CONSENT = "awaiting_consent"
+QUEUED = "queued"
+SCHEDULED = "scheduled"
+PUBLISHED = "published"
+WITHDRAWN = "withdrawn"
+STATES = (INVITED, ANSWERED, AWAITING_CONSENT, QUEUED, SCHEDULED, PUBLISHED, WITHDRAWN)
+
+
+# -- composing (pure) --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Section:
+    """Where one part of the composed post lies in its text, to say where it overflows."""
+
+    name: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Overflow:
+    """The post is ``over_by`` too long for ``where`` (a platform); the limit falls in ``section``."""
+
+    where: str
+    length: int
+    limit: int
+    over_by: int
+    section: str | None
+    excerpt: str  # the text from the point where the limit falls
+
+    def describe(self) -> str:
+        place = f" The limit falls in {self.section}" if self.section else " The limit falls"
+        return (
+            f"{self.where}: {self.length} of {self.limit} — {self.over_by} too long.{place}, "
+            f"at “{self.excerpt}”"
+        )
+
+
+def compose_interview(
+    *,
+    name: str,
+    handle: str,
+    answers: Mapping[str, str],
+    questions: Sequence[Question],
+    templates: Templates,
+    hashtag: str,
+    community: str,
+) -> tuple[str, list[Section]]:
+    """The post, and where the introduction and each answer sit in it."""
+    lang = templates.language
+    lines = []
+    for q in questions:
+        answer = " ".join(answers.get(q.id, "").split())
+        if answer:
+            line = templates.render(
+                "interview_answer", label=q.label_in(lang), answer=answer, question=q.asked(lang)
+            )
+            lines.append((q, line.strip()))
+    text = templates.render(
+        "interview_post",
+        name=name,
+        handle=handle,
+        answers="\n".join(line for _, line in lines),
+        hashtag=hashtag,
+        community=community,
+    )
+    text = "\n".join(line.rstrip() for line in text.strip().splitlines())
+    sections: list[Section] = []
+    cursor = 0
+    for q, line in lines:
+        at = text.find(line, cursor)
+        if at < 0:
+            continue
+        if not sections and at > 0:
+            sections.append(Section("the introduction", 0, at))
+        sections.append(Section(f"the answer to “{q.asked(lang)}” ({q.id})", at, at + len(line)))
+        cursor = at + len(line)
+    if cursor < len(text):
+        sections.append(Section("the closing line", cursor, len(text)))
+    return text, sections
+
+
+def check_fit(
+    text: str, limits: Mapping[str, TextLimits], sections: Sequence[Section] = ()
+) -> list[Overflow]:
+    """Every platform ``text`` is too long for, by how much and where the limit falls."""
+    out = []
+    for where, lim in limits.items():
+        size = length(text, lim)
+        if size <= lim.max_length:
+            continue
+        lo, hi = 0, len(text)
+        while lo < hi:  # the longest prefix that still fits
+            mid = (lo + hi + 1) // 2
+            if length(text[:mid], lim) <= lim.max_length:
+                lo = mid
+            else:
+                hi = mid - 1
+        section = next((s.name for s in sections if s.start <= lo < s.end), None)
+        excerpt = " ".join(text[lo : lo + 40].split())
+        out.append(Overflow(where, size, lim.max_length, size - lim.max_length, section, excerpt + "…"))
+    return out
+
+
+def interview_limits(
+    settings: InterviewSettings, platform_limits: Mapping[str, TextLimits]
+) -> dict[str, TextLimits]:
+    """Each platform's own limit, capped at the series' configured length."""
+    return {
+        name: TextLimits(min(settings.max_length, lim.max_length), lim.counting, lim.link_length)
+        for name, lim in platform_limits.items()
+    }
+
+
+# -- the lifecycle in the store ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Interview:
+    id: int
+    name: str
+    handle: str
+    platform: str | None
+    member_ref: str | None
+    language: str
+    state: str
+    answers: Mapping[str, str]
+    text: str | None
+    edited: bool
+    consent_text: str | None
+    invited_by: str
+    invited_at: datetime
+    approved_by: str | None
+    confirmed_at: datetime | None
+    confirmed_via: str | None
+    series: str | None
+    slot: datetime | None
+    published_at: datetime | None
+    withdrawn_at: datetime | None
+    note: str | None
+    version: int
+
+    def as_json(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        out["answers"] = dict(self.answers)
+        return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in out.items()}
+
+
+def _view(row: RowMapping) -> Interview:
+    return Interview(
+        id=row["id"],
+        name=row["name"],
+        handle=row["handle"],
+        platform=row["platform"],
+        member_ref=row["member_ref"],
+        language=row["language"],
+        state=row["state"],
+        answers=json.loads(row["answers"] or "{}"),
+        text=row["text"],
+        edited=row["edited"],
+        consent_text=row["consent_text"],
+        invited_by=row["invited_by"],
+        invited_at=row["invited_at"],
+        approved_by=row["approved_by"],
+        confirmed_at=row["confirmed_at"],
+        confirmed_via=row["confirmed_via"],
+        series=row["series"],
+        slot=row["slot"],
+        published_at=row["published_at"],
+        withdrawn_at=row["withdrawn_at"],
+        note=row["note"],
+        version=row["version"],
+    )
+
+
+@dataclass(frozen=True)
+class Answered:
+    interview: Interview
+    next_question: Question | None  # None: every required question is answered
+
+
+class InterviewBook:
+    """The mini-interviews of one community."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: InterviewSettings,
+        templates: Callable[[str], Templates],
+        *,
+        hashtag: str,
+        community: str,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.templates = templates  # language -> its templates
+        self.hashtag = hashtag
+        self.community = community
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _row(self, conn: Connection, interview_id: int) -> Interview:
+        row = (
+            conn.execute(
+                select(m.table(m.Interview)).where(
+                    m.Interview.id == interview_id, m.Interview.community_id == self.store.community_id
+                )
+            )
+            .mappings()
+            .one_or_none()
+        )
+        if row is None:
+            raise SeriesError(f"no interview #{interview_id} in this community")
+        return _view(row)
+
+    def get(self, interview_id: int) -> Interview:
+        with self.store.engine.connect() as conn:
+            return self._row(conn, interview_id)
+
+    def in_states(self, states: Sequence[str] = ()) -> list[Interview]:
+        """Oldest first; the queue in the order it will be published."""
+        q = select(m.table(m.Interview)).where(m.Interview.community_id == self.store.community_id)
+        if states:
+            q = q.where(m.Interview.state.in_(list(states)))
+        q = q.order_by(m.Interview.confirmed_at.is_(None), m.Interview.confirmed_at, m.Interview.id)
+        with self.store.engine.connect() as conn:
+            return [_view(r) for r in conn.execute(q).mappings()]
+
+    def queue(self) -> list[Interview]:
+        return self.in_states([QUEUED])
+
+    def by_slot(self, series: str, slot: datetime) -> Interview | None:
+        with self.store.engine.connect() as conn:
+            row = (
+                conn.execute(
+                    select(m.table(m.Interview)).where(
+                        m.Interview.community_id == self.store.community_id,
+                        m.Interview.series == series,
+                        m.Interview.slot == slot,
+                    )
+                )
+                .mappings()
+                .one_or_none()
+            )
+        return _view(row) if row else None
+
+    def questions(self, interview: Interview) -> list[tuple[Question, str]]:
+        """Each question and how it is asked in the member's language."""
+        return [(q, q.asked(interview.language)) for q in self.settings.questions]
+
+    def next_question(self, interview_id: int) -> Question | None:
+        """The first required question still without an answer (for asking one at a time)."""
+        interview = self.get(interview_id)
+        return next(
+            (q for q in self.settings.questions if q.required and not interview.answers.get(q.id)), None
+        )
+
+    # -- changing ---------------------------------------------------------------------------
+
+    def _change(
+        self,
+        interview_id: int,
+        allowed: Sequence[str],
+        values: Callable[[Interview], dict[str, Any]],
+        what: str,
+    ) -> Interview:
+        """Compare-and-set on the interview's version: two hands at once never both win."""
+        for _ in range(20):
+            with self.store.engine.begin() as conn:
+                current = self._row(conn, interview_id)
+                if current.state not in allowed:
+                    raise SeriesError(f"interview #{interview_id} is {current.state}: cannot {what}")
+                res = conn.execute(
+                    update(m.Interview)
+                    .where(m.Interview.id == interview_id, m.Interview.version == current.version)
+                    .values(version=current.version + 1, **values(current))
+                )
+                if res.rowcount == 1:
+                    return self._row(conn, interview_id)
+        raise SeriesError(f"interview #{interview_id} is changing too fast; try again")
+
+    def invite(
+        self,
+        name: str,
+        *,
+        language: str,
+        invited_by: str,
+        now: datetime,
+        handle: str = "",
+        platform: str | None = None,
+        member_ref: str | None = None,
+    ) -> Interview:
+        name = " ".join(name.split())
+        if not name:
+            raise SeriesError("name: whom are we interviewing?")
+        self.templates(language)  # a language without templates is refused here, not at publishing
+        with self.store.engine.begin() as conn:
+            new_id = conn.execute(
+                m.table(m.Interview)
+                .insert()
+                .values(
+                    community_id=self.store.community_id,
+                    name=name,
+                    handle=handle.strip(),
+                    platform=platform,
+                    member_ref=member_ref,
+                    language=language,
+                    state=INVITED,
+                    answers="{}",
+                    edited=False,
+                    invited_by=invited_by,
+                    invited_at=now,
+                    version=0,
+                )
+                .returning(m.Interview.id)
+            ).scalar_one()
+            return self._row(conn, new_id)
+
+    def _composed(self, interview: Interview, answers: Mapping[str, str]) -> str:
+        text, _ = compose_interview(
+            name=interview.name,
+            handle=interview.handle,
+            answers=answers,
+            questions=self.settings.questions,
+            templates=self.templates(interview.language),
+            hashtag=self.hashtag,
+            community=self.community,
+        )
+        return text
+
+    def sections(self, interview: Interview) -> list[Section]:
+        if interview.edited or interview.text is None:
+            return []
+        _, sections = compose_interview(
+            name=interview.name,
+            handle=interview.handle,
+            answers=interview.answers,
+            questions=self.settings.questions,
+            templates=self.templates(interview.language),
+            hashtag=self.hashtag,
+            community=self.community,
+        )
+        return sections
+
+    def record_answer(self, interview_id: int, question_id: str, answer: str, now: datetime) -> Answered:
+        """Keep one answer. Once every required question has one, the post is composed; an
+        answer changed after the curator's approval sends the text back for approval."""
+        ids = [q.id for q in self.settings.questions]
+        if question_id not in ids:
+            raise SeriesError(f"{question_id!r} is not one of the questions ({', '.join(ids)})")
+        answer = answer.strip()
+        if not answer:
+            raise SeriesError(f"the answer to {question_id!r} is empty")
+        return self._answer(interview_id, {question_id: answer}, now)
+
+    def _answer(self, interview_id: int, new: Mapping[str, str], now: datetime) -> Answered:
+        def values(current: Interview) -> dict[str, Any]:
+            answers = {**current.answers, **new}
+            complete = all(answers.get(q.id) for q in self.settings.questions if q.required)
+            out: dict[str, Any] = {"answers": json.dumps(answers, ensure_ascii=False)}
+            if complete:
+                out.update(state=ANSWERED, answered_at=now, consent_text=None, approved_by=None)
+                if not current.edited:
+                    out["text"] = self._composed(current, answers)
+            return out
+
+        interview = self._change(interview_id, (INVITED, ANSWERED, AWAITING_CONSENT), values, "take answers")
+        return Answered(interview, self.next_question(interview_id))
+
+    def import_answers(self, path: str | Path, *, invited_by: str, now: datetime) -> list[Interview]:
+        """Answers from a YAML file: one interview (a mapping) or several (a list). Each names
+        its interview by ``interview: ID`` or is a new one with ``name`` and ``language``."""
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SeriesError(f"{path}: file not found") from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            raise SeriesError(
+                f"{path}: not valid YAML" + (f" at line {mark.line + 1}" if mark else "")
+            ) from None
+        entries = data if isinstance(data, list) else [data]
+        checked = [self._check_entry(e, f"{path}[{i}]") for i, e in enumerate(entries)]
+        out = []
+        for entry, answers in checked:
+            interview_id = entry.get("interview")
+            if interview_id is None:
+                interview_id = self.invite(
+                    entry["name"],
+                    language=entry.get("language") or self._default_language(),
+                    invited_by=invited_by,
+                    now=now,
+                    handle=entry.get("handle") or "",
+                    platform=entry.get("platform"),
+                ).id
+            out.append(self._answer(int(interview_id), answers, now).interview)
+        return out
+
+    def _default_language(self) -> str:
+        return next(iter(self.settings.questions[0].text))
+
+    def _check_entry(self, entry: Any, where: str) -> tuple[Mapping[str, Any], dict[str, str]]:
+        allowed = ("interview", "name", "handle", "platform", "language", "answers")
+        if not isinstance(entry, dict):
+            raise SeriesError(f"{where}: expected a mapping with name (or interview) and answers")
+        unknown = [k for k in entry if k not in allowed]
+        if unknown:
+            raise SeriesError(f"{where}.{unknown[0]}: unknown field (expected one of: {', '.join(allowed)})")
+        if entry.get("interview") is None and not entry.get("name"):
+            raise SeriesError(f"{where}: give interview: ID, or name: for a new interview")
+        if entry.get("interview") is not None:
+            if not isinstance(entry["interview"], int):
+                raise SeriesError(f"{where}.interview: expected the interview's number")
+            self.get(entry["interview"])
+        if entry.get("language") is not None:
+            self.templates(str(entry["language"]))
+        answers = entry.get("answers")
+        ids = [q.id for q in self.settings.questions]
+        if not isinstance(answers, dict) or not answers:
+            raise SeriesError(f"{where}.answers: expected question: answer pairs ({', '.join(ids)})")
+        out = {}
+        for qid, answer in answers.items():
+            if qid not in ids:
+                raise SeriesError(f"{where}.answers.{qid}: not one of the questions ({', '.join(ids)})")
+            if not isinstance(answer, str | int | float) or not str(answer).strip():
+                raise SeriesError(f"{where}.answers.{qid}: expected the answer as text")
+            out[str(qid)] = str(answer).strip()
+        return entry, out
+
+    def edit(self, interview_id: int, text: str, now: datetime, *, by: str) -> Interview:
+        """A curator's own wording. The member has to confirm the new text again."""
+        text = "\n".join(line.rstrip() for line in text.strip().splitlines())
+        if not text:
+            raise SeriesError("the text is empty")
+        return self._change(
+            interview_id,
+            (ANSWERED, AWAITING_CONSENT, QUEUED),
+            lambda cur: {
+                "text": text,
+                "edited": True,
+                "state": ANSWERED,
+                "consent_text": None,
+                "approved_by": None,
+                "confirmed_at": None,
+                "note": f"edited by {by}",
+            },
+            "edit it",
+        )
+
+    def approve(self, interview_id: int, *, by: str, now: datetime, limits: Mapping[str, TextLimits]) -> str:
+        """A curator approves the text as it stands; the answer is the message that asks the
+        member to confirm it. Refused, saying by how much and where, if it does not fit."""
+        interview = self.get(interview_id)
+        if interview.state != ANSWERED or interview.text is None:
+            raise SeriesError(f"interview #{interview_id} is {interview.state}: only answered interviews")
+        overflows = check_fit(interview.text, limits, self.sections(interview))
+        if overflows:
+            raise SeriesError(
+                f"interview #{interview_id} is too long; edit it first.\n  "
+                + "\n  ".join(o.describe() for o in overflows)
+            )
+        text = interview.text
+        self._change(
+            interview_id,
+            (ANSWERED,),
+            lambda cur: (
+                {"state": AWAITING_CONSENT, "consent_text": text, "approved_by": by, "approved_at": now}
+                if cur.text == text
+                else {}
+            ),
+            "approve it",
+        )
+        if self.get(interview_id).state != AWAITING_CONSENT:
+            raise SeriesError(f"interview #{interview_id} changed while approving; look again")
+        return self.message(interview_id, "interview_consent_request")
+
+    def confirm(self, interview_id: int, now: datetime, *, via: str, text: str | None = None) -> Interview:
+        """The member confirms the text they were shown (``text``, when the front-end knows it:
+        a confirmation of an older text is refused). Then it waits in the queue."""
+
+        def values(current: Interview) -> dict[str, Any]:
+            if current.consent_text != current.text or (text is not None and text != current.consent_text):
+                raise SeriesError(f"interview #{interview_id} changed since it was shown; show it again")
+            return {"state": QUEUED, "confirmed_at": now, "confirmed_via": via}
+
+        return self._change(interview_id, (AWAITING_CONSENT,), values, "confirm it")
+
+    def decline(self, interview_id: int, note: str, now: datetime) -> Interview:
+        """The member asks for changes: back to the curators, with their note."""
+        return self._change(
+            interview_id,
+            (AWAITING_CONSENT, QUEUED),
+            lambda cur: {"state": ANSWERED, "consent_text": None, "confirmed_at": None, "note": note},
+            "take changes",
+        )
+
+    def withdraw(self, interview_id: int, *, by: str, now: datetime) -> Interview:
+        """The member (or a curator for them) withdraws. Its publications are marked for
+        deletion in the same transaction; ``Publisher.retract_pending`` deletes the posts."""
+        for _ in range(20):
+            with self.store.engine.begin() as conn:
+                current = self._row(conn, interview_id)
+                if current.state == WITHDRAWN:
+                    return current
+                res = conn.execute(
+                    update(m.Interview)
+                    .where(m.Interview.id == interview_id, m.Interview.version == current.version)
+                    .values(version=current.version + 1, state=WITHDRAWN, withdrawn_at=now, withdrawn_by=by)
+                )
+                if res.rowcount != 1:
+                    continue
+                if current.series is not None and current.slot is not None:
+                    conn.execute(
+                        update(m.Publication)
+                        .where(
+                            m.Publication.community_id == self.store.community_id,
+                            m.Publication.series == current.series,
+                            m.Publication.slot == current.slot,
+                            m.Publication.state.in_(("intent", "done", "failed")),
+                        )
+                        .values(state="withdrawing", lease_owner=None, lease_until=None)
+                    )
+                return self._row(conn, interview_id)
+        raise SeriesError(f"interview #{interview_id} is changing too fast; try again")
+
+    # -- the queue and the slots ------------------------------------------------------------
+
+    def assign(self, series: str, slot: datetime, languages: Sequence[str]) -> Interview | None:
+        """The interview for this slot: the one already given it, or the oldest confirmed one in
+        one of ``languages``, taken with a compare-and-set so two workers agree on it."""
+        for _ in range(20):
+            already = self.by_slot(series, slot)
+            if already is not None:
+                return already
+            waiting = [i for i in self.queue() if not languages or i.language in languages]
+            if not waiting:
+                return None
+            first = waiting[0]
+            with self.store.engine.begin() as conn:
+                try:
+                    with conn.begin_nested():
+                        res = conn.execute(
+                            update(m.Interview)
+                            .where(
+                                m.Interview.id == first.id,
+                                m.Interview.version == first.version,
+                                m.Interview.state == QUEUED,
+                            )
+                            .values(version=first.version + 1, state=SCHEDULED, series=series, slot=slot)
+                        )
+                except IntegrityError:  # unique (series, slot): another worker assigned one first
+                    continue
+                if res.rowcount == 1:
+                    return self._row(conn, first.id)
+        return self.by_slot(series, slot)
+
+    def mark_published(self, interview_id: int, now: datetime) -> None:
+        with self.store.engine.begin() as conn:
+            conn.execute(
+                update(m.Interview)
+                .where(m.Interview.id == interview_id, m.Interview.state == SCHEDULED)
+                .values(state=PUBLISHED, published_at=now, version=m.Interview.version + 1)
+            )
+
+    # -- what the bot says to the member --------------------------------------------------------
+
+    def message(self, interview_id: int, template: str) -> str:
+        """A member-facing text in the member's language: ``interview_invite``,
+        ``interview_consent_request``, ``interview_confirmed`` or ``interview_withdrawn``."""
+        interview = self.get(interview_id)
+        t = self.templates(interview.language)
+        questions = self.questions(interview)
+        return t.render(
+            template,
+            name=interview.name,
+            community=self.community,
+            text=interview.consent_text or interview.text or "",
+            questions="\n".join(f"{i}. {asked}" for i, (_, asked) in enumerate(questions, 1)),
+            count=str(len(questions)),
+        )
+
+
+def answers_template(book: InterviewBook, interview: Interview) -> str:
+    """A YAML file for a member who answers away from Telegram: fill it in, then import it."""
+    lines = [f"interview: {interview.id}", "answers:"]
+    for q, asked in book.questions(interview):
+        lines.append(f"  # {asked}")
+        lines.append(f'  {q.id}: ""')
+    return "\n".join(lines) + "\n"

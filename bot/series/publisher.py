@@ -1,0 +1,433 @@
+"""Publishes one series slot on one platform exactly once, and takes withdrawn ones back.
+
+The row of (community, series, slot, platform) is written *before* the first part is posted,
+with the composed parts and a lease; each part is recorded as it lands. So a second worker
+finds the row and leaves the slot alone, and a worker that died mid-thread is followed by one
+that posts the remaining parts of the same text, replying to the last part that landed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.engine import Connection
+
+from adapters.base import PlatformAdapter
+from bot import models as m
+from bot.clock import Clock
+from bot.domain import Action, Platform, Receipt
+from bot.errors import PlatformError
+from bot.store import Store, _insert
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)  # renewed at every part; far longer than one platform call
+FINAL = ("done", "empty", "skipped", "failed", "withdrawing", "withdrawn")
+
+
+@dataclass(frozen=True)
+class PublishOutcome:
+    series: str
+    slot: datetime
+    platform: Platform
+    state: str  # done | empty | skipped | retry | failed | busy | already | dry-run | withdrawn
+    published: int = 0  # parts on the platform now
+    total: int = 0
+    url: str | None = None  # of the first part
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class PublicationRow:
+    id: int
+    series: str
+    slot: datetime
+    platform: Platform
+    state: str
+    parts_total: int
+    plan: list[str]
+    lease_owner: str | None
+    lease_until: datetime | None
+    error: str | None
+
+
+def _row(r: Any) -> PublicationRow:
+    return PublicationRow(
+        id=r.id,
+        series=r.series,
+        slot=r.slot,
+        platform=Platform(r.platform),
+        state=r.state,
+        parts_total=r.parts_total,
+        plan=json.loads(r.plan) if r.plan else [],
+        lease_owner=r.lease_owner,
+        lease_until=r.lease_until,
+        error=r.error,
+    )
+
+
+class Publisher:
+    def __init__(
+        self,
+        store: Store,
+        adapters: Mapping[Platform, PlatformAdapter],
+        clock: Clock,
+        *,
+        worker: str,
+        dry_run: bool = False,
+    ) -> None:
+        self.store = store
+        self.adapters = adapters
+        self.clock = clock
+        self.worker = worker
+        self.dry_run = dry_run
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _select(self) -> Any:
+        return select(m.table(m.Publication)).where(m.Publication.community_id == self.store.community_id)
+
+    def find(self, series: str, slot: datetime, platform: Platform) -> PublicationRow | None:
+        with self.store.engine.connect() as conn:
+            r = conn.execute(
+                self._select().where(
+                    m.Publication.series == series,
+                    m.Publication.slot == slot,
+                    m.Publication.platform == platform.value,
+                )
+            ).one_or_none()
+        return _row(r) if r else None
+
+    def states_since(self, since: datetime) -> dict[tuple[str, datetime, Platform], str]:
+        """(series, slot, platform) -> state of every publication whose slot is after ``since``."""
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    m.Publication.series, m.Publication.slot, m.Publication.platform, m.Publication.state
+                ).where(m.Publication.community_id == self.store.community_id, m.Publication.slot > since)
+            )
+            return {(s, at, Platform(p)): state for s, at, p, state in rows}
+
+    def rows(self, *, series: str | None = None, states: tuple[str, ...] = ()) -> list[PublicationRow]:
+        q = self._select()
+        if series is not None:
+            q = q.where(m.Publication.series == series)
+        if states:
+            q = q.where(m.Publication.state.in_(states))
+        with self.store.engine.connect() as conn:
+            return [_row(r) for r in conn.execute(q.order_by(m.Publication.slot, m.Publication.id))]
+
+    def parts(self, publication_id: int) -> list[tuple[int, str, str | None]]:
+        """(position, receipt ref, url) of the parts that landed, in order."""
+        with self.store.engine.connect() as conn:
+            return [
+                (pos, ref, url)
+                for pos, ref, url in conn.execute(
+                    select(
+                        m.PublicationPart.position,
+                        m.PublicationPart.receipt_ref,
+                        m.PublicationPart.receipt_url,
+                    )
+                    .where(m.PublicationPart.publication_id == publication_id)
+                    .order_by(m.PublicationPart.position)
+                )
+            ]
+
+    # -- recording slots that publish nothing ---------------------------------------------------
+
+    def record(
+        self, series: str, slot: datetime, platform: Platform, state: str, note: str | None = None
+    ) -> bool:
+        """A slot that publishes nothing (``empty`` week, ``skipped`` while down); True if new."""
+        now = self.clock.now()
+        with self.store.engine.begin() as conn:
+            res = conn.execute(
+                _insert(conn, m.table(m.Publication))
+                .values(
+                    community_id=self.store.community_id,
+                    series=series,
+                    slot=slot,
+                    platform=platform.value,
+                    state=state,
+                    parts_total=0,
+                    started_at=now,
+                    completed_at=now,
+                    error=note,
+                    plan="[]",
+                )
+                .on_conflict_do_nothing(index_elements=["community_id", "series", "slot", "platform"])
+                .returning(m.Publication.id)
+            )
+            return res.scalar_one_or_none() is not None
+
+    # -- publishing -------------------------------------------------------------------------
+
+    def _outcome(self, row: PublicationRow, state: str, detail: str = "") -> PublishOutcome:
+        done = self.parts(row.id)
+        return PublishOutcome(
+            row.series,
+            row.slot,
+            row.platform,
+            state,
+            published=len(done),
+            total=row.parts_total,
+            url=done[0][2] if done else None,
+            detail=detail or (row.error or ""),
+        )
+
+    async def publish(
+        self, series: str, slot: datetime, platform: Platform, compose: Callable[[], list[str]]
+    ) -> PublishOutcome:
+        """Publish the slot on ``platform`` unless it already is (or is being) published.
+        ``compose`` is only called when nothing was written for the slot yet."""
+        adapter = self.adapters.get(platform)
+        if adapter is None:
+            return PublishOutcome(series, slot, platform, "failed", detail="platform not running")
+        row = self.find(series, slot, platform)
+        if row is None:
+            parts = compose()
+            if not parts:
+                self.record(series, slot, platform, "empty")
+                return PublishOutcome(series, slot, platform, "empty", detail="nothing to publish")
+            if self.dry_run:
+                log.info("dry run: would publish", extra={"series": series, "platform": platform.value})
+                return PublishOutcome(series, slot, platform, "dry-run", total=len(parts))
+            pub_id = self._open(series, slot, platform, parts)
+            if pub_id is not None:
+                return await self._run(pub_id, parts, [], platform)
+            row = self.find(series, slot, platform)  # another worker wrote it first
+            assert row is not None
+        return await self.resume(row)
+
+    async def resume(self, row: PublicationRow) -> PublishOutcome:
+        """Carry on with a publication that is not finished, if no live worker holds it."""
+        if row.state != "intent":
+            return self._outcome(row, "already", f"already {row.state}")
+        if self.dry_run:
+            return self._outcome(row, "dry-run")
+        if row.platform not in self.adapters:
+            return self._outcome(row, "failed", "platform not running")
+        if not self._take(row.id):
+            return self._outcome(row, "busy", "another worker is publishing it")
+        done = self.parts(row.id)
+        if done:
+            log.info(
+                "resuming a half-published thread",
+                extra={"series": row.series, "platform": row.platform.value, "from_part": len(done) + 1},
+            )
+        return await self._run(row.id, row.plan, done, row.platform)
+
+    def _open(self, series: str, slot: datetime, platform: Platform, parts: list[str]) -> int | None:
+        now = self.clock.now()
+        with self.store.engine.begin() as conn:
+            res = conn.execute(
+                _insert(conn, m.table(m.Publication))
+                .values(
+                    community_id=self.store.community_id,
+                    series=series,
+                    slot=slot,
+                    platform=platform.value,
+                    state="intent",
+                    parts_total=len(parts),
+                    started_at=now,
+                    plan=json.dumps(parts, ensure_ascii=False),
+                    lease_owner=self.worker,
+                    lease_until=now + LEASE,
+                )
+                .on_conflict_do_nothing(index_elements=["community_id", "series", "slot", "platform"])
+                .returning(m.Publication.id)
+            )
+            found: int | None = res.scalar_one_or_none()
+            return found
+
+    def _take(self, pub_id: int) -> bool:
+        """The lease, if it is free, expired, or already ours (a restart of this worker)."""
+        now = self.clock.now()
+        with self.store.engine.begin() as conn:
+            res = conn.execute(
+                update(m.Publication)
+                .where(
+                    m.Publication.id == pub_id,
+                    m.Publication.state == "intent",
+                    or_(
+                        m.Publication.lease_owner.is_(None),
+                        m.Publication.lease_until < now,
+                        m.Publication.lease_owner == self.worker,
+                    ),
+                )
+                .values(lease_owner=self.worker, lease_until=now + LEASE)
+            )
+            return res.rowcount == 1
+
+    async def _run(
+        self, pub_id: int, plan: list[str], done: list[tuple[int, str, str | None]], platform: Platform
+    ) -> PublishOutcome:
+        adapter = self.adapters[platform]
+        reply_to = Receipt(platform, Action.PUBLISH, done[-1][1], done[-1][2]) if done else None
+        for position in range(len(done) + 1, len(plan) + 1):
+            try:
+                receipt = await adapter.publish_part(plan[position - 1], reply_to)
+            except PlatformError as exc:
+                self._failed(pub_id, exc)
+                row = self._get(pub_id)
+                log.warning(
+                    "publishing failed",
+                    extra={
+                        "series": row.series,
+                        "platform": platform.value,
+                        "part": position,
+                        "error": str(exc),
+                        "retryable": exc.retryable,
+                    },
+                )
+                return self._outcome(row, "retry" if exc.retryable else "failed", str(exc))
+            verdict = self._landed(pub_id, position, receipt)
+            if verdict != "continue":
+                row = self._get(pub_id)
+                return self._outcome(row, verdict, f"stopped after part {position}: {verdict}")
+            reply_to = receipt
+        self._complete(pub_id)
+        row = self._get(pub_id)
+        log.info(
+            "published",
+            extra={
+                "series": row.series,
+                "slot": row.slot.isoformat(),
+                "platform": platform.value,
+                "parts": len(plan),
+            },
+        )
+        return self._outcome(row, "done")
+
+    def _get(self, pub_id: int) -> PublicationRow:
+        with self.store.engine.connect() as conn:
+            return _row(conn.execute(self._select().where(m.Publication.id == pub_id)).one())
+
+    def _landed(self, pub_id: int, position: int, receipt: Receipt) -> str:
+        """Record a part that landed. "continue" while the lease is ours; "withdrawn" when the
+        publication was withdrawn meanwhile (the part is recorded so it gets deleted too)."""
+        now = self.clock.now()
+        with self.store.engine.begin() as conn:
+            conn.execute(
+                _insert(conn, m.table(m.PublicationPart))
+                .values(
+                    publication_id=pub_id,
+                    position=position,
+                    receipt_ref=receipt.ref,
+                    receipt_url=receipt.url,
+                    published_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["publication_id", "position"])
+            )
+            renewed = conn.execute(
+                update(m.Publication)
+                .where(
+                    m.Publication.id == pub_id,
+                    m.Publication.state == "intent",
+                    m.Publication.lease_owner == self.worker,
+                )
+                .values(lease_until=now + LEASE)
+            )
+            if renewed.rowcount == 1:
+                return "continue"
+            state = conn.execute(select(m.Publication.state).where(m.Publication.id == pub_id)).scalar_one()
+            if state in ("withdrawing", "withdrawn"):
+                conn.execute(
+                    update(m.Publication).where(m.Publication.id == pub_id).values(state="withdrawing")
+                )
+                return "withdrawn"
+            return "busy"  # the lease ran out and another worker carries on
+
+    def _complete(self, pub_id: int) -> None:
+        with self.store.engine.begin() as conn:
+            conn.execute(
+                update(m.Publication)
+                .where(m.Publication.id == pub_id, m.Publication.state == "intent")
+                .values(
+                    state="done",
+                    completed_at=self.clock.now(),
+                    error=None,
+                    lease_owner=None,
+                    lease_until=None,
+                )
+            )
+
+    def _failed(self, pub_id: int, error: PlatformError) -> None:
+        values: dict[str, Any] = {"error": str(error), "lease_owner": None, "lease_until": None}
+        if not error.retryable:
+            values.update(state="failed", completed_at=self.clock.now())
+        with self.store.engine.begin() as conn:
+            conn.execute(
+                update(m.Publication)
+                .where(m.Publication.id == pub_id, m.Publication.state == "intent")
+                .values(**values)
+            )
+
+    def give_up(self, row: PublicationRow, reason: str) -> None:
+        """An unfinished publication that nothing was posted of and whose time has passed."""
+        with self.store.engine.begin() as conn:
+            conn.execute(
+                update(m.Publication)
+                .where(m.Publication.id == row.id, m.Publication.state == "intent")
+                .values(state="failed", error=reason, completed_at=self.clock.now(), lease_owner=None)
+            )
+
+    # -- taking back ------------------------------------------------------------------------
+
+    def withdraw(self, series: str, slot: datetime) -> int:
+        """Mark every platform's publication of the slot for deletion; returns how many."""
+        with self.store.engine.begin() as conn:
+            res = conn.execute(
+                update(m.Publication)
+                .where(
+                    m.Publication.community_id == self.store.community_id,
+                    m.Publication.series == series,
+                    m.Publication.slot == slot,
+                    m.Publication.state.in_(("intent", "done", "failed")),
+                )
+                .values(state="withdrawing", lease_owner=None, lease_until=None)
+            )
+            return int(res.rowcount or 0)
+
+    async def retract_pending(self) -> list[PublishOutcome]:
+        """Delete the posts of every publication marked ``withdrawing``, last part first. A
+        platform that fails keeps its row ``withdrawing`` for the next round."""
+        outcomes = []
+        for row in self.rows(states=("withdrawing",)):
+            adapter = self.adapters.get(row.platform)
+            if adapter is None:
+                continue
+            parts = self.parts(row.id)
+            try:
+                for _, ref, url in reversed(parts):
+                    await adapter.undo(Receipt(row.platform, Action.PUBLISH, ref, url))
+            except PlatformError as exc:
+                log.warning(
+                    "could not delete a withdrawn post yet",
+                    extra={"series": row.series, "platform": row.platform.value, "error": str(exc)},
+                )
+                outcomes.append(self._outcome(row, "retry", str(exc)))
+                continue
+            with self.store.engine.begin() as conn:
+                self._mark_withdrawn(conn, row.id, len(parts))
+            log.info(
+                "withdrawn posts deleted",
+                extra={"series": row.series, "platform": row.platform.value, "parts": len(parts)},
+            )
+            outcomes.append(self._outcome(row, "withdrawn", f"{len(parts)} post(s) deleted"))
+        return outcomes
+
+    def _mark_withdrawn(self, conn: Connection, pub_id: int, deleted: int) -> None:
+        # Only if no part landed after we listed them (a publisher racing the withdrawal).
+        count = select(func.count()).where(m.PublicationPart.publication_id == pub_id).scalar_subquery()
+        conn.execute(
+            update(m.Publication)
+            .where(m.Publication.id == pub_id, m.Publication.state == "withdrawing", count == deleted)
+            .values(state="withdrawn", completed_at=self.clock.now())
+        )

@@ -1,0 +1,371 @@
+"""Runs the series: finds the slots that are due, composes each for every platform and language,
+and hands them to the publisher; skips (and logs) slots missed for longer than the grace
+window; finishes half-published threads; deletes withdrawn interviews. One call per cycle
+(``run --once``) or a service that wakes at each slot (``run``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+
+from adapters.base import PlatformAdapter
+from adapters.registry import limits_for, markup_for
+from bot import models as m
+from bot.clock import Clock
+from bot.config import Settings
+from bot.domain import Platform, TextLimits
+from bot.series.digest import Digest, DigestContext, compose_digest
+from bot.series.interviews import (
+    SCHEDULED,
+    WITHDRAWN,
+    Interview,
+    InterviewBook,
+    check_fit,
+    interview_limits,
+)
+from bot.series.markup import Markup
+from bot.series.opportunities import OpportunityList
+from bot.series.publisher import FINAL, Publisher, PublishOutcome
+from bot.series.schedule import Schedule, zone
+from bot.series.settings import SeriesRule
+from bot.store import Store, _insert
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Edition:
+    """What one series publishes in one slot in one language: its key in the publications table."""
+
+    key: str
+    language: str
+
+
+@dataclass(frozen=True)
+class Preview:
+    series: str
+    language: str
+    platform: Platform
+    slot: datetime
+    digest: Digest
+
+
+class SeriesRunner:
+    def __init__(
+        self,
+        store: Store,
+        adapters: Mapping[Platform, PlatformAdapter],
+        settings: Settings,
+        clock: Clock,
+        *,
+        worker: str,
+        dry_run: bool = False,
+        limits: Callable[[Platform], TextLimits] = limits_for,
+        markup: Callable[[Platform], str] = markup_for,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.series = settings.series
+        self.clock = clock
+        self.limits = limits
+        self.markup = markup
+        self.rules = {r.name: r for r in self.series.schedule if r.enabled}
+        self.schedule = Schedule.of((r.name, r.cron, self.series.zone_of(r)) for r in self.rules.values())
+        self.publisher = Publisher(store, adapters, clock, worker=worker, dry_run=dry_run)
+        self.opportunities = OpportunityList(store)
+        community = settings.community
+        self.interviews = InterviewBook(
+            store,
+            self.series.interviews,
+            self.series.templates_for,
+            hashtag="#" + community.hashtags[0].lstrip("#"),
+            community=community.name,
+        )
+
+    # -- what a rule means ------------------------------------------------------------------
+
+    def languages(self, rule: SeriesRule) -> tuple[str, ...]:
+        return rule.languages or self.settings.community.languages
+
+    def platforms(self, rule: SeriesRule) -> list[Platform]:
+        return list(rule.platforms) or self.settings.enabled_platforms()
+
+    def editions(self, rule: SeriesRule) -> list[Edition]:
+        """A digest in two languages is two publications per platform; an interview is one,
+        in its member's language."""
+        langs = self.languages(rule)
+        if rule.kind == "interview":
+            return [Edition(rule.name, "")]
+        if len(langs) == 1:
+            return [Edition(rule.name, langs[0])]
+        return [Edition(f"{rule.name}/{lang}", lang) for lang in langs]
+
+    def local_day(self, rule: SeriesRule, at: datetime) -> date:
+        """The slot's date where the series is published: what "closing soon" is counted from."""
+        return at.astimezone(self.schedule.rules[rule.name].tz).date()
+
+    # -- composing --------------------------------------------------------------------------
+
+    def digest_context(self) -> DigestContext:
+        opp = self.series.opportunities
+        return DigestContext(
+            community=self.settings.community.name,
+            hashtag="#" + self.settings.community.hashtags[0].lstrip("#"),
+            tag="#" + opp.tag.lstrip("#"),
+            closing_soon_days=opp.closing_soon_days,
+            show_eligibility=opp.show_eligibility,
+            call_for_submissions=opp.call_for_submissions,
+        )
+
+    def digest(self, language: str, platform: Platform, day: date) -> Digest:
+        return compose_digest(
+            self.opportunities.open_on(day),
+            day=day,
+            templates=self.series.templates_for(language),
+            limits=self.limits(platform),
+            markup=Markup(self.markup(platform)),
+            context=self.digest_context(),
+        )
+
+    def interview_limits(self, platforms: list[Platform]) -> dict[str, TextLimits]:
+        return interview_limits(self.series.interviews, {p.value: self.limits(p) for p in platforms})
+
+    def preview(
+        self, *, platform: Platform | None = None, language: str | None = None, at: datetime | None = None
+    ) -> list[Preview]:
+        """Exactly what the next slot of each digest series would publish (or, with ``at``, a
+        digest published then). Without a digest on the schedule: a digest published now."""
+        now = self.clock.now()
+        plans: list[tuple[str, tuple[str, ...], list[Platform], str, datetime | None]] = [
+            (r.name, self.languages(r), self.platforms(r), self.series.zone_of(r), at)
+            for r in self.rules.values()
+            if r.kind == "digest"
+        ] or [
+            (
+                "digest",
+                self.settings.community.languages,
+                self.settings.enabled_platforms(),
+                self.series.timezone,
+                at or now,
+            )
+        ]
+        out = []
+        for name, langs, targets, tz, slot in plans:
+            if slot is None:
+                upcoming = self.schedule.rules[name].next_after(now)
+                slot = upcoming[0] if upcoming else now
+            day = slot.astimezone(zone(tz)).date()
+            for lang in langs:
+                if language and lang != language:
+                    continue
+                for p in [platform] if platform else targets:
+                    out.append(Preview(name, lang, p, slot, self.digest(lang, p, day)))
+        return out
+
+    # -- one cycle --------------------------------------------------------------------------
+
+    async def run_due(self) -> list[PublishOutcome]:
+        """Publish every slot in the grace window that is not published yet, skip older missed
+        ones, finish interrupted threads, delete withdrawn posts."""
+        now = self.clock.now()
+        grace = self.series.grace
+        self._skip_missed(now)
+        states = self.publisher.states_since(now - grace)
+        outcomes: list[PublishOutcome] = []
+        handled: set[tuple[str, datetime, Platform]] = set()
+        for slot in self.schedule.due(now, grace):
+            rule = self.rules[slot.series]
+            outcomes.extend(await self._publish_slot(rule, slot.at, states, handled))
+        outcomes.extend(await self._finish_unfinished(now, handled))
+        self._settle_interviews()
+        outcomes.extend(await self.publisher.retract_pending())
+        self._checkpoint(now)
+        return outcomes
+
+    async def _publish_slot(
+        self,
+        rule: SeriesRule,
+        at: datetime,
+        states: Mapping[tuple[str, datetime, Platform], str],
+        handled: set[tuple[str, datetime, Platform]],
+    ) -> list[PublishOutcome]:
+        pending = [
+            (edition, platform)
+            for edition in self.editions(rule)
+            for platform in self.platforms(rule)
+            if states.get((edition.key, at, platform)) not in FINAL
+        ]
+        if not pending:
+            return []
+        handled.update((e.key, at, p) for e, p in pending)
+        if rule.kind == "interview":
+            return await self._publish_interview(rule, at, [p for _, p in pending])
+        day = self.local_day(rule, at)
+        outcomes = []
+        for edition, platform in pending:
+
+            def compose(lang: str = edition.language, p: Platform = platform) -> list[str]:
+                return self.digest(lang, p, day).parts
+
+            outcomes.append(await self.publisher.publish(edition.key, at, platform, compose))
+        return outcomes
+
+    async def _publish_interview(
+        self, rule: SeriesRule, at: datetime, platforms: list[Platform]
+    ) -> list[PublishOutcome]:
+        if self.publisher.dry_run:
+            return []
+        interview = self.interviews.assign(rule.name, at, rule.languages)
+        outcomes = []
+        for platform in platforms:
+            if interview is None:
+                self.publisher.record(rule.name, at, platform, "empty", "no confirmed interview in the queue")
+                outcomes.append(PublishOutcome(rule.name, at, platform, "empty", detail="the queue is empty"))
+                continue
+            if interview.state == WITHDRAWN:
+                reason = f"interview #{interview.id} was withdrawn before its slot"
+                self.publisher.record(rule.name, at, platform, "empty", reason)
+                outcomes.append(PublishOutcome(rule.name, at, platform, "empty", detail=reason))
+                continue
+            text = interview.consent_text or ""
+            overflow = check_fit(text, self.interview_limits([platform]))
+            if overflow:
+                reason = overflow[0].describe()
+                self.publisher.record(rule.name, at, platform, "failed", reason)
+                log.error(
+                    "interview not published",
+                    extra={"series": rule.name, "platform": platform.value, "error": reason},
+                )
+                outcomes.append(PublishOutcome(rule.name, at, platform, "failed", detail=reason))
+                continue
+            parts = [Markup(self.markup(platform)).text(text)]  # the confirmed text, escaped if need be
+            outcomes.append(await self.publisher.publish(rule.name, at, platform, parts.copy))
+        return outcomes
+
+    async def _finish_unfinished(
+        self, now: datetime, handled: set[tuple[str, datetime, Platform]]
+    ) -> list[PublishOutcome]:
+        """Threads left half-published (a crash, a platform down) are finished whatever their
+        age; a publication of which nothing went out is given up once out of the grace window."""
+        outcomes = []
+        for row in self.publisher.rows(states=("intent",)):
+            if (row.series, row.slot, row.platform) in handled:
+                continue
+            if not self.publisher.parts(row.id) and row.slot <= now - self.series.grace:
+                self.publisher.give_up(row, "nothing was published within the grace window")
+                log.warning(
+                    "unfinished publication given up",
+                    extra={
+                        "series": row.series,
+                        "slot": row.slot.isoformat(),
+                        "platform": row.platform.value,
+                    },
+                )
+                continue
+            outcomes.append(await self.publisher.resume(row))
+        return outcomes
+
+    def _skip_missed(self, now: datetime) -> None:
+        with self.store.engine.connect() as conn:
+            since = dict(
+                conn.execute(
+                    select(m.SeriesCheckpoint.series, m.SeriesCheckpoint.checked_until).where(
+                        m.SeriesCheckpoint.community_id == self.store.community_id
+                    )
+                ).all()
+            )
+        for name, rule in self.rules.items():
+            last = since.get(name)
+            if last is None:
+                continue  # first start: there was no schedule to miss
+            for slot in self.schedule.missed(last, now, self.series.grace, name):
+                new = [
+                    self.publisher.record(
+                        e.key, slot.at, p, "skipped", "missed while the bot was down, past the grace window"
+                    )
+                    for e in self.editions(rule)
+                    for p in self.platforms(rule)
+                ]
+                if any(new):
+                    log.warning(
+                        "missed slot skipped",
+                        extra={
+                            "series": name,
+                            "slot": slot.at.isoformat(),
+                            "late_by_h": round((now - slot.at).total_seconds() / 3600, 1),
+                            "grace_h": self.series.grace_hours,
+                        },
+                    )
+
+    def _checkpoint(self, now: datetime) -> None:
+        if not self.rules or self.publisher.dry_run:
+            return
+        with self.store.engine.begin() as conn:
+            for name in self.rules:
+                stmt = _insert(conn, m.table(m.SeriesCheckpoint)).values(
+                    community_id=self.store.community_id, series=name, checked_until=now
+                )
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["community_id", "series"], set_={"checked_until": now}
+                    )
+                )
+
+    def _settle_interviews(self) -> None:
+        """A scheduled interview is published once no platform is still working on its slot."""
+        for interview in self.interviews.in_states([SCHEDULED]):
+            if interview.series is None or interview.slot is None:
+                continue
+            rows = self.publisher.rows(series=interview.series)
+            mine = [r for r in rows if r.slot == interview.slot]
+            if mine and all(r.state in FINAL for r in mine):
+                self.interviews.mark_published(interview.id, self.clock.now())
+
+    # -- member-facing actions that need the platforms -------------------------------------------
+
+    async def withdraw_interview(
+        self, interview_id: int, *, by: str
+    ) -> tuple[Interview, list[PublishOutcome]]:
+        """Withdraw an interview and delete whatever of it was published, on every platform.
+        A platform that is down keeps its deletion pending; every cycle retries it."""
+        interview = self.interviews.withdraw(interview_id, by=by, now=self.clock.now())
+        return interview, await self.publisher.retract_pending()
+
+    # -- the running service -------------------------------------------------------------------
+
+    def next_slot(self, now: datetime) -> datetime | None:
+        upcoming = [at for slots in self.schedule.upcoming(now, 1).values() for at in slots]
+        return min(upcoming) if upcoming else None
+
+    async def service(self, _app: object, stop: asyncio.Event) -> None:
+        """Run due slots now (the start-up catch-up), then again at every slot, until ``stop``."""
+        poll = self.settings.run.poll_seconds
+        while not stop.is_set():
+            try:
+                for outcome in await self.run_due():
+                    log.info(
+                        "series slot",
+                        extra={
+                            "series": outcome.series,
+                            "platform": outcome.platform.value,
+                            "state": outcome.state,
+                            "url": outcome.url,
+                        },
+                    )
+            except Exception:  # one bad cycle must not end the series for good; the next one retries
+                log.exception("series cycle failed")
+            now = self.clock.now()
+            upcoming = self.next_slot(now)
+            wait = poll if upcoming is None else max(0.0, min(poll, (upcoming - now).total_seconds()))
+            sleeper = asyncio.ensure_future(self.clock.sleep(wait))
+            stopper = asyncio.ensure_future(stop.wait())
+            try:
+                await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                sleeper.cancel()
+                stopper.cancel()
