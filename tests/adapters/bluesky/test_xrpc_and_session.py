@@ -94,7 +94,8 @@ def test_the_session_is_stored_encrypted_and_read_back(engine: Engine, clock: Fa
     with engine.connect() as conn:
         rows = conn.execute(select(m.PlatformSession.session, m.PlatformSession.platform)).all()
     assert len(rows) == 1
-    assert "eyJ" not in rows[0][0]
+    assert "access.jwt" not in rows[0][0]
+    assert "refresh.jwt" not in rows[0][0]
     assert rows[0][1] == "bluesky"
     assert vault.load(clock.now()) == secret + "2"
     # A new app password cannot read it: the adapter logs in afresh instead of failing.

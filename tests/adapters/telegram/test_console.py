@@ -26,7 +26,7 @@ def queue_post(h: Harness, text: str = "Matched into surgery! #LatinasInMedicine
     """A Mastodon post stored as a candidate, as the watch would; the console is told."""
     result = h.app.store.ingest(Platform.MASTODON, [Item(post(text, now=h.clock.now(), **kw))], h.clock.now())
     (candidate,) = result.candidates
-    for notify in h.app.on_queued:
+    for notify in h.app.on_change:
         notify()
     return candidate
 

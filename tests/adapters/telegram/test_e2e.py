@@ -1,0 +1,122 @@
+"""End to end, the whole bot as ``run`` runs it: posts on the Mastodon and Bluesky sandboxes
+become cards in the curators' Telegram group, a curator's tap amplifies them on their own
+platform (and spotlights them in the channel), and the card shows it. A flood of 429s on the
+Telegram side slows the console, never the boosts elsewhere."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from bot import models as m
+from bot.clock import FakeClock
+from bot.domain import Platform
+from sandbox.bluesky import BlueskySandbox
+from sandbox.mastodon import MastodonSandbox
+from sandbox.telegram import TelegramSandbox
+from tests.adapters.bluesky.conftest import build_adapter, sandbox_settings
+from tests.adapters.telegram.conftest import ANA, CHANNEL, CURATORS, TAG, Harness, make_mastodon
+
+pytestmark = pytest.mark.filterwarnings("ignore:Deprecated since version v22.2:DeprecationWarning")
+
+
+@pytest.fixture
+def bsky(clock: FakeClock) -> Iterator[BlueskySandbox]:
+    with BlueskySandbox(clock=clock.now) as sandbox:
+        yield sandbox
+
+
+def candidate_of(card_text: str) -> int:
+    found = re.search(r"candidate #(\d+)", card_text)
+    assert found is not None
+    return int(found.group(1))
+
+
+async def test_mastodon_and_bluesky_posts_are_decided_by_a_tap_and_amplified(
+    harness_factory: Callable[..., Any],
+    tg: TelegramSandbox,
+    masto: MastodonSandbox,
+    bsky: BlueskySandbox,
+    clock: FakeClock,
+    engine: Engine,
+) -> None:
+    maria = masto.add_account("maria", display_name="Dra. María")
+    status = masto.post(maria, f"Matched into surgery! #{TAG}", created_at=clock.now())
+    lucia = bsky.add_account("lucia.test", display_name="Lucía")
+    skeet = bsky.post(lucia, f"First day as an attending #{TAG}")
+    clock.advance(1)
+    h: Harness = await harness_factory(
+        extra={
+            Platform.MASTODON: make_mastodon(masto, clock),
+            Platform.BLUESKY: build_adapter(sandbox_settings(bsky), clock, engine),
+        },
+        spotlight_on_channel=True,
+    )
+    cards = await tg.wait_for_async(lambda: h.cards() if len(h.cards()) == 2 else None, 15)
+    assert {card.text.split(" · ")[0] for card in cards} == {"Mastodon", "Bluesky"}
+    for card in cards:
+        tg.user_taps(ANA, card, card.callback_data[0])
+    ids = [candidate_of(card.text) for card in cards]
+    for cid, card in zip(ids, cards, strict=True):
+        platform = card.text.split(" · ")[0]
+        done = await h.card_showing(cid, "📣 spotlight on Telegram: done")
+        assert f"📣 boost on {platform}: done" in done.text
+        assert "✅ Approved by ana" in done.text
+        assert done.message_id == card.message_id
+        assert done.buttons == []
+    assert len(masto.reblogs_of(status)) == 1
+    assert len(bsky.reposts_of(skeet)) == 1
+    spotlights = tg.messages(CHANNEL)
+    assert sorted(s.text.splitlines()[0] for s in spotlights) == [
+        "🔦 From the community on Bluesky",
+        "🔦 From the community on Mastodon",
+    ]
+    assert tg.sent_count(CURATORS) == 2  # one card each, edited in place
+
+
+async def test_a_429_storm_on_telegram_does_not_delay_mastodon_boosts(
+    harness_factory: Callable[..., Any],
+    tg: TelegramSandbox,
+    masto: MastodonSandbox,
+    clock: FakeClock,
+    engine: Engine,
+) -> None:
+    maria = masto.add_account("maria")
+    statuses = [masto.post(maria, f"News {i} #{TAG}", created_at=clock.now()) for i in range(5)]
+    for method in ("sendMessage", "copyMessage", "editMessageText"):
+        tg.faults.retry_after(30, method=method, times=1000)
+    h: Harness = await harness_factory(
+        extra={Platform.MASTODON: make_mastodon(masto, clock)}, spotlight_on_channel=True
+    )
+    await tg.wait_for_async(lambda: tg.too_many_requests >= 1)  # the console's first card: flooded
+    pending = h.app.queue.list("pending")
+    assert len(pending) == 5
+    for c in pending:  # curators decide in the CLI meanwhile
+        h.app.queue.approve(c.id, "rosa", clock.now())
+
+    started = time.monotonic()
+    outcomes = await asyncio.wait_for(h.app.amplifier.run_due(), 5)
+    took = time.monotonic() - started
+
+    boosts = [o for o in outcomes if o.platform is Platform.MASTODON]
+    assert [o.ok for o in boosts] == [True] * 5
+    assert all(len(masto.reblogs_of(s)) == 1 for s in statuses)
+    assert took < 2.0  # no Telegram wait in the way: one refused request per spotlight at most
+    spotlights = [o for o in outcomes if o.platform is Platform.TELEGRAM]
+    assert spotlights
+    assert all(not o.ok and "retry after 30" in o.detail for o in spotlights)
+    with engine.connect() as conn:
+        rows = conn.execute(select(m.Candidate.state, m.Candidate.next_attempt_at)).all()
+    assert {state for state, _ in rows} == {"approved"}  # the spotlights are still to come…
+    assert all(
+        when is not None and (when - clock.now()).total_seconds() == pytest.approx(30, abs=1)
+        for _, when in rows
+    )
+    assert tg.sent_count(CHANNEL) == 0
+    assert tg.sent_count(CURATORS) == 0  # the storm is real: not even a card got through
