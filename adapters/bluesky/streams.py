@@ -237,8 +237,32 @@ class _JetstreamClient(_Reporting, AsyncJetstreamClient):  # type: ignore[misc]
         return item
 
 
-class JetstreamStream:
-    """``network.bsky.jetstream.subscribeEvents`` for new posts, from a seq or a time cursor."""
+class _Stream:
+    """What the adapter holds: a subscription client, the bridge its events cross, and how
+    to start, read and close it. Subclasses make the client and say what a message is."""
+
+    bridge: _Bridge
+    client: Any
+
+    async def start(self) -> None:
+        self.bridge.run(lambda: self.client.start(self._on_message, self._callback_error))
+
+    async def _on_message(self, item: Any) -> None:
+        await self.bridge.put(item)
+
+    async def _callback_error(self, exc: BaseException) -> None:
+        log.error("bluesky event hand-over failed", extra={"source": self.bridge.name, "error": repr(exc)})
+
+    async def take(self, limit: int, quiet_s: float) -> list[Item]:
+        return await self.bridge.take(limit, quiet_s)
+
+    async def close(self) -> None:
+        await self.bridge.close(self.client.stop)
+
+
+class JetstreamStream(_Stream):
+    """``network.bsky.jetstream.subscribeEvents`` for new posts, from a seq or a time cursor.
+    Its client decodes frames into StreamEvents itself (see _JetstreamClient)."""
 
     def __init__(
         self,
@@ -258,18 +282,6 @@ class JetstreamStream:
             compress=compress,
             recv_timeout=recv_timeout,
         )
-
-    async def start(self) -> None:
-        self.bridge.run(lambda: self.client.start(self.bridge.put, self._callback_error))
-
-    async def _callback_error(self, exc: BaseException) -> None:
-        log.error("jetstream event hand-over failed", extra={"error": repr(exc)})
-
-    async def take(self, limit: int, quiet_s: float) -> list[Item]:
-        return await self.bridge.take(limit, quiet_s)
-
-    async def close(self) -> None:
-        await self.bridge.close(self.client.stop)
 
 
 class FirehoseDecoder:
@@ -327,7 +339,7 @@ class _FirehoseClient(_Reporting, AsyncFirehoseSubscribeReposClient):  # type: i
         self._bridge = bridge
 
 
-class FirehoseStream:
+class FirehoseStream(_Stream):
     """``com.atproto.sync.subscribeRepos`` on a relay or a PDS, from a seq cursor or the tip."""
 
     def __init__(
@@ -340,9 +352,6 @@ class FirehoseStream:
         self.client = _FirehoseClient(
             self.bridge, params=params, base_uri=base_uri, recv_timeout=recv_timeout
         )
-
-    async def start(self) -> None:
-        self.bridge.run(lambda: self.client.start(self._on_message, self._callback_error))
 
     async def _on_message(self, frame: Any) -> None:
         try:
@@ -361,12 +370,3 @@ class FirehoseStream:
             # On reconnect the SDK subscribes with these params again; keep them current.
             self.client.update_params({"cursor": item.seq})
         await self.bridge.put(item)
-
-    async def _callback_error(self, exc: BaseException) -> None:
-        log.error("firehose event hand-over failed", extra={"error": repr(exc)})
-
-    async def take(self, limit: int, quiet_s: float) -> list[Item]:
-        return await self.bridge.take(limit, quiet_s)
-
-    async def close(self) -> None:
-        await self.bridge.close(self.client.stop)
