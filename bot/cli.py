@@ -70,6 +70,9 @@ async def _run(settings: config_mod.Settings, args: argparse.Namespace) -> int:
             for o in report.outcomes:
                 where = f"#{o.candidate_id} {o.platform.value} {o.action.value}"
                 print(f"{where}: {o.detail} {o.url or ''}".rstrip())
+            for p in report.published:
+                slot = f"{p.series} {p.slot:%Y-%m-%d %H:%M} UTC {p.platform.value}"
+                print(f"{slot}: {p.state} {p.url or p.detail}".rstrip())
             return EXIT_ERROR if report.errors and not report.ingested else EXIT_OK
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -269,7 +272,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # -- parser ------------------------------------------------------------------------------------
 
 # Feature modules that add commands: each has ``register(cli: Commands) -> None``.
-EXTENSIONS: list[str] = ["bot.cli_report", "bot.cli_trust"]
+EXTENSIONS: list[str] = ["bot.cli_report", "bot.cli_trust", "bot.cli_series"]
 
 
 class Commands:

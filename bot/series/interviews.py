@@ -61,12 +61,14 @@ class Overflow:
     over_by: int
     section: str | None
     excerpt: str  # the text from the point where the limit falls
+    longest: str | None = None  # the longest answer, the likeliest to shorten
 
     def describe(self) -> str:
         place = f" The limit falls in {self.section}" if self.section else " The limit falls"
+        longest = f" The longest is {self.longest}." if self.longest else ""
         return (
             f"{self.where}: {self.length} of {self.limit} — {self.over_by} too long.{place}, "
-            f"at “{self.excerpt}”"
+            f"at “{self.excerpt}”.{longest}"
         )
 
 
@@ -132,7 +134,14 @@ def check_fit(
                 hi = mid - 1
         section = next((s.name for s in sections if s.start <= lo < s.end), None)
         excerpt = " ".join(text[lo : lo + 40].split())
-        out.append(Overflow(where, size, lim.max_length, size - lim.max_length, section, excerpt + "…"))
+        answers = [s for s in sections if s.name.startswith("the answer")]
+        longest = max(answers, key=lambda s: length(text[s.start : s.end], lim), default=None)
+        longest_text = (
+            f"{longest.name}, {length(text[longest.start : longest.end], lim)} long" if longest else None
+        )
+        out.append(
+            Overflow(where, size, lim.max_length, size - lim.max_length, section, excerpt + "…", longest_text)
+        )
     return out
 
 

@@ -82,6 +82,8 @@ def test_an_overlong_interview_says_by_how_much_and_in_which_answer(settings: Se
     assert mastodon.over_by == len(text) - len("@med.example") - 280
     assert mastodon.section == "the answer to “Something you love outside medicine?” (outside)"
     assert "too long" in mastodon.describe()
+    assert mastodon.longest is not None
+    assert mastodon.longest.startswith("the answer to “Something you love outside medicine?” (outside), ")
     assert str(mastodon.over_by) in mastodon.describe()
     # Bluesky counts graphemes: the emoji labels (two code points each) count once, the mention whole
     assert bluesky.over_by == len(graphemes(text)) - 280
