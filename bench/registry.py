@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 # Each module registers its figures when imported; later features add their module here.
-MODULES = ["bench.ingest", "bench.rss", "bench.bluesky", "bench.report"]
+MODULES = ["bench.ingest", "bench.rss", "bench.bluesky", "bench.report", "bench.series"]
 
 
 @dataclass(frozen=True)

@@ -410,6 +410,10 @@ class SeriesCheckpoint(Base):
     checked_until: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+# The series runner reads the publications of the last hours at every cycle.
+Index("ix_publications_community_slot", table(Publication).c.community_id, table(Publication).c.slot)
+
+
 # -- trust: consent requests, account links, runtime blocks, undos, deletion checks, health --------
 
 

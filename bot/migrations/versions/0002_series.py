@@ -24,6 +24,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("plan", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("lease_owner", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True))
+        batch_op.create_index("ix_publications_community_slot", ["community_id", "slot"], unique=False)
 
     op.create_table(
         "opportunities",
@@ -112,6 +113,7 @@ def downgrade() -> None:
     op.drop_table("interviews")
     op.drop_table("opportunities")
     with op.batch_alter_table("publications", schema=None) as batch_op:
+        batch_op.drop_index("ix_publications_community_slot")
         batch_op.drop_column("lease_until")
         batch_op.drop_column("lease_owner")
         batch_op.drop_column("plan")
