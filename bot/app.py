@@ -86,7 +86,8 @@ class Coalesce:
         self.health: WatchHealthRecorder
         self.adapters: dict[Platform, PlatformAdapter] = {}
         self.wake = asyncio.Event()  # set when there may be new work for the amplifier
-        self.on_queued: list[Callable[[], None]] = []  # told when watching queued new candidates
+        # told when candidates were queued or amplified, so views of them (the console) refresh now
+        self.on_change: list[Callable[[], None]] = []
         self.console: Console | None = None
 
     async def start(self) -> None:
@@ -148,7 +149,7 @@ class Coalesce:
                     front, self.store, self.queue, self.amplifier, self.settings, self.clock, self.wake.set
                 )
                 self.services.append(console.run)
-                self.on_queued.append(console.poke)
+                self.on_change.append(console.poke)
                 return console
         return None
 
@@ -237,7 +238,7 @@ class Coalesce:
                     await self._healthy(platform, batch, result)
                     if result.candidates:
                         self.wake.set()
-                        for notify in self.on_queued:
+                        for notify in self.on_change:
                             notify()
                     delay = self.settings.run.watch_retry_seconds
                 return
@@ -256,12 +257,14 @@ class Coalesce:
 
     async def _amplify_forever(self) -> None:
         while True:
+            self.wake.clear()  # before the cycle: an approval made during it wakes the next one
             self.queue.wake_snoozed(self.clock.now())
             try:
-                await self.amplifier.run_due()
+                if await self.amplifier.run_due():
+                    for notify in self.on_change:
+                        notify()
             except (PlatformError, SQLAlchemyError) as exc:  # adapters' errors are handled inside
                 log.warning("amplifier cycle failed", extra={"error": str(exc).splitlines()[0][:300]})
-            self.wake.clear()
             sleeper = asyncio.ensure_future(self.clock.sleep(self.settings.run.poll_seconds))
             waker = asyncio.ensure_future(self.wake.wait())
             try:
