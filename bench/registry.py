@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 # Each module registers its figures when imported; later features add their module here.
-MODULES = ["bench.ingest", "bench.rss", "bench.bluesky", "bench.report", "bench.series"]
+MODULES = ["bench.ingest", "bench.rss", "bench.bluesky", "bench.report", "bench.series", "bench.telegram"]
 
 
 @dataclass(frozen=True)
