@@ -8,7 +8,8 @@ Environment:
     COALESCE_REQUIRE_ATPROTO=1         a missing setup is a failure, not a skip
     COALESCE_ATPROTO_MODE=no-appview   start PLC + PDS only (no PostgreSQL needed)
     COALESCE_ATPROTO_START_TIMEOUT     seconds to wait for the ready line (default 180)
-    COALESCE_ATPROTO_PG_URL            PostgreSQL URL for the AppView (default: the local `test` db)
+    COALESCE_ATPROTO_PG_URL            PostgreSQL URL for the AppView (default: a database of its
+                                       own, coalesce_atproto, created on first use)
 """
 
 from __future__ import annotations

@@ -74,7 +74,10 @@ net.Server.prototype.listen = function listenOnLoopback(...args) {
 const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coalesce-atproto-'))
 process.env.TMPDIR = runDir
 
-const pgUrl = process.env.COALESCE_ATPROTO_PG_URL || 'postgresql://postgres@127.0.0.1:5432/test'
+// A database of its own: dev-env's migrations scan every schema of their database, and the
+// Python tests create and drop schemas in `test` all the time (a dropped one broke start-up).
+const pgUrl =
+  process.env.COALESCE_ATPROTO_PG_URL || 'postgresql://postgres@127.0.0.1:5432/coalesce_atproto'
 process.env.REDIS_HOST ||= `${LOOPBACK}:6379`
 // letters and underscores only: dev-env prefixes it with appview_, bsync_, ozone_
 const schema =
@@ -102,6 +105,29 @@ async function createAccount(pdsUrl, account) {
     throw new Error(`createAccount ${account.handle} failed: ${res.status} ${JSON.stringify(body)}`)
   }
   return { ...account, did: body.did }
+}
+
+async function ensureDatabase() {
+  if (!withAppView) return
+  const { default: pg } = await import('pg')
+  const target = new URL(pgUrl)
+  const name = decodeURIComponent(target.pathname.slice(1))
+  const admin = new URL(pgUrl)
+  admin.pathname = '/postgres'
+  const client = new pg.Client({ connectionString: admin.toString() })
+  await client.connect()
+  try {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])
+    if (found.rowCount === 0) {
+      try {
+        await client.query(`CREATE DATABASE "${name.replaceAll('"', '""')}"`)
+      } catch (err) {
+        if (err.code !== '42P04') throw err // created meanwhile by a parallel start: fine
+      }
+    }
+  } finally {
+    await client.end()
+  }
 }
 
 async function dropSchemas() {
@@ -186,6 +212,7 @@ process.stdin.resume()
 
 async function main() {
   const devEnv = await import('@atproto/dev-env')
+  await ensureDatabase()
   if (withAppView) {
     network = await devEnv.TestNetwork.create({ dbPostgresUrl: pgUrl, dbPostgresSchema: schema })
   } else {
