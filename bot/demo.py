@@ -12,7 +12,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -20,7 +20,13 @@ from adapters.base import PlatformAdapter
 from bot.config import Settings, load
 from bot.domain import Platform
 
+if TYPE_CHECKING:
+    from bot.amplifier import Outcome
+    from bot.app import Coalesce
+
 CURATOR = "ana"
+CURATOR_TELEGRAM = 1001  # ana's Telegram user id: her taps on the cards decide
+TG_CURATORS, TG_COMMUNITY, TG_CHANNEL = -1001000000001, -1001000000002, -1001000000003
 
 # (username, display name, profile note)
 MEMBERS = [
@@ -106,16 +112,21 @@ class DemoWorld:
 
         self.bluesky = BlueskySandbox(handle="latinasinmed.test", display_name="Latinas in Medicine")
         self.skeets: list[str] = []
+        from sandbox.telegram import TelegramSandbox
+
+        self.telegram = TelegramSandbox(bot_username="LatinasInMedBot", bot_first_name="Latinas in Medicine")
 
     def start(self) -> DemoWorld:
         self.mastodon.start()
         self.bluesky.start()
+        self.telegram.start()
         self._seed()
         return self
 
     def stop(self) -> None:
         self.mastodon.stop()
         self.bluesky.stop()
+        self.telegram.stop()
 
     def _seed(self) -> None:
         m = self.mastodon
@@ -147,6 +158,26 @@ class DemoWorld:
             above = self.skeets[replied] if replied is not None else None
             when = self.epoch - timedelta(hours=hours)
             self.skeets.append(b.post(dids[handle], text, reply_to=above, created_at=when))
+        self._seed_telegram()
+
+    def _seed_telegram(self) -> None:
+        """The curators' group (ana and rosa), a community group with members, the channel."""
+        t = self.telegram
+        ana, rosa = t.add_user(CURATOR_TELEGRAM, "Ana", "ana_curates"), t.add_user(1002, "Rosa", "rosa_rn")
+        lupita, sofi, bea = (
+            t.add_user(3001, "Lupita", "lupita_md"),
+            t.add_user(3002, "Sofi"),
+            t.add_user(3003, "Bea", "bea_ms3"),
+        )
+        t.add_chat(TG_CURATORS, "supergroup", "Latinas in Medicine · curators", members=[ana, rosa])
+        t.add_chat(TG_COMMUNITY, "supergroup", "Latinas in Medicine", members=[lupita, sofi, bea])
+        t.add_chat(TG_CHANNEL, "channel", "Latinas in Medicine", username="latinasinmed")
+        t.user_sends(lupita, TG_COMMUNITY, "Defended my thesis today!! Gracias a todas 💜 #LatinasInMedicine")
+        t.user_sends(sofi, TG_COMMUNITY, "Anyone going to the LMSA conference in March?")
+        clinic = t.user_sends(
+            sofi, TG_COMMUNITY, "Our free clinic needs Spanish-speaking volunteers Saturday"
+        )
+        t.user_sends(bea, TG_COMMUNITY, "/nominate", reply_to=clinic)
 
     def adapters(self, settings: Settings) -> dict[Platform, PlatformAdapter]:
         from mastodon import Mastodon
@@ -166,7 +197,26 @@ class DemoWorld:
         return {
             Platform.MASTODON: MastodonAdapter(client, cfg, backfill=backfill),
             Platform.BLUESKY: self._bluesky_adapter(backfill),
+            Platform.TELEGRAM: self._telegram_adapter(settings),
         }
+
+    def _telegram_adapter(self, settings: Settings) -> PlatformAdapter:
+        from adapters.telegram.adapter import TelegramAdapter, build_application
+        from adapters.telegram.settings import TelegramSettings
+        from bot.clock import SystemClock
+
+        t = self.telegram
+        cfg = TelegramSettings(
+            bot_token=t.token,
+            curator_chat_id=TG_CURATORS,
+            community_chat_ids=(TG_COMMUNITY,),
+            channel_id=TG_CHANNEL,
+            spotlight_on_channel=True,
+            base_url=t.bot_base_url,
+            poll_timeout=5,
+            sync_seconds=5,
+        )
+        return TelegramAdapter(build_application(cfg, SystemClock()), cfg, community=settings.community.name)
 
     def _bluesky_adapter(self, backfill: timedelta) -> PlatformAdapter:
         from adapters.bluesky.adapter import BlueskyAdapter, make_client
@@ -193,7 +243,7 @@ def demo_config(directory: Path, epoch: datetime) -> dict[str, Any]:
             "languages": ["en", "es"],
         },
         "database": {"url": f"sqlite:///{directory / 'coalesce.db'}"},
-        "curators": [{"name": CURATOR}, {"name": "rosa"}],
+        "curators": [{"name": CURATOR, "telegram": CURATOR_TELEGRAM}, {"name": "rosa", "telegram": 1002}],
         "curation": {"max_age_hours": 72},
         "blocklist": {"accounts": ["spam4u@medicine.example"]},
         "amplify": {"max_per_hour": 3600, "burst": 10},
@@ -247,39 +297,37 @@ async def _demo(config_file: Path) -> int:
         sky = report.ingested[Platform.BLUESKY]
         say(f"   On Bluesky: {sky.stored} posts stored, {len(sky.candidates)} wait for a curator", end="")
         say(f" ({sky.skipped.get('opted_out', 0)} from a member with #noboost in her profile).")
+        tele = report.ingested[Platform.TELEGRAM]
+        say(f"   On Telegram: {tele.stored} messages stored from the community group (one with the hashtag,")
+        say("   one a member nominated by replying /nominate); the group's other chatter is not kept.")
         pending = app.queue.list("pending")
         say("\n3. The queue, as `python -m bot queue list` shows it:")
         for c in pending:
             note = f"  (nominated by {c.nominated_by})" if c.nominated_by else ""
             say(f"   #{c.id:<3} {c.author_name:22} {' '.join(c.text.split())[:58]}{note}")
-        now = app.clock.now()
         approve = [c for c in pending if "mentees" in c.text or "Matched" in c.text]
         reject = [c for c in pending if "Study group" in c.text]
-        say(f"\n4. Curator {CURATOR!r} decides:")
-        for c in approve:
-            app.queue.approve(c.id, CURATOR, now, "lovely news")
-            say(f"   approves #{c.id} ({c.author_name})")
-        for c in reject:
-            app.queue.reject(c.id, CURATOR, now, "a study group invite, not a spotlight")
-            say(f"   rejects  #{c.id} ({c.author_name}): a study group invite, not a spotlight")
         sky_approve = [c for c in pending if c.platform == "bluesky" and "residency" in c.text]
-        for c in sky_approve:
-            app.queue.approve(c.id, CURATOR, now, "visiting student spots")
-            say(f"   approves #{c.id} ({c.author_name}, on Bluesky)")
-        say("\n5. The amplifier boosts what was approved, from the central account:")
-        outcomes = await app.amplifier.run_due()
+        tg_approve = [c for c in pending if c.platform == "telegram" and "thesis" in c.text]
+        outcomes = await _decide_on_telegram(app, world, pending, approve + sky_approve + tg_approve, reject)
         for o in outcomes:
-            say(f"   #{o.candidate_id} boosted on {o.platform.value}: {o.detail}")
+            say(f"   #{o.candidate_id} {o.action.value} on {o.platform.value}: {o.detail}")
         boosted = sum(len(world.mastodon.reblogs_of(s)) for s in world.statuses)
         say(f"   The server now shows {boosted} boosts by @{central}.")
         reposted = sum(len(world.bluesky.reposts_of(u)) for u in world.skeets)
         say(f"   Bluesky now shows {reposted} repost by the central account.")
+        channel = world.telegram.sent_count(TG_CHANNEL)
+        say(f"   The Telegram channel shows {channel} posts: a copy of the approved Telegram message with")
+        say("   a button crediting its author, and a spotlight card for each approved Mastodon/Bluesky post.")
         say("\n6. Another cycle: nothing new, and nothing is boosted twice.")
         again = await app.run_once()
         boosted_again = sum(len(world.mastodon.reblogs_of(s)) for s in world.statuses)
         new = again.ingested[Platform.MASTODON].stored
         say(f"   {new} new posts, {len(again.outcomes)} boosts, still {boosted_again} on the server.")
         reposted_again = sum(len(world.bluesky.reposts_of(u)) for u in world.skeets)
+        if channel != len(tg_approve) + len(approve) + len(sky_approve):
+            say("   Something is wrong: the channel does not match the approvals.")
+            return 1
         if reposted != len(sky_approve) or reposted_again != reposted:
             say("   Something is wrong: the reposts do not match the approvals.")
             return 1
@@ -295,6 +343,58 @@ async def _demo(config_file: Path) -> int:
     say(f"   python -m bot queue approve ID --as {CURATOR} --config {cfg}")
     say(f"   python -m bot run --once --config {cfg}")
     return 0
+
+
+def _cards(world: DemoWorld, ids: list[int]) -> dict[int, Any] | None:
+    """The newest card of each candidate in the curators' group, once all of them are there."""
+    found = {}
+    for message in world.telegram.messages(TG_CURATORS, by_bot=True, include_deleted=False):
+        for cid in ids:
+            if f"candidate #{cid}\n" in message.text:
+                found[cid] = message
+    return found if len(found) == len(ids) else None
+
+
+async def _decide_on_telegram(
+    app: Coalesce, world: DemoWorld, pending: list[Any], approve: list[Any], reject: list[Any]
+) -> list[Outcome]:
+    """Curator ana decides by tapping the cards in the emulated curators' group; then the
+    amplifier runs, and the cards show what went out."""
+    assert app.console is not None
+    tg = world.telegram
+    console = asyncio.create_task(app.console.run())
+    try:
+        cards = await tg.wait_for_async(lambda: _cards(world, [c.id for c in pending]), 30)
+        say(f"\n4. Each candidate arrives as a card in the curators' Telegram group ({len(cards)} cards).")
+        say(f"   Curator {CURATOR!r} decides from her phone, tapping the buttons:")
+        for c, label in [(c, "✅ Approve") for c in approve] + [(c, "❌ Reject") for c in reject]:
+            button = next(b for b in cards[c.id].buttons if b["text"] == label)
+            tg.user_taps(CURATOR_TELEGRAM, cards[c.id], button["callback_data"])
+            say(f"   taps {label} on #{c.id} ({c.author_name}, {c.platform})")
+        await app.watch_once(Platform.TELEGRAM)  # the bot reads the taps from its update stream
+        decided = [c.id for c in approve + reject]
+
+        def settled() -> bool:
+            shown = _cards(world, decided)
+            return shown is not None and all(not card.buttons for card in shown.values())
+
+        await tg.wait_for_async(settled, 30)
+        shown = _cards(world, decided) or {}
+        example = shown[approve[0].id].text.splitlines()[-1] if approve else ""
+        say(f"   Each card is edited in place and its buttons go away, e.g. “{example}”.")
+        say("\n5. The amplifier boosts what was approved, from the central account:")
+        outcomes = await app.amplifier.run_due()
+        app.console.poke()  # the cards say what went out
+
+        def announced() -> bool:
+            shown = _cards(world, [c.id for c in approve])
+            return shown is not None and all("📣" in card.text for card in shown.values())
+
+        await tg.wait_for_async(announced, 30)
+        return outcomes
+    finally:
+        console.cancel()
+        await asyncio.gather(console, return_exceptions=True)
 
 
 def world_for(settings: Settings) -> DemoWorld:

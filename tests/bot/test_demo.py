@@ -19,6 +19,8 @@ def test_demo_runs_and_the_person_can_carry_on(tmp_path: Path) -> None:
     assert "The server now shows 2 boosts" in demo.stdout
     assert "nothing is boosted twice" in demo.stdout
     assert "skipped 1: from a member with #nobot in her profile" in demo.stdout
+    assert "taps ✅ Approve on #1" in demo.stdout  # the curator decides on the Telegram cards
+    assert "The Telegram channel shows 4 posts" in demo.stdout
     config = tmp_path / "demo" / "config.yaml"
     listed = _bot("queue", "list", "--state", "pending", "--config", str(config), cwd=tmp_path)
     assert listed.returncode == 0
