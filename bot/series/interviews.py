@@ -287,6 +287,15 @@ class InterviewBook:
             )
         return _view(row) if row else None
 
+    def for_member(self, platform: str, member_ref: str) -> Interview | None:
+        """The member's interview in progress (not published or withdrawn), for a chat front-end
+        that knows the member by their id on its platform."""
+        open_states = (INVITED, ANSWERED, AWAITING_CONSENT, QUEUED, SCHEDULED)
+        found = [
+            i for i in self.in_states(open_states) if i.platform == platform and i.member_ref == member_ref
+        ]
+        return max(found, key=lambda i: i.id) if found else None
+
     def questions(self, interview: Interview) -> list[tuple[Question, str]]:
         """Each question and how it is asked in the member's language."""
         return [(q, q.asked(interview.language)) for q in self.settings.questions]

@@ -145,7 +145,15 @@ class Publisher:
         self, series: str, slot: datetime, platform: Platform, state: str, note: str | None = None
     ) -> bool:
         """A slot that publishes nothing (``empty`` week, ``skipped`` while down); True if new."""
+        return self._insert_row(series, slot, platform, state=state, parts=[], error=note) is not None
+
+    def _insert_row(
+        self, series: str, slot: datetime, platform: Platform, *, state: str, parts: list[str], **values: Any
+    ) -> int | None:
+        """The slot's row, unless one exists already: its id, or None when someone was first."""
         now = self.clock.now()
+        if state != "intent":
+            values["completed_at"] = now
         with self.store.engine.begin() as conn:
             res = conn.execute(
                 _insert(conn, m.table(m.Publication))
@@ -155,16 +163,16 @@ class Publisher:
                     slot=slot,
                     platform=platform.value,
                     state=state,
-                    parts_total=0,
+                    parts_total=len(parts),
                     started_at=now,
-                    completed_at=now,
-                    error=note,
-                    plan="[]",
+                    plan=json.dumps(parts, ensure_ascii=False),
+                    **values,
                 )
                 .on_conflict_do_nothing(index_elements=["community_id", "series", "slot", "platform"])
                 .returning(m.Publication.id)
             )
-            return res.scalar_one_or_none() is not None
+            found: int | None = res.scalar_one_or_none()
+            return found
 
     # -- publishing -------------------------------------------------------------------------
 
@@ -224,27 +232,8 @@ class Publisher:
         return await self._run(row.id, row.plan, done, row.platform)
 
     def _open(self, series: str, slot: datetime, platform: Platform, parts: list[str]) -> int | None:
-        now = self.clock.now()
-        with self.store.engine.begin() as conn:
-            res = conn.execute(
-                _insert(conn, m.table(m.Publication))
-                .values(
-                    community_id=self.store.community_id,
-                    series=series,
-                    slot=slot,
-                    platform=platform.value,
-                    state="intent",
-                    parts_total=len(parts),
-                    started_at=now,
-                    plan=json.dumps(parts, ensure_ascii=False),
-                    lease_owner=self.worker,
-                    lease_until=now + LEASE,
-                )
-                .on_conflict_do_nothing(index_elements=["community_id", "series", "slot", "platform"])
-                .returning(m.Publication.id)
-            )
-            found: int | None = res.scalar_one_or_none()
-            return found
+        lease = {"lease_owner": self.worker, "lease_until": self.clock.now() + LEASE}
+        return self._insert_row(series, slot, platform, state="intent", parts=parts, **lease)
 
     def _take(self, pub_id: int) -> bool:
         """The lease, if it is free, expired, or already ours (a restart of this worker)."""

@@ -214,3 +214,21 @@ def test_withdrawal_is_possible_at_any_step(book: InterviewBook, clock: FakeCloc
     with pytest.raises(SeriesError, match="withdrawn: cannot"):
         book.record_answer(i.id, "role", "x", clock.now())
     assert book.withdraw(i.id, by="member", now=clock.now()).state == "withdrawn"
+
+
+def test_a_chat_front_end_finds_the_members_interview_and_asks_one_question_at_a_time(
+    book: InterviewBook, clock: FakeClock
+) -> None:
+    invited = book.invite(
+        "Bea", language="en", invited_by="ana", now=clock.now(), platform="telegram", member_ref="3002"
+    )
+    assert book.for_member("telegram", "3002") == invited
+    assert book.for_member("telegram", "9999") is None
+    asked = []
+    while (question := book.next_question(invited.id)) is not None:
+        asked.append(question.id)
+        book.record_answer(invited.id, question.id, f"answer to {question.id}", clock.now())
+    assert asked == ["role", "goals", "outside", "advice"]
+    assert book.get(invited.id).state == ANSWERED
+    book.withdraw(invited.id, by="member", now=clock.now())
+    assert book.for_member("telegram", "3002") is None
