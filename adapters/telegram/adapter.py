@@ -16,6 +16,7 @@ spotlight of a post from another platform. Neither can be asked twice safely, so
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,9 +49,10 @@ from adapters.telegram.normalize import chat_link, parse_ref, post_ref, to_autho
 from adapters.telegram.pacer import Pacer
 from adapters.telegram.render import LIMITS, to_html
 from adapters.telegram.settings import TelegramSettings
+from bot import member_commands
 from bot.clock import Clock, SystemClock
 from bot.console import COMMANDS, safe_url
-from bot.domain import Action, Author, Batch, Nomination, Platform, Post, Receipt
+from bot.domain import Action, Author, Batch, MemberRequest, Nomination, Platform, Post, Receipt
 from bot.errors import MalformedPayload, NotFound, PlatformError, Rejected
 from bot.richtext import Doc, Span, Style
 from bot.text import fits
@@ -73,6 +75,7 @@ class _Page:
     posts: list[Post] = field(default_factory=list)
     nominations: list[Nomination] = field(default_factory=list)
     links: list[tuple[str, Author, Message]] = field(default_factory=list)
+    requests: list[MemberRequest] = field(default_factory=list)
     malformed: int = 0
 
 
@@ -173,6 +176,11 @@ class TelegramAdapter(PlatformAdapter):
         community = filters.Chat(chat_id=list(cfg.community_chat_ids))
         app.add_handler(CommandHandler("nominate", self._on_nominate, filters=community))
         app.add_handler(CommandHandler(["start", "help"], self._on_start, filters=filters.ChatType.PRIVATE))
+        app.add_handler(
+            CommandHandler(
+                list(member_commands.KINDS), self._on_member_request, filters=filters.ChatType.PRIVATE
+            )
+        )
         app.add_handler(MessageHandler(community & (filters.TEXT | filters.CAPTION), self._on_group_message))
         app.add_handler(
             MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, self._on_private_text)
@@ -200,13 +208,14 @@ class TelegramAdapter(PlatformAdapter):
                 page = await self._sort(updates)
                 offset = updates[-1].update_id + 1
                 nominations = await self._resolve_links(page.links)
-                if page.posts or page.nominations or nominations or page.malformed:
+                if page.posts or page.nominations or nominations or page.requests or page.malformed:
                     yield Batch(
                         source=UPDATES,
                         cursor=str(updates[-1].update_id),
                         posts=page.posts,
                         nominations=page.nominations + nominations,
                         malformed=page.malformed,
+                        requests=page.requests,
                     )
             if not follow and len(updates) < PAGE:
                 if updates:  # confirm the last page now: the next run starts after it
@@ -283,6 +292,30 @@ class TelegramAdapter(PlatformAdapter):
         if message is not None:
             self._reply(message, self._about(), html=True)
 
+    async def _on_member_request(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/optout, /optin, /link CODE in a private chat: the member asking about themselves."""
+        message = update.effective_message
+        if message is None or self._page is None or not message.text:
+            return
+        parsed = member_commands.parse(message.text)
+        if parsed is None:
+            self._reply(message, "Send /optout, /optin, or /link followed by your code.")
+            return
+        try:
+            author = to_author(message.from_user)
+        except MalformedPayload:
+            return
+        kind, argument = parsed
+        self._page.requests.append(
+            MemberRequest(
+                kind,
+                author,
+                Platform.TELEGRAM,
+                argument,
+                reply_ref=post_ref(message.chat.id, message.message_id),
+            )
+        )
+
     def _about(self) -> str:
         where = ", ".join(p.value.capitalize() for p in self.peers) or "other platforms"
         tags = " ".join("#" + t for t in sorted(self._tags)) or "the community hashtag"
@@ -294,7 +327,7 @@ class TelegramAdapter(PlatformAdapter):
                 "To suggest someone's message, reply to it in the group with /nominate. To suggest a "
                 f"post on {where}, send me its link here.",
                 "Nothing is shared without a curator's decision. If you would rather your messages "
-                "were never shared, tell the curators (or leave the hashtag out): they will not be.",
+                "were never shared, send me /optout: they will not be, on any platform (/optin undoes it).",
             )
         )
 
@@ -365,6 +398,21 @@ class TelegramAdapter(PlatformAdapter):
         raise NotFound(
             "Telegram: the Bot API cannot fetch a message by its link; reply to it with /nominate instead"
         )
+
+    async def send_direct(self, author: Author, text: str, reply_to: str | None = None) -> Receipt | None:
+        """A private message to the member (they must have started a chat with the bot)."""
+        await self.start()
+        if not author.account_id.isdigit():
+            return None  # a group or channel speaking, not a person
+        chat = int(author.account_id)
+        reply = None
+        if reply_to:  # the member's own message, "chat:message" as the watch reported it
+            with contextlib.suppress(MalformedPayload):
+                reply = ReplyParameters(parse_ref(reply_to)[1], allow_sending_without_reply=True)
+        sent = await call(
+            self.bot.send_message(chat, text, reply_parameters=reply, rate_limit_args=AMPLIFY_PATIENCE)
+        )
+        return Receipt(Platform.TELEGRAM, Action.PUBLISH, post_ref(chat, sent.message_id))
 
     def _channel(self) -> int | str:
         if self.settings.channel_id is None:

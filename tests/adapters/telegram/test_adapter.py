@@ -310,3 +310,23 @@ def test_settings_are_checked_at_start_up() -> None:
         load(spotlight_on_channel=True)
     with pytest.raises(ConfigError, match="group_messages_per_minute"):
         load(group_messages_per_minute=25)
+
+
+async def test_optout_in_private_is_recorded_and_confirmed(
+    harness_factory: Callable[..., Any], tg: TelegramSandbox, engine: Engine
+) -> None:
+    h: Harness = await harness_factory(run=False)
+    asked = tg.user_sends(BEA, BEA, "/optout")
+    await h.app.run_once()
+    with engine.connect() as conn:
+        consent = conn.execute(
+            select(m.Account.consent).where(
+                m.Account.platform == "telegram", m.Account.platform_account_id == str(BEA)
+            )
+        ).scalar_one()
+    assert consent == "out"
+    confirmation = await tg.wait_for_async(lambda: replies(tg, BEA, asked.message_id))
+    assert confirmation
+    tg.user_sends(BEA, COMMUNITY, f"My news #{TAG}")  # opted out: never queued
+    report = await h.app.run_once()
+    assert report.ingested[Platform.TELEGRAM].candidates == []

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -100,14 +99,13 @@ async def test_a_429_storm_on_telegram_does_not_delay_mastodon_boosts(
     for c in pending:  # curators decide in the CLI meanwhile
         h.app.queue.approve(c.id, "rosa", clock.now())
 
-    started = time.monotonic()
-    outcomes = await asyncio.wait_for(h.app.amplifier.run_due(), 5)
-    took = time.monotonic() - started
+    # On the test's clock nothing moves: an amplifier that waited out Telegram's 30 s would never
+    # finish. It finishes at once, every boost made, each spotlight handed back to be retried.
+    outcomes = await asyncio.wait_for(h.app.amplifier.run_due(), 10)
 
     boosts = [o for o in outcomes if o.platform is Platform.MASTODON]
     assert [o.ok for o in boosts] == [True] * 5
     assert all(len(masto.reblogs_of(s)) == 1 for s in statuses)
-    assert took < 2.0  # no Telegram wait in the way: one refused request per spotlight at most
     spotlights = [o for o in outcomes if o.platform is Platform.TELEGRAM]
     assert spotlights
     assert all(not o.ok and "retry after 30" in o.detail for o in spotlights)
