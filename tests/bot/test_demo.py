@@ -24,7 +24,9 @@ def test_demo_runs_and_the_person_can_carry_on(tmp_path: Path) -> None:
     config = tmp_path / "demo" / "config.yaml"
     listed = _bot("queue", "list", "--state", "pending", "--config", str(config), cwd=tmp_path)
     assert listed.returncode == 0
-    first_pending = int(listed.stdout.splitlines()[1].split()[0])
+    # the first waiting Mastodon post (the demo's queue holds other platforms' posts too)
+    rows = [line.split() for line in listed.stdout.splitlines()[1:] if line.strip()[:1].isdigit()]
+    first_pending = next(int(r[0]) for r in rows if r[2] == "mastodon")
     approved = _bot(
         "queue", "approve", str(first_pending), "--as", "rosa", "--config", str(config), cwd=tmp_path
     )
