@@ -272,7 +272,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # -- parser ------------------------------------------------------------------------------------
 
 # Feature modules that add commands: each has ``register(cli: Commands) -> None``.
-EXTENSIONS: list[str] = ["bot.cli_report", "bot.cli_trust", "bot.cli_series"]
+EXTENSIONS: list[str] = ["bot.cli_report", "bot.cli_trust", "bot.cli_series", "bot.cli_console"]
 
 
 class Commands:
