@@ -328,7 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     qsub = cli.group("queue", "see and decide the curation queue")
-    qlist = add("list", cmd_queue_list, "list the open work (pending, snoozed, approved, failed), oldest first", qsub)
+    qlist = add(
+        "list", cmd_queue_list, "list the open work (pending, snoozed, approved, failed), oldest first", qsub
+    )
     qlist.add_argument(
         "--state",
         choices=["pending", "snoozed", "approved", "rejected", "amplified", "failed", "expired", "withdrawn"],
