@@ -46,8 +46,9 @@ async def paced(sandbox: TelegramSandbox, clock: FakeClock) -> AsyncIterator[tup
 
 
 async def settle(clock: FakeClock, task: asyncio.Future[Any], waiting: int = 1) -> None:
-    """Let ``task`` run until it waits on the clock (``waiting`` sleepers) or finishes."""
-    for _ in range(200):
+    """Let ``task`` run until it waits on the clock (``waiting`` sleepers) or finishes. Bounded
+    by 30 s, not 2: on a loaded CI machine the 40-message burst takes longer to queue up."""
+    for _ in range(3000):
         if task.done() or clock.sleepers >= waiting:
             return
         await asyncio.sleep(0.01)
