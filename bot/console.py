@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import logging
 import statistics
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ from bot.clock import Clock
 from bot.config import Curator, Settings
 from bot.domain import OPEN_STATES, CandidateState, Platform
 from bot.errors import NotFound, PlatformError, QueueError, RateLimited, Rejected, Unauthorized
+from bot.flags import card_flags
 from bot.queue import CandidateView, Queue
 from bot.richtext import Doc, Line, Span
 from bot.store import Store, _insert
@@ -37,7 +39,6 @@ log = logging.getLogger(__name__)
 
 Verb = Literal["approve", "reject", "snooze"]
 VERBS: tuple[Verb, ...] = ("approve", "reject", "snooze")
-NEW_ACCOUNT = timedelta(days=30)  # an author whose account is younger gets the "new account" flag
 SEND_BATCH = 50  # cards sent per sync pass; the next pass follows at once while more wait
 COMMANDS = ("queue", "stats", "freeze", "unfreeze", "help")
 
@@ -126,10 +127,6 @@ def when(moment: datetime) -> str:
     return f"{moment.day} {moment:%b %H:%M} UTC"
 
 
-def day(moment: datetime) -> str:
-    return f"{moment.day} {moment:%b %Y}"
-
-
 def duration(delta: timedelta) -> str:
     minutes = int(delta.total_seconds() // 60)
     if minutes < 60:
@@ -165,12 +162,11 @@ def _why(view: CandidateView, hashtags: Sequence[str]) -> Line:
     return (Span("Why: "), Span(" ".join("#" + t.lstrip("#") for t in shown)))
 
 
-def _flags(view: CandidateView, now: datetime) -> Line | None:
+def _flags(view: CandidateView, noted: Sequence[str]) -> Line | None:
     flags: list[tuple[Span, ...]] = []
     if view.is_reply:
         flags.append((Span("a reply"),))
-    if view.author_created_at is not None and now - view.author_created_at < NEW_ACCOUNT:
-        flags.append((Span(f"new account (opened {day(view.author_created_at)})"),))
+    flags.extend((Span(text),) for text in noted)
     if view.content_warning:
         flags.append((Span("content warning: "), Span(view.content_warning, untrusted=True)))
     if not flags:
@@ -243,8 +239,10 @@ def compose_card(
     snooze: timedelta = timedelta(hours=24),
     expire_after: timedelta = timedelta(days=7),
     nudged: bool = False,
+    flags: Sequence[str] = (),
 ) -> Card:
     """The card of one candidate as it stands: who, what, why, flags, and the outcome so far.
+    ``flags`` are the trust checks' notes (a new account, many mentions, patient details…).
 
     Everything a member wrote (text, names, content warning) is an untrusted span; the link to
     the original is a trusted line, so cutting the text to fit never loses it.
@@ -259,7 +257,7 @@ def compose_card(
             Span(f"({view.author_handle})", untrusted=True) if view.author_name else Span(""),
         ),
         (Span(view.text or "(no text)", "quote", untrusted=True, cuttable=True),),
-        _flags(view, now),
+        _flags(view, flags),
         _why(view, hashtags),
         (
             Span(f"Posted {when(view.posted_at)} · "),
@@ -335,7 +333,8 @@ class Console:
         self.snooze = timedelta(hours=settings.curation.snooze_hours)
         self._poked = asyncio.Event()
         self.idle = asyncio.Event()  # set while the sync loop waits for its next pass
-        self._locks: dict[int, asyncio.Lock] = {}
+        # one lock per candidate while anyone holds it: sends, edits and nudges of a card in turn
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[None]] = set()
         self._ctx = {"community": settings.community.slug, "platform": front.platform.value}
 
@@ -395,7 +394,10 @@ class Console:
             log.exception("console event failed", extra=self._ctx)
 
     def _lock(self, candidate_id: int) -> asyncio.Lock:
-        return self._locks.setdefault(candidate_id, asyncio.Lock())
+        lock = self._locks.get(candidate_id)
+        if lock is None:
+            lock = self._locks[candidate_id] = asyncio.Lock()
+        return lock
 
     # -- who may act -----------------------------------------------------------------------------
 
@@ -466,10 +468,10 @@ class Console:
         return expired
 
     async def send_new(self, now: datetime) -> bool:
+        """Cards for new candidates, oldest first; True if more wait and this pass got some out."""
         ids = await asyncio.to_thread(self._without_card, SEND_BATCH + 1)
-        for cid in ids[:SEND_BATCH]:
-            await self.send_card(cid)
-        return len(ids) > SEND_BATCH
+        sent = [await self.send_card(cid) for cid in ids[:SEND_BATCH]]
+        return len(ids) > SEND_BATCH and any(sent)
 
     async def send_card(self, candidate_id: int) -> bool:
         """Send the card of one candidate, at most once; True if it was sent now."""
@@ -547,13 +549,18 @@ class Console:
         return nudged
 
     def _compose(self, view: CandidateView, *, nudged: bool) -> Card:
+        now = self.clock.now()
+        noted = card_flags(
+            self.settings.trust.flags, text=view.text, now=now, author_created_at=view.author_created_at
+        )
         return compose_card(
             view,
-            self.clock.now(),
+            now,
             hashtags=self.settings.community.hashtags,
             snooze=self.snooze,
             expire_after=self.timings.expire_after,
             nudged=nudged,
+            flags=[f.text for f in noted],
         )
 
     # -- commands ----------------------------------------------------------------------------------

@@ -76,21 +76,15 @@ def test_a_pending_card_says_who_what_why_and_offers_the_decisions() -> None:
     assert [s.cuttable for s in member_spans] == [False, False, True]
 
 
-def test_flags_reply_content_warning_new_account_and_nomination() -> None:
+def test_flags_reply_trust_notes_content_warning_and_nomination() -> None:
     card = compose_card(
-        view(
-            is_reply=True,
-            content_warning="loss",
-            author_created_at=NOW - timedelta(days=3),
-            reason="nomination",
-            nominated_by="@bea_ms",
-        ),
+        view(is_reply=True, content_warning="loss", reason="nomination", nominated_by="@bea_ms"),
         NOW,
+        flags=["author's account opened 3 days ago"],
     )
-    assert "⚑ a reply · new account (opened 27 Feb 2026) · content warning: loss" in lines(card)
+    assert "⚑ a reply · author's account opened 3 days ago · content warning: loss" in lines(card)
     assert "Why: nominated by @bea_ms" in lines(card)
-    old_account = compose_card(view(author_created_at=NOW - timedelta(days=400)), NOW)
-    assert not any(line.startswith("⚑") for line in lines(old_account))
+    assert not any(line.startswith("⚑") for line in lines(compose_card(view(), NOW)))
 
 
 def test_two_of_n_tally_then_the_outcome_replaces_the_buttons() -> None:

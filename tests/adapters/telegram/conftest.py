@@ -8,16 +8,13 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import pytest
-from mastodon import Mastodon
 from sqlalchemy import Engine, select
 
 from adapters.base import PlatformAdapter
 from adapters.mastodon.adapter import MastodonAdapter
-from adapters.mastodon.settings import MastodonSettings
 from adapters.telegram.adapter import TelegramAdapter, build_application
 from adapters.telegram.settings import TelegramSettings
 from bot import models as m
@@ -27,6 +24,7 @@ from bot.config import Settings
 from bot.domain import Platform
 from sandbox.mastodon import MastodonSandbox
 from sandbox.telegram import StoredMessage, TelegramSandbox
+from tests.adapters.test_mastodon import make_adapter as make_mastodon_adapter
 from tests.conftest import make_settings
 
 # PTB 22 warns, even while building RetryAfter, that its int retry_after will become a timedelta.
@@ -72,15 +70,7 @@ def make_telegram(sandbox: TelegramSandbox, clock: FakeClock, **overrides: Any) 
 
 
 def make_mastodon(sandbox: MastodonSandbox, clock: FakeClock) -> MastodonAdapter:
-    cfg = MastodonSettings(api_base_url=sandbox.base_url, access_token=sandbox.token)
-    client = Mastodon(
-        api_base_url=cfg.api_base_url,
-        access_token=cfg.access_token,
-        ratelimit_method="throw",
-        request_timeout=5,
-        version_check_mode="none",
-    )
-    return MastodonAdapter(client, cfg, backfill=timedelta(hours=72), clock=clock)
+    return make_mastodon_adapter(sandbox, clock)
 
 
 @pytest.fixture

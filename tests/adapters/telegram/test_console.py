@@ -47,6 +47,13 @@ async def test_a_new_candidate_becomes_a_card_with_buttons(
     assert tg.sent_count(CURATORS) == 1
 
 
+async def test_trust_flags_show_on_the_card(harness_factory: Callable[..., Any], tg: TelegramSandbox) -> None:
+    h: Harness = await harness_factory()
+    cid = queue_post(h, text="Proud of my patient in room 12 today #LatinasInMedicine")
+    card = await h.card(cid)
+    assert "⚑ may carry patient information: read before amplifying" in card.text
+
+
 async def test_a_curator_tap_approves_and_the_card_is_edited_in_place(
     harness_factory: Callable[..., Any], tg: TelegramSandbox
 ) -> None:

@@ -38,10 +38,10 @@ def candidate_of(card_text: str) -> int:
 
 
 async def test_mastodon_and_bluesky_posts_are_decided_by_a_tap_and_amplified(
+    bsky: BlueskySandbox,  # first set up, last torn down: the app closes its stream while it answers
+    masto: MastodonSandbox,
     harness_factory: Callable[..., Any],
     tg: TelegramSandbox,
-    masto: MastodonSandbox,
-    bsky: BlueskySandbox,
     clock: FakeClock,
     engine: Engine,
 ) -> None:

@@ -39,7 +39,8 @@ async def paced(sandbox: TelegramSandbox, clock: FakeClock) -> AsyncIterator[tup
         sandbox.token,
         base_url=sandbox.bot_base_url,
         rate_limiter=pacer,
-        request=HTTPXRequest(connection_pool_size=64),
+        # a few connections, reused: a burst of new ones overflows the loopback server's backlog
+        request=HTTPXRequest(connection_pool_size=4, pool_timeout=30),
     )
     async with bot:
         yield bot, pacer
