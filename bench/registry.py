@@ -7,7 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 # Each module registers its figures when imported; later features add their module here.
-MODULES = ["bench.ingest", "bench.rss", "bench.bluesky", "bench.report", "bench.series", "bench.telegram"]
+MODULES = [
+    "bench.ingest",
+    "bench.rss",
+    "bench.bluesky",
+    "bench.report",
+    "bench.series",
+    "bench.telegram",
+    "bench.chaos",
+]
 
 
 @dataclass(frozen=True)

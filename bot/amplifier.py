@@ -24,7 +24,7 @@ from bot import models as m
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain import Action, CandidateState, Platform, Post, Receipt, normalize_tag
-from bot.errors import PlatformError, RateLimited, SeriesError
+from bot.errors import PlatformError, RateLimited, SeriesError, Transient
 from bot.pipeline import hashtags_in
 from bot.store import Store, _insert
 
@@ -248,6 +248,10 @@ class Amplifier:
             except PlatformError as exc:
                 self._schedule_retry(cid, exc)
                 continue
+            except Exception as exc:  # untranslated by its adapter: retried like an outage
+                log.exception("re-checking before amplifying failed unexpectedly", extra={"candidate": cid})
+                self._schedule_retry(cid, _untranslated(post.platform, exc))
+                continue
             if verdict is not None:
                 self._set_aside(cid, verdict)
                 continue
@@ -346,6 +350,11 @@ class Amplifier:
             self._finish(amp_id, "retry", error=str(exc))
             log.warning("amplification failed", extra={**ctx, "error": str(exc), "retryable": exc.retryable})
             return Outcome(cid, platform, action, False, str(exc)), exc
+        except Exception as exc:  # an error its adapter let through untranslated: a bug, but retried
+            log.exception("amplification failed unexpectedly", extra=ctx)
+            error = _untranslated(platform, exc)
+            self._finish(amp_id, "retry", error=str(error))
+            return Outcome(cid, platform, action, False, str(error)), error
         self._finish(amp_id, "done", receipt=receipt)
         log.info(
             "amplified", extra={**ctx, "action": action.value, "url": receipt.url, "already": receipt.already}
@@ -466,6 +475,10 @@ class Amplifier:
                     )
                 ).scalar_one()
             )
+
+
+def _untranslated(platform: Platform, exc: Exception) -> Transient:
+    return Transient(f"{platform.value}: {type(exc).__name__} (an error its adapter did not translate)")
 
 
 class _Final(PlatformError):

@@ -24,7 +24,7 @@ from bot.amplifier import Amplifier, Outcome
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.domain import Batch, Platform
-from bot.errors import PlatformError, Unauthorized
+from bot.errors import PlatformError, RateLimited, Unauthorized
 from bot.health import WatchHealthRecorder
 from bot.migrate import upgrade
 from bot.pipeline import Pipeline
@@ -224,8 +224,22 @@ class Coalesce:
             self.spawn(self._watch_forever(platform), f"watch-{platform.value}")
         self.spawn(self._amplify_forever(), "amplifier")
         for service in self.services:
-            self.spawn(service(self, stop), getattr(service, "__name__", "service"))
+            name = getattr(service, "__name__", "service")
+            self.spawn(self._supervised(service, name, stop), name)
         await stop.wait()
+
+    async def _supervised(self, service: Service, name: str, stop: asyncio.Event) -> None:
+        """A service that fails unexpectedly is logged and started again with backoff: a bug in
+        one feature must not quietly stop it for good while the process looks alive."""
+        delay = self.settings.run.watch_retry_seconds
+        while not stop.is_set():
+            try:
+                await service(self, stop)
+                return
+            except Exception:
+                log.exception("service failed; restarting it", extra={"service": name, "retry_in_s": delay})
+            await self.clock.sleep(delay)
+            delay = min(delay * 2, self.settings.run.watch_retry_max_seconds)
 
     async def _watch_forever(self, platform: Platform) -> None:
         adapter = self.adapters[platform]
@@ -242,14 +256,18 @@ class Coalesce:
                             notify()
                     delay = self.settings.run.watch_retry_seconds
                 return
-            except (PlatformError, SQLAlchemyError) as exc:
-                # The database going away is survived like a platform outage: retried, not fatal.
-                wait = exc.retry_after if hasattr(exc, "retry_after") else delay
+            except Exception as exc:
+                # The database going away is survived like a platform outage: retried, not fatal;
+                # so is an error an adapter failed to translate (a bug, logged with its traceback).
+                wait = exc.retry_after if isinstance(exc, RateLimited) else delay
                 error = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-                log.warning(
-                    "watch failed; retrying",
-                    extra={"platform": platform.value, "error": error, "retry_in_s": round(wait)},
-                )
+                if isinstance(exc, PlatformError | SQLAlchemyError):
+                    log.warning(
+                        "watch failed; retrying",
+                        extra={"platform": platform.value, "error": error, "retry_in_s": round(wait)},
+                    )
+                else:
+                    log.exception("watch failed unexpectedly; retrying", extra={"platform": platform.value})
                 with contextlib.suppress(SQLAlchemyError):  # the database failed: the log line has it
                     await asyncio.to_thread(self.health.error, platform, error, self.clock.now())
                 await self.clock.sleep(wait)
@@ -258,13 +276,15 @@ class Coalesce:
     async def _amplify_forever(self) -> None:
         while True:
             self.wake.clear()  # before the cycle: an approval made during it wakes the next one
-            self.queue.wake_snoozed(self.clock.now())
             try:
+                self.queue.wake_snoozed(self.clock.now())
                 if await self.amplifier.run_due():
                     for notify in self.on_change:
                         notify()
             except (PlatformError, SQLAlchemyError) as exc:  # adapters' errors are handled inside
                 log.warning("amplifier cycle failed", extra={"error": str(exc).splitlines()[0][:300]})
+            except Exception:  # a bug must not stop amplification for good while the process lives on
+                log.exception("amplifier cycle failed unexpectedly")
             sleeper = asyncio.ensure_future(self.clock.sleep(self.settings.run.poll_seconds))
             waker = asyncio.ensure_future(self.wake.wait())
             try:

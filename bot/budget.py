@@ -126,7 +126,13 @@ class Budget:
     ) -> None:
         """What the server said is left of ``unit``: when that is down to the share we keep in
         reserve, hold every call until the server's window resets (other workers spend too)."""
-        if unit not in self.limits or remaining is None or reset_in is None or reset_in <= 0:
+        if unit not in self.limits:
+            return
+        if limit is not None and limit > 0:
+            # The limit the server publishes for this account (an instance may set its own)
+            # replaces the documented default; the share we allow ourselves stays the same.
+            self._window(unit, key).allowed = max(1, math.floor(limit * self.fraction))
+        if remaining is None or reset_in is None or reset_in <= 0:
             return
         capacity = limit or self.limits[unit].capacity
         reserve = capacity - math.floor(capacity * self.fraction)

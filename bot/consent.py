@@ -199,6 +199,25 @@ class ConsentRegistry:
                 return OptOutSummary(0, 0, 0)
             return self.opt_out_in(conn, pk, source, by, now)
 
+    def mark_opted_out(self, platform: Platform, account_ids: Iterable[str], source: str) -> int:
+        """Accounts seen with an opt-out marker in their profile; the sweep does the rest (their
+        linked accounts, waiting candidates, earlier boosts). Returns how many were not out yet."""
+        a = m.Account
+        with self.store.engine.begin() as conn:
+            return int(
+                conn.execute(
+                    update(a)
+                    .where(
+                        a.community_id == self.cid,
+                        a.platform == platform.value,
+                        a.platform_account_id.in_(sorted(account_ids)),
+                        or_(a.consent.is_(None), a.consent != "out"),
+                    )
+                    .values(consent="out", consent_source=source)
+                ).rowcount
+                or 0
+            )
+
     # -- linking accounts ------------------------------------------------------------------------
 
     def _issue_code(self, conn: Connection, pk: int, now: datetime) -> tuple[str, str]:

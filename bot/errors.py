@@ -73,4 +73,6 @@ class Transient(PlatformError):
 
 
 class MalformedPayload(PlatformError):
-    pass
+    # A garbled answer is most often a proxy or a connection cut short: the same call may well
+    # succeed, and amplifying or undoing again is safe (adapters make it idempotent or say not).
+    retryable = True

@@ -156,6 +156,11 @@ class Pipeline:
             consent_mode=self.settings.community.consent,
         )
         result.candidates.extend(queued_elsewhere)
+        marked = {
+            i.post.author.account_id for i in items if self.filters.opted_out_by_profile(i.post.author.bio)
+        }
+        if marked:  # #nobot in a profile is an opt-out: recorded, so earlier boosts are taken back too
+            self.consent.mark_opted_out(platform, marked, "profile marker")
         if batch.malformed:
             result.skip("malformed", batch.malformed)
         if items or batch.malformed:

@@ -27,7 +27,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.consent import ConsentRegistry
 from bot.domain import Action, Author, CandidateState, Platform, Post, Receipt
-from bot.errors import PlatformError, RateLimited
+from bot.errors import PlatformError, RateLimited, Transient
 from bot.pipeline import Filters
 from bot.safety import Blocklist
 from bot.store import Store, _insert, to_domain
@@ -128,6 +128,8 @@ class TrustService:
                 await self.run_once()
             except (PlatformError, SQLAlchemyError, OSError) as exc:
                 log.warning("trust round failed; next round retries", extra={"error": str(exc)[:300]})
+            except Exception:  # a bug: logged with its traceback, and the next round goes on
+                log.exception("trust round failed unexpectedly; next round retries")
             await self.clock.sleep(self.settings.trust.cycle_seconds)
 
     # -- undos -------------------------------------------------------------------------------------
@@ -163,10 +165,11 @@ class TrustService:
                         Platform(row.platform), Action(row.action), row.receipt_ref, row.receipt_url
                     )
                     await adapter.undo(receipt)
-            except PlatformError as exc:
+            except Exception as exc:
+                error = exc if isinstance(exc, PlatformError) else _untranslated(row.platform, exc)
                 if isinstance(exc, RateLimited):
                     held.add(row.platform)
-                if self._undo_failed(row, exc):
+                if self._undo_failed(row, error):
                     failed += 1
                 continue
             self._undo_done(row)
@@ -280,10 +283,12 @@ class TrustService:
             reply_to = None if row.request_ref.startswith("local:") else row.request_ref
             try:
                 receipt = await adapter.send_direct(member, row.reply_text or "", reply_to=reply_to)
-            except PlatformError as exc:
+            except Exception as exc:
                 if isinstance(exc, RateLimited):
                     held.add(row.platform)
-                self._reply_failed(row, exc)
+                self._reply_failed(
+                    row, exc if isinstance(exc, PlatformError) else _untranslated(row.platform, exc)
+                )
                 continue
             state = "sent" if receipt is not None else "unsupported"
             with self.store.engine.begin() as conn:
@@ -344,7 +349,7 @@ class TrustService:
             self._next_recheck = now + timedelta(minutes=cfg.recheck_minutes)
             try:
                 gone = await adapter.posts_gone([p for _, p in posts])
-            except PlatformError as exc:
+            except Exception as exc:  # nothing is taken back on a failed look: next round asks again
                 log.warning(
                     "could not re-check amplified posts",
                     extra={"platform": platform.value, "error": str(exc)},
@@ -411,6 +416,11 @@ class TrustService:
         )
         for hook in self.on_post_gone:
             hook(post_pk)
+
+
+def _untranslated(platform: str, exc: Exception) -> Transient:
+    log.error("an adapter let an error through untranslated", extra={"platform": platform}, exc_info=exc)
+    return Transient(f"{platform}: {type(exc).__name__} (an error its adapter did not translate)")
 
 
 _UNDO_REASONS = {

@@ -210,6 +210,11 @@ class BlueskySandbox:
     def requests(self) -> list[tuple[str, str]]:
         return self._http.requests
 
+    @property
+    def too_many_requests(self) -> int:
+        """How many requests the rate limits refused with 429."""
+        return self._http.too_many_requests
+
     def wait_for_request(self, method: str, path_regex: str, timeout: float = 10.0) -> bool:
         return self._http.wait_for_request(method, path_regex, timeout)
 
@@ -996,11 +1001,13 @@ class _BlueskyHttp(LoopbackServer):
 
     def __init__(self, sandbox: BlueskySandbox, router: Router) -> None:
         self._sandbox = sandbox
+        self.too_many_requests = 0  # 429s the rate limits handed out (faults armed by a test aside)
         super().__init__(router, FaultInjector(), 0)
 
     def dispatch(self, req: Request) -> Response | None:
         allowed, headers = self._sandbox.spend(req)
         if not allowed:
+            self.too_many_requests += 1
             self.requests.append((req.method, req.path))
             self._mark_handled(req)
             return Response.of_json(

@@ -179,11 +179,13 @@ class _MastodonHttp(LoopbackServer):
     def __init__(self, sandbox: MastodonSandbox, router: Router, port: int) -> None:
         self._sandbox = sandbox
         self.lost_responses = FaultInjector()  # handled normally, then the connection drops
+        self.too_many_requests = 0  # 429s the rate limit itself handed out (injected ones aside)
         super().__init__(router, FaultInjector(), port)
 
     def dispatch(self, req: Request) -> Response | None:
         allowed, limit_headers = self._sandbox._spend(req)
         if not allowed:
+            self.too_many_requests += 1
             self.requests.append((req.method, req.path))
             return Response.of_json(_TOO_MANY, 429, limit_headers)
         resp = super().dispatch(req)
@@ -308,6 +310,11 @@ class MastodonSandbox:
     def requests(self) -> list[tuple[str, str]]:
         """Every (method, path) the server received, in order."""
         return self._http.requests
+
+    @property
+    def too_many_requests(self) -> int:
+        """How many requests the rate limit refused with 429 (faults armed by a test not counted)."""
+        return self._http.too_many_requests
 
     def wait_for_request(self, method: str, path_regex: str, timeout: float = 10.0) -> bool:
         """Block until the server has done the work of a matching request."""
@@ -493,6 +500,16 @@ class MastodonSandbox:
             original = self._status_ref(status)
             booster = self._central if by is None else self._account_ref(by)
             return [self._status_json(s, self._central) for s in self._live_reblogs(original, booster)]
+
+    def boosts_made(self, status: Any, *, by: Any = None) -> int:
+        """How many boosts of ``status`` ``by`` (default: the central account) ever made, the ones
+        since undone or deleted included: more than one means it was boosted twice."""
+        with self._lock:
+            original = self._status_ref(status)
+            booster = self._central if by is None else self._account_ref(by)
+            return sum(
+                1 for s in self._statuses.values() if s.reblog_of == original.id and s.account is booster
+            )
 
     def notifications(self) -> list[JSON]:
         """The central account's notifications, newest first."""

@@ -113,7 +113,8 @@ class MastodonAdapter(MastodonReach, PlatformAdapter):
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         costs = {"requests": 1}
-        if getattr(fn, "__name__", "") in _DELETING:
+        deleting = getattr(fn, "__name__", "") in _DELETING
+        if deleting:
             costs["deletes"] = 1
         await self.budget.spend(costs)
         try:
@@ -121,16 +122,18 @@ class MastodonAdapter(MastodonReach, PlatformAdapter):
         except MastodonError as exc:
             raise translate(exc, self.client) from exc
         finally:
-            self._observe_limits()
+            # Mastodon's headers speak of the limit nearest to being reached: after an unboost or
+            # a delete, that is the deletions' own.
+            self._observe_limits("deletes" if deleting else "requests")
 
-    def _observe_limits(self) -> None:
+    def _observe_limits(self, unit: str) -> None:
         """What the server's rate-limit headers said is left, shared by every worker on the account."""
         reset = getattr(self.client, "ratelimit_reset", None)
         remaining = getattr(self.client, "ratelimit_remaining", None)
         limit = getattr(self.client, "ratelimit_limit", None)
         if isinstance(reset, int | float) and isinstance(remaining, int):
             self.budget.observe(
-                "requests",
+                unit,
                 remaining=remaining,
                 limit=limit if isinstance(limit, int) else None,
                 reset_in=float(reset) - time.time(),
@@ -281,9 +284,15 @@ class MastodonAdapter(MastodonReach, PlatformAdapter):
 
     async def _mention_batches(self, cursor: str | None) -> AsyncIterator[Batch]:
         if cursor is None:
-            # First start: nominations begin now; older mentions were before the bot's time.
+            # First start: nominations begin now; older mentions were before the bot's time. But
+            # a member's opt-out (or opt-in, or link) counts whenever it was sent.
             page = await self._call(self._mentions_page)
-            yield Batch(source=MENTIONS, cursor=str(page[0]["id"]) if page else "0")
+            first = Batch(source=MENTIONS, cursor=_first_id(page) if page else "0")
+            for note in page:
+                request = self._member_request(note) if isinstance(note, Mapping) else None
+                if request is not None:
+                    first.requests.append(request)
+            yield first
             return
         while True:
             page = await self._call(self._mentions_page, min_id=cursor)

@@ -164,7 +164,7 @@ async def test_a_nobot_added_after_queueing_stops_the_boost(
     app.queue.approve(cid, "ana", clock.now())
     sandbox.set_note(maria, "Pediatrician. #NoBoost please")
 
-    await app.run_once()
+    await app.amplifier.run_due()  # (a watch would also notice it, on her next post)
 
     assert sandbox.reblogs_of(status) == []
     assert states(engine) == {cid: "withdrawn"}
@@ -225,3 +225,35 @@ async def test_undos_and_confirmations_survive_platform_faults(
     assert len(directs_to(sandbox, maria)) == 1
     with engine.connect() as conn:
         assert conn.execute(select(m.MemberRequest.reply_state)).scalar_one() == "sent"
+
+
+async def test_an_opt_out_sent_before_the_bot_first_started_still_counts(
+    app_factory: Callable[..., Any], settings: Settings, sandbox: MastodonSandbox, engine: Engine
+) -> None:
+    maria = sandbox.add_account("maria")
+    mention(sandbox, maria, "optout")
+    rosa = sandbox.add_account("rosa")
+    sandbox.post(rosa, "@someone this deserves a boost")  # older nominations are not read back
+    app = await app_factory(settings)
+    await app.run_once()
+    assert _consent(engine, "maria@med.example") == "out"
+    assert len(directs_to(sandbox, maria)) == 1
+
+
+async def test_a_nobot_seen_on_a_new_post_takes_back_earlier_boosts(
+    app: Coalesce, sandbox: MastodonSandbox, clock: FakeClock, engine: Engine
+) -> None:
+    maria = sandbox.add_account("maria", note="Pediatrician")
+    status = sandbox.post(maria, f"Proud day #{TAG}")
+    await app.run_once()
+    (cid,) = states(engine)
+    app.queue.approve(cid, "ana", clock.now())
+    await app.run_once()
+    assert len(sandbox.reblogs_of(status)) == 1
+    sandbox.set_note(maria, "Pediatrician #nobot")
+    sandbox.post(maria, f"Another day #{TAG}")
+    clock.advance(1)
+    await app.run_once()
+    assert _consent(engine, "maria@med.example") == "out"
+    assert sandbox.reblogs_of(status) == []
+    assert states(engine) == {cid: "withdrawn"}
