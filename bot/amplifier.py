@@ -24,7 +24,7 @@ from bot import models as m
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain import Action, CandidateState, Platform, Post, Receipt, normalize_tag
-from bot.errors import PlatformError, RateLimited, SeriesError, Transient
+from bot.errors import MalformedPayload, PlatformError, RateLimited, SeriesError, Transient
 from bot.pipeline import hashtags_in
 from bot.store import Store, _insert
 
@@ -347,6 +347,13 @@ class Amplifier:
         try:
             receipt = await adapter.amplify(post, action)
         except PlatformError as exc:
+            if not adapter.amplify_is_idempotent and isinstance(exc, Transient | MalformedPayload):
+                # A timeout or a cut answer: the platform may have acted, and asking again would post
+                # twice where nothing tells one copy from two. The curators check, as after a crash.
+                error = _Final(f"{exc}; it may have gone out: check before retrying by hand")
+                self._finish(amp_id, "failed", error=str(error))
+                log.warning("amplification may or may not have happened", extra={**ctx, "error": str(exc)})
+                return Outcome(cid, platform, action, False, str(error)), error
             self._finish(amp_id, "retry", error=str(exc))
             log.warning("amplification failed", extra={**ctx, "error": str(exc), "retryable": exc.retryable})
             return Outcome(cid, platform, action, False, str(exc)), exc

@@ -166,6 +166,11 @@ def cmd_queue_show(args: argparse.Namespace) -> int:
         print(f"content warning: {c.content_warning}")
     if c.is_reply:
         print("this is a reply")
+    from bot.flags import card_flags
+
+    flags = queue.settings.trust.flags
+    for flag in card_flags(flags, text=c.text, now=now, author_created_at=c.author_created_at):
+        print(f"⚑ {flag.text}")
     print()
     print(textwrap.indent(textwrap.fill(c.text, 88, replace_whitespace=False), "  "))
     print()

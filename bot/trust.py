@@ -364,6 +364,7 @@ class TrustService:
         return checked, gone_total
 
     def _amplified_recently(self, platform: Platform, now: datetime) -> list[tuple[int, Post]]:
+        """Posts to look up again: amplified lately, or behind an opportunity still listed."""
         cfg = self.settings.trust
         x, c, p, chk = m.Amplification, m.Candidate, m.Post, m.PostCheck
         with Session(self.store.engine) as session:
@@ -375,14 +376,22 @@ class TrustService:
                     p.community_id == self.cid,
                     p.platform == platform.value,
                     p.deleted.is_(False),
-                    p.id.in_(
-                        select(c.post_id)
-                        .join(x, x.candidate_id == c.id)
-                        .where(
-                            x.community_id == self.cid,
-                            x.state == "done",
-                            x.completed_at >= now - timedelta(days=cfg.recheck_days),
-                        )
+                    or_(
+                        p.id.in_(
+                            select(c.post_id)
+                            .join(x, x.candidate_id == c.id)
+                            .where(
+                                x.community_id == self.cid,
+                                x.state == "done",
+                                x.completed_at >= now - timedelta(days=cfg.recheck_days),
+                            )
+                        ),
+                        # a member's post behind an opportunity on the digest's list
+                        p.id.in_(
+                            select(c.post_id)
+                            .join(m.Opportunity, m.Opportunity.candidate_id == c.id)
+                            .where(m.Opportunity.community_id == self.cid, m.Opportunity.removed_at.is_(None))
+                        ),
                     ),
                 )
                 .order_by(chk.checked_at.is_not(None), chk.checked_at, p.id)
@@ -414,8 +423,27 @@ class TrustService:
             "amplified post deleted by its author",
             extra={"community": self.settings.community.slug, "post": post_pk, "undos": undos},
         )
+        self._leave_digests(post_pk, now)
         for hook in self.on_post_gone:
             hook(post_pk)
+
+    def _leave_digests(self, post_pk: int, now: datetime) -> None:
+        """An opportunity taken from the deleted post goes off the digest's list (the series'
+        own way of removing one, so a digest not yet published no longer names it)."""
+        from bot.series.opportunities import OpportunityList
+
+        o = m.Opportunity
+        with self.store.engine.connect() as conn:
+            ids = list(
+                conn.execute(
+                    select(o.id)
+                    .join(m.Candidate, m.Candidate.id == o.candidate_id)
+                    .where(o.community_id == self.cid, m.Candidate.post_id == post_pk, o.removed_at.is_(None))
+                ).scalars()
+            )
+        book = OpportunityList(self.store)
+        for opportunity_id in ids:
+            book.remove(opportunity_id, "system: the author deleted the post", now)
 
 
 def _untranslated(platform: str, exc: Exception) -> Transient:

@@ -98,3 +98,26 @@ async def test_health_reports_each_platform_and_fails_when_stale(
     assert mastodon.last_error is not None
     assert "unavailable" in mastodon.last_error
     assert report(app.store, settings, clock.now(), stale_after=timedelta(hours=1)).ok
+
+
+async def test_a_deleted_opportunity_post_leaves_the_digest_list(
+    app: Coalesce, sandbox: MastodonSandbox, clock: FakeClock, engine: Engine
+) -> None:
+    maria = sandbox.add_account("maria")
+    status = sandbox.post(
+        maria,
+        f"PA scholarship, apply by December 15 https://grants.example.org/pa #{TAG} #opportunity",
+    )
+    await app.run_once()
+    (cid,) = states(engine)
+    app.queue.approve(cid, "ana", clock.now())
+    await app.run_once()
+    with engine.connect() as conn:
+        assert conn.execute(select(m.Opportunity.removed_at)).all() == [(None,)]
+    sandbox.delete(status)
+    clock.advance(minutes=11)
+    result = await app.trust.run_once()
+    assert result.gone == 1
+    with engine.connect() as conn:
+        removed_by = conn.execute(select(m.Opportunity.removed_by)).scalar_one()
+    assert removed_by == "system: the author deleted the post"

@@ -165,3 +165,19 @@ async def test_a_curator_records_an_opt_out_sent_by_email(
     assert "1 waiting withdrawn" in out
     with engine.connect() as conn:
         assert conn.execute(select(m.Account.consent_source)).scalar_one() == "curator:ana"
+
+
+async def test_queue_show_flags_what_a_curator_should_read_twice(
+    app: Coalesce, sandbox: MastodonSandbox, engine: Engine, cli: Any
+) -> None:
+    fresh = sandbox.add_account(
+        "fresh", created_at=datetime.now(UTC) - timedelta(days=2)
+    )  # the CLI reads the wall clock
+    sandbox.post(fresh, f"My patient, a 34 yo F, MRN 00482913, finally went home #{TAG}")
+    await app.run_once()
+    (cid,) = states(engine)
+    code, out = cli("queue", "show", str(cid))
+    assert code == 0
+    assert "⚑ may carry patient information" in out
+    assert "⚑ author's account opened" in out
+    assert "00482913" in out  # the text itself is shown as it is; the flag never repeats it
