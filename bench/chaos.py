@@ -605,15 +605,20 @@ class Chaos:
         lost_posts = sum(1 for w, found in by_words.items() if not found)
         # On a platform where asking twice would post twice, a lost answer is handed to the
         # curators (failed, "check before retrying by hand"): not lost, not silent, not doubled.
-        handed = [r for r in rows if r.state == "failed" and "check before retrying" in (r.last_error or "")]
+        handed = [
+            r for r in rows if r.state == "failed" and "before retrying by hand" in (r.last_error or "")
+        ]
         stuck = [
             r for r in rows if r.id in approved_ids and r.state in ("approved", "failed") and r not in handed
         ]
+        # Open amplifications of candidates still meant to go out (a withdrawn one may keep its row).
+        withdrawn = {r.id for r in rows if r.state == "withdrawn"}
+        handed_ids = {r.id for r in handed}
         open_amps = [
             a
             for a in amps
-            if a.state in ("intent", "retry")
-            or (a.state == "failed" and a.candidate_id not in {r.id for r in handed})
+            if a.candidate_id not in withdrawn
+            and (a.state in ("intent", "retry") or (a.state == "failed" and a.candidate_id not in handed_ids))
         ]
 
         # Duplicates, from the platforms themselves: a post amplified more than once, ever.
@@ -654,6 +659,9 @@ class Chaos:
                 said = told.get(self._handle(world, key))
             if said is not None and a.started_at > said + timedelta(seconds=2):
                 late.append((key, words, a.started_at - said))  # 2 s: a call already under way
+                _say(
+                    f"  late: candidate {a.candidate_id} {a.platform} {a.state} at {a.started_at:%H:%M:%S.%f}"
+                )
         violations = len(still_live) + len(late)
         for words in still_live:
             _say(f"  opted out but still amplified: {self.made.posts[words][1]} {words!r}")

@@ -130,7 +130,10 @@ def report(
             select(func.count()).where(r.community_id == cid, r.reply_state.in_(["pending", "sending"]))
         ).scalar_one()
     platforms = []
-    for platform in settings.enabled_platforms():
+    # The configured platforms; a sandbox world (the demo) configures none: those it watched.
+    known = {p.value for p in Platform}
+    watched = settings.enabled_platforms() or [Platform(p) for p in sorted(rows) if p in known]
+    for platform in watched:
         row = rows.get(platform.value)
         health = PlatformHealth(
             platform=platform.value,

@@ -221,15 +221,19 @@ class TrustService:
             extra={"community": self.settings.community.slug, "platform": row.platform, "reason": row.reason},
         )
 
+    def _next_try(self, exc: PlatformError, attempts: int, limit: int) -> tuple[int, bool, float]:
+        """(attempts so far, whether that was the last, seconds until the next): a rate limit is
+        waited out without counting as a failure; otherwise exponential backoff with jitter."""
+        if isinstance(exc, RateLimited):
+            return attempts, False, exc.retry_after
+        attempts += 1
+        delay = min(3600.0, 30.0 * 2 ** (attempts - 1)) * (0.5 + self.rng.random())
+        return attempts, attempts >= limit or not exc.retryable, delay
+
     def _undo_failed(self, row: Any, exc: PlatformError) -> bool:
         """Schedule the next try; True when this was the last one."""
         now = self.clock.now()
-        attempts = row.attempts + (0 if isinstance(exc, RateLimited) else 1)
-        last = attempts >= UNDO_ATTEMPTS or not exc.retryable
-        if isinstance(exc, RateLimited):
-            delay = exc.retry_after
-        else:
-            delay = min(3600.0, 30.0 * 2 ** max(0, attempts - 1)) * (0.5 + self.rng.random())
+        attempts, last, delay = self._next_try(exc, row.attempts, UNDO_ATTEMPTS)
         u = m.Undo
         with self.store.engine.begin() as conn:
             conn.execute(
@@ -312,9 +316,7 @@ class TrustService:
 
     def _reply_failed(self, row: Any, exc: PlatformError) -> None:
         now = self.clock.now()
-        attempts = row.reply_attempts + (0 if isinstance(exc, RateLimited) else 1)
-        last = attempts >= REPLY_ATTEMPTS or not exc.retryable
-        delay = exc.retry_after if isinstance(exc, RateLimited) else min(3600.0, 30.0 * 2**attempts)
+        attempts, last, delay = self._next_try(exc, row.reply_attempts, REPLY_ATTEMPTS)
         r = m.MemberRequest
         with self.store.engine.begin() as conn:
             conn.execute(

@@ -181,3 +181,16 @@ async def test_queue_show_flags_what_a_curator_should_read_twice(
     assert "⚑ may carry patient information" in out
     assert "⚑ author's account opened" in out
     assert "00482913" in out  # the text itself is shown as it is; the flag never repeats it
+
+
+async def test_health_fails_the_shell_when_a_watch_is_stale(
+    app: Coalesce, sandbox: MastodonSandbox, cli: Any
+) -> None:
+    await app.run_once()  # on the test's clock, months before the wall clock the command reads
+    code, out = cli("health")
+    assert code == 1
+    assert "mastodon  STALE" in out
+    assert "no successful watch for" in out
+    code, out = cli("health", "--json", "--stale-minutes", "10000000")
+    assert code == 0
+    assert first_json(out)["platforms"][0]["platform"] == "mastodon"
