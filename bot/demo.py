@@ -180,19 +180,13 @@ class DemoWorld:
         t.user_sends(bea, TG_COMMUNITY, "/nominate", reply_to=clinic)
 
     def adapters(self, settings: Settings) -> dict[Platform, PlatformAdapter]:
-        from mastodon import Mastodon
-
-        from adapters.mastodon.adapter import MastodonAdapter
+        from adapters.mastodon.adapter import MastodonAdapter, client_for
         from adapters.mastodon.settings import MastodonSettings
 
-        cfg = MastodonSettings(api_base_url=self.mastodon.base_url, access_token=self.mastodon.token)
-        client = Mastodon(
-            api_base_url=cfg.api_base_url,
-            access_token=cfg.access_token,
-            ratelimit_method="throw",
-            request_timeout=10,
-            version_check_mode="none",
+        cfg = MastodonSettings(
+            api_base_url=self.mastodon.base_url, access_token=self.mastodon.token, request_timeout=10
         )
+        client = client_for(cfg)
         backfill = timedelta(hours=settings.curation.max_age_hours)
         return {
             Platform.MASTODON: MastodonAdapter(client, cfg, backfill=backfill),

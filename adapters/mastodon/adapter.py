@@ -481,8 +481,10 @@ def _last_id(page: list[Any]) -> str | None:
     return min((i for i in map(_status_id, page) if i), key=id_key, default=None)
 
 
-def create(settings: MastodonSettings, app: Settings) -> MastodonAdapter:
-    client = Mastodon(
+def client_for(settings: MastodonSettings) -> Mastodon:
+    """The Mastodon.py client as the adapter needs it: rate limits raise instead of sleeping in
+    a worker thread, and no version probing at start-up."""
+    return Mastodon(
         api_base_url=settings.api_base_url,
         access_token=settings.access_token,
         ratelimit_method="throw",
@@ -490,6 +492,10 @@ def create(settings: MastodonSettings, app: Settings) -> MastodonAdapter:
         version_check_mode="none",
         user_agent="coalesce",
     )
+
+
+def create(settings: MastodonSettings, app: Settings) -> MastodonAdapter:
+    client = client_for(settings)
     adapter = MastodonAdapter(client, settings, backfill=timedelta(hours=app.curation.max_age_hours))
     adapter.budget.fraction = app.trust.budget_fraction
     return adapter

@@ -15,12 +15,10 @@ from typing import Any
 
 import pytest
 import yaml
-from mastodon import Mastodon
 from sqlalchemy import Engine, select
 
 from adapters.mastodon.adapter import MastodonAdapter
 from adapters.mastodon.normalize import html_to_text, to_post
-from adapters.mastodon.settings import MastodonSettings
 from bot import models as m
 from bot.app import Coalesce
 from bot.clock import FakeClock
@@ -29,6 +27,7 @@ from bot.domain import Action, Platform
 from bot.errors import MalformedPayload, RateLimited, Unauthorized
 from sandbox._server import Fault
 from sandbox.mastodon import MastodonSandbox
+from tests.mastodon_adapter import sandbox_adapter
 
 TAG = "LatinasInMedicine"
 
@@ -42,17 +41,7 @@ def sandbox(clock: FakeClock) -> Iterator[MastodonSandbox]:
 def make_adapter(
     sandbox: MastodonSandbox, clock: FakeClock, *, token: str | None = None, page_size: int = 40
 ) -> MastodonAdapter:
-    cfg = MastodonSettings(
-        api_base_url=sandbox.base_url, access_token=token or sandbox.token, page_size=page_size
-    )
-    client = Mastodon(
-        api_base_url=cfg.api_base_url,
-        access_token=cfg.access_token,
-        ratelimit_method="throw",
-        request_timeout=5,
-        version_check_mode="none",
-    )
-    return MastodonAdapter(client, cfg, backfill=timedelta(hours=72), clock=clock)
+    return sandbox_adapter(sandbox.base_url, token or sandbox.token, clock, page_size=page_size)
 
 
 @pytest.fixture

@@ -7,10 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from mastodon import Mastodon
 
 from adapters.mastodon.adapter import MastodonAdapter
-from adapters.mastodon.settings import MastodonSettings
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain import Platform
@@ -19,6 +17,7 @@ from bot.series.runner import SeriesRunner
 from bot.store import Store
 from sandbox.mastodon import MastodonSandbox
 from tests.conftest import make_settings
+from tests.mastodon_adapter import sandbox_adapter
 
 TOKEN = "sekrit-token-value"  # what make_settings' environment gives ${MASTODON_TOKEN}
 CHICAGO = "America/Chicago"
@@ -36,15 +35,7 @@ def mastodon_adapter(
     base_url: str, clock: FakeClock, cls: type[MastodonAdapter] = MastodonAdapter
 ) -> MastodonAdapter:
     """The real adapter on the real Mastodon.py, pointed at a sandbox."""
-    cfg = MastodonSettings(api_base_url=base_url, access_token=TOKEN)
-    client = Mastodon(
-        api_base_url=base_url,
-        access_token=TOKEN,
-        ratelimit_method="throw",
-        request_timeout=5,
-        version_check_mode="none",
-    )
-    return cls(client, cfg, backfill=timedelta(hours=72), clock=clock)
+    return sandbox_adapter(base_url, TOKEN, clock, cls=cls)
 
 
 def series_config(sandbox: MastodonSandbox, **series: Any) -> dict[str, Any]:

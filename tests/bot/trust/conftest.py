@@ -4,22 +4,20 @@ PostgreSQL, time from a FakeClock."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import timedelta
 from typing import Any
 
 import pytest
-from mastodon import Mastodon
 from sqlalchemy import Engine, select
 
 from adapters.mastodon.adapter import MastodonAdapter
 from adapters.mastodon.normalize import html_to_text
-from adapters.mastodon.settings import MastodonSettings
 from bot import models as m
 from bot.app import Coalesce
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain import Platform
 from sandbox.mastodon import MastodonSandbox
+from tests.mastodon_adapter import sandbox_adapter
 
 TAG = "LatinasInMedicine"
 
@@ -30,16 +28,8 @@ def sandbox(clock: FakeClock) -> Iterator[MastodonSandbox]:
         yield sb
 
 
-def make_adapter(sandbox: MastodonSandbox, clock: FakeClock, **kw: Any) -> MastodonAdapter:
-    cfg = MastodonSettings(api_base_url=sandbox.base_url, access_token=sandbox.token)
-    client = Mastodon(
-        api_base_url=cfg.api_base_url,
-        access_token=cfg.access_token,
-        ratelimit_method="throw",
-        request_timeout=5,
-        version_check_mode="none",
-    )
-    return MastodonAdapter(client, cfg, backfill=timedelta(hours=72), clock=clock, **kw)
+def make_adapter(sandbox: MastodonSandbox, clock: FakeClock) -> MastodonAdapter:
+    return sandbox_adapter(sandbox.base_url, sandbox.token, clock)
 
 
 @pytest.fixture
