@@ -102,6 +102,12 @@ def build_application(settings: TelegramSettings, clock: Clock) -> Application[A
     )
 
 
+def _update_of(item: Any, bot: Any) -> Update:
+    if not isinstance(item, Mapping) or not isinstance(item.get("update_id"), int):
+        raise MalformedPayload("the update has no update_id")
+    return Update.de_json(dict(item), bot)
+
+
 class TelegramAdapter(PlatformAdapter):
     platform = Platform.TELEGRAM
     limits = LIMITS
@@ -196,38 +202,74 @@ class TelegramAdapter(PlatformAdapter):
         # Telegram keeps what we have not confirmed; starting past our cursor confirms what we stored.
         offset = int(cursor) + 1 if cursor and cursor.lstrip("-").isdigit() else None
         while True:
-            updates = await call(
-                self.bot.get_updates(
-                    offset=offset,
-                    limit=PAGE,
-                    timeout=int(self.settings.poll_timeout) if follow else 0,
-                    allowed_updates=ALLOWED_UPDATES,
-                )
-            )
-            if updates:
+            raw = await call(self._raw_updates(offset, int(self.settings.poll_timeout) if follow else 0))
+            updates, last_id, broken = self._parse_updates(raw)
+            if last_id is not None:
                 page = await self._sort(updates)
-                offset = updates[-1].update_id + 1
+                page.malformed += broken
+                offset = last_id + 1
                 nominations = await self._resolve_links(page.links)
                 if page.posts or page.nominations or nominations or page.requests or page.malformed:
                     yield Batch(
                         source=UPDATES,
-                        cursor=str(updates[-1].update_id),
+                        cursor=str(last_id),
                         posts=page.posts,
                         nominations=page.nominations + nominations,
                         malformed=page.malformed,
                         requests=page.requests,
                     )
-            if not follow and len(updates) < PAGE:
-                if updates:  # confirm the last page now: the next run starts after it
-                    await call(self.bot.get_updates(offset=offset, limit=1, timeout=0))
+            if not follow and len(raw) < PAGE:
+                if last_id is not None:  # confirm the last page now: the next run starts after it
+                    await call(self._raw_updates(offset, 0, limit=1))
                 return
+
+    async def _raw_updates(self, offset: int | None, wait: int, limit: int = PAGE) -> list[Any]:
+        """One getUpdates page as Telegram sent it. python-telegram-bot's ``get_updates`` parses
+        the page as a whole, so one update it cannot read would fail every read of that page and
+        stall the stream; we read the JSON and parse update by update (:meth:`_parse_updates`)."""
+        data = {"offset": offset, "limit": limit, "timeout": wait, "allowed_updates": ALLOWED_UPDATES}
+        result = await self.bot._post(  # the request get_updates makes, unparsed
+            "getUpdates", data, read_timeout=self.settings.request_timeout + wait
+        )
+        if not isinstance(result, list):
+            raise MalformedPayload(f"getUpdates answered a {type(result).__name__}, not a list")
+        return result
+
+    def _parse_updates(self, raw: Sequence[Any]) -> tuple[list[Update], int | None, int]:
+        """The updates of a page that parse, the highest update_id seen (the next offset is past
+        it, broken updates included) and how many were logged and skipped."""
+        updates: list[Update] = []
+        last_id: int | None = None
+        broken = 0
+        for item in raw:
+            update_id = item.get("update_id") if isinstance(item, Mapping) else None
+            if isinstance(update_id, int) and not isinstance(update_id, bool):
+                last_id = update_id if last_id is None else max(last_id, update_id)
+            try:
+                update = _update_of(item, self.bot)
+            except Exception as exc:  # any parse failure is this one update's
+                broken += 1
+                log.warning(
+                    "skipped malformed update",
+                    extra={"platform": "telegram", "update": update_id, "error": repr(exc)[:300]},
+                )
+                continue
+            updates.append(update)
+        return updates, last_id, broken
 
     async def _sort(self, updates: Sequence[Update]) -> _Page:
         page = _Page()
         self._page = page
         try:
             for update in updates:
-                await self.application.process_update(update)
+                try:
+                    await self.application.process_update(update)
+                except Exception as exc:  # a handler's filter choked on this one update
+                    page.malformed += 1
+                    log.warning(
+                        "skipped malformed update",
+                        extra={"platform": "telegram", "update": update.update_id, "error": repr(exc)[:300]},
+                    )
         finally:
             self._page = None
         return page

@@ -67,6 +67,10 @@ def to_post(message: Message) -> Post:
     text = message.text or message.caption
     if text is None:
         raise MalformedPayload("message has no text or caption")
+    if not isinstance(text, str):
+        raise MalformedPayload(f"message text is a {type(text).__name__}")
+    if message.date is None:
+        raise MalformedPayload("message has no date")
     replied = message.reply_to_message
     # In a forum, every message replies to its topic's first message; that is no conversation.
     is_reply = replied is not None and replied.forum_topic_created is None
