@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import httpx
 from atproto_client import AsyncClient, models
 from atproto_client.client.session import SessionEvent
 from atproto_client.request import AsyncRequest
@@ -60,8 +61,19 @@ from adapters.bluesky.xrpc import (
     is_session_error,
     translate,
 )
+from bot import member_commands
 from bot.clock import Clock, SystemClock
-from bot.domain import Action, Author, Batch, Nomination, Platform, Post, Receipt, normalize_tag
+from bot.domain import (
+    Action,
+    Author,
+    Batch,
+    MemberRequest,
+    Nomination,
+    Platform,
+    Post,
+    Receipt,
+    normalize_tag,
+)
 from bot.errors import (
     MalformedPayload,
     NotFound,
@@ -70,7 +82,7 @@ from bot.errors import (
     Transient,
     Unauthorized,
 )
-from bot.text import length
+from bot.text import length, split_thread
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -80,6 +92,7 @@ log = logging.getLogger(__name__)
 SEARCH, BACKFILL, JETSTREAM, FIREHOSE = "search", "backfill", "jetstream", "firehose"
 PROFILE_TTL_S = 600.0  # opt-out markers live in profiles; read them again after this long
 CURSOR_FLUSH_S = 5.0  # a stream with nothing for us still saves its cursor this often
+HEARTBEAT_S = 60.0  # and reports that it is alive this often, when nothing moved at all
 # Password logins this process allows itself per window (Bluesky allows 30 per 5 minutes): a
 # session that keeps being refused must not burn the account's logins in a loop.
 LOGINS_PER_WINDOW, LOGIN_WINDOW_S = 3, 300.0
@@ -211,7 +224,7 @@ class BlueskyAdapter(BlueskyReach, PlatformAdapter):
         try:
             await self.client.login(session_string=stored, fetch_bsky_profile=False)
             await self.client.com.atproto.server.get_session()
-        except (AtProtocolError, ValueError) as exc:
+        except (AtProtocolError, httpx.HTTPError, ValueError) as exc:
             err = translate(exc, self.clock.now())
             if isinstance(err, Transient | RateLimited) and not is_session_error(exc):
                 raise err from exc  # the network or the server, not the session: keep it for later
@@ -238,6 +251,8 @@ class BlueskyAdapter(BlueskyReach, PlatformAdapter):
             if isinstance(err, Unauthorized) or error_name(exc) in _LOGIN_REFUSED:
                 raise Unauthorized(f"Bluesky refused the handle or app password of {account}") from exc
             raise err from exc
+        except (httpx.HTTPError, ValueError) as exc:  # cut off, or not JSON: the server, not us
+            raise Transient(f"Bluesky: logging in failed ({type(exc).__name__})") from exc
         self.logins += 1
         log.info("bluesky logged in", extra={"platform": "bluesky", "account": account})
 
@@ -269,6 +284,11 @@ class BlueskyAdapter(BlueskyReach, PlatformAdapter):
                     await self._relogin()
                     continue
                 raise translate(exc, self.clock.now()) from exc
+            except (httpx.HTTPError, ValueError) as exc:
+                # Below the SDK's own errors: a connection cut mid-answer, a body that is not
+                # JSON or not the lexicon's shape. Retried like an outage (writes are looked up
+                # before they are made again, so a lost answer does not post twice).
+                raise Transient(f"Bluesky: {type(exc).__name__}") from exc  # its text may quote the body
         raise Unauthorized("Bluesky: the session was refused twice")  # pragma: no cover
 
     async def _query(self, nsid: str, params: Any) -> dict[str, Any]:
@@ -410,7 +430,9 @@ class BlueskyAdapter(BlueskyReach, PlatformAdapter):
                 while True:
                     items = await stream.take(self.settings.max_batch_events, quiet)
                     if not items:
-                        if str(position) != saved:
+                        # A quiet hashtag still says the stream is alive, now and then: health
+                        # tells a quiet community from a dead connection by it.
+                        if str(position) != saved or time.monotonic() - last_flush >= HEARTBEAT_S:
                             saved = str(position)
                             last_flush = time.monotonic()
                             yield Batch(source=mode, cursor=saved)
@@ -420,7 +442,8 @@ class BlueskyAdapter(BlueskyReach, PlatformAdapter):
                     batch, position, latest = await self._stream_batch(mode, items, tags, position)
                     caught_up = not follow and latest is not None and latest > started
                     due = time.monotonic() - last_flush >= CURSOR_FLUSH_S
-                    if batch.posts or batch.nominations or batch.malformed or due or caught_up:
+                    found = batch.posts or batch.nominations or batch.requests or batch.malformed
+                    if found or due or caught_up:
                         saved = batch.cursor
                         last_flush = time.monotonic()
                         yield batch
@@ -488,7 +511,7 @@ class BlueskyAdapter(BlueskyReach, PlatformAdapter):
                     continue
                 tagged = bool(facts.hashtags & tags)
                 nominates = facts.reply_parent is not None and self.did in facts.mentions
-                if tagged or nominates:
+                if tagged or nominates or self._asks(facts):
                     found.append((new, facts, tagged, nominates))
         latest = last.time() if last is not None else None
         if last is not None:
@@ -499,17 +522,37 @@ class BlueskyAdapter(BlueskyReach, PlatformAdapter):
         return batch, position, latest
 
     async def _fill(self, batch: Batch, found: list[tuple[NewPost, RecordFacts, bool, bool]]) -> None:
-        """Posts and nominations of a batch, with their authors' profiles and nominated parents."""
+        """Posts, nominations and members' requests of a batch, with their authors' profiles and
+        nominated parents."""
         authors = await self._authors(new.did for new, *_ in found)
         nominations: list[tuple[Post, RecordFacts]] = []
         for new, facts, tagged, nominates in found:
             author = authors.get(new.did) or bare_author(new.did)
+            request = self._request(facts, author, new.uri)
+            if request is not None:
+                batch.requests.append(request)
+                continue
             post = post_from_facts(new.uri, new.cid, facts, author, web_base=self.settings.web_url)
             if tagged:
                 batch.posts.append(post)
             if nominates:
                 nominations.append((post, facts))
         batch.nominations.extend(await self._nominated(nominations))
+
+    def _asks(self, facts: RecordFacts) -> tuple[str, str | None] | None:
+        """A post that mentions the central account and says only ``optout``, ``optin`` or
+        ``link [CODE]`` (mentions aside) is the member asking about themselves."""
+        if self.did is None or self.did not in facts.mentions:
+            return None
+        return member_commands.parse(facts.text)
+
+    def _request(self, facts: RecordFacts, author: Author, uri: str) -> MemberRequest | None:
+        """The member's request in a post (never a nomination, even when it is a reply)."""
+        asked = self._asks(facts)
+        if asked is None:
+            return None
+        kind, argument = asked
+        return MemberRequest(kind, author, Platform.BLUESKY, argument, reply_ref=uri)
 
     async def _nominated(self, replies: list[tuple[Post, RecordFacts]]) -> list[Nomination]:
         if not replies:
@@ -613,6 +656,10 @@ class BlueskyAdapter(BlueskyReach, PlatformAdapter):
                 )
                 continue
             if post.author.account_id == self.did:
+                continue
+            request = self._request(facts, post.author, uri) if uri in mentions else None
+            if request is not None:
+                batch.requests.append(request)
                 continue
             if uri in views and post.hashtags & tags:
                 batch.posts.append(post)
@@ -783,6 +830,25 @@ class BlueskyAdapter(BlueskyReach, PlatformAdapter):
             if their == parent and when >= horizon and isinstance(record.get("uri"), str):
                 return str(record["uri"])
         return None
+
+    async def send_direct(self, author: Author, text: str, reply_to: str | None = None) -> Receipt | None:
+        """Bluesky's direct messages live outside a PDS, so the answer is a reply under the
+        member's own post (public, as that post was), mentioning them; a long answer goes on as
+        a thread. A retried answer whose first try was lost is found, not posted again."""
+        handle = author.handle.lstrip("@")
+        mention = f"@{handle} " if handle and not handle.startswith("did:") else ""
+        parent = Receipt(Platform.BLUESKY, Action.PUBLISH, reply_to) if reply_to else None
+        first: Receipt | None = None
+        for part in split_thread(mention + text, self.limits, number=False):
+            try:
+                receipt = await self._publish(part, parent)
+            except NotFound:
+                if first is not None or parent is None:
+                    raise
+                receipt = await self._publish(part, None)  # they deleted it: answer on its own
+            first = first or receipt
+            parent = receipt
+        return first
 
     async def fetch_author(self, author: Author) -> Author | None:
         try:
