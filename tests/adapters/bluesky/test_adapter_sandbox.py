@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 
+from adapters.bluesky import adapter as adapter_module
 from adapters.bluesky.adapter import BlueskyAdapter, Position
 from bot.clock import FakeClock
 from bot.domain import Action, Author, Batch, Receipt
@@ -479,3 +480,20 @@ async def test_a_curator_quote_embeds_the_post_and_profiles_are_read_fresh(
     assert fresh is not None
     assert fresh.bio == "Cardiology. #nobot"
     assert await adapter.fetch_author(Author("did:plc:gone234567abcdefghijklmn", "gone.test")) is None
+
+
+async def test_a_quiet_stream_still_says_it_is_alive(
+    sandbox: BlueskySandbox, make_adapter: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Our own pacing constants, shortened so the test need not wait a minute for a heartbeat.
+    monkeypatch.setattr(adapter_module, "CURSOR_FLUSH_S", 0.05)
+    monkeypatch.setattr(adapter_module, "HEARTBEAT_S", 0.1)
+    adapter = make_adapter()
+    cursors: dict[str, str | None] = {}
+    await run_once(adapter, cursors)
+    saved = cursors["jetstream"]
+
+    batches = await follow_until(adapter, cursors, lambda bs: len(bs) >= 3)
+
+    # nothing was posted: each batch is empty, at the cursor already saved, and only says "alive"
+    assert [(b.posts, b.nominations, b.requests, b.cursor) for b in batches] == [([], [], [], saved)] * 3
