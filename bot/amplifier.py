@@ -56,6 +56,19 @@ class Outcome:
     url: str | None = None
 
 
+def is_frozen(store: Store) -> bool:
+    """Whether the curators froze the community's account (``/freeze``): no amplification, no
+    series. Read from the database, so every worker and the CLI see a freeze at once."""
+    with store.engine.connect() as conn:
+        return bool(
+            conn.execute(
+                select(m.Switch.enabled).where(
+                    m.Switch.community_id == store.community_id, m.Switch.name == FROZEN
+                )
+            ).scalar()
+        )
+
+
 class Amplifier:
     def __init__(
         self,
@@ -93,15 +106,7 @@ class Amplifier:
 
     @property
     def frozen(self) -> bool:
-        """Read from the database, so every worker and the CLI see a freeze at once."""
-        with self.store.engine.connect() as conn:
-            return bool(
-                conn.execute(
-                    select(m.Switch.enabled).where(
-                        m.Switch.community_id == self.store.community_id, m.Switch.name == FROZEN
-                    )
-                ).scalar()
-            )
+        return is_frozen(self.store)
 
     def freeze(self, by: str, now: datetime, *, frozen: bool = True) -> bool:
         """Stop (``frozen=False``: restart) all amplification; True when that changed anything."""

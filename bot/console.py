@@ -590,12 +590,15 @@ class Console:
             head = "🧊 Amplification is frozen" if changed else "🧊 Amplification was already frozen"
             return Doc.of(
                 (Span(head, "bold"), Span(f" (by {curator})")),
-                "Nothing is boosted, copied or spotlighted on any platform until a curator sends /unfreeze.",
-                "Decisions still count: approved posts wait.",
+                "Nothing is boosted, copied or spotlighted on any platform, and no scheduled series "
+                "is published, until a curator sends /unfreeze.",
+                "Decisions still count: approved posts wait. A digest or interview whose slot comes "
+                "meanwhile goes out on /unfreeze if that is within its grace window.",
             )
         head = "▶️ Amplification is back on" if changed else "▶️ Amplification was not frozen"
         return Doc.of(
-            (Span(head, "bold"), Span(f" (by {curator})")), "Approved posts go out at the usual pace."
+            (Span(head, "bold"), Span(f" (by {curator})")),
+            "Approved posts go out at the usual pace, and the series on their schedule.",
         )
 
     def _queue_summary(self, now: datetime) -> Doc:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from adapters.base import PlatformAdapter
 from adapters.registry import limits_for, markup_for
 from bot import models as m
+from bot.amplifier import is_frozen
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain import Platform, TextLimits
@@ -77,6 +78,7 @@ class SeriesRunner:
         self.rules = {r.name: r for r in self.series.schedule if r.enabled}
         self.schedule = Schedule.of((r.name, r.cron, self.series.zone_of(r)) for r in self.rules.values())
         self.publisher = Publisher(store, adapters, clock, worker=worker, dry_run=dry_run)
+        self._paused = False  # a freeze is logged once, when it is first seen
         self.opportunities = OpportunityList(store)
         community = settings.community
         self.interviews = InterviewBook(
@@ -173,6 +175,14 @@ class SeriesRunner:
         """Publish every slot in the grace window that is not published yet, skip older missed
         ones, finish interrupted threads, delete withdrawn posts."""
         now = self.clock.now()
+        if is_frozen(self.store):
+            # The curators' /freeze holds the series too. A slot still inside its grace window
+            # when they unfreeze is published then; one past it is skipped and says why.
+            if not self._paused:
+                log.warning("series paused: the curators froze the account", extra={"at": now.isoformat()})
+            self._paused = True
+            return await self.publisher.retract_pending()  # taking back is never held
+        self._paused = False
         grace = self.series.grace
         self._skip_missed(now)
         states = self.publisher.states_since(now - grace)
@@ -286,7 +296,11 @@ class SeriesRunner:
             for slot in self.schedule.missed(last, now, self.series.grace, name):
                 new = [
                     self.publisher.record(
-                        e.key, slot.at, p, "skipped", "missed while the bot was down, past the grace window"
+                        e.key,
+                        slot.at,
+                        p,
+                        "skipped",
+                        "missed while the bot was down or frozen, past the grace window",
                     )
                     for e in self.editions(rule)
                     for p in self.platforms(rule)

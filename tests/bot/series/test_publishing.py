@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select
 from adapters.mastodon.adapter import MastodonAdapter
 from adapters.mastodon.normalize import html_to_text
 from bot import models as m
+from bot.amplifier import Amplifier
 from bot.clock import FakeClock
 from bot.domain import Platform, Receipt, TextLimits
 from bot.series.interviews import PUBLISHED, WITHDRAWN
@@ -317,3 +318,49 @@ async def test_a_withdrawn_interview_is_deleted_from_every_platform(
     assert central_statuses(sandbox) == []
     assert [r[3] for r in publications(engine)] == ["withdrawn"]
     assert await make_runner().run_due() == []  # nothing is deleted twice
+
+
+async def test_a_freeze_holds_the_series_until_the_curators_lift_it(
+    store: Store,
+    make_runner: Runner,
+    sandbox: MastodonSandbox,
+    clock: FakeClock,
+    engine: Engine,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    amplifier = Amplifier(store, {}, make_settings(), clock, worker="cli")
+    add_opportunities(store, 2, clock.now())
+    clock.advance(seconds=(SLOT - clock.now()).total_seconds() - 60)
+    runner = make_runner()
+    assert await runner.run_due() == []
+    assert amplifier.freeze("rosa", clock.now())
+    clock.advance(minutes=1)  # the slot comes while the account is frozen
+    with caplog.at_level(logging.WARNING, logger="bot.series.runner"):
+        assert await runner.run_due() == []
+        clock.advance(hours=1)
+        assert await make_runner("w2").run_due() == []  # every worker holds it
+    assert central_statuses(sandbox) == []
+    assert publications(engine) == []
+    assert len([r for r in caplog.records if r.getMessage().startswith("series paused")]) == 2
+
+    assert amplifier.freeze("rosa", clock.now(), frozen=False)  # lifted inside the grace window
+    (outcome,) = await runner.run_due()
+    assert (outcome.slot, outcome.state) == (SLOT, "done")
+    assert len(central_statuses(sandbox)) == 1
+
+    # Next week, a freeze that outlasts the grace window: the slot is skipped, and says why.
+    next_slot = SLOT + timedelta(days=7)
+    clock.advance(seconds=(next_slot - clock.now()).total_seconds() - 60)
+    assert await runner.run_due() == []
+    amplifier.freeze("rosa", clock.now())
+    clock.advance(hours=7)
+    assert await runner.run_due() == []
+    amplifier.freeze("rosa", clock.now(), frozen=False)
+    assert await runner.run_due() == []
+    assert len(central_statuses(sandbox)) == 1
+    with engine.connect() as conn:
+        state, why = conn.execute(
+            select(m.Publication.state, m.Publication.error).where(m.Publication.slot == next_slot)
+        ).one()
+    assert state == "skipped"
+    assert "frozen" in why
