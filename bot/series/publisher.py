@@ -81,12 +81,14 @@ class Publisher:
         *,
         worker: str,
         dry_run: bool = False,
+        screen: Callable[[str], str | None] | None = None,
     ) -> None:
         self.store = store
         self.adapters = adapters
         self.clock = clock
         self.worker = worker
         self.dry_run = dry_run
+        self.screen = screen  # a reason a text must not go out as it is (it names a curator), or None
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -203,6 +205,14 @@ class Publisher:
             if not parts:
                 self.record(series, slot, platform, "empty")
                 return PublishOutcome(series, slot, platform, "empty", detail="nothing to publish")
+            refused = next((why for why in map(self.screen, parts) if why), None) if self.screen else None
+            if refused is not None:
+                self.record(series, slot, platform, "failed", refused)
+                log.error(
+                    "publication refused",
+                    extra={"series": series, "platform": platform.value, "error": refused},
+                )
+                return PublishOutcome(series, slot, platform, "failed", detail=refused)
             if self.dry_run:
                 log.info("dry run: would publish", extra={"series": series, "platform": platform.value})
                 return PublishOutcome(series, slot, platform, "dry-run", total=len(parts))

@@ -20,6 +20,7 @@ from bot.amplifier import is_frozen
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain import Platform, TextLimits
+from bot.flags import names_a_curator
 from bot.series.digest import Digest, DigestContext, compose_digest
 from bot.series.interviews import (
     SCHEDULED,
@@ -30,7 +31,7 @@ from bot.series.interviews import (
     interview_limits,
 )
 from bot.series.markup import Markup
-from bot.series.opportunities import OpportunityList
+from bot.series.opportunities import Opportunity, OpportunityList
 from bot.series.publisher import FINAL, Publisher, PublishOutcome
 from bot.series.schedule import Schedule, zone
 from bot.series.settings import SeriesRule
@@ -77,7 +78,9 @@ class SeriesRunner:
         self.markup = markup
         self.rules = {r.name: r for r in self.series.schedule if r.enabled}
         self.schedule = Schedule.of((r.name, r.cron, self.series.zone_of(r)) for r in self.rules.values())
-        self.publisher = Publisher(store, adapters, clock, worker=worker, dry_run=dry_run)
+        self.publisher = Publisher(
+            store, adapters, clock, worker=worker, dry_run=dry_run, screen=self._names_a_curator
+        )
         self._paused = False  # a freeze is logged once, when it is first seen
         self.opportunities = OpportunityList(store)
         community = settings.community
@@ -124,9 +127,26 @@ class SeriesRunner:
             call_for_submissions=opp.call_for_submissions,
         )
 
+    def _names_a_curator(self, text: str) -> str | None:
+        """The account speaks as "the curators": a text naming one of them is not published."""
+        name = names_a_curator(text, self.settings)
+        if name is None:
+            return None
+        return f"the text names the curator {name}; the account speaks as the curators"
+
+    def _listable(self, opportunity: Opportunity) -> bool:
+        """An opportunity whose title, organisation or link names a curator stays out of the
+        digest (logged), so that one entry does not hold back the whole list."""
+        why = self._names_a_curator(f"{opportunity.title}\n{opportunity.organisation}\n{opportunity.url}")
+        if why is not None:
+            log.warning(
+                "opportunity left out of the digest", extra={"opportunity": opportunity.id, "error": why}
+            )
+        return why is None
+
     def digest(self, language: str, platform: Platform, day: date) -> Digest:
         return compose_digest(
-            self.opportunities.open_on(day),
+            [o for o in self.opportunities.open_on(day) if self._listable(o)],
             day=day,
             templates=self.series.templates_for(language),
             limits=self.limits(platform),

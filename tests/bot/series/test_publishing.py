@@ -19,6 +19,7 @@ from bot.amplifier import Amplifier
 from bot.clock import FakeClock
 from bot.domain import Platform, Receipt, TextLimits
 from bot.series.interviews import PUBLISHED, WITHDRAWN
+from bot.series.opportunities import OpportunityDraft, OpportunityList
 from bot.series.runner import SeriesRunner
 from bot.store import Store
 from sandbox._server import Fault
@@ -364,3 +365,55 @@ async def test_a_freeze_holds_the_series_until_the_curators_lift_it(
         ).one()
     assert state == "skipped"
     assert "frozen" in why
+
+
+async def test_nothing_published_names_a_curator(
+    store: Store,
+    make_runner: Runner,
+    sandbox: MastodonSandbox,
+    clock: FakeClock,
+    engine: Engine,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runner = make_runner()
+    add_opportunities(store, 2, clock.now())
+    OpportunityList(store).add(
+        OpportunityDraft(
+            "Mentoring circle with Rosa", "https://grants.example.org/rosa", deadline=SLOT.date()
+        ),
+        clock.now(),
+    )
+    clock.advance(seconds=(SLOT - clock.now()).total_seconds())
+    with caplog.at_level(logging.WARNING, logger="bot.series.runner"):
+        (outcome,) = await runner.run_due()
+    assert outcome.state == "done"
+    digest = central_statuses(sandbox)
+    published = " ".join(texts(digest))
+    assert "number 0" in published
+    assert "number 1" in published
+    assert "Mentoring circle" not in published  # the one entry stays out; the digest goes on
+    assert [r.__dict__["error"] for r in caplog.records if r.getMessage().startswith("opportunity left")] == [
+        "the text names the curator rosa; the account speaks as the curators"
+    ]
+
+    # An interview whose confirmed text names a curator (by her Mastodon account) is refused whole.
+    book = runner.interviews
+    interview = book.invite("Dra. Inés", language="en", invited_by="ana", now=clock.now())
+    for qid, answer in {
+        "role": "Surgery resident",
+        "goals": "Trauma surgery",
+        "outside": "Running",
+        "advice": "Write to @ana@med.example, she helped me",
+    }.items():
+        book.record_answer(interview.id, qid, answer, clock.now())
+    book.approve(interview.id, by="rosa", now=clock.now(), limits={"mastodon": TextLimits(500, "chars", 23)})
+    book.confirm(interview.id, clock.now(), via="cli")
+    clock.advance(seconds=(INTERVIEW_SLOT - clock.now()).total_seconds())
+    (refused,) = await runner.run_due()
+    assert (refused.series, refused.state) == ("interview", "failed")
+    assert refused.detail == "the text names the curator ana; the account speaks as the curators"
+    assert central_statuses(sandbox) == digest  # nothing more went out
+    with engine.connect() as conn:
+        assert conn.execute(
+            select(m.Publication.state, m.Publication.error).where(m.Publication.series == "interview")
+        ).one() == ("failed", refused.detail)
