@@ -432,11 +432,20 @@ class Amplifier:
             return
         spent = 0 if isinstance(error, RateLimited) else 1  # slowing down is not failing
         with self.store.engine.connect() as conn:
-            attempts = (
-                conn.execute(select(m.Candidate.attempts).where(m.Candidate.id == cid)).scalar_one() + spent
-            )
+            tried, decided_at = conn.execute(
+                select(m.Candidate.attempts, m.Candidate.decided_at).where(m.Candidate.id == cid)
+            ).one()
+        attempts = tried + spent
         cfg = self.settings.amplify
-        if not error.retryable or attempts >= cfg.max_attempts:
+        # A platform that is down (or cuts us off) is waited out for a while, however many
+        # attempts that takes: an outage of an hour must not fail the day's approvals. Other
+        # errors (an answer we cannot read…) give up after max_attempts.
+        outage = (
+            isinstance(error, Transient)
+            and decided_at is not None
+            and self.clock.now() - decided_at < timedelta(hours=cfg.outage_hours)
+        )
+        if not error.retryable or (attempts >= cfg.max_attempts and not outage):
             self._release(
                 cid,
                 state=CandidateState.FAILED.value,

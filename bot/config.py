@@ -94,6 +94,7 @@ class AmplifySettings:
     max_attempts: int = 6
     backoff_seconds: float = 30.0
     backoff_max_seconds: float = 3600.0
+    outage_hours: float = 24.0  # a platform that is down is waited out this long after approval
     per_platform: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
     def validate(self, key: str) -> None:
@@ -103,6 +104,8 @@ class AmplifySettings:
             raise ConfigError(f"{key}.burst", "expected 1 or more")
         if self.max_attempts < 1:
             raise ConfigError(f"{key}.max_attempts", "expected 1 or more")
+        if self.outage_hours < 0:
+            raise ConfigError(f"{key}.outage_hours", "expected 0 or more hours")
         for name, value in self.per_platform.items():
             _platform(name, f"{key}.per_platform.{name}")
             if value < 1:

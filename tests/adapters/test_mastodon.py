@@ -327,7 +327,9 @@ async def test_failures_retry_with_backoff_then_fail_with_the_reason(
     clock: FakeClock,
 ) -> None:
     app = await app_factory(
-        settings_factory(amplify={"max_attempts": 3, "backoff_seconds": 60, "max_per_hour": 3600})
+        settings_factory(
+            amplify={"max_attempts": 3, "backoff_seconds": 60, "max_per_hour": 3600, "outage_hours": 0}
+        )
     )
     await _approved(app, sandbox, clock)
     sandbox.faults.add(r"/reblog$", Fault("status", status=502), times=10)
@@ -345,6 +347,46 @@ async def test_failures_retry_with_backoff_then_fail_with_the_reason(
     assert 60 <= waits[1] <= 180  # doubled
     retried = app.queue.retry(failed.id, "ana", clock.now())
     assert retried.state == "approved"
+
+
+async def test_an_outage_is_waited_out_for_outage_hours_however_many_attempts(
+    app_factory: Callable[..., Any],
+    settings_factory: Callable[..., Settings],
+    sandbox: MastodonSandbox,
+    clock: FakeClock,
+) -> None:
+    amplify = {"max_attempts": 3, "backoff_seconds": 60, "backoff_max_seconds": 600, "max_per_hour": 3600}
+    app = await app_factory(settings_factory(amplify={**amplify, "outage_hours": 2}))
+    (first,) = await _approved(app, sandbox, clock)
+    sandbox.faults.add(r"/reblog$", Fault("status", status=503), times=8)  # down for about an hour
+
+    async def until_settled() -> int:
+        tries = 0
+        while app.queue.list("approved"):
+            await app.run_once()
+            tries += 1
+            (view,) = app.queue.list("approved") or [None]
+            if view is not None and view.next_attempt_at is not None:
+                clock.advance(seconds=(view.next_attempt_at - clock.now()).total_seconds() + 1)
+        return tries
+
+    assert await until_settled() == 9  # eight failures, then the boost
+    assert len(sandbox.reblogs_of(first)) == 1
+    assert app.queue.list("failed") == []
+
+    # Down for longer than outage_hours: given up, with the reason, once the window has passed.
+    clock.advance(hours=1)
+    (second,) = hashtag_posts(sandbox, member(sandbox, "ines"), 1, clock)
+    await app.run_once()
+    (pending,) = app.queue.list("pending")
+    approved_at = clock.now()
+    app.queue.approve(pending.id, "ana", approved_at)
+    sandbox.faults.add(r"/reblog$", Fault("status", status=503), times=1000)
+    await until_settled()
+    (failed,) = app.queue.list("failed")
+    assert "Mastodon unavailable" in (failed.last_error or "")
+    assert clock.now() - approved_at >= timedelta(hours=2)
+    assert sandbox.reblogs_of(second) == []
 
 
 async def test_a_post_from_another_server_is_resolved_before_boosting(
