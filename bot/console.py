@@ -37,8 +37,8 @@ from bot.store import Store, _insert
 
 log = logging.getLogger(__name__)
 
-Verb = Literal["approve", "reject", "snooze"]
-VERBS: tuple[Verb, ...] = ("approve", "reject", "snooze")
+Verb = Literal["approve", "reject", "snooze", "retry"]
+VERBS: tuple[Verb, ...] = ("approve", "reject", "snooze", "retry")
 SEND_BATCH = 50  # cards sent per sync pass; the next pass follows at once while more wait
 COMMANDS = ("queue", "stats", "freeze", "unfreeze", "help")
 
@@ -278,7 +278,22 @@ def compose_card(
             second += (Button("🔗 Open", url=url),)
         buttons = ((Button("✅ Approve", "approve"), Button("❌ Reject", "reject")), second)
         buttons = tuple(row for row in buttons if row)
+    elif state is CandidateState.FAILED:
+        buttons = ((Button("🔁 Retry", "retry"),) + ((Button("🔗 Open", url=url),) if url else ()),)
     return Card(Doc.of(*lines), buttons, view.id)
+
+
+def failure_note(view: CandidateView) -> Card:
+    return Card(
+        Doc.of(
+            (
+                Span(f"⚠️ Candidate #{view.id} could not be amplified: ", "bold"),
+                Span(view.last_error or "unknown error", untrusted=True),
+            ),
+            "Retry it from its card once the platform is back, or check the platform by hand first "
+            "when the card says it may have gone out.",
+        )
+    )
 
 
 def resurfaced_note(candidate_id: int) -> Card:
@@ -307,6 +322,7 @@ class _CardRow:
     delivery: str
     text_hash: str | None
     nudged: bool
+    state_shown: str | None
 
 
 class Console:
@@ -436,6 +452,8 @@ class Console:
             return self.queue.approve(candidate_id, curator, now)
         if verb == "reject":
             return self.queue.reject(candidate_id, curator, now)
+        if verb == "retry":
+            return self.queue.retry(candidate_id, curator, now)
         return self.queue.snooze(candidate_id, curator, now + self.snooze, now)
 
     # -- the sync pass -----------------------------------------------------------------------------
@@ -519,7 +537,17 @@ class Console:
                         "card not updated", extra={**self._ctx, "candidate": candidate_id, "error": str(exc)}
                     )
                     return
+                if view.state == CandidateState.FAILED.value and row.state_shown != view.state:
+                    await self._announce_failure(view, row.message_id)
             await asyncio.to_thread(self._shown, row.id, view, version, card, self.clock.now())
+
+    async def _announce_failure(self, view: CandidateView, card_message: str) -> None:
+        """An edited card makes no sound: a failure also gets a message of its own, under the
+        card, so a curator notices and can retry (or check by hand)."""
+        try:
+            await self.front.send_card(failure_note(view), reply_to=card_message)
+        except PlatformError as exc:  # the card itself says it; the next failure is announced again
+            log.warning("failure not announced", extra={**self._ctx, "candidate": view.id, "error": str(exc)})
 
     async def nudge_waiting(self, now: datetime) -> int:
         """Re-surface, once, each candidate that has waited longer than ``nudge_after``."""
@@ -693,6 +721,7 @@ class Console:
                     m.Card.delivery,
                     m.Card.text_hash,
                     m.Card.nudged_at.is_not(None),
+                    m.Card.state_shown,
                 ).where(m.Card.candidate_id == candidate_id)
             ).one_or_none()
         return _CardRow(*row) if row is not None else None
@@ -837,4 +866,6 @@ def _toast(view: CandidateView, verb: Verb) -> str:
         return "Approved: it goes out at the next turn."
     if verb == "reject":
         return "Rejected."
+    if verb == "retry":
+        return "Sent back: it is tried again at the next turn."
     return f"Snoozed until {when(view.snoozed_until)}." if view.snoozed_until else "Snoozed."

@@ -36,6 +36,7 @@ from bot.richtext import Doc
 log = logging.getLogger(__name__)
 
 _SIGNATURE_BYTES = 12  # 16 characters of base64: the whole payload stays far under Telegram's 64 bytes
+_LETTERS: dict[str, str] = {"approve": "a", "reject": "r", "snooze": "s", "retry": "t"}  # one per verb, kept
 ALERT_MAX = 200  # answerCallbackQuery shows at most this many characters
 
 
@@ -59,13 +60,13 @@ class TelegramConsole:
         return base64.urlsafe_b64encode(mac.digest()[:_SIGNATURE_BYTES]).decode()
 
     def button_data(self, verb: Verb, candidate_id: int) -> str:
-        return f"{verb[0]}:{candidate_id}:{self._signature(verb, candidate_id)}"
+        return f"{_LETTERS[verb]}:{candidate_id}:{self._signature(verb, candidate_id)}"
 
     def read_button(self, data: str | None) -> tuple[Verb, int] | None:
         """The decision a button carries, or None if we did not make that button."""
         try:
             letter, number, signature = (data or "").split(":")
-            verb = next(v for v in VERBS if v[0] == letter)
+            verb = next(v for v in VERBS if _LETTERS[v] == letter)
             candidate_id = int(number)
         except (ValueError, StopIteration):
             return None

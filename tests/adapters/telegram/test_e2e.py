@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select
 from bot import models as m
 from bot.clock import FakeClock
 from bot.domain import Platform
+from sandbox._server import Fault
 from sandbox.bluesky import BlueskySandbox
 from sandbox.mastodon import MastodonSandbox
 from sandbox.telegram import TelegramSandbox
@@ -144,3 +145,36 @@ async def test_a_429_storm_on_telegram_does_not_delay_mastodon_boosts(
     )
     assert tg.sent_count(CHANNEL) == 0
     assert tg.sent_count(CURATORS) == 0  # the storm is real: not even a card got through
+
+
+async def test_a_failed_amplification_is_announced_under_its_card_and_retried_by_a_tap(
+    harness_factory: Callable[..., Any],
+    tg: TelegramSandbox,
+    masto: MastodonSandbox,
+    clock: FakeClock,
+) -> None:
+    maria = masto.add_account("maria")
+    status = masto.post(maria, f"Matched into surgery! #{TAG}", created_at=clock.now())
+    masto.faults.add(r"/reblog$", Fault("status", status=422, body={"error": "Validation failed"}))
+    h: Harness = await harness_factory(extra={Platform.MASTODON: make_mastodon(masto, clock)})
+    (card,) = await tg.wait_for_async(lambda: h.cards() or None)
+    cid = candidate_of(card.text)
+    tg.user_taps(ANA, card, card.callback_data[0])  # approve: the server refuses the boost
+
+    failed = await h.card_showing(cid, "⚠️ boost on Mastodon failed")
+    assert [b["text"] for b in failed.buttons] == ["🔁 Retry", "🔗 Open"]
+    (note,) = await tg.wait_for_async(
+        lambda: [m for m in tg.messages(CURATORS, by_bot=True) if m.reply_to_message_id == card.message_id]
+    )
+    assert note.text.startswith(f"⚠️ Candidate #{cid} could not be amplified: ")
+    assert "Validation failed" in note.text
+    assert h.state(cid) == "failed"
+    assert masto.reblogs_of(status) == []
+
+    tg.user_taps(ANA, failed, failed.callback_data[0])  # the server is fine now: retry
+    done = await h.card_showing(cid, "📣 boost on Mastodon: done")
+    assert done.message_id == card.message_id
+    assert len(masto.reblogs_of(status)) == 1
+    assert ("ana", "retry") in h.decisions(cid)
+    replies = [m for m in tg.messages(CURATORS, by_bot=True) if m.reply_to_message_id == card.message_id]
+    assert replies == [note]  # announced once
