@@ -264,12 +264,10 @@ class Amplifier:
         return outcomes
 
     async def _vetted(self, cid: int, post: Post) -> Verdict | None:
-        """The last look before amplifying: the vetoes (consent, blocks, freeze), then the
-        author's profile as it is *now* (a #nobot added since the post was queued counts)."""
-        for veto in self.vetoes:
-            verdict = await veto(cid, post)
-            if verdict is not None:
-                return verdict
+        """The last look before amplifying: the author's profile as it is *now* (a #nobot added
+        since the post was queued counts), then the vetoes (consent, blocks, freeze). The vetoes
+        come last, read from the database just before the intent row is written: an opt-out that
+        lands while the profile is fetched (seconds, on a slow platform) is still seen."""
         adapter = self.adapters.get(post.platform)
         fresh = await adapter.fetch_author(post.author) if adapter is not None else None
         if fresh is not None and self.markers & hashtags_in(fresh.bio):
@@ -277,6 +275,13 @@ class Amplifier:
                 post.platform, post.author.account_id, consent="out", source="profile marker"
             )
             return Verdict("the author's profile asks not to be amplified")
+        return await self._vetoed(cid, post)
+
+    async def _vetoed(self, cid: int, post: Post) -> Verdict | None:
+        for veto in self.vetoes:
+            verdict = await veto(cid, post)
+            if verdict is not None:
+                return verdict
         return None
 
     def _set_aside(self, cid: int, verdict: Verdict) -> None:
@@ -316,9 +321,14 @@ class Amplifier:
         log.info("candidate withdrawn before amplifying", extra=ctx)
 
     async def _amplify(self, cid: int, post: Post, targets: list[tuple[Platform, Action]]) -> list[Outcome]:
-        outcomes = []
+        outcomes: list[Outcome] = []
         failure: PlatformError | None = None
-        for platform, action in targets:
+        for i, (platform, action) in enumerate(targets):
+            if i > 0:  # the first platform call may have taken a while: look again before the next
+                verdict = await self._vetoed(cid, post)
+                if verdict is not None:
+                    self._set_aside(cid, verdict)
+                    return outcomes
             outcome, error = await self._one(cid, post, platform, action)
             if outcome is not None:
                 outcomes.append(outcome)

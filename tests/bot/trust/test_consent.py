@@ -4,6 +4,7 @@ accounts; a profile marker found at the last moment; the sweep that catches race
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from typing import Any
@@ -175,6 +176,27 @@ async def test_a_nobot_added_after_queueing_stops_the_boost(
         ).scalar_one()
     assert "profile" in reason
     assert directs_to(sandbox, maria) == []  # she asked for nothing: no message either
+
+
+async def test_an_opt_out_while_the_profile_is_fetched_stops_the_boost(
+    app: Coalesce, sandbox: MastodonSandbox, clock: FakeClock, engine: Engine
+) -> None:
+    """The consent check is the last thing before the platform call: an opt-out that lands
+    while the author's profile is being fetched (a slow server) is still seen."""
+    maria = sandbox.add_account("maria")
+    status = sandbox.post(maria, f"Proud day #{TAG}")
+    await app.run_once()
+    (cid,) = states(engine)
+    app.queue.approve(cid, "ana", clock.now())
+    sandbox.faults.add(r"/api/v1/accounts/\w+$", Fault("delay_after", seconds=1), method="GET")
+    amplifying = asyncio.create_task(app.amplifier.run_due())
+    assert await asyncio.to_thread(sandbox.wait_for_request, "GET", r"/api/v1/accounts/\w+$")
+    # the profile was read, its answer is on the way: she opts out (by email, a curator records it)
+    app.trust.consent.opt_out(Platform.MASTODON, str(maria["id"]), "cli", "ana", clock.now())
+
+    assert await amplifying == []
+    assert sandbox.reblogs_of(status) == []
+    assert states(engine) == {cid: "withdrawn"}
 
 
 async def test_the_sweep_takes_back_a_boost_that_finished_after_the_opt_out(
