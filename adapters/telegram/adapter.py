@@ -55,6 +55,7 @@ from bot.console import COMMANDS, safe_url
 from bot.domain import Action, Author, Batch, MemberRequest, Nomination, Platform, Post, Receipt
 from bot.errors import MalformedPayload, NotFound, PlatformError, Rejected
 from bot.richtext import Doc, Span, Style
+from bot.series.markup import Markup
 from bot.text import fits
 
 if TYPE_CHECKING:
@@ -65,6 +66,7 @@ log = logging.getLogger(__name__)
 UPDATES = "updates"  # the one source: the bot's update stream
 ALLOWED_UPDATES = ["message", "callback_query"]
 PAGE = 100  # getUpdates' largest page
+HTML = Markup("html")
 AMPLIFY_PATIENCE = 3.0  # seconds an amplification may wait for Telegram before it is rescheduled
 
 
@@ -112,6 +114,7 @@ class TelegramAdapter(PlatformAdapter):
     platform = Platform.TELEGRAM
     limits = LIMITS
     amplify_is_idempotent = False  # a second copyMessage is a second post in the channel
+    markup = "html"  # the series write HTML for the channel: bold headers, links with short text
 
     def __init__(
         self,
@@ -503,13 +506,19 @@ class TelegramAdapter(PlatformAdapter):
     async def publish_part(self, text: str, reply_to: Receipt | None = None) -> Receipt:
         await self.start()
         channel = self._channel()
-        if not fits(text, LIMITS):
+        if not fits(HTML.visible(text), LIMITS):  # Telegram counts the text its reader sees, tags aside
             raise Rejected("Telegram: a message may be at most 4096 characters (UTF-16 units)")
         reply = None
         if reply_to is not None:
             reply = ReplyParameters(parse_ref(reply_to.ref)[1], allow_sending_without_reply=True)
         sent = await call(
-            self.bot.send_message(channel, text, reply_parameters=reply, rate_limit_args=AMPLIFY_PATIENCE)
+            self.bot.send_message(
+                channel,
+                text,
+                parse_mode=ParseMode.HTML,
+                reply_parameters=reply,
+                rate_limit_args=AMPLIFY_PATIENCE,
+            )
         )
         return Receipt(
             Platform.TELEGRAM,

@@ -232,14 +232,17 @@ async def test_publish_part_threads_in_the_channel(tg: TelegramSandbox, clock: F
     adapter = make_telegram(tg, clock)
     await adapter.start()
     try:
-        first = await adapter.publish_part("Weekly digest 1/2 <not html>")
+        # The adapter's markup is HTML: the series escape what is text and add <b> and <a href>.
+        first = await adapter.publish_part("<b>Weekly digest</b> 1/2 &lt;not html&gt;")
         second = await adapter.publish_part("Weekly digest 2/2", reply_to=first)
         one, two = tg.messages(CHANNEL)
         assert one.text == "Weekly digest 1/2 <not html>"
+        assert one.entity_texts("bold") == ["Weekly digest"]
         assert two.reply_to_message_id == one.message_id
         assert (first.action, second.ref) == (Action.PUBLISH, f"{CHANNEL}:{two.message_id}")
         with pytest.raises(Rejected, match="4096"):
             await adapter.publish_part("x" * 4097)
+        await adapter.publish_part("<b>" + "x" * 4096 + "</b>")  # tags do not count, what shows does
     finally:
         await adapter.close()
 

@@ -20,6 +20,7 @@ from bot.clock import FakeClock
 from bot.config import Settings, parse
 from bot.domain import Platform
 from bot.schema import Environment
+from bot.series.markup import Markup
 from bot.series.runner import SeriesRunner
 from bot.store import Store
 from bot.text import length
@@ -146,8 +147,16 @@ async def test_the_digest_goes_out_on_every_platform_within_its_limits(
     assert "reply" not in thread[0]
     assert {r["reply"]["root"]["uri"] for r in thread[1:]} == {thread[1]["reply"]["parent"]["uri"]}
 
+    # Telegram gets HTML: what its reader sees, with bold kind headers and each address behind
+    # a short link text. One message: 4,096 holds it all.
     (message,) = tg.messages(CHANNEL, by_bot=True)
-    assert expected[Platform.TELEGRAM] == [message.text]  # one message: 4,096 holds it all
+    (html_part,) = expected[Platform.TELEGRAM]
+    assert "<b>🎓 Scholarships</b>" in html_part
+    assert message.text == Markup("html").visible(html_part)
+    assert "🎓 Scholarships" in message.entity_texts("bold")
+    linked = {e["url"] for e in message.entities if e["type"] == "text_link"}
+    assert linked == {f"https://grants.example.org/2026/latinas-in-medicine/{i}" for i in range(9)}
+    assert "grants.example.org/2026/latinas-in-medi…" in message.text
     assert length(message.text, TelegramAdapter.limits) <= 4096
 
 
