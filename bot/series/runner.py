@@ -21,6 +21,8 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.domain import Platform, TextLimits
 from bot.flags import names_a_curator
+from bot.report.compute import build_report
+from bot.report.numbers import compose_numbers, last_month
 from bot.series.digest import Digest, DigestContext, compose_digest
 from bot.series.interviews import (
     SCHEDULED,
@@ -36,8 +38,11 @@ from bot.series.publisher import FINAL, Publisher, PublishOutcome
 from bot.series.schedule import Schedule, zone
 from bot.series.settings import SeriesRule
 from bot.store import Store, _insert
+from bot.text import split_thread
 
 log = logging.getLogger(__name__)
+
+MONTHLY = SeriesRule(name="numbers", kind="numbers", cron="0 10 1 * *")
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,9 @@ class SeriesRunner:
         self.limits = limits
         self.markup = markup
         self.rules = {r.name: r for r in self.series.schedule if r.enabled}
+        if settings.report.monthly_post and not any(r.kind == "numbers" for r in self.series.schedule):
+            # report.monthly_post without a series of its own: 10:00 on the 1st, series time zone
+            self.rules[MONTHLY.name] = MONTHLY
         self.schedule = Schedule.of((r.name, r.cron, self.series.zone_of(r)) for r in self.rules.values())
         self.publisher = Publisher(
             store, adapters, clock, worker=worker, dry_run=dry_run, screen=self._names_a_curator
@@ -102,9 +110,9 @@ class SeriesRunner:
 
     def editions(self, rule: SeriesRule) -> list[Edition]:
         """A digest in two languages is two publications per platform; an interview is one,
-        in its member's language."""
+        in its member's language; the monthly numbers are one (their composer writes English)."""
         langs = self.languages(rule)
-        if rule.kind == "interview":
+        if rule.kind in ("interview", "numbers"):
             return [Edition(rule.name, "")]
         if len(langs) == 1:
             return [Edition(rule.name, langs[0])]
@@ -235,6 +243,10 @@ class SeriesRunner:
         handled.update((e.key, at, p) for e, p in pending)
         if rule.kind == "interview":
             return await self._publish_interview(rule, at, [p for _, p in pending])
+        if rule.kind == "numbers":
+            return [
+                await self.publisher.publish(rule.name, at, p, self._numbers(rule, at, p)) for _, p in pending
+            ]
         day = self.local_day(rule, at)
         outcomes = []
         for edition, platform in pending:
@@ -244,6 +256,18 @@ class SeriesRunner:
 
             outcomes.append(await self.publisher.publish(edition.key, at, platform, compose))
         return outcomes
+
+    def _numbers(self, rule: SeriesRule, at: datetime, platform: Platform) -> Callable[[], list[str]]:
+        """The monthly "community in numbers" post for the calendar month before the slot (in the
+        series' time zone), from the reach report's numbers as the database holds them."""
+
+        def compose() -> list[str]:
+            since, until = last_month(at.astimezone(self.schedule.rules[rule.name].tz))
+            text = compose_numbers(build_report(self.store, self.settings, since, until))
+            markup = Markup(self.markup(platform))
+            return [markup.text(part) for part in split_thread(text, self.limits(platform))]
+
+        return compose
 
     async def _publish_interview(
         self, rule: SeriesRule, at: datetime, platforms: list[Platform]

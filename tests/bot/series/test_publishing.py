@@ -17,15 +17,17 @@ from adapters.mastodon.normalize import html_to_text
 from bot import models as m
 from bot.amplifier import Amplifier
 from bot.clock import FakeClock
-from bot.domain import Platform, Receipt, TextLimits
+from bot.domain import Batch, Platform, Receipt, TextLimits
+from bot.pipeline import Pipeline
 from bot.series.interviews import PUBLISHED, WITHDRAWN
 from bot.series.opportunities import OpportunityDraft, OpportunityList
 from bot.series.runner import SeriesRunner
 from bot.store import Store
 from sandbox._server import Fault
 from sandbox.mastodon import MastodonSandbox
-from tests.bot.series.conftest import SLOT, add_opportunities, central_statuses, series_config
+from tests.bot.series.conftest import CHICAGO, SLOT, add_opportunities, central_statuses, series_config
 from tests.conftest import make_settings
+from tests.factories import author, post
 
 Runner = Callable[..., SeriesRunner]
 
@@ -417,3 +419,39 @@ async def test_nothing_published_names_a_curator(
         assert conn.execute(
             select(m.Publication.state, m.Publication.error).where(m.Publication.series == "interview")
         ).one() == ("failed", refused.detail)
+
+
+@pytest.mark.parametrize("how", ["series rule", "report.monthly_post"])
+async def test_the_monthly_numbers_post_counts_the_month_before_its_slot(
+    store: Store, make_runner: Runner, sandbox: MastodonSandbox, clock: FakeClock, engine: Engine, how: str
+) -> None:
+    if how == "series rule":
+        rule = {"name": "numbers", "kind": "numbers", "cron": "0 10 1 * *", "timezone": CHICAGO}
+        monthly = make_settings(**series_config(sandbox, schedule=[rule]))
+    else:  # the switch alone: 10:00 on the 1st in the series' time zone
+        monthly = make_settings(
+            **series_config(sandbox, schedule=[], timezone=CHICAGO), report={"monthly_post": True}
+        )
+    pipeline = Pipeline(monthly, store)
+    maria, ines = author("maria@med.example"), author("ines@salud.example")
+    march = datetime(2026, 3, 10, 15, tzinfo=UTC)
+    clock.advance(seconds=(march - clock.now()).total_seconds())
+    for who, day in ((maria, 0), (ines, 3), (maria, 7)):
+        clock.advance(days=day)
+        batch = Batch(source="tag", cursor=None, posts=[post(by=who, now=clock.now(), age=timedelta(0))])
+        assert pipeline.ingest(Platform.MASTODON, batch, clock.now()).stored == 1
+    slot = datetime(2026, 4, 1, 15, tzinfo=UTC)  # 10:00 in Chicago, summer time
+    clock.advance(seconds=(slot - clock.now()).total_seconds() - 1)
+    runner = make_runner(settings=monthly)
+    assert await runner.run_due() == []
+    clock.advance(seconds=1)
+
+    (outcome,) = await runner.run_due()
+
+    assert (outcome.series, outcome.slot, outcome.state) == ("numbers", slot, "done")
+    (status,) = central_statuses(sandbox)
+    text = html_to_text(status["content"])
+    assert text.startswith("Latinas in Medicine in numbers, March 2026:")
+    assert "3 posts with #LatinasInMedicine #LatinasEnMedicina by 2 members" in text
+    assert "maria" not in text  # numbers only: no member named
+    assert await make_runner("w2", settings=monthly).run_due() == []  # once
