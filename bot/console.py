@@ -29,10 +29,19 @@ from bot.amplifier import Amplifier
 from bot.clock import Clock
 from bot.config import Curator, Settings
 from bot.domain import OPEN_STATES, CandidateState, Platform
-from bot.errors import NotFound, PlatformError, QueueError, RateLimited, Rejected, Unauthorized
+from bot.errors import (
+    NotFound,
+    PlatformError,
+    QueueError,
+    RateLimited,
+    Rejected,
+    SeriesError,
+    Unauthorized,
+)
 from bot.flags import card_flags
 from bot.queue import CandidateView, Queue
 from bot.richtext import Doc, Line, Span
+from bot.series.opportunities import OpportunityDraft, OpportunityList, guess_kind
 from bot.store import Store, _insert
 
 log = logging.getLogger(__name__)
@@ -40,7 +49,10 @@ log = logging.getLogger(__name__)
 Verb = Literal["approve", "reject", "snooze", "retry"]
 VERBS: tuple[Verb, ...] = ("approve", "reject", "snooze", "retry")
 SEND_BATCH = 50  # cards sent per sync pass; the next pass follows at once while more wait
-COMMANDS = ("queue", "stats", "freeze", "unfreeze", "help")
+COMMANDS = ("queue", "stats", "freeze", "unfreeze", "opportunity", "help")
+OPPORTUNITY_USAGE = (
+    "Usage: /opportunity URL TITLE… (e.g. /opportunity https://aamc.org/visiting Visiting rotation)"
+)
 
 
 # -- what a card is --------------------------------------------------------------------------------
@@ -114,6 +126,11 @@ class ConsoleFront(Protocol):
     async def answer(self, tap: Tap, text: str, *, alert: bool) -> None: ...
 
     async def reply(self, command: Command, doc: Doc) -> None: ...
+
+    def start_link(self, payload: str) -> str | None:
+        """A link that opens a private chat with the bot and hands it ``payload``, if the
+        platform has such links (None otherwise)."""
+        ...
 
 
 def surely_undelivered(exc: PlatformError) -> bool:
@@ -307,6 +324,7 @@ HELP = Doc.of(
     "/stats — this week in numbers",
     "/freeze — stop all amplification at once (a pile-on, a mistake)",
     "/unfreeze — start again",
+    "/opportunity URL TITLE… — add an opportunity to the weekly digest",
     "/help — this message",
 )
 
@@ -608,9 +626,37 @@ class Console:
             doc = await asyncio.to_thread(self.stats, now)
         elif command.name in ("freeze", "unfreeze"):
             doc = await asyncio.to_thread(self._freeze, curator.name, now, command.name == "freeze")
+        elif command.name == "opportunity":
+            doc = await asyncio.to_thread(self._add_opportunity, curator.name, command.args, now)
         else:
             doc = HELP
         await self.front.reply(command, doc)
+
+    def _add_opportunity(self, curator: str, args: str, now: datetime) -> Doc:
+        url, _, title = args.strip().partition(" ")
+        title = " ".join(title.split())
+        if not url:
+            return Doc.of("⚠️ Give the opportunity's link and title.", OPPORTUNITY_USAGE)
+        if not title:
+            return Doc.of("⚠️ The opportunity needs a title after its link.", OPPORTUNITY_USAGE)
+        draft = OpportunityDraft(
+            title=title, url=url, kind=guess_kind(title), submitted_by=curator, source="console"
+        )
+        try:
+            added = OpportunityList(self.store).add(draft, now)
+        except SeriesError as exc:
+            return Doc.of((Span("⚠️ Not added: "), Span(str(exc), untrusted=True)), OPPORTUNITY_USAGE)
+        o = added.opportunity
+        head = (
+            f"#{o.id} already had that link; merged what was new: "
+            if added.merged
+            else f"#{o.id} added for the next digest ({o.kind}): "
+        )
+        log.info(
+            "opportunity from the console",
+            extra={**self._ctx, "opportunity": o.id, "curator": curator, "merged": added.merged},
+        )
+        return Doc.of((Span(head, "bold"), Span(o.title, untrusted=True)), (Span(o.url, untrusted=True),))
 
     def _freeze(self, curator: str, now: datetime, frozen: bool) -> Doc:
         changed = self.amplifier.freeze(curator, now, frozen=frozen)

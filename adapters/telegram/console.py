@@ -167,6 +167,15 @@ class TelegramConsole:
         except PlatformError as exc:  # the spinner times out by itself; the decision stands
             log.info("could not answer a tap", extra={"platform": "telegram", "error": str(exc)})
 
+    def start_link(self, payload: str) -> str | None:
+        """``t.me/<bot>?start=<payload>``: opens a private chat with the bot, which then reads
+        ``/start <payload>`` (Telegram allows 1-64 of A-Z a-z 0-9 _ - there)."""
+        try:
+            username = self.bot.username
+        except RuntimeError:  # getMe not called yet: the adapter has not started
+            return None
+        return f"https://t.me/{username}?start={payload}"
+
     async def reply(self, command: Command, doc: Doc) -> None:
         message = command.handle
         reply = (

@@ -295,6 +295,12 @@ def _words_in(text: str, table: Mapping[str, tuple[str, ...]]) -> list[str]:
     return [name for name, words in table.items() if any(w in low for w in words)]
 
 
+def guess_kind(text: str) -> str:
+    """The kind the words of ``text`` give away (a scholarship, a job…), or "other"."""
+    kinds = _words_in(text, _KIND_WORDS)
+    return kinds[0] if kinds else "other"
+
+
 def draft_from_post(post: Post, *, candidate_id: int | None = None) -> OpportunityDraft:
     """A member's opportunity post as a draft: its first link (or the post itself), its first
     line as the title, and the kind, deadline and eligibility its words give away. Curators
@@ -310,11 +316,10 @@ def draft_from_post(post: Post, *, candidate_id: int | None = None) -> Opportuni
     title = title or f"Shared by {post.author.handle}"
     if len(title) > 140:
         title = title[:139].rstrip() + "…"
-    kinds = _words_in(post.text, _KIND_WORDS)
     return OpportunityDraft(
         title=title,
         url=url,
-        kind=kinds[0] if kinds else "other",
+        kind=guess_kind(post.text),
         deadline=_deadline_in(post.text, post.created_at.date()),
         eligibility=tuple(_words_in(post.text, _ELIGIBILITY_WORDS)),
         language=post.language,

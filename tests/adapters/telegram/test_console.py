@@ -14,6 +14,7 @@ from bot.amplifier import Amplifier
 from bot.clock import FakeClock
 from bot.domain import Platform
 from bot.queue import Queue
+from bot.series.opportunities import OpportunityList
 from bot.store import Item
 from sandbox.telegram import TelegramSandbox
 from tests.adapters.telegram.conftest import ANA, CURATORS, ROSA, SAM, Harness, console_settings
@@ -344,3 +345,44 @@ async def test_freeze_stops_amplification_everywhere_until_unfreeze(
     back = await tg.wait_for_async(lambda: reply_to(asked.message_id))
     assert "back on" in back.text
     assert not other.frozen
+
+
+async def test_opportunity_command_adds_merges_and_explains_mistakes(
+    harness_factory: Callable[..., Any], tg: TelegramSandbox
+) -> None:
+    h: Harness = await harness_factory()
+
+    def reply_to(message_id: int) -> Any:
+        return next(
+            (m for m in tg.messages(CURATORS, by_bot=True) if m.reply_to_message_id == message_id), None
+        )
+
+    async def ask(user: int, text: str) -> str:
+        asked = tg.user_sends(user, CURATORS, text)
+        return str((await tg.wait_for_async(lambda: reply_to(asked.message_id))).text)
+
+    added = await ask(ANA, "/opportunity https://aamc.example/visiting Visiting student rotation in surgery")
+    assert "added for the next digest (rotation): Visiting student rotation in surgery" in added
+    assert "https://aamc.example/visiting" in added
+    merged = await ask(ROSA, "/opportunity@CoalesceBot https://www.aamc.example/visiting/ Same one again")
+    assert "already had that link; merged what was new: Visiting student rotation in surgery" in merged
+    (only,) = OpportunityList(h.app.store).all()
+    assert (only.title, only.kind, only.submitted_by, only.source) == (
+        "Visiting student rotation in surgery",
+        "rotation",
+        "ana",
+        "console",
+    )
+    bad_url = await ask(ANA, "/opportunity aamc.example/visiting A title")
+    assert "Not added: 'aamc.example/visiting' is not a web link" in bad_url
+    assert "Usage: /opportunity URL TITLE" in bad_url
+    no_title = await ask(ANA, "/opportunity https://example.org/grant")
+    assert "needs a title" in no_title
+    assert "Usage: /opportunity URL TITLE" in no_title
+    assert "Usage: /opportunity URL TITLE" in await ask(ANA, "/opportunity")
+    assert (
+        await ask(SAM, "/opportunity https://example.org/x Sneaky")
+        == "Only the community's curators can do that."
+    )
+    assert len(OpportunityList(h.app.store).all()) == 1
+    assert "/opportunity URL TITLE" in await ask(SAM, "/help")
