@@ -101,6 +101,14 @@ class PlatformAdapter(abc.ABC):
         Called for recently amplified posts, a few at a time."""
         return None
 
+    async def stranger_replies(self, posts: Sequence[Post]) -> Mapping[str, int] | None:
+        """For each of ``posts`` (by post_id), how many distinct accounts replied to it that do
+        not follow its author; neither the author's own replies nor the central account's count.
+        A post this platform cannot answer for (gone, or too many followers to tell) is left
+        out; None when the platform cannot tell at all. Called for open candidates, a few at a
+        time, to flag a pile-on on their cards."""
+        return None
+
     def attach(self, peers: Mapping[Platform, PlatformAdapter]) -> None:  # noqa: B027 - optional hook
         """Meet the other adapters once all have started (to resolve a link a member sends us to a
         post on another platform, say)."""

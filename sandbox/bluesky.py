@@ -46,6 +46,8 @@ POST = "app.bsky.feed.post"
 REPOST = "app.bsky.feed.repost"
 LIKE = "app.bsky.feed.like"
 FOLLOW = "app.bsky.graph.follow"
+THREAD_VIEW = "app.bsky.feed.defs#threadViewPost"
+THREAD_NOT_FOUND = "app.bsky.feed.defs#notFoundPost"
 LIST = "app.bsky.graph.list"
 LIST_ITEM = "app.bsky.graph.listitem"
 _STRONG_REF_COLLECTIONS = (REPOST, LIKE)
@@ -653,6 +655,7 @@ class BlueskySandbox:
             ("GET", "com.atproto.repo.getRecord", self._h_get_record),
             ("GET", "com.atproto.repo.listRecords", self._h_list_records),
             ("GET", "app.bsky.feed.getPosts", self._h_get_posts),
+            ("GET", "app.bsky.feed.getPostThread", self._h_get_post_thread),
             ("GET", "app.bsky.feed.searchPosts", self._h_search_posts),
             ("GET", "app.bsky.actor.getProfile", self._h_get_profile),
             ("GET", "app.bsky.actor.getProfiles", self._h_get_profiles),
@@ -766,6 +769,44 @@ class BlueskySandbox:
             raise _error(400, "InvalidRequest", "uris must not have more than 25 elements")
         found = [self._find(u) for u in uris]
         return Response.of_json({"posts": [self._post_view(r, viewer) for r in found if r is not None]})
+
+    def _h_get_post_thread(self, req: Request) -> Response:
+        """The post with its replies ``depth`` levels down (default 6) and its parents
+        ``parentHeight`` levels up (default 80), as ``app.bsky.feed.defs#threadViewPost``."""
+        viewer = self._caller(req, required=False)
+        uri = req.param("uri") or ""
+        depth = _bounded(req.param("depth"), "depth", 6)
+        height = _bounded(req.param("parentHeight"), "parentHeight", 80)
+        record = self._find(uri) if uri.startswith("at://") else None
+        if record is None or _split_uri(record.uri)[1] != POST:
+            raise _error(400, "NotFound", f"Post not found: {uri}")
+        thread = self._thread_view(record, viewer, depth)
+        node, parent_uri = thread, record.value.get("reply", {}).get("parent", {}).get("uri")
+        for _ in range(height):
+            if not isinstance(parent_uri, str):
+                break
+            parent = self._find(parent_uri)
+            if parent is None:
+                node["parent"] = {"$type": THREAD_NOT_FOUND, "uri": parent_uri, "notFound": True}
+                break
+            node["parent"] = {"$type": THREAD_VIEW, "post": self._post_view(parent, viewer)}
+            node, parent_uri = node["parent"], parent.value.get("reply", {}).get("parent", {}).get("uri")
+        return Response.of_json({"thread": thread})
+
+    def _thread_view(self, record: _Record, viewer: str | None, depth: int) -> JSON:
+        view: JSON = {"$type": THREAD_VIEW, "post": self._post_view(record, viewer)}
+        if depth > 0:
+            replies = sorted(
+                (
+                    r
+                    for a in self._accounts.values()
+                    for r in a.repo.get(POST, {}).values()
+                    if r.value.get("reply", {}).get("parent", {}).get("uri") == record.uri
+                ),
+                key=lambda r: r.indexed_at,
+            )
+            view["replies"] = [self._thread_view(r, viewer, depth - 1) for r in replies]
+        return view
 
     def _h_get_profile(self, req: Request) -> Response:
         account = self._accounts.get(self._did(req.param("actor") or ""))
@@ -1094,6 +1135,16 @@ def _limit(value: str | None, default: int, most: int) -> int:
         return default
     if not 1 <= n <= most:
         raise _error(400, "InvalidRequest", f"limit must be between 1 and {most}")
+    return n
+
+
+def _bounded(value: str | None, name: str, default: int, most: int = 1000) -> int:
+    """An integer parameter between 0 and ``most`` (getPostThread's depth and parentHeight)."""
+    if value is None:
+        return default
+    n = _int(value)
+    if n is None or not 0 <= n <= most:
+        raise _error(400, "InvalidRequest", f"{name} must be an integer between 0 and {most}")
     return n
 
 

@@ -160,6 +160,15 @@ class _Bucket:
 @dataclass
 class _Relationship:
     flags: dict[str, bool] = field(default_factory=dict)
+    since: int = 0  # the follow's id while ``following``: followers lists page by it
+
+
+@dataclass
+class _Follower:
+    """One entry of a followers list: paged by the follow's id, as Mastodon does."""
+
+    id: int
+    account: _Account
 
 
 @dataclass
@@ -247,8 +256,9 @@ class MastodonSandbox:
     ``faults.add(regex, Fault(...))`` from :mod:`sandbox._server` (status, malformed, hang,
     drop, delay), plus :meth:`throttle_next`, :meth:`lose_next_response` and :meth:`malform`.
 
-    Simplified: only the central account follows, at once unless the account is locked (then
-    the request waits); private posts are seen by their author and the people they mention;
+    Simplified: the central account follows through the API, at once unless the account is
+    locked (then the request waits); other accounts follow whom a test says (:meth:`follow`);
+    nobody hides their followers list; private posts are seen by their author and the people they mention;
     list accounts page by account id; no favourites/bookmarks API, no media upload
     (``post(media=[...])`` attaches images), text length counts code points with URLs as 23 and
     remote mentions without domain.
@@ -291,6 +301,7 @@ class MastodonSandbox:
         self._malformed: dict[int, str] = {}
         self._lists: dict[str, _List] = {}
         self._list_ids = itertools.count(1)
+        self._follow_ids = itertools.count(1)
         self._central = self._new_account(username, None, display_name, "", False, False, None)
         self._tokens[token] = self._central.id
         self.token = token
@@ -532,11 +543,35 @@ class MastodonSandbox:
             self._malformed[self._status_ref(status).id] = how
 
     def set_relationship(self, account: Any, **flags: bool) -> None:
-        """Flags of the central account's relationship to ``account`` (``blocking=True``...)."""
+        """Flags of the central account's relationship to ``account`` (``blocking=True``...).
+        ``followed_by=True`` also puts ``account`` on the central account's followers list
+        (``followers_count`` is left as it is: :meth:`set_followers_count` says that)."""
         with self._lock:
             target = self._account_ref(account)
             rel = self._relationships.setdefault((self._central.id, target.id), _Relationship())
             rel.flags.update(flags)
+            if flags.get("followed_by"):
+                back = self._relationships.setdefault((target.id, self._central.id), _Relationship())
+                if not back.flags.get("following"):
+                    back.flags["following"] = True
+                    back.since = next(self._follow_ids)
+
+    def follow(self, follower: Any, target: Any) -> None:
+        """``follower`` follows ``target`` (any two accounts; a locked target accepts at once):
+        both relationships and both counts change, and ``target``'s followers list gets it."""
+        with self._lock:
+            self._start_following(self._account_ref(follower), self._account_ref(target), reblogs=True)
+
+    def _start_following(self, follower: _Account, target: _Account, *, reblogs: bool) -> _Relationship:
+        rel = self._relationships.setdefault((follower.id, target.id), _Relationship())
+        if not rel.flags.get("following"):
+            rel.flags.update(following=True, showing_reblogs=reblogs, requested=False)
+            rel.since = next(self._follow_ids)
+            back = self._relationships.setdefault((target.id, follower.id), _Relationship())
+            back.flags["followed_by"] = True
+            target.followers_count += 1
+            follower.following_count += 1
+        return rel
 
     def set_followers_count(self, count: int, account: Any = None) -> None:
         """What ``followers_count`` says for ``account`` (default: the central account)."""
@@ -1048,10 +1083,12 @@ class MastodonSandbox:
             ("GET", r"/api/v1/accounts/lookup", self._h_account_lookup, False),
             ("GET", r"/api/v1/accounts/(?P<id>[^/]+)", self._h_account, False),
             ("GET", r"/api/v1/accounts/(?P<id>[^/]+)/statuses", self._h_account_statuses, False),
+            ("GET", r"/api/v1/accounts/(?P<id>[^/]+)/followers", self._h_followers, False),
             ("GET", r"/api/v1/timelines/tag/(?P<tag>[^/]+)", self._h_tag_timeline, False),
             ("GET", r"/api/v1/statuses", self._h_statuses_many, False),
             ("POST", r"/api/v1/statuses", self._h_post_status, True),
             ("GET", r"/api/v1/statuses/(?P<id>[^/]+)", self._h_status, False),
+            ("GET", r"/api/v1/statuses/(?P<id>[^/]+)/context", self._h_context, False),
             ("DELETE", r"/api/v1/statuses/(?P<id>[^/]+)", self._h_delete_status, True),
             ("POST", r"/api/v1/statuses/(?P<id>[^/]+)/reblog", self._h_reblog, True),
             ("POST", r"/api/v1/statuses/(?P<id>[^/]+)/unreblog", self._h_unreblog, True),
@@ -1303,6 +1340,43 @@ class MastodonSandbox:
     def _h_status(self, req: Request, viewer: _Account | None) -> Response:
         return Response.of_json(self._status_json(self._visible_status(req.match["id"], viewer), viewer))
 
+    def _h_context(self, req: Request, viewer: _Account | None) -> Response:
+        """The statuses above and below one in its thread, as the viewer may see them:
+        ``ancestors`` oldest first, ``descendants`` depth first in reply order. Anonymous
+        callers get at most 40 ancestors and 60 descendants, 20 levels deep (as Mastodon)."""
+        status = self._visible_status(req.match["id"], viewer)
+        most_up, most_down, deepest = (40, 60, 20) if viewer is None else (4096, 4096, 4096)
+        ancestors: list[_Status] = []
+        parent_id = status.in_reply_to_id
+        while parent_id is not None and len(ancestors) < most_up:
+            parent = self._statuses.get(parent_id)
+            if parent is None or not self._can_see(parent, viewer):
+                break
+            ancestors.insert(0, parent)
+            parent_id = parent.in_reply_to_id
+        descendants: list[_Status] = []
+
+        def below(parent: _Status, depth: int) -> None:
+            if depth > deepest:
+                return
+            for child in sorted(
+                (s for s in self._statuses.values() if s.in_reply_to_id == parent.id and s.reblog_of is None),
+                key=lambda s: s.id,
+            ):
+                if len(descendants) >= most_down:
+                    return
+                if self._can_see(child, viewer):
+                    descendants.append(child)
+                    below(child, depth + 1)
+
+        below(status, 1)
+        return Response.of_json(
+            {
+                "ancestors": [self._status_json(s, viewer) for s in ancestors],
+                "descendants": [self._status_json(s, viewer) for s in descendants],
+            }
+        )
+
     def _h_statuses_many(self, req: Request, viewer: _Account | None) -> Response:
         out = []
         for raw in req.params("id"):
@@ -1491,10 +1565,28 @@ class MastodonSandbox:
             if target.locked:
                 rel.flags["requested"] = True
             else:
-                rel.flags.update(following=True, showing_reblogs=_truthy(req.param("reblogs") or "true"))
-                target.followers_count += 1
-                viewer.following_count += 1
+                self._start_following(viewer, target, reblogs=_truthy(req.param("reblogs") or "true"))
         return Response.of_json(self._relationship_json(viewer, target.id))
+
+    def _h_followers(self, req: Request, viewer: _Account | None) -> Response:
+        """Who follows the account, newest follow first, paged by the follows' ids (40 by
+        default, at most 80) with a ``Link`` header."""
+        account = self._accounts.get(req.match["id"])
+        if account is None:
+            raise HttpError(404, dict(_NOT_FOUND))
+        found = [
+            _Follower(rel.since, self._accounts[follower_id])
+            for (follower_id, target_id), rel in self._relationships.items()
+            if target_id == account.id and rel.flags.get("following")
+        ]
+        limit = _limit(req, 40)
+        page = _page(found, req, limit)
+        headers = {}
+        if page:
+            keep = {"limit": req.params("limit")}
+            nxt = str(page[-1].id) if len(page) == limit else None
+            headers["Link"] = self._link(req.path, keep, nxt, str(page[0].id))
+        return Response.of_json([self._account_json(f.account) for f in page], headers=headers)
 
     def _list_json(self, found: _List) -> JSON:
         return {

@@ -1,6 +1,7 @@
 """Bluesky's side of the reach report and the directory: engagement counts, followers, who
-follows the central account, deleted posts, and the central account's members list (a
-curation list, ``app.bsky.graph.list``, with one ``listitem`` record per member)."""
+follows the central account, deleted posts, replies from strangers (a card's pile-on flag), and
+the central account's members list (a curation list, ``app.bsky.graph.list``, with one
+``listitem`` record per member)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,14 @@ RECORD_PAGES = 50  # listRecords pages of 100 read at most while looking for lis
 def _count(view: Mapping[str, Any], key: str) -> int:
     value = view.get(key)
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def _reply_author(node: Any) -> str | None:
+    """The DID of the author of one reply in a thread view (None for a reply not shown)."""
+    post = node.get("post") if isinstance(node, dict) else None
+    author = post.get("author") if isinstance(post, dict) else None
+    did = author.get("did") if isinstance(author, dict) else None
+    return did if isinstance(did, str) and did.startswith("did:") else None
 
 
 class BlueskyReach:
@@ -104,6 +113,53 @@ class BlueskyReach:
             except NotFound:
                 gone.add(post.post_id)
         return gone
+
+    async def stranger_replies(self, posts: Sequence[Post]) -> Mapping[str, int]:
+        """For each post, how many accounts replied to it directly that do not follow its
+        author: getPostThread (depth 1) for the repliers, then getRelationships from the
+        author's side, where ``followedBy`` names the replier's follow of the author. The
+        author's own replies and ours are not counted; a post that is gone is left out."""
+        me = await self._me()
+        out: dict[str, int] = {}
+        for post in posts:
+            if not post.post_id.startswith("at://"):
+                continue
+            params = models.AppBskyFeedGetPostThread.Params(uri=post.post_id, depth=1, parent_height=0)
+            try:
+                found = await self._query("app.bsky.feed.getPostThread", params)
+            except NotFound:
+                continue  # deleted or hidden: the deletion check's business, not ours
+            thread = found.get("thread")
+            if not isinstance(thread, dict) or not isinstance(thread.get("post"), dict):
+                continue  # notFoundPost / blockedPost
+            author = post.author.account_id
+            repliers = list(
+                dict.fromkeys(
+                    did
+                    for did in map(_reply_author, thread.get("replies") or [])
+                    if did is not None and did not in (author, me)
+                )
+            )
+            out[post.post_id] = await self._not_following(author, repliers)
+        return out
+
+    async def _not_following(self, author: str, others: list[str]) -> int:
+        """How many of ``others`` do not follow ``author`` (accounts the AppView no longer knows
+        are not counted: nothing can be said of them)."""
+        strangers = 0
+        for i in range(0, len(others), RELATIONSHIPS_PER_CALL):
+            part = others[i : i + RELATIONSHIPS_PER_CALL]
+            params = models.AppBskyGraphGetRelationships.Params(actor=author, others=part)
+            found = await self._query("app.bsky.graph.getRelationships", params)
+            for rel in found.get("relationships") or []:
+                if (
+                    isinstance(rel, dict)
+                    and rel.get("did") in part
+                    and not rel.get("notFound")
+                    and not isinstance(rel.get("followedBy"), str)  # the replier follows the author
+                ):
+                    strangers += 1
+        return strangers
 
     async def sync_member_list(self, title: str, members: Sequence[Author]) -> ListSync:
         """Bluesky lists need no follow: each member is one listitem record in our repo."""

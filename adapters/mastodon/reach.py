@@ -1,5 +1,6 @@
 """Mastodon's side of the reach report and the directory: engagement counts, followers, who
-follows the central account, and the central account's members list."""
+follows the central account, replies from strangers (a card's pile-on flag), and the central
+account's members list."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ T = TypeVar("T")
 
 STATUSES_PER_REQUEST = 20  # GET /api/v1/statuses?id[]=…, the server's default page size
 ACCOUNTS_PER_REQUEST = 40  # relationships and list changes
+FOLLOWERS_PER_PAGE = 80  # GET /api/v1/accounts/:id/followers gives at most 80 a page
+FOLLOWER_PAGES = 5  # an author with more followers than this reads is one we cannot tell about
 
 
 def _count(status: Mapping[str, Any], key: str) -> int:
@@ -27,6 +30,15 @@ def _count(status: Mapping[str, Any], key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"{key} is not a count")
     return value
+
+
+def _replier(status: Any, parent_id: str) -> str | None:
+    """The account id of ``status``'s author if it replies to ``parent_id`` directly."""
+    if not isinstance(status, Mapping) or str(status.get("in_reply_to_id")) != parent_id:
+        return None
+    account = status.get("account")
+    raw = account.get("id") if isinstance(account, Mapping) else None
+    return str(raw) if raw is not None else None
 
 
 def _parts(items: Sequence[str], size: int) -> list[list[str]]:
@@ -76,6 +88,62 @@ class MastodonReach:
                 if isinstance(rel, Mapping) and rel.get("id") is not None:
                     out[str(rel["id"])] = bool(rel.get("followed_by"))
         return out
+
+    async def stranger_replies(self, posts: Sequence[Post]) -> Mapping[str, int]:
+        """For each post, how many accounts replied to it directly that do not follow its
+        author: the status's context for the replies, the author's followers list (up to
+        FOLLOWER_PAGES pages) for who follows. A post is left out when that cannot be told: it
+        is gone, or a replier is missing from a followers list we could not read whole (a big
+        account, a remote author whose followers this server does not all know, a hidden list)."""
+        me = self.me.account_id if self.me is not None else None
+        followers: dict[str, tuple[set[str], bool]] = {}  # author id -> (followers read, all of them?)
+        out: dict[str, int] = {}
+        for post in posts:
+            if not post.post_id.isdigit():
+                continue  # not a status of this server
+            try:
+                context = await self._call(self.client.status_context, post.post_id)
+            except NotFound:
+                continue
+            author = post.author.account_id
+            repliers = list(
+                dict.fromkeys(
+                    who
+                    for who in (_replier(s, post.post_id) for s in context.get("descendants") or [])
+                    if who is not None and who not in (author, me)
+                )
+            )
+            if not repliers:
+                out[post.post_id] = 0
+                continue
+            if author not in followers:
+                followers[author] = await self._followers(author)
+            known, whole = followers[author]
+            strangers = sum(1 for who in repliers if who not in known)
+            if strangers and not whole:
+                continue  # not on the part of the list we read: cannot tell
+            out[post.post_id] = strangers
+        return out
+
+    async def _followers(self, account_id: str) -> tuple[set[str], bool]:
+        """The followers of ``account_id`` we could read, and whether that is all of them (as
+        many as the account's ``followers_count``, within FOLLOWER_PAGES pages)."""
+        seen: set[str] = set()
+        page: Any = await self._call(self.client.account_followers, account_id, limit=FOLLOWERS_PER_PAGE)
+        for number in range(1, FOLLOWER_PAGES + 1):
+            seen.update(
+                str(a["id"]) for a in page or [] if isinstance(a, Mapping) and a.get("id") is not None
+            )
+            if not page or getattr(page, "_pagination_next", None) is None:
+                break
+            if number == FOLLOWER_PAGES:
+                return seen, False  # more pages than we read
+            page = await self._call(self.client.fetch_next, page)
+        account = await self._call(self.client.account, account_id)
+        count = account.get("followers_count") if isinstance(account, Mapping) else None
+        if isinstance(count, bool) or not isinstance(count, int):
+            return seen, False
+        return seen, count <= len(seen)
 
     async def sync_member_list(self, title: str, members: Sequence[Author]) -> ListSync:
         """Mastodon lists only hold accounts the owner follows, so members who are not followed

@@ -485,3 +485,76 @@ def test_account_endpoints(server: MastodonSandbox, api: Mastodon, clock: FakeCl
     assert relationships[0].following is False
     with pytest.raises(MastodonNotFoundError):
         api.account("424242")
+
+
+def test_status_context_lists_ancestors_and_descendants_in_thread_order(
+    server: MastodonSandbox, api: Mastodon, clock: FakeClock
+) -> None:
+    alice, bea, cara = (server.add_account(n) for n in ("alice", "bea", "cara"))
+    root = server.post(alice, "Matched into pediatrics!")
+    clock.advance(seconds=1)
+    first = server.post(bea, "congratulations", in_reply_to=root["id"])
+    clock.advance(seconds=1)
+    second = server.post(cara, "so proud", in_reply_to=root["id"])
+    clock.advance(seconds=1)
+    under_first = server.post(alice, "thank you!", in_reply_to=first["id"])
+    clock.advance(seconds=1)
+    hidden = server.post(cara, "psst", in_reply_to=root["id"], visibility="direct")
+    gone = server.post(bea, "oops", in_reply_to=root["id"])
+    server.delete(gone)
+
+    context = api.status_context(root["id"])
+    below = api.status_context(under_first["id"])
+
+    assert [s.id for s in context.ancestors] == []
+    assert [s.id for s in context.descendants] == [first["id"], under_first["id"], second["id"]]
+    assert str(context.descendants[0].in_reply_to_id) == root["id"]
+    assert str(context.descendants[1].in_reply_to_id) == first["id"]
+    assert hidden["id"] not in [s.id for s in context.descendants]  # not addressed to the viewer
+    assert [s.id for s in below.ancestors] == [root["id"], first["id"]]
+    assert below.descendants == []
+    with pytest.raises(MastodonNotFoundError):
+        api.status_context(gone["id"])
+
+
+def test_followers_are_paged_newest_follow_first_with_link_headers(
+    server: MastodonSandbox, api: Mastodon
+) -> None:
+    alice = server.add_account("alice")
+    fans = [server.add_account(f"fan{i}") for i in range(85)]
+    for fan in fans:
+        server.follow(fan, alice)
+    server.follow(alice, fans[0])  # following back changes nothing on alice's followers list
+
+    first = api.account_followers(alice["id"], limit=80)
+    second = api.fetch_next(first)
+    assert second is not None
+    last = api.fetch_next(second)
+    default = api.account_followers(alice["id"])
+    capped = api.account_followers(alice["id"], limit=200)
+
+    assert [a.id for a in first] == [f["id"] for f in reversed(fans)][:80]
+    assert [a.id for a in second] == [f["id"] for f in reversed(fans)][80:]
+    assert not last
+    assert (len(default), len(capped)) == (40, 80)
+    assert api.account(alice["id"]).followers_count == 85
+    assert api.account(fans[0]["id"]).followers_count == 1
+    assert [a.id for a in api.account_followers(fans[0]["id"])] == [alice["id"]]
+    raw = requests.get(f"{server.base_url}/api/v1/accounts/{alice['id']}/followers", params={"limit": 2})
+    assert 'rel="next"' in raw.headers["Link"]
+    assert 'rel="prev"' in raw.headers["Link"]
+
+
+def test_follow_sets_both_sides_of_the_relationship(server: MastodonSandbox, api: Mastodon) -> None:
+    alice = server.add_account("alice", locked=True)
+    server.follow(alice, server.central)  # the helper's follow is accepted even when locked
+    server.set_relationship(server.add_account("bea"), followed_by=True)
+
+    (rel,) = api.account_relationships([alice["id"]])
+    followers = {a.acct for a in api.account_followers(server.central["id"])}
+
+    assert (rel.followed_by, rel.following) == (True, False)
+    assert followers == {"alice", "bea"}
+    api.account_follow(alice["id"])
+    (rel,) = api.account_relationships([alice["id"]])
+    assert (rel.following, rel.requested) == (False, True)  # a locked account still asks through the API

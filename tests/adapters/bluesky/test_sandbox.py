@@ -98,6 +98,49 @@ async def test_search_mentions_author_and_bad_requests(sandbox: BlueskySandbox, 
     assert (no_query.status_code, no_query.json()["error"]) == (400, "InvalidRequest")
 
 
+async def test_get_post_thread_shows_replies_to_the_depth_asked_and_parents(
+    sandbox: BlueskySandbox, client: AsyncClient
+) -> None:
+    ana, bea, cara = (sandbox.add_account(h) for h in ("ana.test", "bea.test", "cara.test"))
+    root = sandbox.post(ana, "Matched into pediatrics!")
+    first = sandbox.post(bea, "congratulations", reply_to=root)
+    sandbox.post(cara, "so proud", reply_to=root)
+    deeper = sandbox.post(ana, "thank you!", reply_to=first)
+
+    # The SDK's typed models read the answer: the lexicon's shape, unions tagged with $type.
+    out = await client.app.bsky.feed.get_post_thread({"uri": root, "depth": 1})
+    thread = out.thread
+    assert isinstance(thread, models.AppBskyFeedDefs.ThreadViewPost)
+    assert thread.post.uri == root
+    assert thread.parent is None
+    replies = thread.replies or []
+    assert [
+        r.post.author.handle for r in replies if isinstance(r, models.AppBskyFeedDefs.ThreadViewPost)
+    ] == [
+        "bea.test",
+        "cara.test",
+    ]
+    assert all(not r.replies for r in replies if isinstance(r, models.AppBskyFeedDefs.ThreadViewPost))
+
+    down = await client.app.bsky.feed.get_post_thread({"uri": root})  # depth 6 by default
+    (bea_reply,) = [r for r in down.thread.replies or [] if r.post.uri == first]
+    assert [r.post.uri for r in bea_reply.replies or []] == [deeper]
+
+    up = await client.app.bsky.feed.get_post_thread({"uri": deeper, "depth": 0})
+    assert isinstance(up.thread, models.AppBskyFeedDefs.ThreadViewPost)
+    assert up.thread.replies is None
+    assert up.thread.parent.post.uri == first
+    assert up.thread.parent.parent.post.uri == root
+
+    async with httpx.AsyncClient(base_url=sandbox.base_url) as http:
+        missing = await http.get(
+            "/xrpc/app.bsky.feed.getPostThread", params={"uri": root.replace(root[-6:], "aaaaaa")}
+        )
+        too_deep = await http.get("/xrpc/app.bsky.feed.getPostThread", params={"uri": root, "depth": 1001})
+    assert (missing.status_code, missing.json()["error"]) == (400, "NotFound")
+    assert (too_deep.status_code, too_deep.json()["error"]) == (400, "InvalidRequest")
+
+
 async def test_jetstream_speaks_the_sdk_typed_protocol_with_inclusive_cursors(
     sandbox: BlueskySandbox,
 ) -> None:
