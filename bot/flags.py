@@ -39,6 +39,7 @@ class FlagSettings:
     new_account_days: float = 30.0  # an author's account younger than this
     many_mentions: int = 5  # the post mentions this many accounts or more
     stranger_replies: int = 10  # this many replies from accounts that don't follow the author
+    pile_on_recheck_minutes: float = 15.0  # how often an open candidate's replies are counted again
     patient_patterns: tuple[str, ...] = DEFAULT_PATIENT_PATTERNS
 
     def validate(self, key: str) -> None:
@@ -48,6 +49,8 @@ class FlagSettings:
             raise ConfigError(f"{key}.many_mentions", "expected 0 (off) or more")
         if self.stranger_replies < 0:
             raise ConfigError(f"{key}.stranger_replies", "expected 0 (off) or more")
+        if self.pile_on_recheck_minutes < 0:
+            raise ConfigError(f"{key}.pile_on_recheck_minutes", "expected 0 (never) or a positive number")
         for i, pattern in enumerate(self.patient_patterns):
             try:
                 re.compile(pattern, re.IGNORECASE)

@@ -141,6 +141,10 @@ class Post(Base):
     quotes: Mapped[int | None] = mapped_column(Integer)
     engagement: Mapped[int | None] = mapped_column(Integer)  # the four added up: top posts by index
     engagement_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Replies from accounts that don't follow the author (a pile-on, flagged on the card), as the
+    # platform last said; None: not asked yet, or the platform cannot tell.
+    stranger_replies: Mapped[int | None] = mapped_column(Integer)
+    replies_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Candidate(Base):

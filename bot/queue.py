@@ -64,6 +64,7 @@ class CandidateView:
     amplifications: tuple[AmplificationView, ...] = field(default=())
     hashtags: str = ""  # space-separated, normalised
     author_created_at: datetime | None = None  # when the author's account was opened, if known
+    stranger_replies: int | None = None  # replies from accounts that don't follow the author, if known
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -144,6 +145,7 @@ class Queue:
             amplifications=amps,
             hashtags=p.hashtags,
             author_created_at=a.account_created_at,
+            stranger_replies=p.stranger_replies,
         )
 
     def list(

@@ -3,7 +3,9 @@
 Each round: the consent sweep (:meth:`ConsentRegistry.enforce`), the undos that are due
 (unboost, delete repost or channel copy), the confirmations owed to members, and — every
 ``trust.recheck_minutes`` — a look at recently amplified posts to find those their authors
-deleted. It also gives the amplifier its last veto before each amplification.
+deleted, and a count of the replies from strangers to the posts still waiting for the curators
+(a pile-on, flagged on their cards). It also gives the amplifier its last veto before each
+amplification.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from bot.amplifier import Verdict
 from bot.clock import Clock
 from bot.config import Settings
 from bot.consent import ConsentRegistry
-from bot.domain import Action, Author, CandidateState, Platform, Post, Receipt
+from bot.domain import OPEN_STATES, Action, Author, CandidateState, Platform, Post, Receipt
 from bot.errors import PlatformError, RateLimited, Transient
 from bot.pipeline import Filters
 from bot.safety import Blocklist
@@ -42,6 +44,8 @@ FROZEN_HOLD = timedelta(minutes=15)  # a frozen member's approved posts are look
 UNDO_ATTEMPTS = 12
 REPLY_ATTEMPTS = 8
 PER_ROUND = 25
+PILE_ON_DAYS = 3  # open candidates' posts this young have their replies counted
+PILE_ON_BATCH = 10  # posts per platform per round (each costs a platform two requests or more)
 
 
 @dataclass
@@ -52,6 +56,8 @@ class TrustReport:
     replies: int = 0
     checked: int = 0
     gone: int = 0
+    replies_counted: int = 0  # posts whose replies from strangers were counted
+    piling_on: int = 0  # of those, how many reached the card's flag threshold this round
 
 
 class TrustService:
@@ -116,6 +122,7 @@ class TrustService:
         report = TrustReport()
         report.enforced = await asyncio.to_thread(self.consent.enforce, self.clock.now())
         report.checked, report.gone = await self.recheck()
+        report.replies_counted, report.piling_on = await self.count_stranger_replies()
         report.undone, report.undo_failed = await self.undo_due()
         report.replies = await self.deliver_replies()
         return report
@@ -364,6 +371,95 @@ class TrustService:
             checked += len(posts)
             gone_total += len(gone_pks)
         return checked, gone_total
+
+    # -- pile-ons -------------------------------------------------------------------------------
+
+    async def count_stranger_replies(self) -> tuple[int, int]:
+        """Ask each platform how many accounts that don't follow the author replied to the posts
+        of open candidates (pending or snoozed, posted in the last PILE_ON_DAYS), each post at
+        most every ``trust.flags.pile_on_recheck_minutes``; store the counts. A card whose
+        stranger_replies flag comes or goes gets its candidate's version bumped, so the console
+        shows it again. Returns (posts counted, posts newly over the threshold)."""
+        flags = self.settings.trust.flags
+        if not flags.pile_on_recheck_minutes or not flags.stranger_replies:
+            return 0, 0
+        counted = flagged = 0
+        for platform, adapter in self.adapters.items():
+            now = self.clock.now()
+            posts = await asyncio.to_thread(self._claim_pile_on_checks, platform, now)
+            if not posts:
+                continue
+            try:
+                counts = await adapter.stranger_replies([p for _, p, _ in posts])
+            except Exception as exc:  # nothing changes on a failed look: the next interval asks again
+                log.warning(
+                    "could not count replies from strangers",
+                    extra={"platform": platform.value, "error": str(exc)[:300]},
+                )
+                continue
+            if counts is None:
+                continue  # this platform cannot tell; the claim keeps it from asking every round
+            known = [(pk, counts[p.post_id], before) for pk, p, before in posts if p.post_id in counts]
+            flagged += await asyncio.to_thread(self._store_stranger_replies, known, now)
+            counted += len(known)
+        return counted, flagged
+
+    def _claim_pile_on_checks(self, platform: Platform, now: datetime) -> list[tuple[int, Post, int | None]]:
+        """The posts due a count on ``platform`` (never counted first, then the longest ago),
+        each claimed by setting its ``replies_checked_at`` so two workers do not both ask.
+        Returns (post pk, post, the count stored before)."""
+        due = now - timedelta(minutes=self.settings.trust.flags.pile_on_recheck_minutes)
+        p, c = m.Post, m.Candidate
+        not_recent = or_(p.replies_checked_at.is_(None), p.replies_checked_at <= due)
+        with Session(self.store.engine) as session:
+            rows = session.execute(
+                select(p, m.Account)
+                .join(m.Account, m.Account.id == p.account_id)
+                .join(c, c.post_id == p.id)
+                .where(
+                    p.community_id == self.cid,
+                    p.platform == platform.value,
+                    p.deleted.is_(False),
+                    p.created_at >= now - timedelta(days=PILE_ON_DAYS),
+                    c.state.in_([s.value for s in OPEN_STATES]),
+                    not_recent,
+                )
+                .order_by(p.replies_checked_at.is_not(None), p.replies_checked_at, p.id)
+                .limit(PILE_ON_BATCH)
+            ).all()
+            found = [(post.id, to_domain(post, account), post.stranger_replies) for post, account in rows]
+        claimed = []
+        with self.store.engine.begin() as conn:
+            for pk, post, before in found:
+                res = conn.execute(update(p).where(p.id == pk, not_recent).values(replies_checked_at=now))
+                if res.rowcount == 1:
+                    claimed.append((pk, post, before))
+        return claimed
+
+    def _store_stranger_replies(self, counts: list[tuple[int, int, int | None]], now: datetime) -> int:
+        """Store each post's count; bump the version of an open candidate whose card flag comes or
+        goes with it. Returns how many posts newly reached the threshold."""
+        threshold = self.settings.trust.flags.stranger_replies
+        p, c = m.Post, m.Candidate
+        reached = 0
+        with self.store.engine.begin() as conn:
+            for pk, count, before in counts:
+                conn.execute(update(p).where(p.id == pk).values(stranger_replies=count))
+                was = before is not None and before >= threshold
+                if (count >= threshold) == was:
+                    continue
+                conn.execute(
+                    update(c)
+                    .where(c.post_id == pk, c.state.in_([s.value for s in OPEN_STATES]))
+                    .values(version=c.version + 1, updated_at=now)
+                )
+                if not was:
+                    reached += 1
+                    log.info(
+                        "many replies from accounts that don't follow the author",
+                        extra={"community": self.settings.community.slug, "post": pk, "replies": count},
+                    )
+        return reached
 
     def _amplified_recently(self, platform: Platform, now: datetime) -> list[tuple[int, Post]]:
         """Posts to look up again: amplified lately, or behind an opportunity still listed."""
