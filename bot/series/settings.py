@@ -64,7 +64,7 @@ class SeriesRule:
     """One series on the schedule: what it publishes, when, where and in which languages."""
 
     name: str  # its name in the publications table and the logs: digest, entrevista…
-    kind: Literal["digest", "interview"]
+    kind: Literal["digest", "interview", "numbers"]  # numbers: the past month's "community in numbers"
     cron: str  # minute hour day month day-of-week, e.g. "0 9 * * mon"
     timezone: str | None = None  # default: series.timezone
     languages: tuple[str, ...] = ()  # default: community.languages
