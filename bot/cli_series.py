@@ -16,6 +16,7 @@ from bot.cli import EXIT_ERROR, EXIT_OK, Commands, parse_when
 from bot.clock import SystemClock
 from bot.domain import Platform
 from bot.errors import SeriesError
+from bot.series.interview_chat import InterviewChat
 from bot.series.interviews import (
     ANSWERED,
     AWAITING_CONSENT,
@@ -332,6 +333,12 @@ def cmd_interviews_approve(args: argparse.Namespace) -> int:
     message = ctx.runner.interviews.approve(
         args.id, by=_curator(ctx, args.curator), now=ctx.now, limits=limits
     )
+    chat = InterviewChat(ctx.runner.interviews, Platform.TELEGRAM)
+    if chat.send_consent_request(args.id, message, ctx.now):
+        print(f"#{args.id} approved. The member gets this in their private chat on Telegram:\n")
+        print(message)
+        print("\nTheir reply (yes, /confirm, or what to change) is recorded by the bot.")
+        return EXIT_OK
     print(f"#{args.id} approved. Ask the member to confirm it; send them this:\n")
     print(message)
     print(f"\nWhen they confirm: python -m bot interviews confirm {args.id} --as NAME")

@@ -23,6 +23,7 @@ from bot import member_commands as cmd
 from bot import models as m
 from bot.config import Settings
 from bot.domain import CandidateState, MemberRequest, Platform, normalize_tag
+from bot.series import interview_chat
 from bot.store import Store, _insert
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class ConsentRegistry:
         self.store = store
         self.settings = settings
         self.markers = frozenset(normalize_tag(t) for t in settings.curation.optout_markers)
+        self.interviews = interview_chat.interview_book(store, settings)
 
     @property
     def cid(self) -> int:
@@ -87,29 +89,40 @@ class ConsentRegistry:
         later by the trust service). A request seen before (a replayed mention) does nothing."""
         return [self._record_one(platform, req, now) for req in requests]
 
-    def _record_one(self, platform: Platform, req: MemberRequest, now: datetime) -> Handled:
+    def _claim(
+        self, conn: Connection, platform: Platform, req: MemberRequest, now: datetime
+    ) -> tuple[int | None, int]:
+        """The request's row, written once (None when it was seen before), and the member's account."""
         ref = req.reply_ref or f"local:{req.author.account_id}:{req.kind}:{now.isoformat()}"
+        accounts = self.store._upsert_accounts(conn, platform, [req.author], now)
+        pk = int(accounts[req.author.account_id]["id"])
+        # a private message's text is kept only where it belongs (an interview's answers)
+        argument = None if req.kind == interview_chat.ANSWER else (req.argument or None) and req.argument[:64]
+        request_id = conn.execute(
+            _insert(conn, m.table(m.MemberRequest))
+            .values(
+                community_id=self.cid,
+                platform=platform.value,
+                request_ref=ref[:512],
+                kind=req.kind,
+                argument=argument,
+                account_id=pk,
+                outcome="received",
+                received_at=now,
+                reply_state="none",
+                reply_attempts=0,
+            )
+            .on_conflict_do_nothing(index_elements=["community_id", "platform", "request_ref"])
+            .returning(m.MemberRequest.id)
+        ).scalar_one_or_none()
+        return (None if request_id is None else int(request_id)), pk
+
+    def _record_one(self, platform: Platform, req: MemberRequest, now: datetime) -> Handled:
+        if req.kind in interview_chat.KINDS:
+            return self._record_chat(platform, req, now)
         r = m.MemberRequest
         with self.store.engine.begin() as conn:
-            accounts = self.store._upsert_accounts(conn, platform, [req.author], now)
-            pk = int(accounts[req.author.account_id]["id"])
-            request_id = conn.execute(
-                _insert(conn, m.table(r))
-                .values(
-                    community_id=self.cid,
-                    platform=platform.value,
-                    request_ref=ref[:512],
-                    kind=req.kind,
-                    argument=(req.argument or None) and req.argument[:64],
-                    account_id=pk,
-                    outcome="received",
-                    received_at=now,
-                    reply_state="none",
-                    reply_attempts=0,
-                )
-                .on_conflict_do_nothing(index_elements=["community_id", "platform", "request_ref"])
-                .returning(r.id)
-            ).scalar_one_or_none()
+            request_id, pk = self._claim(conn, platform, req, now)
             if request_id is None:
                 return Handled(req, None)
             if req.kind == cmd.OPTOUT:
@@ -134,6 +147,41 @@ class ConsentRegistry:
             )
         log.info(
             "member request",
+            extra={
+                "community": self.settings.community.slug,
+                "platform": platform.value,
+                "kind": req.kind,
+                "outcome": outcome,
+                "request": request_id,
+            },
+        )
+        return Handled(req, outcome, reply)
+
+    def _record_chat(self, platform: Platform, req: MemberRequest, now: datetime) -> Handled:
+        """A message of the mini-interview chat. The interview keeps its own record, so the
+        request is claimed first (a replayed message is never a second answer), then handed on."""
+        with self.store.engine.begin() as conn:
+            request_id, _ = self._claim(conn, platform, req, now)
+        if request_id is None:
+            return Handled(req, None)
+        chat = interview_chat.InterviewChat(
+            self.interviews, platform, language=self.settings.community.languages[0]
+        )
+        outcome, reply = chat.handle(req.author.account_id, req.kind, req.argument, now)
+        r = m.MemberRequest
+        with self.store.engine.begin() as conn:
+            conn.execute(
+                update(r)
+                .where(r.id == request_id)
+                .values(
+                    outcome=outcome,
+                    reply_text=reply,
+                    reply_state="pending" if reply else "none",
+                    reply_next_at=now if reply else None,
+                )
+            )
+        log.info(
+            "interview chat",
             extra={
                 "community": self.settings.community.slug,
                 "platform": platform.value,

@@ -41,6 +41,7 @@ from bot.errors import (
 from bot.flags import card_flags
 from bot.queue import CandidateView, Queue
 from bot.richtext import Doc, Line, Span
+from bot.series.interview_chat import InterviewChat, interview_book
 from bot.series.opportunities import OpportunityDraft, OpportunityList, guess_kind
 from bot.store import Store, _insert
 
@@ -49,7 +50,8 @@ log = logging.getLogger(__name__)
 Verb = Literal["approve", "reject", "snooze", "retry"]
 VERBS: tuple[Verb, ...] = ("approve", "reject", "snooze", "retry")
 SEND_BATCH = 50  # cards sent per sync pass; the next pass follows at once while more wait
-COMMANDS = ("queue", "stats", "freeze", "unfreeze", "opportunity", "help")
+COMMANDS = ("queue", "stats", "freeze", "unfreeze", "opportunity", "interview", "help")
+INTERVIEW_USAGE = "Usage: /interview @handle Name… (e.g. /interview @maria_md María Pérez)"
 OPPORTUNITY_USAGE = (
     "Usage: /opportunity URL TITLE… (e.g. /opportunity https://aamc.org/visiting Visiting rotation)"
 )
@@ -325,6 +327,7 @@ HELP = Doc.of(
     "/freeze — stop all amplification at once (a pile-on, a mistake)",
     "/unfreeze — start again",
     "/opportunity URL TITLE… — add an opportunity to the weekly digest",
+    "/interview @handle Name… — invite a member to the mini-interview (you get a link to forward)",
     "/help — this message",
 )
 
@@ -626,11 +629,50 @@ class Console:
             doc = await asyncio.to_thread(self.stats, now)
         elif command.name in ("freeze", "unfreeze"):
             doc = await asyncio.to_thread(self._freeze, curator.name, now, command.name == "freeze")
+        elif command.name == "interview":
+            doc = await asyncio.to_thread(self._invite, curator.name, command.args, now)
         elif command.name == "opportunity":
             doc = await asyncio.to_thread(self._add_opportunity, curator.name, command.args, now)
         else:
             doc = HELP
         await self.front.reply(command, doc)
+
+    def _invite(self, curator: str, args: str, now: datetime) -> Doc:
+        words = args.split()
+        handle = words.pop(0) if words and words[0].startswith("@") else ""
+        name = " ".join(words)
+        if not name:
+            return Doc.of("⚠️ Whom are we interviewing? Give their name after the handle.", INTERVIEW_USAGE)
+        chat = InterviewChat(interview_book(self.store, self.settings), self.front.platform)
+        try:
+            interview, payload = chat.invite(
+                name,
+                handle=handle,
+                language=self.settings.community.languages[0],
+                invited_by=curator,
+                now=now,
+            )
+        except SeriesError as exc:
+            return Doc.of((Span("⚠️ Not invited: "), Span(str(exc), untrusted=True)), INTERVIEW_USAGE)
+        log.info("interview invited from the console", extra={**self._ctx, "interview": interview.id})
+        link = self.front.start_link(payload)
+        head = (
+            Span(f"🎙️ Interview #{interview.id} for ", "bold"),
+            Span(interview.name, "bold", untrusted=True),
+        )
+        if link is None:  # a front without start links: the invitation to pass on by hand
+            invitation = chat.book.message(interview.id, "interview_invite")
+            return Doc.of(
+                head,
+                "Send them this invitation; import their answers with python -m bot interviews import.",
+                (Span(invitation, untrusted=True),),
+            )
+        return Doc.of(
+            head,
+            "Forward this link to them: it opens a private chat with me, where I ask the questions "
+            "one at a time. Then approve the text (interviews approve) and I ask them to confirm it.",
+            (Span(link, url=link),),
+        )
 
     def _add_opportunity(self, curator: str, args: str, now: datetime) -> Doc:
         url, _, title = args.strip().partition(" ")

@@ -99,7 +99,9 @@ class Nomination:
 @dataclass(frozen=True, slots=True)
 class MemberRequest:
     """A member asking the bot about themselves: ``optout``, ``optin`` or ``link`` (with a code
-    in ``argument``, or none to be given one). ``reply_ref`` is the platform's id of the
+    in ``argument``, or none to be given one); or, in a private chat, about their mini-interview
+    (``bot.series.interview_chat``: ``interview`` with the link's token, ``answer`` with the full
+    text of a plain message, ``confirm``, ``withdraw``). ``reply_ref`` is the platform's id of the
     message that asked, so the answer can thread under it and a replayed message counts once."""
 
     kind: str

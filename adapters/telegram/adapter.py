@@ -55,6 +55,7 @@ from bot.console import COMMANDS, safe_url
 from bot.domain import Action, Author, Batch, MemberRequest, Nomination, Platform, Post, Receipt
 from bot.errors import MalformedPayload, NotFound, PlatformError, Rejected
 from bot.richtext import Doc, Span, Style
+from bot.series import interview_chat
 from bot.series.markup import Markup
 from bot.text import fits
 
@@ -188,6 +189,13 @@ class TelegramAdapter(PlatformAdapter):
         app.add_handler(
             CommandHandler(
                 list(member_commands.KINDS), self._on_member_request, filters=filters.ChatType.PRIVATE
+            )
+        )
+        app.add_handler(
+            CommandHandler(
+                [interview_chat.CONFIRM, interview_chat.WITHDRAW],
+                self._on_interview_command,
+                filters=filters.ChatType.PRIVATE,
             )
         )
         app.add_handler(MessageHandler(community & (filters.TEXT | filters.CAPTION), self._on_group_message))
@@ -334,8 +342,40 @@ class TelegramAdapter(PlatformAdapter):
 
     async def _on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        if message is not None:
-            self._reply(message, self._about(), html=True)
+        if message is None:
+            return
+        payload = (context.args or [""])[0] if message.text and message.text.startswith("/start") else ""
+        if payload.startswith(interview_chat.START):  # an interview invitation link was opened
+            self._ask_core(message, interview_chat.INTERVIEW, payload.removeprefix(interview_chat.START))
+            return
+        self._reply(message, self._about(), html=True)
+
+    async def _on_interview_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/confirm and /withdraw in a private chat: the member's mini-interview."""
+        message = update.effective_message
+        if message is None or not message.text:
+            return
+        kind = message.text.split()[0].lstrip("/").partition("@")[0].lower()
+        self._ask_core(message, kind, None)
+
+    def _ask_core(self, message: Message, kind: str, argument: str | None) -> None:
+        """A private message whose meaning depends on what the store knows (an interview in
+        progress): the core decides, records it once and answers through the trust service."""
+        if self._page is None:
+            return
+        try:
+            author = to_author(message.from_user)
+        except MalformedPayload:
+            return
+        self._page.requests.append(
+            MemberRequest(
+                kind,
+                author,
+                Platform.TELEGRAM,
+                argument,
+                reply_ref=post_ref(message.chat.id, message.message_id),
+            )
+        )
 
     async def _on_member_request(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/optout, /optin, /link CODE in a private chat: the member asking about themselves."""
@@ -382,8 +422,8 @@ class TelegramAdapter(PlatformAdapter):
             return
         found = message.parse_entities([MessageEntity.URL, MessageEntity.TEXT_LINK])
         urls = [e.url if e.type == MessageEntity.TEXT_LINK and e.url else text for e, text in found.items()]
-        if not urls:
-            self._reply(message, "Send me the link of a post you would like the curators to see, or /start.")
+        if not urls:  # an interview answer, or else the core answers with how to nominate
+            self._ask_core(message, interview_chat.ANSWER, message.text or "")
             return
         try:
             author = to_author(message.from_user)

@@ -368,6 +368,17 @@ class InterviewBook:
             ).scalar_one()
             return self._row(conn, new_id)
 
+    def bind(self, interview_id: int, *, platform: str, member_ref: str, was: str | None) -> Interview:
+        """The member opened their invitation: from now on they are ``member_ref`` on
+        ``platform``. Refused when the invitation (``was``) has been used meanwhile."""
+
+        def values(current: Interview) -> dict[str, Any]:
+            if current.platform != platform or current.member_ref != was:
+                raise SeriesError(f"interview #{interview_id}'s invitation was used already")
+            return {"member_ref": member_ref}
+
+        return self._change(interview_id, (INVITED, ANSWERED, AWAITING_CONSENT), values, "take its member")
+
     def _composed(self, interview: Interview, answers: Mapping[str, str]) -> str:
         text, _ = compose_interview(
             name=interview.name,
