@@ -169,7 +169,14 @@ def cmd_queue_show(args: argparse.Namespace) -> int:
     from bot.flags import card_flags
 
     flags = queue.settings.trust.flags
-    for flag in card_flags(flags, text=c.text, now=now, author_created_at=c.author_created_at):
+    noted = card_flags(
+        flags,
+        text=c.text,
+        now=now,
+        author_created_at=c.author_created_at,
+        stranger_replies=c.stranger_replies,
+    )
+    for flag in noted:
         print(f"⚑ {flag.text}")
     print()
     print(textwrap.indent(textwrap.fill(c.text, 88, replace_whitespace=False), "  "))

@@ -600,7 +600,11 @@ class Console:
     def _compose(self, view: CandidateView, *, nudged: bool) -> Card:
         now = self.clock.now()
         noted = card_flags(
-            self.settings.trust.flags, text=view.text, now=now, author_created_at=view.author_created_at
+            self.settings.trust.flags,
+            text=view.text,
+            now=now,
+            author_created_at=view.author_created_at,
+            stranger_replies=view.stranger_replies,
         )
         return compose_card(
             view,

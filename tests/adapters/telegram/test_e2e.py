@@ -21,7 +21,15 @@ from sandbox.bluesky import BlueskySandbox
 from sandbox.mastodon import MastodonSandbox
 from sandbox.telegram import TelegramSandbox
 from tests.adapters.bluesky.conftest import build_adapter, sandbox_settings
-from tests.adapters.telegram.conftest import ANA, CHANNEL, CURATORS, TAG, Harness, make_mastodon
+from tests.adapters.telegram.conftest import (
+    ANA,
+    CHANNEL,
+    CURATORS,
+    TAG,
+    Harness,
+    console_settings,
+    make_mastodon,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore:Deprecated since version v22.2:DeprecationWarning")
 
@@ -178,3 +186,35 @@ async def test_a_failed_amplification_is_announced_under_its_card_and_retried_by
     assert ("ana", "retry") in h.decisions(cid)
     replies = [m for m in tg.messages(CURATORS, by_bot=True) if m.reply_to_message_id == card.message_id]
     assert replies == [note]  # announced once
+
+
+async def test_a_pile_on_shows_on_the_card_before_anyone_decides(
+    harness_factory: Callable[..., Any],
+    tg: TelegramSandbox,
+    masto: MastodonSandbox,
+    clock: FakeClock,
+) -> None:
+    maria = masto.add_account("maria")
+    status = masto.post(maria, f"Matched into surgery! #{TAG}", created_at=clock.now())
+    # The app's own trust round runs at start and then sleeps an hour: the test runs the next one.
+    settings = console_settings(trust={"cycle_seconds": 3600, "flags": {"stranger_replies": 3}})
+    h: Harness = await harness_factory(settings, extra={Platform.MASTODON: make_mastodon(masto, clock)})
+    (card,) = await tg.wait_for_async(lambda: h.cards() or None)
+    cid = candidate_of(card.text)
+    assert "don't follow the author" not in card.text
+    for name in ("s1", "s2", "s3"):
+        masto.post(masto.add_account(name), "who asked", in_reply_to=status)
+
+    await h.advance(minutes=16)  # past trust.flags.pile_on_recheck_minutes
+    await h.app.trust.run_once()  # counts them (unless the app's first round, still under way, did)
+
+    shown = "3 replies from accounts that don't follow the author"
+    for _ in range(30):  # console syncs, each awaited, until the count has landed and shows
+        await h.advance(seconds=10)
+        flagged = h.card_of(cid)
+        if flagged is not None and shown in flagged.text:
+            break
+    else:
+        raise AssertionError(f"the card never showed the pile-on: {h.card_of(cid)}")
+    assert flagged.message_id == card.message_id  # the same card, edited
+    assert h.state(cid) == "pending"  # flags inform; curators decide
