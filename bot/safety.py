@@ -98,23 +98,34 @@ class Blocklist:
         value = normalize(kind, value)
         b = m.table(m.Block)
         with self.store.engine.begin() as conn:
-            changed = conn.execute(
-                _insert(conn, b)
-                .values(
-                    community_id=self.cid, kind=kind, value=value, reason=reason, added_by=by, added_at=now
-                )
-                .on_conflict_do_update(
-                    index_elements=["community_id", "kind", "value"],
-                    set_={
-                        "removed_at": None,
-                        "removed_by": None,
-                        "added_by": by,
-                        "added_at": now,
-                        "reason": reason,
-                    },
-                    where=b.c.removed_at.is_not(None),
-                )
-            ).rowcount
+            changed = (
+                conn.execute(
+                    _insert(conn, b)
+                    .values(
+                        community_id=self.cid,
+                        kind=kind,
+                        value=value,
+                        reason=reason,
+                        added_by=by,
+                        added_at=now,
+                    )
+                    .on_conflict_do_update(
+                        index_elements=["community_id", "kind", "value"],
+                        set_={
+                            "removed_at": None,
+                            "removed_by": None,
+                            "added_by": by,
+                            "added_at": now,
+                            "reason": reason,
+                        },
+                        where=b.c.removed_at.is_not(None),
+                    )
+                    .returning(
+                        b.c.id
+                    )  # a row back: new or revived (rowcount is -1 with RETURNING on psycopg)
+                ).scalar_one_or_none()
+                is not None
+            )
             self._mark_accounts(conn, kind, value, True)
             withdrawn = self.consent.withdraw(
                 conn, self._posts_matching(kind, value), f"blocked by {by}", now
