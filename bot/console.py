@@ -50,7 +50,8 @@ log = logging.getLogger(__name__)
 Verb = Literal["approve", "reject", "snooze", "retry"]
 VERBS: tuple[Verb, ...] = ("approve", "reject", "snooze", "retry")
 SEND_BATCH = 50  # cards sent per sync pass; the next pass follows at once while more wait
-COMMANDS = ("queue", "stats", "freeze", "unfreeze", "opportunity", "interview", "help")
+COMMANDS = ("queue", "stats", "freeze", "unfreeze", "block", "unblock", "opportunity", "interview", "help")
+BLOCK_USAGE = "Usage: /block account|domain|did|keyword VALUE [reason…] (e.g. /block domain pile.example)"
 INTERVIEW_USAGE = "Usage: /interview @handle Name… (e.g. /interview @maria_md María Pérez)"
 OPPORTUNITY_USAGE = (
     "Usage: /opportunity URL TITLE… (e.g. /opportunity https://aamc.org/visiting Visiting rotation)"
@@ -326,6 +327,8 @@ HELP = Doc.of(
     "/stats — this week in numbers",
     "/freeze — stop all amplification at once (a pile-on, a mistake)",
     "/unfreeze — start again",
+    "/block KIND VALUE [reason…] — keep an account, a server (domain), a DID or a keyword out "
+    "of the queue; /unblock KIND VALUE lifts it",
     "/opportunity URL TITLE… — add an opportunity to the weekly digest",
     "/interview @handle Name… — invite a member to the mini-interview (you get a link to forward)",
     "/help — this message",
@@ -633,6 +636,8 @@ class Console:
             doc = await asyncio.to_thread(self.stats, now)
         elif command.name in ("freeze", "unfreeze"):
             doc = await asyncio.to_thread(self._freeze, curator.name, now, command.name == "freeze")
+        elif command.name in ("block", "unblock"):
+            doc = await asyncio.to_thread(self._block, curator.name, command, now)
         elif command.name == "interview":
             doc = await asyncio.to_thread(self._invite, curator.name, command.args, now)
         elif command.name == "opportunity":
@@ -640,6 +645,36 @@ class Console:
         else:
             doc = HELP
         await self.front.reply(command, doc)
+
+    def _block(self, curator: str, command: Command, now: datetime) -> Doc:
+        """/block and /unblock: the runtime blocklist, as ``python -m bot block`` keeps it."""
+        from bot.safety import Blocklist, normalize  # the console is imported by the adapters: late
+
+        kind, _, rest = command.args.strip().partition(" ")
+        value, _, reason = rest.strip().partition(" ")
+        if not kind or not value:
+            return Doc.of(BLOCK_USAGE)
+        blocklist = Blocklist(self.store, self.settings)
+        try:
+            value = normalize(kind, value)  # as it is stored and matched (lower-case, no @…)
+            if command.name == "unblock":
+                if not blocklist.remove(kind, value, curator, now):
+                    return Doc.of(
+                        (Span(f"{kind} "), Span(value, untrusted=True)),
+                        "was not blocked here (a block in the config file stays until the file changes).",
+                    )
+                return Doc.of((Span("Unblocked", "bold"), Span(f": {kind} "), Span(value, untrusted=True)))
+            new, withdrawn = blocklist.add(kind, value, curator, now, reason.strip() or None)
+        except QueueError as exc:
+            return Doc.of(f"⚠️ {exc}", BLOCK_USAGE)
+        head = "🚫 Blocked" if new else "🚫 Already blocked"
+        plural = "s" if withdrawn != 1 else ""
+        left = f"{withdrawn} waiting candidate{plural} left the queue." if withdrawn else None
+        return Doc.of(
+            (Span(head, "bold"), Span(f" (by {curator}): {kind} "), Span(value, untrusted=True)),
+            "Their posts no longer reach the queue.",
+            left,
+        )
 
     def _invite(self, curator: str, args: str, now: datetime) -> Doc:
         words = args.split()

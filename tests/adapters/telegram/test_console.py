@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 from bot import models as m
 from bot.amplifier import Amplifier
 from bot.clock import FakeClock
-from bot.domain import Platform
+from bot.domain import Batch, Platform
 from bot.queue import Queue
 from bot.series.opportunities import OpportunityList
 from bot.store import Item
@@ -386,3 +386,41 @@ async def test_opportunity_command_adds_merges_and_explains_mistakes(
     )
     assert len(OpportunityList(h.app.store).all()) == 1
     assert "/opportunity URL TITLE" in await ask(SAM, "/help")
+
+
+async def test_block_and_unblock_from_the_console(
+    harness_factory: Callable[..., Any], tg: TelegramSandbox
+) -> None:
+    h: Harness = await harness_factory()
+
+    def reply_to(message_id: int) -> Any:
+        return next(
+            (m for m in tg.messages(CURATORS, by_bot=True) if m.reply_to_message_id == message_id), None
+        )
+
+    async def ask(user: int, text: str) -> str:
+        asked = tg.user_sends(user, CURATORS, text)
+        return str((await tg.wait_for_async(lambda: reply_to(asked.message_id))).text)
+
+    waiting = queue_post(h, by=author("troll@pile.example"))
+    other = queue_post(h, "Residency match day #LatinasInMedicine", by=author("maria@med.example"))
+
+    blocked = await ask(ANA, "/block domain Pile.Example coordinated pile-on")
+    assert "🚫 Blocked (by ana): domain pile.example" in blocked
+    assert "1 waiting candidate left the queue." in blocked
+    assert h.state(waiting) == "withdrawn"
+    assert h.state(other) == "pending"
+    again = post("Again #LatinasInMedicine", now=h.clock.now(), by=author("troll@pile.example"))
+    later = h.app.pipeline.ingest(Platform.MASTODON, Batch("tag", None, [again]), h.clock.now())
+    assert later.candidates == []  # blocked authors never reach the queue
+    assert later.skipped.get("blocked") == 1
+    assert "Already blocked" in await ask(ROSA, "/block domain pile.example")
+    mistake = await ask(ANA, "/block server pile.example")
+    assert "cannot block a 'server'" in mistake
+    assert "Usage: /block" in mistake
+    assert "Usage: /block" in await ask(ANA, "/block")
+    assert await ask(SAM, "/block account someone@x.example") == "Only the community's curators can do that."
+
+    assert "Unblocked: domain pile.example" in await ask(ROSA, "/unblock domain pile.example")
+    assert "was not blocked here" in await ask(ROSA, "/unblock domain pile.example")
+    assert "/block KIND VALUE" in await ask(SAM, "/help")
