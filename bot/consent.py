@@ -120,7 +120,6 @@ class ConsentRegistry:
     def _record_one(self, platform: Platform, req: MemberRequest, now: datetime) -> Handled:
         if req.kind in interview_chat.KINDS:
             return self._record_chat(platform, req, now)
-        r = m.MemberRequest
         with self.store.engine.begin() as conn:
             request_id, pk = self._claim(conn, platform, req, now)
             if request_id is None:
@@ -135,27 +134,28 @@ class ConsentRegistry:
                 outcome, reply = self._redeem(conn, pk, cmd.normalize_code(req.argument or ""), now)
             else:
                 outcome, reply = "unknown", None
-            conn.execute(
-                update(r)
-                .where(r.id == request_id)
-                .values(
-                    outcome=outcome,
-                    reply_text=reply,
-                    reply_state="pending" if reply else "none",
-                    reply_next_at=now if reply else None,
-                )
-            )
-        log.info(
-            "member request",
-            extra={
-                "community": self.settings.community.slug,
-                "platform": platform.value,
-                "kind": req.kind,
-                "outcome": outcome,
-                "request": request_id,
-            },
-        )
+            self._settle(conn, request_id, outcome, reply, now)
+        self._log("member request", platform, req, outcome, request_id)
         return Handled(req, outcome, reply)
+
+    @staticmethod
+    def _settle(conn: Connection, request_id: int, outcome: str, reply: str | None, now: datetime) -> None:
+        """The request's outcome, and its reply queued for the trust service to deliver."""
+        r = m.MemberRequest
+        conn.execute(
+            update(r)
+            .where(r.id == request_id)
+            .values(
+                outcome=outcome,
+                reply_text=reply,
+                reply_state="pending" if reply else "none",
+                reply_next_at=now if reply else None,
+            )
+        )
+
+    def _log(self, what: str, platform: Platform, req: MemberRequest, outcome: str, request_id: int) -> None:
+        extra = {"community": self.settings.community.slug, "platform": platform.value, "kind": req.kind}
+        log.info(what, extra={**extra, "outcome": outcome, "request": request_id})
 
     def _record_chat(self, platform: Platform, req: MemberRequest, now: datetime) -> Handled:
         """A message of the mini-interview chat. The interview keeps its own record, so the
@@ -168,28 +168,9 @@ class ConsentRegistry:
             self.interviews, platform, language=self.settings.community.languages[0]
         )
         outcome, reply = chat.handle(req.author.account_id, req.kind, req.argument, now)
-        r = m.MemberRequest
         with self.store.engine.begin() as conn:
-            conn.execute(
-                update(r)
-                .where(r.id == request_id)
-                .values(
-                    outcome=outcome,
-                    reply_text=reply,
-                    reply_state="pending" if reply else "none",
-                    reply_next_at=now if reply else None,
-                )
-            )
-        log.info(
-            "interview chat",
-            extra={
-                "community": self.settings.community.slug,
-                "platform": platform.value,
-                "kind": req.kind,
-                "outcome": outcome,
-                "request": request_id,
-            },
-        )
+            self._settle(conn, request_id, outcome, reply, now)
+        self._log("interview chat", platform, req, outcome, request_id)
         return Handled(req, outcome, reply)
 
     def _member_opts_out(

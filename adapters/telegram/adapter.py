@@ -359,7 +359,7 @@ class TelegramAdapter(PlatformAdapter):
         self._ask_core(message, kind, None)
 
     def _ask_core(self, message: Message, kind: str, argument: str | None) -> None:
-        """A private message whose meaning depends on what the store knows (an interview in
+        """A member's private message for the core (opting out, linking, an interview in
         progress): the core decides, records it once and answers through the trust service."""
         if self._page is None:
             return
@@ -386,20 +386,8 @@ class TelegramAdapter(PlatformAdapter):
         if parsed is None:
             self._reply(message, "Send /optout, /optin, or /link followed by your code.")
             return
-        try:
-            author = to_author(message.from_user)
-        except MalformedPayload:
-            return
         kind, argument = parsed
-        self._page.requests.append(
-            MemberRequest(
-                kind,
-                author,
-                Platform.TELEGRAM,
-                argument,
-                reply_ref=post_ref(message.chat.id, message.message_id),
-            )
-        )
+        self._ask_core(message, kind, argument)
 
     def _about(self) -> str:
         where = ", ".join(p.value.capitalize() for p in self.peers) or "other platforms"

@@ -32,6 +32,19 @@ def queue_post(h: Harness, text: str = "Matched into surgery! #LatinasInMedicine
     return candidate
 
 
+async def answer_to(tg: TelegramSandbox, user: int, text: str) -> str:
+    """What the bot answers ``user``'s command ``text`` in the curators' group."""
+    asked = tg.user_sends(user, CURATORS, text)
+
+    def reply() -> Any:
+        return next(
+            (m for m in tg.messages(CURATORS, by_bot=True) if m.reply_to_message_id == asked.message_id),
+            None,
+        )
+
+    return str((await tg.wait_for_async(reply)).text)
+
+
 async def test_a_new_candidate_becomes_a_card_with_buttons(
     harness_factory: Callable[..., Any], tg: TelegramSandbox
 ) -> None:
@@ -352,14 +365,8 @@ async def test_opportunity_command_adds_merges_and_explains_mistakes(
 ) -> None:
     h: Harness = await harness_factory()
 
-    def reply_to(message_id: int) -> Any:
-        return next(
-            (m for m in tg.messages(CURATORS, by_bot=True) if m.reply_to_message_id == message_id), None
-        )
-
     async def ask(user: int, text: str) -> str:
-        asked = tg.user_sends(user, CURATORS, text)
-        return str((await tg.wait_for_async(lambda: reply_to(asked.message_id))).text)
+        return await answer_to(tg, user, text)
 
     added = await ask(ANA, "/opportunity https://aamc.example/visiting Visiting student rotation in surgery")
     assert "added for the next digest (rotation): Visiting student rotation in surgery" in added
@@ -393,14 +400,8 @@ async def test_block_and_unblock_from_the_console(
 ) -> None:
     h: Harness = await harness_factory()
 
-    def reply_to(message_id: int) -> Any:
-        return next(
-            (m for m in tg.messages(CURATORS, by_bot=True) if m.reply_to_message_id == message_id), None
-        )
-
     async def ask(user: int, text: str) -> str:
-        asked = tg.user_sends(user, CURATORS, text)
-        return str((await tg.wait_for_async(lambda: reply_to(asked.message_id))).text)
+        return await answer_to(tg, user, text)
 
     waiting = queue_post(h, by=author("troll@pile.example"))
     other = queue_post(h, "Residency match day #LatinasInMedicine", by=author("maria@med.example"))
