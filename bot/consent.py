@@ -24,6 +24,7 @@ from bot import models as m
 from bot.config import Settings
 from bot.domain import CandidateState, MemberRequest, Platform, normalize_tag
 from bot.series import interview_chat
+from bot.series.interviews import InterviewBook
 from bot.store import Store, _insert
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class ConsentRegistry:
         self.store = store
         self.settings = settings
         self.markers = frozenset(normalize_tag(t) for t in settings.curation.optout_markers)
-        self.interviews = interview_chat.interview_book(store, settings)
+        self.interviews = InterviewBook.of(store, settings)
 
     @property
     def cid(self) -> int:

@@ -41,7 +41,8 @@ from bot.errors import (
 from bot.flags import card_flags
 from bot.queue import CandidateView, Queue
 from bot.richtext import Doc, Line, Span
-from bot.series.interview_chat import InterviewChat, interview_book
+from bot.series.interview_chat import InterviewChat
+from bot.series.interviews import InterviewBook
 from bot.series.opportunities import OpportunityDraft, OpportunityList, guess_kind
 from bot.store import Store, _insert
 
@@ -682,7 +683,7 @@ class Console:
         name = " ".join(words)
         if not name:
             return Doc.of("⚠️ Whom are we interviewing? Give their name after the handle.", INTERVIEW_USAGE)
-        chat = InterviewChat(interview_book(self.store, self.settings), self.front.platform)
+        chat = InterviewChat(InterviewBook.of(self.store, self.settings), self.front.platform)
         try:
             interview, payload = chat.invite(
                 name,

@@ -24,7 +24,6 @@ from typing import NamedTuple
 from sqlalchemy import select
 
 from bot import models as m
-from bot.config import Settings
 from bot.domain import Platform
 from bot.errors import SeriesError
 from bot.series.interviews import (
@@ -38,7 +37,7 @@ from bot.series.interviews import (
     InterviewBook,
 )
 from bot.series.settings import Question
-from bot.store import Store, _insert
+from bot.store import _insert
 
 log = logging.getLogger(__name__)
 
@@ -85,18 +84,6 @@ _SAY: dict[str, dict[str, str]] = {
         "bad_link": "Ese enlace de invitación no es válido. Pide uno nuevo a la curadora que te invitó.",
     },
 }
-
-
-def interview_book(store: Store, settings: Settings) -> InterviewBook:
-    """The community's interviews, as the series runner sees them."""
-    community = settings.community
-    return InterviewBook(
-        store,
-        settings.series.interviews,
-        settings.series.templates_for,
-        hashtag="#" + community.hashtags[0].lstrip("#"),
-        community=community.name,
-    )
 
 
 def digest(text: str | None) -> str:

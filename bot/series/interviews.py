@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from sqlalchemy import select, update
@@ -28,6 +28,9 @@ from bot.series.settings import InterviewSettings, Question
 from bot.series.templates import Templates
 from bot.store import Store
 from bot.text import length
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 INVITED = "invited"
 ANSWERED = "answered"
@@ -239,6 +242,18 @@ class InterviewBook:
         self.templates = templates  # language -> its templates
         self.hashtag = hashtag
         self.community = community
+
+    @classmethod
+    def of(cls, store: Store, settings: Settings) -> InterviewBook:
+        """The community's interviews, as its config describes them."""
+        community = settings.community
+        return cls(
+            store,
+            settings.series.interviews,
+            settings.series.templates_for,
+            hashtag="#" + community.hashtags[0].lstrip("#"),
+            community=community.name,
+        )
 
     # -- reading ----------------------------------------------------------------------------
 

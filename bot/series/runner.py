@@ -91,14 +91,7 @@ class SeriesRunner:
         )
         self._paused = False  # a freeze is logged once, when it is first seen
         self.opportunities = OpportunityList(store)
-        community = settings.community
-        self.interviews = InterviewBook(
-            store,
-            self.series.interviews,
-            self.series.templates_for,
-            hashtag="#" + community.hashtags[0].lstrip("#"),
-            community=community.name,
-        )
+        self.interviews = InterviewBook.of(store, settings)
 
     # -- what a rule means ------------------------------------------------------------------
 
