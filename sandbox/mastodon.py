@@ -54,6 +54,10 @@ _URL_ONLY_RE = re.compile(_URL_RE)
 _HTML_TAG_RE = re.compile(r"<[^>]+>")
 _RUBY_INT_RE = re.compile(r"\s*([+-]?\d+)")
 _FALSE_VALUES = {"", "0", "f", "false", "off"}
+_STATUS_PATH = re.compile(r"^/api/v1/statuses/[^/]+/?$")
+_POST_PATH = re.compile(r"^/api/v1/statuses/?$")
+_REBLOG_PATH = re.compile(r"^/api/v1/statuses/[^/]+/reblog/?$")
+_UNREBLOG_PATH = re.compile(r"^/api/v1/statuses/[^/]+/unreblog/?$")
 
 
 def _utc_now() -> datetime:
@@ -252,9 +256,12 @@ class MastodonSandbox:
     Time comes from ``clock`` (any callable returning an aware UTC datetime, e.g.
     ``FakeClock(...).now``): ``created_at`` of new posts, the ``Date`` header and the fixed
     rate-limit windows (``rate_limit`` requests per ``rate_period`` per token, both plain
-    attributes a test may change). Every request counts, faulted ones included. Faults:
-    ``faults.add(regex, Fault(...))`` from :mod:`sandbox._server` (status, malformed, hang,
-    drop, delay), plus :meth:`throttle_next`, :meth:`lose_next_response` and :meth:`malform`.
+    attributes a test may change; deletions and unboosts also count against ``delete_limit`` per
+    ``delete_period``, posts and boosts against ``post_limit`` per ``post_period``, and their
+    answers' headers speak of that narrower limit, as Mastodon's do). Every request counts,
+    faulted ones included. Faults: ``faults.add(regex, Fault(...))`` from :mod:`sandbox._server`
+    (status, malformed, hang, drop, delay), plus :meth:`throttle_next`,
+    :meth:`lose_next_response` and :meth:`malform`.
 
     Simplified: the central account follows through the API, at once unless the account is
     locked (then the request waits); other accounts follow whom a test says (:meth:`follow`);
@@ -275,6 +282,10 @@ class MastodonSandbox:
         clock: Clock | None = None,
         rate_limit: int = 300,
         rate_period: timedelta = timedelta(minutes=5),
+        delete_limit: int = 30,
+        delete_period: timedelta = timedelta(minutes=30),
+        post_limit: int = 300,
+        post_period: timedelta = timedelta(hours=3),
         max_characters: int = 500,
         version: str = "4.3.0",
     ) -> None:
@@ -283,6 +294,13 @@ class MastodonSandbox:
         self.clock: Clock = clock or _utc_now
         self.rate_limit = rate_limit
         self.rate_period = rate_period
+        # Mastodon's own families on top of the general limit (docs.joinmastodon.org/api/rate-limits,
+        # and what a 4.6 server answers): deleting a status or undoing a boost, 30 per 30 minutes;
+        # posting or boosting, 300 per 3 hours. Their answers carry that family's headers.
+        self.delete_limit = delete_limit
+        self.delete_period = delete_period
+        self.post_limit = post_limit
+        self.post_period = post_period
         self.max_characters = max_characters
         self._lock = threading.RLock()
         self._account_ids = itertools.count(1)
@@ -992,11 +1010,16 @@ class MastodonSandbox:
             out["reblogged"] = bool(self._live_reblogs(proper, viewer)) if proper.id else False
             out["muted"] = False
             out["bookmarked"] = False
-            if viewer is status.account and status.visibility in ("public", "unlisted"):
+            # Only the author's own statuses say whether they are pinned, and only those that
+            # can be pinned: not a boost, not a direct message.
+            pinnable = status.reblog_of is None and status.visibility in ("public", "unlisted", "private")
+            if viewer is status.account and pinnable:
                 out["pinned"] = False
-        out["content"] = status.content
+        # A deleted status comes back with its source text instead of its HTML, to redraft from.
         if with_source:
             out["text"] = status.text
+        else:
+            out["content"] = status.content
         if viewer is not None:
             out["filtered"] = []
         out["reblog"] = self._status_json(original, viewer) if original is not None else None
@@ -1049,27 +1072,57 @@ class MastodonSandbox:
     def _reset_header(moment: datetime) -> str:
         return _aware(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
+    def _family(self, req: Request) -> tuple[str, int, timedelta] | None:
+        """The narrower limit a request also counts against, if any."""
+        if req.method == "DELETE" and _STATUS_PATH.match(req.path):
+            return "deletes", self.delete_limit, self.delete_period
+        if req.method == "POST" and _UNREBLOG_PATH.match(req.path):
+            return "deletes", self.delete_limit, self.delete_period
+        if req.method == "POST" and (_POST_PATH.match(req.path) or _REBLOG_PATH.match(req.path)):
+            return "statuses", self.post_limit, self.post_period
+        return None
+
+    def _take(self, key: str, limit: int, period_span: timedelta) -> tuple[_Bucket, float, float]:
+        """The bucket for ``key`` in its current window (fixed, aligned to the epoch like
+        Rack::Attack's, so the reset time is predictable), its window start and length."""
+        now = self.now().timestamp()
+        period = period_span.total_seconds()
+        start = (now // period) * period
+        bucket = self._buckets.get(key)
+        if bucket is None or bucket.window_start != start:
+            bucket = self._buckets[key] = _Bucket(start)
+        return bucket, start, period
+
+    def _headers(self, bucket: _Bucket, limit: int, start: float, period: float) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(max(0, limit - bucket.used)),
+            "X-RateLimit-Reset": self._reset_header(datetime.fromtimestamp(start + period, UTC)),
+        }
+
     def _spend(self, req: Request) -> tuple[bool, dict[str, str]]:
-        """Count ``req`` against its bucket (the token's, or the anonymous one). Windows are
-        fixed and aligned to the epoch like Rack::Attack's, so the reset time is predictable."""
+        """Count ``req`` against its token's (or the anonymous) bucket and, for deletions, posts
+        and boosts, against that family's too. The headers speak of the family when there is one."""
         token = _bearer(req)
         with self._lock:
             key = f"token:{token}" if token in self._tokens else "anonymous"
-            now = self.now().timestamp()
-            period = self.rate_period.total_seconds()
-            start = (now // period) * period
-            bucket = self._buckets.get(key)
-            if bucket is None or bucket.window_start != start:
-                bucket = self._buckets[key] = _Bucket(start)
-            allowed = bucket.used < self.rate_limit
+            bucket, start, period = self._take(key, self.rate_limit, self.rate_period)
+            family = self._family(req) if key != "anonymous" else None
+            if family is None:
+                allowed = bucket.used < self.rate_limit
+                if allowed:
+                    bucket.used += 1
+                return allowed, self._headers(bucket, self.rate_limit, start, period)
+            name, limit, span = family
+            narrow, n_start, n_period = self._take(f"{key}:{name}", limit, span)
+            general_full, family_full = bucket.used >= self.rate_limit, narrow.used >= limit
+            allowed = not general_full and not family_full
             if allowed:
                 bucket.used += 1
-            headers = {
-                "X-RateLimit-Limit": str(self.rate_limit),
-                "X-RateLimit-Remaining": str(max(0, self.rate_limit - bucket.used)),
-                "X-RateLimit-Reset": self._reset_header(datetime.fromtimestamp(start + period, UTC)),
-            }
-            return allowed, headers
+                narrow.used += 1
+            if general_full and not family_full:
+                return allowed, self._headers(bucket, self.rate_limit, start, period)
+            return allowed, self._headers(narrow, limit, n_start, n_period)
 
     # ---------------------------------------------------------------- HTTP
 
@@ -1130,9 +1183,19 @@ class MastodonSandbox:
             raise HttpError(404, dict(_NOT_FOUND))
         return status
 
-    def _link(self, path: str, keep: dict[str, list[str]], next_max: str | None, prev_min: str | None) -> str:
+    def _link(
+        self,
+        path: str,
+        keep: dict[str, list[str]],
+        next_max: str | None,
+        prev_min: str | None,
+        *,
+        prev_key: str = "min_id",
+    ) -> str:
+        """A ``Link`` header. Status and notification pages point back with ``min_id``; account
+        lists (followers, a list's members) with ``since_id``, as Mastodon builds them."""
         links = []
-        for rel, key, value in (("next", "max_id", next_max), ("prev", "min_id", prev_min)):
+        for rel, key, value in (("next", "max_id", next_max), ("prev", prev_key, prev_min)):
             if value is None:
                 continue
             query = {k: v for k, v in keep.items() if v}
@@ -1585,7 +1648,7 @@ class MastodonSandbox:
         if page:
             keep = {"limit": req.params("limit")}
             nxt = str(page[-1].id) if len(page) == limit else None
-            headers["Link"] = self._link(req.path, keep, nxt, str(page[0].id))
+            headers["Link"] = self._link(req.path, keep, nxt, str(page[0].id), prev_key="since_id")
         return Response.of_json([self._account_json(f.account) for f in page], headers=headers)
 
     def _list_json(self, found: _List) -> JSON:
@@ -1632,7 +1695,7 @@ class MastodonSandbox:
         if page:
             keep = {"limit": req.params("limit")}
             nxt = page[-1].id if len(page) == limit else None
-            headers["Link"] = self._link(req.path, keep, nxt, page[0].id)
+            headers["Link"] = self._link(req.path, keep, nxt, page[0].id, prev_key="since_id")
         return Response.of_json([self._account_json(a) for a in page], headers=headers)
 
     def _h_list_add(self, req: Request, viewer: _Account | None) -> Response:
