@@ -140,7 +140,10 @@ class MastodonAdapter(MastodonReach, PlatformAdapter):
             )
 
     async def start(self) -> None:
-        instance = await self._call(self.client.instance)
+        try:
+            instance = await self._call(self.client.instance)
+        except NotFound:  # a server older than 4.0 has only the v1 document
+            instance = await self._call(self.client.instance_v1)
         domain = instance.get("domain") or instance.get("uri")
         if isinstance(domain, str) and domain:
             self.domain = urlsplit(domain).hostname or domain if "//" in domain else domain
@@ -418,7 +421,9 @@ class MastodonAdapter(MastodonReach, PlatformAdapter):
 
     async def send_direct(self, author: Author, text: str, reply_to: str | None = None) -> Receipt | None:
         """A direct-visibility status mentioning the member, under their message when it still exists."""
-        body = f"@{author.handle.lstrip('@')} {text}"
+        # A member of our own server is written as Mastodon writes them, without the server: on
+        # a server whose address carries a port, "@name@host:port" would not become a mention.
+        body = f"@{author.handle.lstrip('@').removesuffix('@' + self.domain)} {text}"
         key = hashlib.sha256(f"direct\n{author.account_id}\n{reply_to}\n{text}".encode()).hexdigest()[:32]
         where = reply_to if reply_to and reply_to.isdigit() else None
         try:
@@ -481,17 +486,29 @@ def _last_id(page: list[Any]) -> str | None:
     return min((i for i in map(_status_id, page) if i), key=id_key, default=None)
 
 
+# The oldest Mastodon the adapter works with (it needs /api/v2/instance and /api/v2/search).
+MINIMUM_VERSION = "4.0.0"
+
+
 def client_for(settings: MastodonSettings) -> Mastodon:
     """The Mastodon.py client as the adapter needs it: rate limits raise instead of sleeping in
-    a worker thread, and no version probing at start-up."""
-    return Mastodon(
+    a worker thread, and no version probing. Without a version given, Mastodon.py probes
+    /api/v1/instance the first time instance() or search_v2() asks "at least 4.0?", and when that
+    one request fails it asks itself again until the stack runs out (a RecursionError instead of
+    an error we can translate); naming the version we need makes it never probe. (In the "none"
+    mode Mastodon.py records that a version was given but not which, hence the three numbers.)"""
+    client = Mastodon(
         api_base_url=settings.api_base_url,
         access_token=settings.access_token,
         ratelimit_method="throw",
         request_timeout=settings.request_timeout,
+        mastodon_version=MINIMUM_VERSION,
         version_check_mode="none",
         user_agent="coalesce",
     )
+    major, minor, patch = (int(part) for part in MINIMUM_VERSION.split("."))
+    client.mastodon_major, client.mastodon_minor, client.mastodon_patch = major, minor, patch
+    return client
 
 
 def create(settings: MastodonSettings, app: Settings) -> MastodonAdapter:
