@@ -1226,15 +1226,18 @@ class MastodonSandbox:
                 "registrations": False,
                 "approval_required": False,
                 "invites_enabled": False,
-                "configuration": self._configuration(),
+                "configuration": self._configuration(v1=True),
                 "contact_account": self._account_json(self._central),
                 "rules": [],
             }
         )
 
-    def _configuration(self) -> JSON:
+    def _configuration(self, *, v1: bool = False) -> JSON:
+        accounts: JSON = {"max_featured_tags": 10}
+        if not v1:  # the v1 document never had it
+            accounts["max_pinned_statuses"] = 5
         return {
-            "accounts": {"max_featured_tags": 10, "max_pinned_statuses": 5},
+            "accounts": accounts,
             "statuses": {
                 "max_characters": self.max_characters,
                 "max_media_attachments": 4,
