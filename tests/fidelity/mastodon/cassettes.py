@@ -32,6 +32,7 @@ CASSETTES = (
     "test_account_relationships",
     "test_hashtag_tl",
     "test_instance",
+    "test_instance_v1",
     "test_list_add_remove_account",
     "test_list_create",
     "test_notifications_mentions_only",

@@ -5,6 +5,7 @@ field by field against the recorded JSON, errors included."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from adapters.base import Engagement
 from adapters.mastodon.adapter import MastodonAdapter
 from adapters.mastodon.normalize import html_to_text
 from bot.clock import FakeClock
@@ -101,6 +103,25 @@ async def test_start_reads_the_instance_and_the_central_account(
     ]
 
 
+# The recorded 4.6 answer marks /api/v1/instance deprecated, and Mastodon.py says so.
+@pytest.mark.filterwarnings("ignore::mastodon.errors.MastodonDeprecationWarning")
+async def test_a_server_before_4_0_is_read_from_the_v1_instance(
+    replay: list[Replay], clock: FakeClock
+) -> None:
+    """No /api/v2/instance (a 404, as a 3.x server answers): the recorded v1 document names the
+    server instead."""
+    v1 = find("test_instance_v1", "GET", r"^/api/v1/instance")
+    missing = _as(
+        find("test_status_missing", "GET", r"/statuses/0$", 404), "GET", "/api/v2/instance/", status=404
+    )
+    server = Replay(missing, v1, find("test_verify_credentials", "GET", r"verify")).start()
+    replay.append(server)
+    adapter = sandbox_adapter(server.base_url, "recorded-token", clock)
+    await adapter.start()
+    assert adapter.domain == v1.json()["uri"]
+    assert adapter.me is not None
+
+
 async def test_a_recorded_tag_timeline_becomes_posts(replay: list[Replay], clock: FakeClock) -> None:
     page = find("test_hashtag_tl", "GET", r"/timelines/tag/hoot")
     adapter = _adapter(replay, clock, page, _empty("/api/v1/timelines/tag/hoot"))
@@ -186,6 +207,38 @@ async def test_boost_and_unboost_read_the_recorded_answers_and_their_limits(
     # deletes budget now allows 90% of what the server says, not of the general 300.
     assert unreblog.headers["x-ratelimit-limit"] == "30"
     assert adapter.budget._window("deletes", "").allowed == 27
+
+
+async def test_engagement_and_deletion_checks_read_recorded_statuses(
+    replay: list[Replay], clock: FakeClock
+) -> None:
+    """GET /api/v1/statuses?id[]= is not in the recordings; its items are Status entities, so
+    the recorded boosted status (reblogs_count 1, quotes_count from 4.6) stands in for them."""
+    boosted = find("test_status_reblog_unreblog", "POST", r"/reblog$").json()["reblog"]
+    assert boosted["reblogs_count"] == 1
+    many = _as(
+        find("test_status", "GET", r"^/api/v1/statuses/\d+$"),
+        "GET",
+        "/api/v1/statuses",
+        body=json.dumps([boosted]),
+    )
+    missing = find("test_status_missing", "GET", r"/statuses/0$", 404)
+    adapter = _adapter(replay, clock, many, missing)
+    await adapter.start()
+    author = Author(account_id=boosted["account"]["id"], handle=f"x@{DOMAIN}", display_name="")
+    posts = [
+        Post(platform=Platform.MASTODON, post_id=pid, url="", author=author, text="", created_at=clock.now())
+        for pid in (boosted["id"], "0")
+    ]
+    counts = await adapter.engagement(posts[:1])
+    assert counts[boosted["id"]] == Engagement(
+        likes=boosted["favourites_count"],
+        reposts=1,
+        replies=boosted["replies_count"],
+        quotes=boosted["quotes_count"],
+    )
+    # One listed, one missing from the list and then a 404 on its own: only that one is gone.
+    assert await adapter.posts_gone(posts) == {"0"}
 
 
 async def test_a_recorded_direct_post_and_reply_become_receipts(

@@ -14,6 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.clock import FakeClock
 from sandbox.mastodon import MastodonSandbox
@@ -22,6 +24,7 @@ from tests.fidelity.mastodon.cassettes import (
     Interaction,
     extra_keys,
     find,
+    json_type,
     load,
     require_recordings,
     shape_differences,
@@ -32,7 +35,10 @@ require_recordings()
 # What a Mastodon 4.6 server sends that the sandbox leaves out on purpose: nothing Coalesce
 # reads, and features (quotes, collections, profile feature approval) the sandbox does not
 # emulate. Keys are shape paths: ``$`` is the body, ``[]`` any element of an array.
-_QUOTES = "quote posts (Mastodon 4.5+) are not emulated; the adapter reads quotes_count only if present"
+_QUOTES = (
+    "the sandbox is a 4.3 server (its instance says so), before quote posts (4.5); the adapter reads "
+    "quotes_count where a server sends it (test_adapter_recordings: engagement) and 0 where not"
+)
 _PROFILE_46 = "4.6 profile display settings; the adapter reads none of them"
 DELIBERATELY_ABSENT: dict[str, str] = {
     "quotes_count": _QUOTES,
@@ -229,6 +235,13 @@ CASES: dict[str, Case] = {
         r"^/api/v2/instance",
         200,
         lambda sb, api: api("GET", "/api/v2/instance/"),
+    ),
+    "instance_v1": (
+        "test_instance_v1",
+        "GET",
+        r"^/api/v1/instance",
+        200,
+        lambda sb, api: api("GET", "/api/v1/instance/"),
     ),
     "verify_credentials": (
         "test_verify_credentials",
@@ -490,3 +503,48 @@ def test_status_ids_are_snowflakes_of_their_creation_time(sandbox: MastodonSandb
     for status in [*recorded, *ours]:
         created = datetime.fromisoformat(status["created_at"].replace("Z", "+00:00"))
         assert abs((int(status["id"]) >> 16) - created.timestamp() * 1000) < 1000
+
+
+# -- the comparer itself -------------------------------------------------------------------------
+
+_scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=5)
+_json = st.recursive(
+    _scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text("abcdef", min_size=1, max_size=3), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+_documents = st.dictionaries(st.text("abcdef", min_size=1, max_size=3), _json, min_size=1, max_size=5)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_documents)
+def test_a_document_has_the_shape_of_itself(document: dict[str, Any]) -> None:
+    assert shape_differences(document, document) == {}
+    assert extra_keys(document, document) == set()
+
+
+@settings(max_examples=150, deadline=None)
+@given(_documents, st.data())
+def test_a_key_the_sandbox_drops_is_always_reported(document: dict[str, Any], data: st.DataObject) -> None:
+    """Whatever the nesting, removing one key from our side is a difference at that path."""
+    key = data.draw(st.sampled_from(sorted(document)))
+    ours = {k: v for k, v in document.items() if k != key}
+    assert f"$.{key}" in shape_differences(document, ours)
+    assert f"$.{key}" in extra_keys(ours, document)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_documents, st.data())
+def test_a_changed_type_is_reported_unless_one_side_is_null(
+    document: dict[str, Any], data: st.DataObject
+) -> None:
+    key = data.draw(st.sampled_from(sorted(document)))
+    recorded = document[key]
+    replacement = data.draw(_scalars | st.lists(_scalars, max_size=2))
+    ours = {**document, key: replacement}
+    differs = f"$.{key}" in shape_differences(document, ours)
+    real, mine = json_type(recorded), json_type(replacement)
+    assert differs is (real != mine and "null" not in (real, mine))
