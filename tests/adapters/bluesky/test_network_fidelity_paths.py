@@ -256,9 +256,13 @@ async def test_answers_to_members_are_replies_that_mention_them(
     # Longer than one post: it goes on as a thread under the first part.
     assert [r.post.record.reply.parent.uri for r in thread.thread.replies] == [receipt.ref]
 
-    # The member deleted what they wrote: the answer stands on its own.
+    # The member deleted what they wrote: the deletion check sees it, and the answer stands on
+    # its own.
+    asked_post = await adapter.resolve(asked.uri)
+    assert await adapter.posts_gone([asked_post]) == set()
     await ana.client.delete_post(asked.uri)
     await atproto_network.process_all()
+    assert await adapter.posts_gone([asked_post]) == {asked.uri}
     alone = await adapter.send_direct(ana.author, f"Still done {token}", reply_to=asked.uri)
     assert alone is not None
     record = await ana.client.com.atproto.repo.get_record(
@@ -392,6 +396,8 @@ async def test_pile_on_counts_read_the_thread_and_the_relationships(
     assert await adapter.stranger_replies([post]) == {created.uri: 1}
     follows = await adapter.follows_central([fan.did, stranger.did])
     assert follows == {fan.did: False, stranger.did: False}
+    followers = await adapter.follower_count()
     await stranger.client.follow(adapter.did)
     await atproto_network.process_all()
     assert (await adapter.follows_central([stranger.did]))[stranger.did] is True
+    assert await adapter.follower_count() == followers + 1
