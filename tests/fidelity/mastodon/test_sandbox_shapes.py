@@ -18,6 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.clock import FakeClock
+from bot.domain import Action
+from bot.errors import RateLimited
 from sandbox.mastodon import MastodonSandbox
 from tests.fidelity.mastodon.cassettes import (
     RATE_LIMIT_HEADERS,
@@ -29,6 +31,7 @@ from tests.fidelity.mastodon.cassettes import (
     require_recordings,
     shape_differences,
 )
+from tests.mastodon_adapter import sandbox_adapter
 
 require_recordings()
 
@@ -548,3 +551,21 @@ def test_a_changed_type_is_reported_unless_one_side_is_null(
     differs = f"$.{key}" in shape_differences(document, ours)
     real, mine = json_type(recorded), json_type(replacement)
     assert differs is (real != mine and "null" not in (real, mine))
+
+
+async def test_the_deletion_limit_in_the_headers_reaches_the_adapters_budget() -> None:
+    """As on a real server, an unboost's headers speak of the deletions' own limit; the adapter
+    then keeps its share of that limit and stops before the server has to refuse."""
+    clock = FakeClock(datetime(2026, 8, 1, 13, 53, 58, tzinfo=UTC))
+    with MastodonSandbox(domain="localhost", clock=clock.now, delete_limit=4) as sandbox:
+        adapter = sandbox_adapter(sandbox.base_url, sandbox.token, clock)
+        await adapter.start()
+        member = _member(sandbox)
+        posts = [await adapter.resolve(sandbox.post(member, f"case {i}")["id"]) for i in range(4)]
+        receipts = [await adapter.amplify(post, Action.BOOST) for post in posts]
+        for receipt in receipts[:3]:  # 90% of 4: three
+            await adapter.undo(receipt)
+        with pytest.raises(RateLimited):
+            await adapter.undo(receipts[3])
+        assert sandbox.too_many_requests == 0
+        assert len(sandbox.reblogs_of(posts[3].post_id)) == 1
