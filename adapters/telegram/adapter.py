@@ -69,6 +69,8 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 PAGE = 100  # getUpdates' largest page
 HTML = Markup("html")
 AMPLIFY_PATIENCE = 3.0  # seconds an amplification may wait for Telegram before it is rescheduled
+# What a post we can no longer delete is edited to say (api#deletemessage: 48 hours at most).
+WITHDRAWN = "This post was withdrawn."
 
 
 @dataclass
@@ -530,6 +532,32 @@ class TelegramAdapter(PlatformAdapter):
             await call(self.bot.delete_message(chat, message_id, rate_limit_args=AMPLIFY_PATIENCE))
         except NotFound:
             return  # already gone: undoing is done
+        except Rejected as exc:
+            # Telegram deletes a message only within 48 hours of sending it (api#deletemessage),
+            # while editing a bot's own message has no documented time limit (api#editmessagetext
+            # limits only business messages): an older post is emptied instead. A copied photo's
+            # caption is not handled here: that edit is refused and the undo reports it.
+            if "can't be deleted" not in str(exc).lower():
+                raise
+            await self._empty(chat, message_id)
+
+    async def _empty(self, chat: int | str, message_id: int) -> None:
+        """Replace a post's text and buttons with :data:`WITHDRAWN`; doing it twice is fine."""
+        try:
+            await call(
+                self.bot.edit_message_text(
+                    WITHDRAWN, chat_id=chat, message_id=message_id, rate_limit_args=AMPLIFY_PATIENCE
+                )
+            )
+        except NotFound:
+            return
+        except Rejected as exc:
+            if "not modified" not in str(exc).lower():  # already emptied by an earlier attempt
+                raise
+        log.info(
+            "a post too old to delete was emptied instead",
+            extra={"platform": "telegram", "id": post_ref(chat, message_id)},
+        )
 
     async def publish_part(self, text: str, reply_to: Receipt | None = None) -> Receipt:
         await self.start()
