@@ -152,6 +152,32 @@ class TelegramAdapter(PlatformAdapter):
         self._started = True
         self.me = to_author(self.bot.bot)
         log.info("telegram connected", extra={"platform": "telegram", "account": self.me.handle})
+        await self._check_group_access()
+
+    async def _check_group_access(self) -> None:
+        """Say so at start-up when Telegram will not show the bot the community groups' messages.
+
+        A bot in privacy mode gets only commands, replies to it and mentions of it in a group
+        where it is not an administrator (bots/features#privacy-mode): hashtag messages there
+        would never arrive, and nothing else would say why.
+        """
+        if self.bot.bot.can_read_all_group_messages:
+            return
+        for chat_id in self.settings.community_chat_ids:
+            try:
+                member = await call(self.bot.get_chat_member(chat_id, self.bot.id))
+            except PlatformError as exc:
+                log.warning(
+                    "could not check whether the bot sees a community group",
+                    extra={"platform": "telegram", "chat": chat_id, "error": str(exc)},
+                )
+                continue
+            if member.status not in ("administrator", "creator"):
+                log.warning(
+                    "privacy mode hides this community group's messages from the bot: make it an "
+                    "administrator there, or turn privacy mode off with BotFather's /setprivacy",
+                    extra={"platform": "telegram", "chat": chat_id},
+                )
 
     async def close(self) -> None:
         for task in list(self._replies):
