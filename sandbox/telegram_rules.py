@@ -11,9 +11,11 @@ rule from each side (the sandbox as seen through python-telegram-bot, and our ad
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
 
 from sandbox._server import HttpError
 
@@ -33,6 +35,7 @@ __all__ = [
     "check_deletable",
     "check_private_chat",
     "last_bot_sender",
+    "start_message",
     "update_wanted",
 ]
 
@@ -140,6 +143,12 @@ RULES: tuple[Rule, ...] = (
         "a bot can message a person only after the person has started a chat with it",
         "https://core.telegram.org/bots#how-are-bots-different-from-users",
         "telegram_rules.check_private_chat",
+    ),
+    Rule(
+        "deep-link payload",
+        "t.me/<bot>?start=<payload> hands the bot /start <payload>; a payload is up to 64 of A-Z a-z 0-9 _ -",
+        f"{FEATURES}#deep-linking",
+        "telegram_rules.start_message",
     ),
     Rule(
         "forward_origin",
@@ -310,3 +319,25 @@ def bot_sees(
 def _slice_utf16(text: str, offset: int, length: int) -> str:
     raw = text.encode("utf-16-le")
     return raw[offset * 2 : (offset + length) * 2].decode("utf-16-le", errors="replace")
+
+
+# --------------------------------------------------------------------------------------------
+# Deep links — core.telegram.org/bots/features#deep-linking
+
+_START_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def start_message(link: str, bot_username: str) -> str:
+    """What a person's Telegram app sends the bot on opening ``link`` and tapping Start.
+
+    The payload "can be up to 64 characters long" of "A-Z, a-z, 0-9, _ and -"; the docs do not
+    say what becomes of another one, so the sandbox takes the reading that loses it: a bare
+    ``/start``, which is what a bot must survive.
+    """
+    parts = urlsplit(link)
+    if parts.scheme != "https" or parts.netloc.lower() not in ("t.me", "telegram.me"):
+        raise ValueError(f"not a Telegram link: {link!r}")
+    if parts.path.strip("/").lower() != bot_username.lower():
+        raise ValueError(f"not a link to @{bot_username}: {link!r}")
+    payload = parse_qs(parts.query).get("start", [""])[0]
+    return f"/start {payload}" if _START_PAYLOAD.fullmatch(payload) else "/start"

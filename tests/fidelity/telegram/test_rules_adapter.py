@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import secrets
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -25,8 +26,9 @@ from bot.console import VERBS, Button, Card, Tap
 from bot.domain import Action, Author, Batch, Platform, Post, Receipt, normalize_tag
 from bot.errors import ConfigError, NotFound, RateLimited, Rejected
 from bot.richtext import Doc
+from bot.series import interview_chat
 from sandbox.telegram import TelegramSandbox, parse_html, utf16_len
-from sandbox.telegram_rules import CALLBACK_ANSWER_MAX
+from sandbox.telegram_rules import CALLBACK_ANSWER_MAX, start_message
 from tests.adapters.telegram.conftest import (
     ANA,
     BEA,
@@ -399,6 +401,19 @@ async def test_a_direct_message_to_someone_who_never_wrote_is_refused_cleanly(
     receipt = await adapter.send_direct(bea, "Your interview is ready")
     assert receipt is not None
     assert tg.last_message(BEA) is not None
+
+
+@pytest.mark.rule("deep-link payload")
+async def test_interview_links_bring_their_token_back(adapter: TelegramAdapter, tg: TelegramSandbox) -> None:
+    console = console_of(adapter)
+    # The payloads the interview invitations make (bot/series/interview_chat.py).
+    tokens = [secrets.token_urlsafe(9) for _ in range(5)]
+    for token in tokens:
+        link = console.start_link(interview_chat.START + token)
+        assert link is not None
+        tg.user_sends(MARIA, MARIA, start_message(link, tg.bot.username or ""))
+    (batch,) = await read_all(adapter)
+    assert [(r.kind, r.argument) for r in batch.requests] == [(interview_chat.INTERVIEW, t) for t in tokens]
 
 
 @pytest.mark.rule("forward_origin")

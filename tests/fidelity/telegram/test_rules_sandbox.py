@@ -23,6 +23,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter
 
 from bot.clock import FakeClock
 from sandbox.telegram import FloodLimits, TelegramSandbox, utf16_len
+from sandbox.telegram_rules import start_message
 from tests.adapters.telegram.conftest import (
     BEA,
     CHANNEL,
@@ -295,6 +296,24 @@ async def test_a_bot_cannot_write_first_to_a_person(bot: Bot, tg: TelegramSandbo
     await bot.send_message(MARIA, "hello")
     with pytest.raises(BadRequest, match=r"(?i)chat not found"):  # nobody Telegram knows
         await bot.send_message(424242, "hello")
+
+
+@pytest.mark.rule("deep-link payload")
+async def test_a_start_link_hands_its_payload_to_the_bot(bot: Bot, tg: TelegramSandbox) -> None:
+    tg.user_sends(MARIA, MARIA, start_message("https://t.me/CoalesceBot?start=iv_Ab-9", "CoalesceBot"))
+    (update,) = await bot.get_updates(timeout=0)
+    assert update.message is not None
+    assert update.message.text == "/start iv_Ab-9"
+    assert update.message.parse_entities([MessageEntity.BOT_COMMAND]) == {
+        update.message.entities[0]: "/start"
+    }
+
+    longest = "x" * 64
+    assert start_message(f"https://t.me/coalescebot?start={longest}", "CoalesceBot") == f"/start {longest}"
+    for lost in ("x" * 65, "iv+token", "iv.token", "iv%20token", ""):
+        assert start_message(f"https://t.me/CoalesceBot?start={lost}", "CoalesceBot") == "/start"
+    with pytest.raises(ValueError, match="not a link to"):
+        start_message("https://t.me/OtherBot?start=iv1", "CoalesceBot")
 
 
 @pytest.mark.rule("forward_origin")
