@@ -124,6 +124,12 @@ RULES: tuple[Rule, ...] = (
         "telegram_rules.update_wanted (at creation), telegram._get_updates",
     ),
     Rule(
+        "replies to a missing message",
+        "a reply to a message that is not there is refused unless allow_sending_without_reply",
+        f"{API}#replyparameters",
+        "telegram._reply_target",
+    ),
+    Rule(
         "confirming updates",
         "an update is confirmed once getUpdates is called with a higher offset",
         f"{API}#getupdates",

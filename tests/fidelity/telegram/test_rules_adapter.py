@@ -338,6 +338,22 @@ async def test_the_watch_names_what_it_reads_and_skips_what_comes_anyway(
     assert tg.pending_updates == 0  # Telegram does not even keep it for us
 
 
+@pytest.mark.rule("replies to a missing message")
+async def test_an_answer_still_goes_when_the_members_message_is_gone(
+    adapter: TelegramAdapter, tg: TelegramSandbox, clock: FakeClock
+) -> None:
+    asked = tg.user_sends(MARIA, MARIA, "/optout")
+    maria = Author(str(MARIA), "@maria_md", "María")
+    await adapter.send_direct(maria, "Done.", reply_to=f"{MARIA}:{asked.message_id}")
+    clock.advance(seconds=1)  # a private chat takes one message a second
+    await adapter.send_direct(maria, "Done again.", reply_to=f"{MARIA}:9999")  # she deleted hers
+    answers = tg.messages(MARIA, by_bot=True)
+    assert [(m.text, m.reply_to_message_id) for m in answers] == [
+        ("Done.", asked.message_id),
+        ("Done again.", None),
+    ]
+
+
 @pytest.mark.rule("confirming updates")
 async def test_a_finished_read_confirms_its_last_page(adapter: TelegramAdapter, tg: TelegramSandbox) -> None:
     tg.user_sends(MARIA, COMMUNITY, f"uno #{TAG}")

@@ -17,6 +17,7 @@ from telegram import (
     MessageOriginChannel,
     MessageOriginHiddenUser,
     MessageOriginUser,
+    ReplyParameters,
 )
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter
@@ -245,6 +246,20 @@ async def test_allowed_updates_filters_updates_made_after_the_call(bot: Bot, tg:
     (update,) = await bot.get_updates(offset=got[-1].update_id + 1, timeout=0)
     assert update.message is not None
     assert update.message.text == "#LatinasInMedicine and now"
+
+
+@pytest.mark.rule("replies to a missing message")
+async def test_a_reply_to_a_missing_message_needs_allow_sending_without_reply(
+    bot: Bot, tg: TelegramSandbox
+) -> None:
+    tg.user_sends(MARIA, MARIA, "/start")
+    with pytest.raises(BadRequest, match=r"(?i)message to be replied not found"):
+        await bot.send_message(MARIA, "answer", reply_parameters=ReplyParameters(9999))
+    sent = await bot.send_message(
+        MARIA, "answer", reply_parameters=ReplyParameters(9999, allow_sending_without_reply=True)
+    )
+    assert sent.reply_to_message is None
+    assert tg.message(MARIA, sent.message_id).reply_to_message_id is None
 
 
 @pytest.mark.rule("confirming updates")
