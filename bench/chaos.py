@@ -629,8 +629,9 @@ class Chaos:
                 twice += [f"mastodon {words!r}"] * max(0, world.mastodon.boosts_made(ref) - 1)
             elif platform is Platform.BLUESKY and words not in self.made.deleted:
                 twice += [f"bluesky {words!r}"] * max(0, len(world.bluesky.reposts_of(ref)) - 1)
-        copies = Counter(
-            msg.text for msg in world.telegram.messages(CHANNEL, by_bot=True, include_deleted=True)
+        copies = Counter(  # by the text first sent: an undo past 48 hours edits the copy
+            (msg.edits[0] if msg.edits else msg.text)
+            for msg in world.telegram.messages(CHANNEL, by_bot=True, include_deleted=True)
         )
         twice += [f"telegram {t[:40]!r}" for t, n in copies.items() for _ in range(n - 1)]
         duplicates = len(twice)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from typing import Any, Literal, TypeVar
 
+from sandbox import telegram_rules as rules
 from sandbox._server import Fault, FaultInjector, HttpError, LoopbackServer, Request, Response, Router
 
 __all__ = [
@@ -55,8 +56,6 @@ _NOT_MODIFIED = (
     "as a current content and reply markup of the message"
 )
 _QUERY_TOO_OLD = "query is too old and response timeout expired or query ID is invalid"
-# Update kinds Telegram leaves out unless a bot asks for them by name in allowed_updates.
-_OPT_IN_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 
 
 # --------------------------------------------------------------------------------------------
@@ -1418,6 +1417,7 @@ class TelegramSandbox:
     def _answer_callback_query(self, args: _Args) -> bool:
         with self._cond:
             query_id = args.text("callback_query_id") or ""
+            rules.check_callback_answer(args.text("text"))
             tap = self._open_queries.pop(query_id, None)
             if tap is None:
                 raise _bad_request(_QUERY_TOO_OLD)
@@ -1440,6 +1440,7 @@ class TelegramSandbox:
         with self._cond:
             chat = self._target_chat(args)
             source = self._source_message(args, "message to copy not found")
+            rules.check_caption(args.text("caption"))
             markup = self._inline_markup(args)
             reply_to = self._reply_target(chat, args)
             self._admit(chat)
@@ -1480,6 +1481,7 @@ class TelegramSandbox:
             msg = self._live_message(chat.id, message_id) if message_id is not None else None
             if msg is None:
                 raise _bad_request("message to delete not found")
+            rules.check_deletable(msg.date, self._now())
             if (
                 not msg.by_bot
                 and chat.type != "private"
@@ -1591,6 +1593,9 @@ class TelegramSandbox:
         return found
 
     def _target_chat(self, args: _Args) -> SandboxChat:
+        wanted = args.text("chat_id") or ""
+        if wanted.isdigit():  # a person's id: only once they have opened a chat with the bot
+            rules.check_private_chat(int(wanted) in self._users, int(wanted) in self._chats)
         chat = self._known_chat_arg(args, "chat_id")
         if chat.bot_blocked:
             raise api_error(403, "Forbidden: bot was blocked by the user")
@@ -1667,6 +1672,7 @@ class TelegramSandbox:
                         "can't parse inline keyboard button: "
                         "Text buttons are unallowed in the inline keyboard"
                     )
+                rules.check_button_url(button)
                 data = button.get("callback_data")
                 if data is not None and not 1 <= len(str(data).encode()) <= _CALLBACK_DATA_MAX_BYTES:
                     raise _bad_request("BUTTON_DATA_INVALID")
@@ -1767,19 +1773,24 @@ class TelegramSandbox:
         return msg
 
     def _bot_sees(self, chat: SandboxChat, msg: StoredMessage) -> bool:
-        if not self._privacy_mode or chat.type in ("private", "channel"):
-            return True
-        if any(e["type"] == "bot_command" for e in msg.entities):
-            return True
-        if f"@{self.bot.username}".lower() in msg.text.lower():
-            return True
         replied = self._messages[chat.id].get(msg.reply_to_message_id or 0)
-        return replied is not None and replied.by_bot
+        return rules.bot_sees(
+            chat_type=chat.type,
+            privacy_mode=self._privacy_mode,
+            bot=self.bot,
+            bot_status=chat.members.get(self.bot.id),
+            sender=self._users.get(msg.from_user_id) if msg.from_user_id is not None else None,
+            text=msg.text,
+            entities=msg.entities,
+            replied_by_bot=replied is not None and replied.by_bot,
+            last_bot=rules.last_bot_sender(self._messages[chat.id].values(), self._users, msg.message_id),
+        )
 
     def _push_update(self, kind: str, payload: JSON) -> int:
         update_id = self._next_update_id
         self._next_update_id += 1
-        self._updates.append((update_id, kind, payload))
+        if rules.update_wanted(kind, self._allowed_updates):  # filtered as it is made, not as it is read
+            self._updates.append((update_id, kind, payload))
         return update_id
 
     def _confirm(self, offset: int | None) -> None:
@@ -1794,14 +1805,7 @@ class TelegramSandbox:
             self._changed()
 
     def _deliverable(self, limit: int) -> list[JSON]:
-        allowed = self._allowed_updates
-        kept = [
-            u
-            for u in self._updates
-            if (u[1] in allowed if allowed is not None else u[1] not in _OPT_IN_UPDATES)
-        ]
-        self._updates = kept  # Telegram forgets updates of kinds the bot said it does not want
-        return [{"update_id": update_id, kind: payload} for update_id, kind, payload in kept[:limit]]
+        return [{"update_id": update_id, kind: payload} for update_id, kind, payload in self._updates[:limit]]
 
     def _message_json(self, msg: StoredMessage, *, nested: bool = False) -> JSON:
         out: JSON = {"message_id": msg.message_id}

@@ -69,6 +69,8 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 PAGE = 100  # getUpdates' largest page
 HTML = Markup("html")
 AMPLIFY_PATIENCE = 3.0  # seconds an amplification may wait for Telegram before it is rescheduled
+# What a post we can no longer delete is edited to say (api#deletemessage: 48 hours at most).
+WITHDRAWN = "This post was withdrawn."
 
 
 @dataclass
@@ -150,6 +152,32 @@ class TelegramAdapter(PlatformAdapter):
         self._started = True
         self.me = to_author(self.bot.bot)
         log.info("telegram connected", extra={"platform": "telegram", "account": self.me.handle})
+        await self._check_group_access()
+
+    async def _check_group_access(self) -> None:
+        """Say so at start-up when Telegram will not show the bot the community groups' messages.
+
+        A bot in privacy mode gets only commands, replies to it and mentions of it in a group
+        where it is not an administrator (bots/features#privacy-mode): hashtag messages there
+        would never arrive, and nothing else would say why.
+        """
+        if self.bot.bot.can_read_all_group_messages:
+            return
+        for chat_id in self.settings.community_chat_ids:
+            try:
+                member = await call(self.bot.get_chat_member(chat_id, self.bot.id))
+            except PlatformError as exc:
+                log.warning(
+                    "could not check whether the bot sees a community group",
+                    extra={"platform": "telegram", "chat": chat_id, "error": str(exc)},
+                )
+                continue
+            if member.status not in ("administrator", "creator"):
+                log.warning(
+                    "privacy mode hides this community group's messages from the bot: make it an "
+                    "administrator there, or turn privacy mode off with BotFather's /setprivacy",
+                    extra={"platform": "telegram", "chat": chat_id},
+                )
 
     async def close(self) -> None:
         for task in list(self._replies):
@@ -530,6 +558,32 @@ class TelegramAdapter(PlatformAdapter):
             await call(self.bot.delete_message(chat, message_id, rate_limit_args=AMPLIFY_PATIENCE))
         except NotFound:
             return  # already gone: undoing is done
+        except Rejected as exc:
+            # Telegram deletes a message only within 48 hours of sending it (api#deletemessage),
+            # while editing a bot's own message has no documented time limit (api#editmessagetext
+            # limits only business messages): an older post is emptied instead. A copied photo's
+            # caption is not handled here: that edit is refused and the undo reports it.
+            if "can't be deleted" not in str(exc).lower():
+                raise
+            await self._empty(chat, message_id)
+
+    async def _empty(self, chat: int | str, message_id: int) -> None:
+        """Replace a post's text and buttons with :data:`WITHDRAWN`; doing it twice is fine."""
+        try:
+            await call(
+                self.bot.edit_message_text(
+                    WITHDRAWN, chat_id=chat, message_id=message_id, rate_limit_args=AMPLIFY_PATIENCE
+                )
+            )
+        except NotFound:
+            return
+        except Rejected as exc:
+            if "not modified" not in str(exc).lower():  # already emptied by an earlier attempt
+                raise
+        log.info(
+            "a post too old to delete was emptied instead",
+            extra={"platform": "telegram", "id": post_ref(chat, message_id)},
+        )
 
     async def publish_part(self, text: str, reply_to: Receipt | None = None) -> Receipt:
         await self.start()

@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 
 _SIGNATURE_BYTES = 12  # 16 characters of base64: the whole payload stays far under Telegram's 64 bytes
 _LETTERS: dict[str, str] = {"approve": "a", "reject": "r", "snooze": "s", "retry": "t"}  # one per verb, kept
-ALERT_MAX = 200  # answerCallbackQuery shows at most this many characters
+ALERT_MAX = 200  # answerCallbackQuery: "0-200 characters", cut in UTF-16 units to be safe with emoji
+_BUTTON_SCHEMES = ("https://", "http://", "tg://")  # api#inlinekeyboardbutton: "HTTP or tg:// URL"
 
 
 class TelegramConsole:
@@ -80,7 +81,9 @@ class TelegramConsole:
             buttons = []
             for b in row:
                 if b.url is not None:
-                    buttons.append(InlineKeyboardButton(b.label, url=b.url))
+                    # Telegram refuses the whole message for one button with another scheme.
+                    if b.url.lower().startswith(_BUTTON_SCHEMES) and not any(c.isspace() for c in b.url):
+                        buttons.append(InlineKeyboardButton(b.label, url=b.url))
                 elif b.verb is not None and card.candidate_id is not None:
                     buttons.append(
                         InlineKeyboardButton(
@@ -163,7 +166,7 @@ class TelegramConsole:
 
     async def _answer(self, query: CallbackQuery, text: str, *, alert: bool) -> None:
         try:
-            await call(query.answer(text[:ALERT_MAX], show_alert=alert))
+            await call(query.answer(cut_utf16(text, ALERT_MAX), show_alert=alert))
         except PlatformError as exc:  # the spinner times out by itself; the decision stands
             log.info("could not answer a tap", extra={"platform": "telegram", "error": str(exc)})
 
@@ -192,3 +195,13 @@ class TelegramConsole:
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
+
+
+def cut_utf16(text: str, limit: int) -> str:
+    """The longest start of ``text`` within ``limit`` UTF-16 units, never half an emoji's pair."""
+    used = 0
+    for index, char in enumerate(text):
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > limit:
+            return text[:index]
+    return text

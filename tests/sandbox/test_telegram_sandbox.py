@@ -590,10 +590,11 @@ async def test_dropped_connection_is_a_network_error(bot: Bot, sandbox: Telegram
 async def test_privacy_mode_hides_ordinary_group_chatter() -> None:
     with TelegramSandbox(privacy_mode=True) as sb:
         sb.add_user(ALICE, "Alice")
-        sb.add_chat(COMMUNITY, "supergroup", "Community")
+        # Privacy mode only applies to a bot that is not an admin there (bots/features#privacy-mode).
+        sb.add_chat(COMMUNITY, "supergroup", "Community", bot_status="member")
         sb.user_sends(ALICE, COMMUNITY, "just chatting #LatinasInMedicine")
         assert sb.pending_updates == 0
-        sb.user_sends(ALICE, COMMUNITY, "/nominate https://ex.org/p/1")
+        sb.user_sends(ALICE, COMMUNITY, "/nominate@CoalesceBot https://ex.org/p/1")
         sb.user_sends(ALICE, COMMUNITY, "hey @CoalesceBot look")
         assert sb.pending_updates == 2
 
