@@ -80,7 +80,21 @@ def to_author(account: Any, local_domain: str) -> Author:
         followers_count=account.get("followers_count")
         if isinstance(account.get("followers_count"), int)
         else None,
+        withheld=withheld(account),
     )
+
+
+def withheld(account: Mapping[str, Any]) -> frozenset[str]:
+    """What the account told its server against being found: ``discoverable: false`` (not in
+    discovery features) and ``noindex: true`` (no search engines). A field that is absent or
+    null says nothing (remote accounts often leave ``discoverable`` out; ``noindex`` is only
+    given for the server's own accounts)."""
+    out = set()
+    if account.get("discoverable") is False:
+        out.add("discoverable")
+    if account.get("noindex") is True:
+        out.add("noindex")
+    return frozenset(out)
 
 
 def to_post(status: Any, local_domain: str) -> Post:
