@@ -51,7 +51,7 @@ from adapters.bluesky.prefilter import NewPost, Notice, Prefilter, StreamEvent
 from adapters.bluesky.reach import BlueskyReach
 from adapters.bluesky.session import SessionVault, session_key
 from adapters.bluesky.settings import BlueskySettings
-from adapters.bluesky.streams import FirehoseStream, JetstreamStream, StreamBroken
+from adapters.bluesky.streams import FirehoseStream, JetstreamStream, StreamBroken, firehose_tip
 from adapters.bluesky.xrpc import (
     CREATE_POINTS,
     DELETE_POINTS,
@@ -161,8 +161,12 @@ class BlueskyAdapter(BlueskyReach, PlatformAdapter):
         backfill: timedelta = timedelta(hours=72),
         languages: Sequence[str] = (),
         clock: Clock | None = None,
+        spellings: Sequence[str] = (),
     ) -> None:
         self.client = client
+        # The hashtags as the community writes them (``#LatinasInMedicine``): an AppView whose
+        # search matches text case-sensitively is asked for each, and for the lowercase form.
+        self.spellings = tuple(dict.fromkeys(t.lstrip("#＃") for t in spellings if t.lstrip("#＃")))
         self.settings = settings
         self.vault = vault
         self.budget = budget or RateBudget()
@@ -436,15 +440,25 @@ class BlueskyAdapter(BlueskyReach, PlatformAdapter):
     ) -> AsyncIterator[Batch]:
         started = self.clock.now()
         position = Position.parse(stored)
+        tip: int | None = None
+        if mode == FIREHOSE and (position is None or position.seq is None):
+            # A firehose resumes from a sequence number only. Learn where it is *before* search
+            # fills the gap, so nothing falls between the two; and a quiet run --once then
+            # still leaves a position the next run resumes the stream from.
+            tip = await firehose_tip(
+                self.settings.firehose_url,
+                quiet_s=self.settings.caught_up_idle_seconds,
+                open_timeout=self.settings.request_timeout,
+            )
         if position is None:
             async for batch in self._fill_gap(tags, started - self.backfill, "first start"):
                 yield batch
-            position = Position(None, micros(started))
+            position = Position(tip, micros(started))
         elif position.seq is None and mode == FIREHOSE:
-            # A firehose cannot resume from a time, only from its tip: search covers the gap.
+            # A time is no firehose position: search covers the gap since then.
             async for batch in self._fill_gap(tags, position.since() or started - self.backfill, "resuming"):
                 yield batch
-            position = Position(None, micros(started))
+            position = Position(tip, micros(started))
         prefilter = Prefilter(tags, [await self._me()])
         saved = stored
         last_flush = time.monotonic()
@@ -654,6 +668,14 @@ class BlueskyAdapter(BlueskyReach, PlatformAdapter):
                 return
             await self.clock.sleep(self.settings.poll_seconds)
 
+    def _spellings_of(self, tag: str) -> list[str]:
+        """How to ask search for ``tag`` (normalised): as the community configured it, and in
+        lowercase. Bluesky's own search ignores case and honours ``tag``; the reference AppView
+        matches the text as written and ignores ``tag``, so a post written ``#LatinasInMedicine``
+        is only found by asking for exactly that."""
+        configured = [s for s in self.spellings if normalize_tag(s) == tag]
+        return list(dict.fromkeys([*configured, tag]))
+
     async def _search(self, since: datetime, **query: Any) -> list[dict[str, Any]]:
         """Every post view for one query since ``since``, newest first, page by page."""
         views: list[dict[str, Any]] = []
@@ -675,8 +697,9 @@ class BlueskyAdapter(BlueskyReach, PlatformAdapter):
     ) -> Batch:
         views: dict[str, dict[str, Any]] = {}
         for tag in sorted(tags):
-            for view in await self._search(since, q=f"#{tag}", tag=[tag]):
-                views.setdefault(str(view.get("uri")), view)
+            for spelling in self._spellings_of(tag):
+                for view in await self._search(since, q=f"#{spelling}", tag=[tag]):
+                    views.setdefault(str(view.get("uri")), view)  # found twice, kept once
         mentions: dict[str, dict[str, Any]] = {}
         if self.handle:
             for view in await self._search(since, q=f"@{self.handle}", mentions=self.handle):
@@ -934,4 +957,5 @@ def create(settings: BlueskySettings, app: Settings) -> BlueskyAdapter:
         budget=budget,
         backfill=timedelta(hours=app.curation.max_age_hours),
         languages=app.community.languages,
+        spellings=app.community.hashtags,
     )
