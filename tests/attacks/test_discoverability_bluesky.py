@@ -11,8 +11,11 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
+from adapters.bluesky.normalize import to_author
 from bot import models as m
 from bot.amplifier import WITHHELD_HOLD
 from bot.app import Coalesce
@@ -119,3 +122,28 @@ async def test_the_community_can_choose_not_to_respect_it(
     app.queue.approve(cid, "ana", clock.now())
     await app.amplifier.run_due()
     assert len(sandbox.reposts_of(post)) == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    labels=st.lists(
+        st.fixed_dictionaries(
+            {
+                "val": st.sampled_from([LOGGED_IN_ONLY, "bot", "porn", "!hide", "no-unauthenticated"])
+                | st.text()
+            },
+            optional={"src": st.text(max_size=10)},
+        )
+        | st.text(max_size=5)
+        | st.none(),
+        max_size=5,
+    ),
+    description=st.text(max_size=40),
+)
+def test_the_self_label_is_read_exactly_when_present(labels: list[Any], description: str) -> None:
+    """Any labels a profile view may carry: the signal is read exactly when the label is there."""
+    profile = {"did": "did:plc:abc", "handle": "x.test", "description": description, "labels": labels}
+    author = to_author(profile)
+    present = any(isinstance(x, dict) and x.get("val") == LOGGED_IN_ONLY for x in labels)
+    assert author.withheld == ({"no_unauthenticated"} if present else frozenset())
+    assert author.bio == description.encode("utf-8", "surrogatepass").decode("utf-8", "replace")

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
+from adapters.mastodon.normalize import to_author
 from bot import models as m
 from bot.amplifier import WITHHELD_HOLD
 from bot.app import Coalesce
@@ -217,3 +218,22 @@ def test_the_profile_rule(
         assert all(SIGNALS[name] in found.reason for name in withheld & respected)
     else:
         assert found is None
+
+
+_field = st.none() | st.booleans() | st.text(max_size=3) | st.integers()
+
+
+@settings(max_examples=200, deadline=None)
+@given(discoverable=_field, noindex=_field, present=st.booleans())
+def test_the_signals_are_read_from_any_account_entity(discoverable: Any, noindex: Any, present: bool) -> None:
+    """Only an explicit ``discoverable: false`` / ``noindex: true`` holds a post back; anything
+    else a server may send (absent, null, a string) says nothing."""
+    entity: dict[str, Any] = {"id": "1", "acct": "rosa", "note": "", "created_at": "2026-01-01T00:00:00Z"}
+    if present:
+        entity.update(discoverable=discoverable, noindex=noindex)
+    expected = set()
+    if present and discoverable is False:
+        expected.add("discoverable")
+    if present and noindex is True:
+        expected.add("noindex")
+    assert to_author(entity, "med.example").withheld == expected

@@ -15,6 +15,7 @@ from bot import models as m
 from bot.app import Coalesce
 from bot.clock import FakeClock
 from bot.config import Settings
+from bot.console import compose_card
 from bot.domain import Platform
 from sandbox.bluesky import BlueskySandbox, cid_of
 from tests.adapters.bluesky.conftest import TAG, build_adapter, sandbox_settings
@@ -102,7 +103,10 @@ async def test_a_quote_of_a_nobot_members_post_never_reaches_the_desk(
     assert outcome(engine, quoting_lena) == (None, "pending")
     with engine.connect() as conn:
         cid = conn.execute(select(m.Candidate.id)).scalar_one()
-    assert app.queue.show(cid).quoted_handle == "lena.test"
+    view = app.queue.show(cid)
+    assert view.quoted_handle == "lena.test"
+    card = compose_card(view, clock.now())
+    assert "Quotes a post by lena.test" in card.doc.plain()  # the curators see whose post it carries
 
 
 def _quote(sandbox: BlueskySandbox, uri: str) -> dict[str, Any]:
