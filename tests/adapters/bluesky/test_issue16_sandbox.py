@@ -133,3 +133,35 @@ async def test_two_cron_runs_in_jetstream_mode_around_a_post_queue_it_once(
         queued = conn.execute(select(m.Candidate.id)).all()
     assert len(queued) == 1
     assert outcome(engine, uri) == (None, "pending")
+
+
+async def test_a_quoted_member_who_opts_out_takes_the_quotes_with_her(
+    make_app: Callable[..., Any], sandbox: BlueskySandbox, clock: FakeClock, engine: Engine
+) -> None:
+    ana = sandbox.add_account("ana.test")
+    lena = sandbox.add_account("lena.test")
+    first, second = sandbox.post(lena, "Clinic news"), sandbox.post(lena, "More clinic news")
+    app = await make_app()
+    await app.run_once()
+    clock.advance(1)
+    boosted = sandbox.post(ana, f"Read this #{TAG}", embed=_quote(sandbox, first))
+    waiting = sandbox.post(ana, f"And this #{TAG}", embed=_quote(sandbox, second))
+    clock.advance(1)
+    await app.run_once()
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(m.Post.platform_post_id, m.Candidate.id).join(
+                m.Candidate, m.Candidate.post_id == m.Post.id
+            )
+        ).all()
+    ids = {str(uri): int(cid) for uri, cid in rows}
+    app.queue.approve(ids[boosted], "ana", clock.now())
+    await app.amplifier.run_due()
+    assert len(sandbox.reposts_of(boosted)) == 1
+
+    sandbox.post(lena, "@coalesce.test optout")
+    clock.advance(1)
+    await app.run_once()
+
+    assert outcome(engine, waiting) == (None, "withdrawn")
+    assert sandbox.reposts_of(boosted) == []  # the repost of her quoted post is taken back
