@@ -3,7 +3,7 @@
 not (yet) consenting — its posts reach the curators with the reason on their card, and are not
 reposted until the member opts in. Read with the profile, in every watch mode, and again just
 before the repost. Through the real atproto SDK against the loopback sandbox (and, in
-tests/attacks/test_discoverability_bluesky_network.py, the reference network)."""
+tests/adapters/bluesky/test_desk_discoverability_network.py, the reference network)."""
 
 from __future__ import annotations
 
