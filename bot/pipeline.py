@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from bot.config import Settings
 from bot.consent import ConsentRegistry
 from bot.discovery import OPTED_OUT, ProfileRule, objection
-from bot.domain import Author, Batch, Platform, Post, normalize_tag
+from bot.domain import Author, Batch, Platform, Post
 from bot.domain import hashtags_in as hashtags_in  # its home was here; importers still find it
 from bot.safety import Blocklist, RuntimeBlocks
 from bot.sanitize import clean_batch
@@ -30,8 +30,7 @@ class Filters:
         self.opportunity_tag = settings.series.opportunities.normalized_tag
         self.include_replies = settings.curation.include_replies
         self.max_age = timedelta(hours=settings.curation.max_age_hours)
-        self.markers = frozenset(normalize_tag(t) for t in settings.curation.optout_markers)
-        self.rule = ProfileRule.of(settings)
+        self.rule = ProfileRule.of(settings)  # the opt-out markers and the platform signals
         block = settings.blocklist
         self.blocked_accounts = frozenset(a.lstrip("@").casefold() for a in block.accounts)
         self.blocked_domains = frozenset(d.lstrip("@").casefold() for d in block.domains)
@@ -49,9 +48,6 @@ class Filters:
         self.blocked_accounts = accounts | {a.lstrip("@").casefold() for a in runtime.accounts}
         self.blocked_domains = domains | {d.casefold() for d in runtime.domains}
         self.blocked_words = words + tuple(k for k in runtime.keywords if k not in words)
-
-    def opted_out_by_profile(self, bio: str) -> bool:
-        return bool(self.markers & hashtags_in(bio))
 
     def opted_out(self, author: Author) -> bool:
         """The profile carries an opt-out marker (a platform signal alone is no opt-out: such a

@@ -731,6 +731,11 @@ class BlueskyAdapter(BlueskyReach, PlatformAdapter):
             if uri in mentions and facts.reply_parent and self.did in facts.mentions:
                 replies.append((post, facts))
         batch.posts = await self._with_profiles(sorted(batch.posts, key=lambda p: (p.created_at, p.post_id)))
+        if batch.requests:  # an opt-in is answered with a word on a marker still in the profile
+            read = await self._authors(r.author.account_id for r in batch.requests)
+            batch.requests = [
+                replace(r, author=read.get(r.author.account_id, r.author)) for r in batch.requests
+            ]
         batch.nominations.extend(await self._nominated(replies))
         batch.cursor = iso(newest) if newest is not None else None
         return batch
