@@ -23,14 +23,18 @@ from adapters.base import PlatformAdapter
 from bot import models as m
 from bot.clock import Clock
 from bot.config import Settings
-from bot.domain import Action, CandidateState, Platform, Post, Receipt, normalize_tag
+from bot.consent import ConsentRegistry
+from bot.discovery import OPTED_OUT, ProfileRule, objection
+from bot.domain import Action, Author, CandidateState, Platform, Post, Receipt
 from bot.errors import MalformedPayload, PlatformError, RateLimited, SeriesError, Transient
-from bot.pipeline import hashtags_in
 from bot.store import Store, _insert
 
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)  # far longer than one platform call with its timeout
+# A post whose author (or quoted author) holds discovery back on their platform waits this long
+# before its author's profile and consent are read again (an opt-in lets it go at the next look).
+WITHHELD_HOLD = timedelta(hours=1)
 FROZEN = "frozen"  # the switch curators flip with /freeze
 
 
@@ -89,7 +93,8 @@ class Amplifier:
         self.worker = worker or uuid.uuid4().hex[:12]
         self.rng = rng or random.Random()
         self.vetoes: list[Veto] = []
-        self.markers = frozenset(normalize_tag(t) for t in settings.curation.optout_markers)
+        self.rule = ProfileRule.of(settings)
+        self.consent = ConsentRegistry(store, settings)
 
     def targets(self, post: Post) -> list[tuple[Platform, Action]]:
         """Where a candidate is amplified: on its own platform, by that platform's boost; and as a
@@ -269,13 +274,35 @@ class Amplifier:
         come last, read from the database just before the intent row is written: an opt-out that
         lands while the profile is fetched (seconds, on a slow platform) is still seen."""
         adapter = self.adapters.get(post.platform)
-        fresh = await adapter.fetch_author(post.author) if adapter is not None else None
-        if fresh is not None and self.markers & hashtags_in(fresh.bio):
-            self.store.set_account_flags(
-                post.platform, post.author.account_id, consent="out", source="profile marker"
-            )
-            return Verdict("the author's profile asks not to be amplified")
+        for author, whose in zip(post.authors(), ("the author", "the quoted author"), strict=False):
+            fresh = await adapter.fetch_author(author) if adapter is not None else None
+            verdict = self._profile_verdict(post.platform, fresh or author, whose)
+            if verdict is not None:
+                return verdict
         return await self._vetoed(cid, post)
+
+    def _profile_verdict(self, platform: Platform, profile: Author, whose: str) -> Verdict | None:
+        """The profile rule (bot.discovery) on the profile as just read (or, where the platform
+        cannot read one, as stored: its platform signals still count)."""
+        self.store.set_withheld(platform, profile)
+        found = objection(
+            self.rule,
+            bio=profile.bio,
+            withheld=profile.withheld,
+            opted_in=bool(profile.withheld) and self._opted_in(platform, profile.account_id),
+            whose=whose,
+        )
+        if found is None:
+            return None
+        if found.kind == OPTED_OUT:
+            self.store.set_account_flags(platform, profile.account_id, consent="out", source="profile marker")
+            return Verdict(found.reason)
+        return Verdict(found.reason, until=self.clock.now() + WITHHELD_HOLD)
+
+    def _opted_in(self, platform: Platform, account_id: str) -> bool:
+        with self.store.engine.connect() as conn:
+            pk = self.consent.account_pk(conn, platform, account_id)
+            return pk is not None and self.consent.consent_of(conn, pk)["consent"] == "in"
 
     async def _vetoed(self, cid: int, post: Post) -> Verdict | None:
         for veto in self.vetoes:

@@ -166,6 +166,8 @@ def cmd_queue_show(args: argparse.Namespace) -> int:
         print(f"content warning: {c.content_warning}")
     if c.is_reply:
         print("this is a reply")
+    if c.quoted_handle:
+        print(f"quotes a post by {c.quoted_handle}")
     from bot.flags import card_flags
 
     flags = queue.settings.trust.flags
@@ -175,6 +177,8 @@ def cmd_queue_show(args: argparse.Namespace) -> int:
         now=now,
         author_created_at=c.author_created_at,
         stranger_replies=c.stranger_replies,
+        nominated_by_stranger=c.nominated_by_stranger,
+        consent_note=c.consent_note,
     )
     for flag in noted:
         print(f"⚑ {flag.text}")

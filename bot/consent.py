@@ -437,11 +437,17 @@ class ConsentRegistry:
                 .values(consent="out", consent_source="linked account")
             ).rowcount
             unwelcome = select(a.id).where(a.community_id == self.cid, or_(a.consent == "out", a.blocked))
+            # a quote post carries the quoted member's post: her consent covers it too
             withdrawn = self.withdraw(
-                conn, m.Post.account_id.in_(unwelcome), "the member opted out or is blocked", now
+                conn,
+                or_(m.Post.account_id.in_(unwelcome), m.Post.quoted_account_id.in_(unwelcome)),
+                "the member opted out or is blocked",
+                now,
             )
             opted_out = select(a.id).where(a.community_id == self.cid, a.consent == "out")
-            live = self._live_amplifications(conn, m.Post.account_id.in_(opted_out))
+            live = self._live_amplifications(
+                conn, or_(m.Post.account_id.in_(opted_out), m.Post.quoted_account_id.in_(opted_out))
+            )
             undoing = self.queue_undos(conn, live, "optout", "system", now)
         if spread or withdrawn or undoing:
             log.warning(

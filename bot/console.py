@@ -278,6 +278,7 @@ def compose_card(
             Span(f"({view.author_handle})", untrusted=True) if view.author_name else Span(""),
         ),
         (Span(view.text or "(no text)", "quote", untrusted=True, cuttable=True),),
+        (Span("Quotes a post by "), Span(view.quoted_handle, untrusted=True)) if view.quoted_handle else None,
         _flags(view, flags),
         _why(view, hashtags),
         (
@@ -609,6 +610,8 @@ class Console:
             now=now,
             author_created_at=view.author_created_at,
             stranger_replies=view.stranger_replies,
+            nominated_by_stranger=view.nominated_by_stranger,
+            consent_note=view.consent_note,
         )
         return compose_card(
             view,

@@ -6,6 +6,7 @@ platform library's objects.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,6 +46,16 @@ def normalize_tag(tag: str) -> str:
     return unicodedata.normalize("NFKC", tag.lstrip("#＃")).casefold()
 
 
+_TAG_IN_TEXT = re.compile(r"(?:^|(?<=[^\w/]))[#＃](\w+)", re.UNICODE)
+
+
+def hashtags_in(text: str) -> frozenset[str]:
+    """Hashtags written in plain text, normalised (for platforms that give no tag list, and
+    for the opt-out markers in a profile's bio)."""
+    text = unicodedata.normalize("NFKC", text)
+    return frozenset(normalize_tag(t) for t in _TAG_IN_TEXT.findall(text))
+
+
 @dataclass(frozen=True, slots=True)
 class TextLimits:
     """How long a post may be and how the platform counts it."""
@@ -65,6 +76,9 @@ class Author:
     is_group: bool = False
     created_at: datetime | None = None
     followers_count: int | None = None
+    # What the author told their own platform about being found, read with the profile: the
+    # names of the signals that hold discovery back (see bot.discovery.SIGNALS). Empty: none.
+    withheld: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +99,13 @@ class Post:
     content_warning: str | None = None
     mentions: tuple[str, ...] = ()
     ref: str | None = None  # extra handle an adapter needs later (Bluesky CID, Telegram chat)
+    # A quote post carries someone else's post: its id, and its author (whose consent counts too).
+    quote_of: str | None = None
+    quoted_author: Author | None = None
+
+    def authors(self) -> tuple[Author, ...]:
+        """Everyone whose consent amplifying this post needs: its author, and whoever it quotes."""
+        return (self.author,) if self.quoted_author is None else (self.author, self.quoted_author)
 
 
 @dataclass(frozen=True, slots=True)

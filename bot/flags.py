@@ -65,7 +65,8 @@ class FlagSettings:
 
 @dataclass(frozen=True)
 class Flag:
-    code: str  # new_account | many_mentions | stranger_replies | patient_info
+    # new_account | many_mentions | stranger_replies | patient_info | not_consenting | stranger_nomination
+    code: str
     text: str  # what the curator reads on the card
 
 
@@ -83,10 +84,17 @@ def card_flags(
     mentions: int | None = None,
     stranger_replies: int | None = None,
     patterns: Iterable[re.Pattern[str]] | None = None,
+    nominated_by_stranger: bool = False,
+    consent_note: str | None = None,
 ) -> list[Flag]:
     """Every flag the post earns. ``mentions`` defaults to counting them in the text;
-    ``stranger_replies`` is given only by platforms that can tell (None: not known)."""
+    ``stranger_replies`` is given only by platforms that can tell (None: not known).
+    ``consent_note``: why the profile rule (bot.discovery) holds the post back, if it does."""
     flags: list[Flag] = []
+    if consent_note:
+        flags.append(Flag("not_consenting", consent_note))
+    if nominated_by_stranger:
+        flags.append(Flag("stranger_nomination", "nominated by an account that has never taken part"))
     if settings.new_account_days and author_created_at is not None:
         age = now - author_created_at
         if age.total_seconds() < settings.new_account_days * 86400:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -107,6 +108,9 @@ class Account(Base):
     person_id: Mapped[int | None] = mapped_column(Id, index=True)
     frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     frozen_by: Mapped[str | None] = mapped_column(String(255))
+    # The platform signals the profile last showed against being discovered (space-separated
+    # names from bot.discovery.SIGNALS): under consent opt-out they hold posts back until opt-in.
+    withheld: Mapped[str] = mapped_column(String(128), default="", server_default="")
 
 
 class Post(Base):
@@ -145,6 +149,9 @@ class Post(Base):
     # platform last said; None: not asked yet, or the platform cannot tell.
     stranger_replies: Mapped[int | None] = mapped_column(Integer)
     replies_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A quote post: the quoted post's platform id, and its author's account (whose consent counts).
+    quote_of: Mapped[str | None] = mapped_column(String(512))
+    quoted_account_id: Mapped[int | None] = mapped_column(Id)
 
 
 class Candidate(Base):
@@ -161,6 +168,8 @@ class Candidate(Base):
     kind: Mapped[str] = mapped_column(String(16), default="post")  # post | opportunity
     reason: Mapped[str] = mapped_column(String(32))  # hashtag | nomination
     nominated_by: Mapped[str | None] = mapped_column(String(255))
+    # The nominating account had never taken part (no tagged post, not a known member): a card flag.
+    nominated_by_stranger: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     state: Mapped[str] = mapped_column(String(16))
     approvals: Mapped[int] = mapped_column(Integer, default=0)
     version: Mapped[int] = mapped_column(Integer, default=0)  # compare-and-set on every change

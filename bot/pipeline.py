@@ -7,27 +7,19 @@ counted in the logs, so a curator can always ask "why did this not reach the que
 from __future__ import annotations
 
 import logging
-import re
-import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from bot.config import Settings
 from bot.consent import ConsentRegistry
-from bot.domain import Batch, Platform, Post, normalize_tag
+from bot.discovery import OPTED_OUT, ProfileRule, objection
+from bot.domain import Author, Batch, Platform, Post
+from bot.domain import hashtags_in as hashtags_in  # its home was here; importers still find it
 from bot.safety import Blocklist, RuntimeBlocks
 from bot.sanitize import clean_batch
 from bot.store import IngestResult, Item, Store
 
 log = logging.getLogger(__name__)
-
-_TAG_IN_TEXT = re.compile(r"(?:^|(?<=[^\w/]))[#＃](\w+)", re.UNICODE)
-
-
-def hashtags_in(text: str) -> frozenset[str]:
-    """Hashtags written in plain text, normalised (for platforms that give no tag list)."""
-    text = unicodedata.normalize("NFKC", text)
-    return frozenset(normalize_tag(t) for t in _TAG_IN_TEXT.findall(text))
 
 
 class Filters:
@@ -38,12 +30,17 @@ class Filters:
         self.opportunity_tag = settings.series.opportunities.normalized_tag
         self.include_replies = settings.curation.include_replies
         self.max_age = timedelta(hours=settings.curation.max_age_hours)
-        self.markers = frozenset(normalize_tag(t) for t in settings.curation.optout_markers)
+        self.rule = ProfileRule.of(settings)  # the opt-out markers and the platform signals
         block = settings.blocklist
         self.blocked_accounts = frozenset(a.lstrip("@").casefold() for a in block.accounts)
         self.blocked_domains = frozenset(d.lstrip("@").casefold() for d in block.domains)
         self.blocked_words = tuple(k.casefold() for k in block.keywords)
         self._config_blocks = (self.blocked_accounts, self.blocked_domains, self.blocked_words)
+        curators: dict[Platform, set[str]] = {}
+        for curator in settings.curators:
+            for platform, value in curator.identities().items():
+                curators.setdefault(platform, set()).add(value.lstrip("@").casefold())
+        self._curators = {p: frozenset(v) for p, v in curators.items()}
 
     def use_runtime_blocks(self, runtime: RuntimeBlocks) -> None:
         """The config's blocklist plus what curators blocked at runtime (``python -m bot block``)."""
@@ -52,8 +49,11 @@ class Filters:
         self.blocked_domains = domains | {d.casefold() for d in runtime.domains}
         self.blocked_words = words + tuple(k for k in runtime.keywords if k not in words)
 
-    def opted_out_by_profile(self, bio: str) -> bool:
-        return bool(self.markers & hashtags_in(bio))
+    def opted_out(self, author: Author) -> bool:
+        """The profile carries an opt-out marker (a platform signal alone is no opt-out: such a
+        post still reaches the curators, and waits for the member's opt-in to be amplified)."""
+        found = objection(self.rule, bio=author.bio, withheld=author.withheld)
+        return found is not None and found.kind == OPTED_OUT
 
     def is_blocked(self, post: Post) -> bool:
         author = post.author
@@ -72,8 +72,10 @@ class Filters:
             return "boost"
         if self.is_blocked(post):
             return "blocked"
-        if self.opted_out_by_profile(post.author.bio):
+        if self.opted_out(post.author):
             return "opted_out"
+        if post.quoted_author is not None and self.opted_out(post.quoted_author):
+            return "quoted_opted_out"  # amplifying a quote amplifies the post it carries
         if nominated:
             return None  # a member asked for it: replies and older posts are fine
         if not (post.hashtags & self.tags):
@@ -90,8 +92,20 @@ class Filters:
             return {"kind": "opportunity", "reason": "opportunity"}
         return {}
 
-    def items(self, batch: Batch, now: datetime) -> list[Item]:
-        out = [Item(post=p, skip=self.verdict(p, now), **self.kind_of(p)) for p in batch.posts]
+    def items(self, batch: Batch, now: datetime, taken_part: frozenset[str] = frozenset()) -> list[Item]:
+        """``taken_part``: the nominators (by account id) known to have taken part in the
+        community; a nomination by anyone else is flagged on its card."""
+        out = []
+        for p in batch.posts:
+            kind = self.kind_of(p)
+            out.append(
+                Item(
+                    post=p,
+                    skip=self.verdict(p, now),
+                    reason=kind.get("reason", "hashtag"),
+                    kind=kind.get("kind", "post"),
+                )
+            )
         for n in batch.nominations:
             out.append(
                 Item(
@@ -99,9 +113,14 @@ class Filters:
                     reason="nomination",
                     skip=self.verdict(n.post, now, nominated=True),
                     nominated_by=n.nominated_by.handle,
+                    nominated_by_stranger=n.nominated_by.account_id not in taken_part,
                 )
             )
         return out
+
+    def curator_accounts(self, platform: Platform) -> frozenset[str]:
+        """The curators' own accounts on ``platform`` (ids and handles, folded)."""
+        return self._curators.get(platform, frozenset())
 
 
 class Pipeline:
@@ -123,7 +142,7 @@ class Pipeline:
         self.filters.use_runtime_blocks(self.blocklist.runtime())
         if batch.requests:  # first: a crash before the cursor moves replays them, and they count once
             self.consent.record(platform, batch.requests, now)
-        items = self.filters.items(batch, now)
+        items = self.filters.items(batch, now, self._taken_part(platform, batch))
         # A member on one platform may nominate a post on another (a Mastodon link sent to the
         # Telegram bot): that post is stored as the other platform's, where it is amplified.
         elsewhere = [i for i in items if i.post.platform != platform]
@@ -156,9 +175,7 @@ class Pipeline:
             consent_mode=self.settings.community.consent,
         )
         result.candidates.extend(queued_elsewhere)
-        marked = {
-            i.post.author.account_id for i in items if self.filters.opted_out_by_profile(i.post.author.bio)
-        }
+        marked = {a.account_id for i in items for a in i.post.authors() if self.filters.opted_out(a)}
         if marked:  # #nobot in a profile is an opt-out: recorded, so earlier boosts are taken back too
             self.consent.mark_opted_out(platform, marked, "profile marker")
         if batch.malformed:
@@ -177,6 +194,19 @@ class Pipeline:
                 },
             )
         return result
+
+    def _taken_part(self, platform: Platform, batch: Batch) -> frozenset[str]:
+        """The nominators of ``batch`` who took part before: a tagged post, an opt-in, a link,
+        or a curator's own account."""
+        if not batch.nominations:
+            return frozenset()
+        curators = self.filters.curator_accounts(platform)
+        by = [n.nominated_by for n in batch.nominations]
+        known = {
+            a.account_id for a in by if {a.account_id.casefold(), a.handle.lstrip("@").casefold()} & curators
+        }
+        known |= self.store.taken_part(platform, [a.account_id for a in by], self.filters.tags)
+        return frozenset(known)
 
 
 def _fmt(pairs: Iterable[tuple[str, int]]) -> str:

@@ -10,9 +10,11 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import aliased
 
 from bot import models as m
 from bot.config import Settings
+from bot.discovery import ProfileRule, objection
 from bot.domain import OPEN_STATES, CandidateState, Platform
 from bot.errors import QueueError
 from bot.store import Store
@@ -65,6 +67,9 @@ class CandidateView:
     hashtags: str = ""  # space-separated, normalised
     author_created_at: datetime | None = None  # when the author's account was opened, if known
     stranger_replies: int | None = None  # replies from accounts that don't follow the author, if known
+    quoted_handle: str | None = None  # a quote post: whose post it carries
+    nominated_by_stranger: bool = False  # the nominating account had never taken part
+    consent_note: str | None = None  # why the profile rule holds it back until the member opts in
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -90,18 +95,45 @@ class Queue:
         self.store = store
         self.settings = settings
         self.required = settings.curation.approvals_required
+        self.rule = ProfileRule.of(settings)
+        self._quoted = aliased(m.Account)
 
     # -- reading -----------------------------------------------------------------------------
 
     def _select(self) -> Any:
+        """Rows of (candidate, post, author's account, quoted author's account or None)."""
         return (
-            select(m.Candidate, m.Post, m.Account)
+            select(m.Candidate, m.Post, m.Account, self._quoted)
             .join(m.Post, m.Post.id == m.Candidate.post_id)
             .join(m.Account, m.Account.id == m.Post.account_id)
+            .outerjoin(self._quoted, self._quoted.id == m.Post.quoted_account_id)
             .where(m.Candidate.community_id == self.store.community_id)
         )
 
-    def _view(self, c: m.Candidate, p: m.Post, a: m.Account, conn: Connection | None = None) -> CandidateView:
+    def _consent_note(self, *accounts: tuple[m.Account | None, str]) -> str | None:
+        """Why the profile rule holds this candidate back, as its card says (None: it does not)."""
+        for account, whose in accounts:
+            if account is None or not account.withheld:
+                continue
+            found = objection(
+                self.rule,
+                bio="",
+                withheld=account.withheld.split(),
+                opted_in=account.consent == "in",
+                whose=whose,
+            )
+            if found is not None:
+                return found.reason
+        return None
+
+    def _view(
+        self,
+        c: m.Candidate,
+        p: m.Post,
+        a: m.Account,
+        q: m.Account | None = None,
+        conn: Connection | None = None,
+    ) -> CandidateView:
         decisions: tuple[DecisionView, ...] = ()
         amps: tuple[AmplificationView, ...] = ()
         if conn is not None:
@@ -146,6 +178,9 @@ class Queue:
             hashtags=p.hashtags,
             author_created_at=a.account_created_at,
             stranger_replies=p.stranger_replies,
+            quoted_handle=q.handle if q is not None else None,
+            nominated_by_stranger=c.nominated_by_stranger,
+            consent_note=self._consent_note((a, "the author"), (q, "the quoted author")),
         )
 
     def list(
@@ -163,7 +198,7 @@ class Queue:
         from sqlalchemy.orm import Session
 
         with Session(self.store.engine) as session:
-            return [self._view(c, p, a) for c, p, a in session.execute(q)]
+            return [self._view(*row) for row in session.execute(q)]
 
     def counts(self, states: tuple[CandidateState, ...] = OPEN_WORK) -> dict[str, int]:
         """How many candidates are in each of ``states`` (by default the open work: counting
@@ -186,8 +221,8 @@ class Queue:
             row = session.execute(self._select().where(m.Candidate.id == candidate_id)).one_or_none()
             if row is None:
                 raise QueueError(f"no candidate #{candidate_id} in this community")
-            c, p, a = row
-            return self._view(c, p, a, conn=session.connection())
+            c, p, a, q = row
+            return self._view(c, p, a, q, conn=session.connection())
 
     # -- deciding ----------------------------------------------------------------------------
 
@@ -322,7 +357,7 @@ class Queue:
             row = session.execute(self._select().where(m.Candidate.id == candidate_id)).one_or_none()
             if row is None:
                 raise QueueError(f"no candidate #{candidate_id} in this community")
-            c, p, a = row
+            c, p, a, _ = row
             if c.state not in {s.value for s in allowed}:
                 who = _last_decider(conn, c.id)
                 raise QueueError(f"#{c.id} is already {c.state}{who}")
@@ -355,8 +390,8 @@ class Queue:
                 )
             )
             session.expire_all()
-            c, p, a = session.execute(self._select().where(m.Candidate.id == candidate_id)).one()
-            return self._view(c, p, a, conn=conn)
+            c, p, a, q = session.execute(self._select().where(m.Candidate.id == candidate_id)).one()
+            return self._view(c, p, a, q, conn=conn)
 
 
 def _last_decider(conn: Connection, candidate_id: int) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, bindparam, create_engine, event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.pool import NullPool
 
 from bot import models as m
@@ -72,6 +72,7 @@ class Item:
     skip: str | None = None  # a filter's verdict; None means "candidate, unless the store objects"
     nominated_by: str | None = None
     kind: str = "post"
+    nominated_by_stranger: bool = False  # the nominating account never took part (a card flag)
 
 
 @dataclass(slots=True)
@@ -157,9 +158,12 @@ class Store:
                 result.skip("duplicate")
         batch = list(unique.values())
         with self.engine.begin() as conn:
-            accounts = self._upsert_accounts(conn, platform, [i.post.author for i in batch], now)
+            authors = [a for i in batch for a in i.post.authors()]
+            accounts = self._upsert_accounts(conn, platform, authors, now)
             for item in batch:
                 acc = accounts[item.post.author.account_id]
+                quoted = item.post.quoted_author
+                them = accounts[quoted.account_id] if quoted is not None else None
                 if item.skip is None:
                     if acc["blocked"]:
                         item.skip = "blocked"
@@ -167,6 +171,8 @@ class Store:
                         item.skip = "opted_out"
                     elif consent_mode == "opt-in" and acc["consent"] != "in":
                         item.skip = "not_opted_in"
+                    elif them is not None and (them["blocked"] or them["consent"] == "out"):
+                        item.skip = "quoted_opted_out"  # a quote amplifies the post it carries
             new_ids = self._insert_posts(conn, platform, batch, accounts, now)
             result.stored = len(new_ids)
             rows = []
@@ -200,6 +206,7 @@ class Store:
             "kind": item.kind,
             "reason": item.reason,
             "nominated_by": item.nominated_by,
+            "nominated_by_stranger": item.nominated_by_stranger,
             "state": CandidateState.PENDING.value,
             "approvals": 0,
             "version": 0,
@@ -228,7 +235,13 @@ class Store:
         rows = []
         for item in wanted:
             pk, skip = found.get(item.post.post_id, (None, None))
-            if pk is not None and skip not in ("blocked", "opted_out", "boost", "not_opted_in"):
+            if pk is not None and skip not in (
+                "blocked",
+                "opted_out",
+                "boost",
+                "not_opted_in",
+                "quoted_opted_out",
+            ):
                 rows.append(self._candidate_row(pk, item, now))
         return rows
 
@@ -240,7 +253,14 @@ class Store:
         keys = list(latest)
         known: dict[str, dict[str, Any]] = {}
         table = m.table(m.Account)
-        cols = (table.c.id, table.c.platform_account_id, table.c.consent, table.c.blocked, table.c.handle)
+        cols = (
+            table.c.id,
+            table.c.platform_account_id,
+            table.c.consent,
+            table.c.blocked,
+            table.c.handle,
+            table.c.withheld,
+        )
         for part in chunks(keys):
             q = select(*cols).where(
                 table.c.community_id == self.community_id,
@@ -265,15 +285,23 @@ class Store:
                 )
                 known.update({r.platform_account_id: dict(r._mapping) for r in conn.execute(q)})
         changed = [
-            {"pk": known[k]["id"], "handle": latest[k].handle, "display_name": latest[k].display_name}
+            {
+                "pk": known[k]["id"],
+                "handle": latest[k].handle,
+                "display_name": latest[k].display_name,
+                "withheld": withheld_text(latest[k]),
+            }
             for k in keys
-            if k in known and known[k]["handle"] != latest[k].handle
+            if k in known
+            and (known[k]["handle"], known[k]["withheld"]) != (latest[k].handle, withheld_text(latest[k]))
         ]
         if changed:
             conn.execute(
                 update(table)
                 .where(table.c.id == _bind("pk"))
-                .values(handle=_bind("handle"), display_name=_bind("display_name")),
+                .values(
+                    handle=_bind("handle"), display_name=_bind("display_name"), withheld=_bind("withheld")
+                ),
                 changed,
             )
         seen = [known[k]["id"] for k in keys]
@@ -297,6 +325,7 @@ class Store:
             "consent": None,
             "consent_source": None,
             "blocked": False,
+            "withheld": withheld_text(a),
         }
 
     def _insert_posts(
@@ -331,6 +360,10 @@ class Store:
                     "ref": p.ref,
                     "skip_reason": item.skip,
                     "deleted": False,
+                    "quote_of": p.quote_of,
+                    "quoted_account_id": (
+                        accounts[p.quoted_author.account_id]["id"] if p.quoted_author is not None else None
+                    ),
                 }
             )
         table = m.table(m.Post)
@@ -345,14 +378,59 @@ class Store:
 
     def post_of_candidate(self, candidate_id: int) -> Post:
         """Rebuild the domain Post of a candidate (what an adapter needs to amplify it)."""
+        quoted = aliased(m.Account)
         with Session(self.engine) as session:
-            post, account = session.execute(
-                select(m.Post, m.Account)
+            post, account, quoted_account = session.execute(
+                select(m.Post, m.Account, quoted)
                 .join(m.Candidate, m.Candidate.post_id == m.Post.id)
                 .join(m.Account, m.Account.id == m.Post.account_id)
+                .outerjoin(quoted, quoted.id == m.Post.quoted_account_id)
                 .where(m.Candidate.id == candidate_id, m.Candidate.community_id == self.community_id)
             ).one()
-            return to_domain(post, account)
+            return to_domain(post, account, quoted_account)
+
+    def set_withheld(self, platform: Platform, author: Author) -> None:
+        """Keep the platform signals of an account as its profile shows them now (the card
+        reads them from here)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(m.Account)
+                .where(
+                    m.Account.community_id == self.community_id,
+                    m.Account.platform == platform.value,
+                    m.Account.platform_account_id == author.account_id,
+                    m.Account.withheld != withheld_text(author),
+                )
+                .values(withheld=withheld_text(author))
+            )
+
+    def taken_part(self, platform: Platform, account_ids: Iterable[str], tags: Iterable[str]) -> set[str]:
+        """Which of ``account_ids`` have taken part in the community: posted with one of its
+        ``tags`` (as we stored it), opted in, or linked their accounts."""
+        wanted = sorted(set(account_ids))
+        tags = frozenset(tags)
+        found: set[str] = set()
+        a, p = m.Account, m.Post
+        with self.engine.connect() as conn:
+            for part in chunks(wanted):
+                known = conn.execute(
+                    select(a.id, a.platform_account_id, a.consent, a.person_id).where(
+                        a.community_id == self.community_id,
+                        a.platform == platform.value,
+                        a.platform_account_id.in_(part),
+                    )
+                ).all()
+                found.update(r.platform_account_id for r in known if r.consent == "in" or r.person_id)
+                rest = {r.id: r.platform_account_id for r in known if r.platform_account_id not in found}
+                if not rest:
+                    continue
+                rows = conn.execute(
+                    select(p.account_id, p.hashtags).where(
+                        p.community_id == self.community_id, p.account_id.in_(list(rest))
+                    )
+                )
+                found.update(rest[pk] for pk, hashtags in rows if tags & frozenset(hashtags.split()))
+        return found
 
     def set_account_flags(
         self, platform: Platform, account_id: str, *, consent: str | None = None, source: str | None = None
@@ -376,8 +454,13 @@ def _bind(name: str) -> Any:
     return bindparam(name)
 
 
-def to_domain(post: m.Post, account: m.Account) -> Post:
-    author = Author(
+def withheld_text(author: Author) -> str:
+    return " ".join(sorted(author.withheld))
+
+
+def author_of(account: m.Account) -> Author:
+    """An account row as an Author (the bio is not kept: adapters read it again when it counts)."""
+    return Author(
         account_id=account.platform_account_id,
         handle=account.handle,
         display_name=account.display_name,
@@ -385,7 +468,12 @@ def to_domain(post: m.Post, account: m.Account) -> Post:
         is_bot=account.is_bot,
         is_group=account.is_group,
         created_at=account.account_created_at,
+        withheld=frozenset((account.withheld or "").split()),
     )
+
+
+def to_domain(post: m.Post, account: m.Account, quoted: m.Account | None = None) -> Post:
+    author = author_of(account)
     return Post(
         platform=Platform(post.platform),
         post_id=post.platform_post_id,
@@ -400,4 +488,6 @@ def to_domain(post: m.Post, account: m.Account) -> Post:
         language=post.language,
         content_warning=post.content_warning,
         ref=post.ref,
+        quote_of=post.quote_of,
+        quoted_author=author_of(quoted) if quoted is not None else None,
     )

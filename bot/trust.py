@@ -98,13 +98,20 @@ class TrustService:
     def verdict(self, candidate_id: int, post: Post, now: datetime) -> Verdict | None:
         with self.store.engine.connect() as conn:
             row = conn.execute(
-                select(m.Post.account_id, m.Post.deleted)
+                select(m.Post.account_id, m.Post.deleted, m.Post.quoted_account_id)
                 .join(m.Candidate, m.Candidate.post_id == m.Post.id)
                 .where(m.Candidate.id == candidate_id)
             ).one()
             standing = self.consent.consent_of(conn, int(row.account_id))
+            quoted = (  # a quote amplifies the post it carries: its author's consent counts too
+                self.consent.consent_of(conn, int(row.quoted_account_id))
+                if row.quoted_account_id is not None
+                else None
+            )
         if standing["consent"] == "out":
             return Verdict("the member opted out")
+        if quoted is not None and (quoted["consent"] == "out" or quoted["blocked"]):
+            return Verdict("the author of the quoted post opted out or is blocked")
         if self.settings.community.consent == "opt-in" and standing["consent"] != "in":
             return Verdict("the member has not opted in")
         if row.deleted:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.discovery import PlatformSignals
 from bot.errors import ConfigError
 from bot.flags import FlagSettings
 
@@ -19,6 +20,9 @@ class TrustSettings:
     health_stale_minutes: float = 15.0  # `bot health` fails when a watch is quiet for longer
     budget_fraction: float = 0.9  # share of each platform's published rate limit we allow ourselves
     flags: FlagSettings = field(default_factory=FlagSettings)
+    # Which of the members' own platform signals (not discoverable, noindex, logged-in users
+    # only) hold their posts back until they opt in; all of them unless turned off here.
+    respect_platform_signals: PlatformSignals = field(default_factory=PlatformSignals)
 
     def validate(self, key: str) -> None:
         for name in ("link_code_hours", "freeze_undo_hours", "recheck_days", "cycle_seconds"):

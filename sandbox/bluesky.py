@@ -286,6 +286,12 @@ class BlueskySandbox:
         with self._lock:
             self._accounts[did].description = description
 
+    def set_labels(self, did: str, labels: Iterable[str]) -> None:
+        """The account's self-labels (its profile record's ``labels``), e.g. ``!no-unauthenticated``
+        ("show my account to logged-in users only"); profile views list them among ``labels``."""
+        with self._lock:
+            self._accounts[did].labels = list(labels)
+
     def did_of(self, handle: str) -> str:
         return self._handles[handle.lower()]
 
@@ -509,8 +515,8 @@ class BlueskySandbox:
             view["followersCount"] = len(self._followers(account.did))
             view["followsCount"] = len(account.repo.get(FOLLOW, {}))
             view["postsCount"] = len(account.repo.get(POST, {}))
-        else:
-            view["description"] = account.description
+        # A post's author is a profileViewBasic, as on the AppView: no description, so a bio's
+        # opt-out markers are only seen by reading the profile (getProfile / getProfiles).
         return view
 
     def _followers(self, did: str) -> dict[str, str]:

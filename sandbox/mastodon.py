@@ -105,11 +105,12 @@ class _Account:
     bot: bool
     group: bool
     locked: bool
-    discoverable: bool
+    discoverable: bool | None  # None: a remote account whose server does not say
     created_at: datetime
     fields: list[dict[str, Any]]
     followers_count: int
     following_count: int
+    noindex: bool = False  # "ask search engines not to index my profile" (local accounts only)
 
     @property
     def local(self) -> bool:
@@ -383,7 +384,8 @@ class MastodonSandbox:
         bot: bool = False,
         group: bool = False,
         locked: bool = False,
-        discoverable: bool = True,
+        discoverable: bool | None = True,
+        noindex: bool = False,
         fields: Sequence[tuple[str, str]] = (),
         created_at: datetime | None = None,
     ) -> JSON:
@@ -397,8 +399,21 @@ class MastodonSandbox:
             account = self._new_account(username, domain, display_name, note, bot, group, created_at)
             account.locked = locked
             account.discoverable = discoverable
+            account.noindex = noindex
             account.fields = [{"name": k, "value": html.escape(v), "verified_at": None} for k, v in fields]
             return self._account_json(account)
+
+    def set_discovery(
+        self, account: Any, *, discoverable: bool | None = None, noindex: bool | None = None
+    ) -> None:
+        """The member changes their privacy settings ("feature profile and posts in discovery
+        algorithms", "opt out of search engine indexing"); None leaves a setting as it is."""
+        with self._lock:
+            found = self._account_ref(account)
+            if discoverable is not None:
+                found.discoverable = discoverable
+            if noindex is not None:
+                found.noindex = noindex
 
     def set_note(self, account: Any, note: str) -> None:
         """The member edits their profile text (plain text, as for :meth:`add_account`)."""
@@ -946,7 +961,7 @@ class MastodonSandbox:
             "locked": account.locked,
             "bot": account.bot,
             "discoverable": account.discoverable,
-            "indexable": account.discoverable,
+            "indexable": bool(account.discoverable),
             "group": account.group,
             "created_at": _iso(_midnight(account.created_at)),
             "note": account.note,
@@ -961,10 +976,11 @@ class MastodonSandbox:
             "statuses_count": len(statuses),
             "last_status_at": last.strftime("%Y-%m-%d") if last else None,
             "hide_collections": False,
-            "noindex": False,
             "emojis": [],
             "roles": [],
             "fields": list(account.fields),
+            # Mastodon gives noindex for its own accounts only (REST::AccountSerializer)
+            **({"noindex": account.noindex} if account.domain is None else {}),
         }
 
     def _credential_json(self, account: _Account) -> JSON:
@@ -978,7 +994,7 @@ class MastodonSandbox:
             "follow_requests_count": 0,
             "hide_collections": False,
             "discoverable": account.discoverable,
-            "indexable": account.discoverable,
+            "indexable": bool(account.discoverable),
         }
         out["role"] = {"id": "-99", "name": "", "permissions": "65536", "color": "", "highlighted": False}
         return out

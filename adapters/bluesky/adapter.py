@@ -20,7 +20,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -51,7 +51,7 @@ from adapters.bluesky.prefilter import NewPost, Notice, Prefilter, StreamEvent
 from adapters.bluesky.reach import BlueskyReach
 from adapters.bluesky.session import SessionVault, session_key
 from adapters.bluesky.settings import BlueskySettings
-from adapters.bluesky.streams import FirehoseStream, JetstreamStream, StreamBroken
+from adapters.bluesky.streams import FirehoseStream, JetstreamStream, StreamBroken, firehose_tip
 from adapters.bluesky.xrpc import (
     CREATE_POINTS,
     DELETE_POINTS,
@@ -90,7 +90,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SEARCH, BACKFILL, JETSTREAM, FIREHOSE = "search", "backfill", "jetstream", "firehose"
-PROFILE_TTL_S = 600.0  # opt-out markers live in profiles; read them again after this long
+PROFILE_TTL_S = 120.0  # opt-out markers and signals live in profiles; read them again after this long
 CURSOR_FLUSH_S = 5.0  # a stream with nothing for us still saves its cursor this often
 HEARTBEAT_S = 60.0  # and reports that it is alive this often, when nothing moved at all
 # Password logins this process allows itself per window (Bluesky allows 30 per 5 minutes): a
@@ -161,8 +161,12 @@ class BlueskyAdapter(BlueskyReach, PlatformAdapter):
         backfill: timedelta = timedelta(hours=72),
         languages: Sequence[str] = (),
         clock: Clock | None = None,
+        spellings: Sequence[str] = (),
     ) -> None:
         self.client = client
+        # The hashtags as the community writes them (``#LatinasInMedicine``): an AppView whose
+        # search matches text case-sensitively is asked for each, and for the lowercase form.
+        self.spellings = tuple(dict.fromkeys(t.lstrip("#＃") for t in spellings if t.lstrip("#＃")))
         self.settings = settings
         self.vault = vault
         self.budget = budget or RateBudget()
@@ -337,12 +341,14 @@ class BlueskyAdapter(BlueskyReach, PlatformAdapter):
             try:
                 found = await self._query("app.bsky.actor.getProfiles", params)
             except NotFound:
-                # No AppView behind this PDS: authors stay known by DID only.
+                # No AppView behind this PDS: authors stay known by DID only (nobody's profile
+                # can be read there; the last look before a repost asks again).
                 if not self._no_appview_warned:
                     log.warning(
                         "Bluesky profiles unavailable; authors shown by DID", extra={"platform": "bluesky"}
                     )
                     self._no_appview_warned = True
+                out.update((did, bare_author(did)) for did in missing[i:] if did not in out)
                 break
             for profile in found.get("profiles") or []:
                 try:
@@ -355,6 +361,30 @@ class BlueskyAdapter(BlueskyReach, PlatformAdapter):
         if len(self._profiles) > 20_000:
             for did, _ in sorted(self._profiles.items(), key=lambda kv: kv[1][0])[:10_000]:
                 del self._profiles[did]
+        return out
+
+    async def _with_profiles(self, posts: Sequence[Post]) -> list[Post]:
+        """``posts`` with their authors' and quoted authors' profiles read (getProfiles, batched,
+        cached briefly): search results, nominated posts and links carry only a basic view of
+        the author, without the bio whose opt-out markers consent depends on. A post whose
+        author has no profile to read (a deleted or suspended account) is left out: it could
+        never be amplified, and nobody can tell whether its author consents."""
+        dids = [p.author.account_id for p in posts]
+        dids += [p.quoted_author.account_id for p in posts if p.quoted_author is not None]
+        authors = await self._authors(dids)
+        out = []
+        for post in posts:
+            author = authors.get(post.author.account_id)
+            if author is None:
+                log.info(
+                    "skipped a post whose author's profile is unavailable",
+                    extra={"platform": "bluesky", "id": post.post_id},
+                )
+                continue
+            quoted = post.quoted_author
+            if quoted is not None:
+                quoted = authors.get(quoted.account_id, quoted)
+            out.append(replace(post, author=author, quoted_author=quoted))
         return out
 
     async def _records(self, collection: str, limit: int = OWN_RECORDS_PAGE) -> list[dict[str, Any]]:
@@ -410,15 +440,25 @@ class BlueskyAdapter(BlueskyReach, PlatformAdapter):
     ) -> AsyncIterator[Batch]:
         started = self.clock.now()
         position = Position.parse(stored)
+        tip: int | None = None
+        if mode == FIREHOSE and (position is None or position.seq is None):
+            # A firehose resumes from a sequence number only. Learn where it is *before* search
+            # fills the gap, so nothing falls between the two; and a quiet run --once then
+            # still leaves a position the next run resumes the stream from.
+            tip = await firehose_tip(
+                self.settings.firehose_url,
+                quiet_s=self.settings.caught_up_idle_seconds,
+                open_timeout=self.settings.request_timeout,
+            )
         if position is None:
             async for batch in self._fill_gap(tags, started - self.backfill, "first start"):
                 yield batch
-            position = Position(None, micros(started))
+            position = Position(tip, micros(started))
         elif position.seq is None and mode == FIREHOSE:
-            # A firehose cannot resume from a time, only from its tip: search covers the gap.
+            # A time is no firehose position: search covers the gap since then.
             async for batch in self._fill_gap(tags, position.since() or started - self.backfill, "resuming"):
                 yield batch
-            position = Position(None, micros(started))
+            position = Position(tip, micros(started))
         prefilter = Prefilter(tags, [await self._me()])
         saved = stored
         last_flush = time.monotonic()
@@ -524,19 +564,24 @@ class BlueskyAdapter(BlueskyReach, PlatformAdapter):
     async def _fill(self, batch: Batch, found: list[tuple[NewPost, RecordFacts, bool, bool]]) -> None:
         """Posts, nominations and members' requests of a batch, with their authors' profiles and
         nominated parents."""
-        authors = await self._authors(new.did for new, *_ in found)
+        quoted = [AtUri.parse(facts.quote_of).repo for _, facts, *_ in found if facts.quote_of]
+        authors = await self._authors([new.did for new, *_ in found] + quoted)
         nominations: list[tuple[Post, RecordFacts]] = []
+        tagged_posts: list[Post] = []
         for new, facts, tagged, nominates in found:
-            author = authors.get(new.did) or bare_author(new.did)
-            request = self._request(facts, author, new.uri)
+            author = authors.get(new.did)
+            request = self._request(facts, author or bare_author(new.did), new.uri)
             if request is not None:
                 batch.requests.append(request)
                 continue
-            post = post_from_facts(new.uri, new.cid, facts, author, web_base=self.settings.web_url)
+            post = post_from_facts(
+                new.uri, new.cid, facts, author or bare_author(new.did), web_base=self.settings.web_url
+            )
             if tagged:
-                batch.posts.append(post)
+                tagged_posts.append(post)
             if nominates:
                 nominations.append((post, facts))
+        batch.posts.extend(await self._with_profiles(tagged_posts))  # read above: from the cache
         batch.nominations.extend(await self._nominated(nominations))
 
     def _asks(self, facts: RecordFacts) -> tuple[str, str | None] | None:
@@ -558,6 +603,16 @@ class BlueskyAdapter(BlueskyReach, PlatformAdapter):
         if not replies:
             return []
         views = await self._views(facts.reply_parent for _, facts in replies if facts.reply_parent)
+        parents: dict[str, Post] = {}
+        for _, facts in replies:
+            view = views.get(facts.reply_parent or "")
+            if view is None:
+                continue
+            try:
+                parents[facts.reply_parent or ""] = view_to_post(view, web_base=self.settings.web_url)
+            except MalformedPayload:
+                continue  # said below, once per reply
+        read = {p.post_id: p for p in await self._with_profiles(list(parents.values()))}
         out = []
         for reply, facts in replies:
             view = views.get(facts.reply_parent or "")
@@ -567,14 +622,15 @@ class BlueskyAdapter(BlueskyReach, PlatformAdapter):
                 )
                 continue
             try:
-                parent = view_to_post(view, web_base=self.settings.web_url)
+                view_to_post(view, web_base=self.settings.web_url)
             except MalformedPayload as exc:
                 log.warning(
                     "skipped malformed nominated post",
                     extra={"platform": "bluesky", "id": facts.reply_parent, "error": str(exc)},
                 )
                 continue
-            if parent.author.account_id == self.did:
+            parent = read.get(facts.reply_parent or "")
+            if parent is None or parent.author.account_id == self.did:
                 continue
             out.append(Nomination(post=parent, nominated_by=reply.author, note=reply.text))
         return out
@@ -612,6 +668,14 @@ class BlueskyAdapter(BlueskyReach, PlatformAdapter):
                 return
             await self.clock.sleep(self.settings.poll_seconds)
 
+    def _spellings_of(self, tag: str) -> list[str]:
+        """How to ask search for ``tag`` (normalised): as the community configured it, and in
+        lowercase. Bluesky's own search ignores case and honours ``tag``; the reference AppView
+        matches the text as written and ignores ``tag``, so a post written ``#LatinasInMedicine``
+        is only found by asking for exactly that."""
+        configured = [s for s in self.spellings if normalize_tag(s) == tag]
+        return list(dict.fromkeys([*configured, tag]))
+
     async def _search(self, since: datetime, **query: Any) -> list[dict[str, Any]]:
         """Every post view for one query since ``since``, newest first, page by page."""
         views: list[dict[str, Any]] = []
@@ -633,8 +697,9 @@ class BlueskyAdapter(BlueskyReach, PlatformAdapter):
     ) -> Batch:
         views: dict[str, dict[str, Any]] = {}
         for tag in sorted(tags):
-            for view in await self._search(since, q=f"#{tag}", tag=[tag]):
-                views.setdefault(str(view.get("uri")), view)
+            for spelling in self._spellings_of(tag):
+                for view in await self._search(since, q=f"#{spelling}", tag=[tag]):
+                    views.setdefault(str(view.get("uri")), view)  # found twice, kept once
         mentions: dict[str, dict[str, Any]] = {}
         if self.handle:
             for view in await self._search(since, q=f"@{self.handle}", mentions=self.handle):
@@ -665,7 +730,12 @@ class BlueskyAdapter(BlueskyReach, PlatformAdapter):
                 batch.posts.append(post)
             if uri in mentions and facts.reply_parent and self.did in facts.mentions:
                 replies.append((post, facts))
-        batch.posts.sort(key=lambda p: (p.created_at, p.post_id))
+        batch.posts = await self._with_profiles(sorted(batch.posts, key=lambda p: (p.created_at, p.post_id)))
+        if batch.requests:  # an opt-in is answered with a word on a marker still in the profile
+            read = await self._authors(r.author.account_id for r in batch.requests)
+            batch.requests = [
+                replace(r, author=read.get(r.author.account_id, r.author)) for r in batch.requests
+            ]
         batch.nominations.extend(await self._nominated(replies))
         batch.cursor = iso(newest) if newest is not None else None
         return batch
@@ -677,7 +747,10 @@ class BlueskyAdapter(BlueskyReach, PlatformAdapter):
         view = (await self._views([uri])).get(uri)
         if view is None:
             raise NotFound(f"Bluesky: no post at {url_or_ref[:120]}")
-        return view_to_post(view, web_base=self.settings.web_url)
+        read = await self._with_profiles([view_to_post(view, web_base=self.settings.web_url)])
+        if not read:
+            raise NotFound(f"Bluesky: the author of {url_or_ref[:120]} has no profile to read")
+        return read[0]
 
     async def _uri_of(self, ref: str) -> str:
         if ref.startswith("at://"):
@@ -889,4 +962,5 @@ def create(settings: BlueskySettings, app: Settings) -> BlueskyAdapter:
         budget=budget,
         backfill=timedelta(hours=app.curation.max_age_hours),
         languages=app.community.languages,
+        spellings=app.community.hashtags,
     )

@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.domain import Author, Platform, Post, normalize_tag
+from bot.domain import Author, Platform, Post, hashtags_in, normalize_tag
 from bot.errors import MalformedPayload
-from bot.pipeline import hashtags_in
 
 POST = "app.bsky.feed.post"
 REPOST = "app.bsky.feed.repost"
 TAG = "app.bsky.richtext.facet#tag"
 MENTION = "app.bsky.richtext.facet#mention"
 LINK = "app.bsky.richtext.facet#link"
+NO_UNAUTHENTICATED = "!no-unauthenticated"
 MAX_TEXT_BYTES = 3000  # the post lexicon's maxLength (UTF-8 bytes); 300 graphemes is the soft limit
 
 
@@ -38,6 +38,7 @@ class RecordFacts:
     language: str | None
     content_warning: str | None
     bad_facets: int  # facets whose byte range does not fit the text
+    quote_of: str | None = None  # the post this one quotes (its at:// URI)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +163,28 @@ def read_record(record: Any, *, fallback_time: datetime | None = None) -> Record
         language=langs[0] if langs else None,
         content_warning=_self_labels(record.get("labels")),
         bad_facets=bad,
+        quote_of=quoted_uri(record.get("embed")),
     )
+
+
+def quoted_uri(embed: Any) -> str | None:
+    """The post a record embeds (``app.bsky.embed.record``, or ``recordWithMedia``'s record):
+    a quote post. A quoted list or feed is nobody's post, and a broken embed quotes nothing."""
+    if not isinstance(embed, Mapping):
+        return None
+    if embed.get("$type") == "app.bsky.embed.recordWithMedia":
+        embed = embed.get("record")
+        if not isinstance(embed, Mapping):
+            return None
+    ref = embed.get("record")
+    uri = ref.get("uri") if isinstance(ref, Mapping) else None
+    if not isinstance(uri, str):
+        return None
+    try:
+        at = AtUri.parse(uri)
+    except MalformedPayload:
+        return None
+    return uri if at.collection == POST and at.repo.startswith("did:") else None
 
 
 def _ref_uri(ref: Any, field: str) -> str:
@@ -208,6 +230,9 @@ def to_author(profile: Any) -> Author:
         is_bot="bot" in labels,
         created_at=_maybe_when(created),
         followers_count=followers if isinstance(followers, int) and not isinstance(followers, bool) else None,
+        # The account's own "logged-in users only" self-label (its profile record's labels,
+        # which the AppView shows among the profile's labels).
+        withheld=frozenset({"no_unauthenticated"}) if NO_UNAUTHENTICATED in labels else frozenset(),
     )
 
 
@@ -252,6 +277,9 @@ def post_from_facts(uri: str, cid: str | None, facts: RecordFacts, author: Autho
         content_warning=facts.content_warning,
         mentions=facts.mentions,
         ref=cid,
+        quote_of=facts.quote_of,
+        # known by DID until the adapter reads the profile (consent needs it)
+        quoted_author=bare_author(AtUri.parse(facts.quote_of).repo) if facts.quote_of else None,
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import libipld
 from atproto_client.models.common import XrpcError
+from atproto_core.exceptions import AtProtocolError
 from atproto_firehose import AsyncFirehoseSubscribeReposClient
 from atproto_jetstream import AsyncJetstreamClient
 from atproto_jetstream.exceptions import (
@@ -26,6 +27,9 @@ from atproto_jetstream.exceptions import (
     JetstreamDecodingError,
     JetstreamError,
 )
+from atproto_subscription.frames import Frame
+from websockets.asyncio.client import connect
+from websockets.exceptions import WebSocketException
 
 from adapters.bluesky.normalize import POST
 from adapters.bluesky.prefilter import (
@@ -44,6 +48,7 @@ log = logging.getLogger(__name__)
 QUEUE_SIZE = 10_000
 STOP_TIMEOUT_S = 1.0  # a connected client closes in well under this; one in backoff is cancelled
 GIVE_UP_AFTER = 3  # failed connections in a row (about 14 s of the SDK's backoff) before we say so
+TIP_PROBES = 130  # enough to find any 64-bit sequence number by doubling, then halving
 Item = StreamEvent | Notice
 
 
@@ -370,3 +375,63 @@ class FirehoseStream(_Stream):
             # On reconnect the SDK subscribes with these params again; keep them current.
             self.client.update_params({"cursor": item.seq})
         await self.bridge.put(item)
+
+
+async def firehose_tip(base_uri: str, *, quiet_s: float, open_timeout: float = 10.0) -> int | None:
+    """Where a firehose (``subscribeRepos``) is now, as a sequence number to subscribe from.
+
+    A subscription from the tip says nothing about where that is until an event comes, and on
+    a quiet PDS none may come before a ``run --once`` ends: its cursor would then hold no
+    position, and the next run could not resume the stream. The server does tell where a
+    cursor stands, though: one before its tip is answered with events, one past it is refused
+    (``FutureCursor``), and the tip itself is quiet. So the tip is found by doubling a cursor
+    until refused, then halving the gap — a few dozen short connections, only when no
+    position is stored. While events keep coming the answer is a little behind the tip, never
+    past it (subscribing from it replays what the store already holds, at worst). None when
+    the server answers in some other way.
+    """
+    uri = f"{base_uri.rstrip('/')}/com.atproto.sync.subscribeRepos"
+
+    async def where(cursor: int) -> str:  # "before", "past" or "tip"
+        async with connect(f"{uri}?cursor={cursor}", open_timeout=open_timeout, close_timeout=0.1) as ws:
+            try:
+                raw = await asyncio.wait_for(ws.recv(), quiet_s)
+            except TimeoutError:
+                return "tip"
+        frame = Frame.from_bytes(raw if isinstance(raw, bytes) else raw.encode())
+        if not frame.is_error:
+            return "before"
+        name = getattr(frame.body, "error", None)
+        if name == "FutureCursor":
+            return "past"
+        raise StreamBroken(str(name or "Error"), str(getattr(frame.body, "message", "") or ""))
+
+    low, high, probes = 0, None, 0
+    try:
+        cursor = 1
+        while high is None and probes < TIP_PROBES:
+            probes += 1
+            found = await where(cursor)
+            if found == "tip":
+                return cursor
+            if found == "past":
+                high = cursor
+            else:
+                low, cursor = cursor, cursor * 2
+        while high is not None and high - low > 1 and probes < TIP_PROBES:
+            probes += 1
+            middle = (low + high) // 2
+            found = await where(middle)
+            if found == "tip":
+                return middle
+            if found == "past":
+                high = middle
+            else:
+                low = middle
+    except (OSError, TimeoutError, WebSocketException, AtProtocolError, StreamBroken) as exc:
+        log.warning(
+            "could not tell where the firehose is; subscribing from its tip",
+            extra={"platform": "bluesky", "error": type(exc).__name__},
+        )
+        return None
+    return low if high is not None else None

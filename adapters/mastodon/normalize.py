@@ -80,7 +80,21 @@ def to_author(account: Any, local_domain: str) -> Author:
         followers_count=account.get("followers_count")
         if isinstance(account.get("followers_count"), int)
         else None,
+        withheld=withheld(account),
     )
+
+
+def withheld(account: Mapping[str, Any]) -> frozenset[str]:
+    """What the account told its server against being found: ``discoverable: false`` (not in
+    discovery features) and ``noindex: true`` (no search engines). A field that is absent or
+    null says nothing (remote accounts often leave ``discoverable`` out; ``noindex`` is only
+    given for the server's own accounts)."""
+    out = set()
+    if account.get("discoverable") is False:
+        out.add("discoverable")
+    if account.get("noindex") is True:
+        out.add("noindex")
+    return frozenset(out)
 
 
 def to_post(status: Any, local_domain: str) -> Post:
@@ -117,7 +131,24 @@ def to_post(status: Any, local_domain: str) -> Post:
         content_warning=str(status.get("spoiler_text") or "") or None,
         mentions=mentions,
         ref=str(status.get("uri") or "") or None,
+        **_quoted(status.get("quote"), local_domain),
     )
+
+
+def _quoted(quote: Any, local_domain: str) -> dict[str, Any]:
+    """A quote post (Mastodon 4.5's ``quote``: a Quote entity with the ``quoted_status``): the
+    quoted status and its author, whose consent counts too. A quote the server does not show
+    (pending, revoked, or only an id) carries no post to amplify with it."""
+    quoted = quote.get("quoted_status") if isinstance(quote, Mapping) else None
+    if not isinstance(quoted, Mapping) or quote.get("state", "accepted") != "accepted":
+        return {}
+    try:
+        return {
+            "quote_of": _str(quoted, "id"),
+            "quoted_author": to_author(quoted.get("account"), local_domain),
+        }
+    except MalformedPayload:
+        return {}
 
 
 def id_key(status_id: str) -> tuple[int, str]:
