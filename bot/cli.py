@@ -43,6 +43,8 @@ def _setup_logs(args: argparse.Namespace, secrets: Sequence[str] = ()) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _setup_logs(args, list(settings.secrets))
+    for warning in settings.warnings():
+        log.warning("config: %s", warning)
     return asyncio.run(_run(settings, args))
 
 
@@ -258,6 +260,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     platforms = ", ".join(p.value for p in settings.enabled_platforms()) or "no platforms"
     tags = " ".join("#" + t for t in settings.community.hashtags)
     print(f"config OK: {settings.community.name} watches {tags} on {platforms}")
+    for warning in settings.warnings():
+        print(f"warning: {warning}")
     return EXIT_OK
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.errors import ConfigError
+from bot.schema import number
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -36,21 +37,16 @@ _MENTION = re.compile(r"(?<![\w@/])@[\w.-]+(?:@[\w-]+(?:\.[\w-]+)+)?")
 class FlagSettings:
     """``trust.flags`` in the config: when a card gets which flag."""
 
-    new_account_days: float = 30.0  # an author's account younger than this
-    many_mentions: int = 5  # the post mentions this many accounts or more
-    stranger_replies: int = 10  # this many replies from accounts that don't follow the author
-    pile_on_recheck_minutes: float = 15.0  # how often an open candidate's replies are counted again
+    # an author's account younger than this
+    new_account_days: float = number(30.0, 0, 36_500, unit="days", zero="off")
+    many_mentions: int = number(5, 0, 10_000, zero="off")  # the post mentions this many accounts or more
+    # this many replies from accounts that don't follow the author
+    stranger_replies: int = number(10, 0, 1_000_000, zero="off")
+    # how often an open candidate's replies are counted again
+    pile_on_recheck_minutes: float = number(15.0, 0, 31 * 24 * 60, unit="minutes", zero="never")
     patient_patterns: tuple[str, ...] = DEFAULT_PATIENT_PATTERNS
 
     def validate(self, key: str) -> None:
-        if self.new_account_days < 0:
-            raise ConfigError(f"{key}.new_account_days", "expected 0 (off) or a positive number of days")
-        if self.many_mentions < 0:
-            raise ConfigError(f"{key}.many_mentions", "expected 0 (off) or more")
-        if self.stranger_replies < 0:
-            raise ConfigError(f"{key}.stranger_replies", "expected 0 (off) or more")
-        if self.pile_on_recheck_minutes < 0:
-            raise ConfigError(f"{key}.pile_on_recheck_minutes", "expected 0 (never) or a positive number")
         for i, pattern in enumerate(self.patient_patterns):
             try:
                 re.compile(pattern, re.IGNORECASE)
