@@ -912,6 +912,7 @@ class TelegramSandbox:
         limits: FloodLimits | None = None,
         clock: Callable[[], float] = time.time,
         privacy_mode: bool = False,
+        port: int = 0,
     ) -> None:
         bot_id, sep, _ = token.partition(":")
         if not sep or not bot_id.isdigit():
@@ -969,7 +970,7 @@ class TelegramSandbox:
             router.add(verb, r"/file/bot(?P<token>[^/]*)/(?P<path>.*)", self._serve_file)
             router.add(verb, r"/.*", self._not_found)
         self.faults = TelegramFaults(self._count_too_many)
-        self.server = LoopbackServer(router, self.faults)
+        self.server = LoopbackServer(router, self.faults, port=port)
 
     # ---- lifecycle and addresses ------------------------------------------------------------
 

@@ -110,6 +110,22 @@ class MastodonAdapter(MastodonReach, PlatformAdapter):
         self.domain = urlsplit(settings.api_base_url).hostname or "localhost"
         self.me: Author | None = None
         self.path_tag: str | None = None
+        self._version_known = False
+
+    def _with_version(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call ``fn`` once Mastodon.py knows the server's version.
+
+        Many Mastodon.py methods look the version up on first use, and when that look-up fails
+        (the server refuses connections, answers 5xx) the library asks again from inside the
+        asking until the stack runs out: ``run`` used to end in a RecursionError. So the version
+        is read here first, after a plain request that fails with an ordinary network error
+        while the server is down; once read, the library never asks again.
+        """
+        if not self._version_known:
+            self.client.instance_v1()
+            self.client.retrieve_mastodon_version()
+            self._version_known = True
+        return fn(*args, **kwargs)
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         costs = {"requests": 1}
@@ -118,9 +134,11 @@ class MastodonAdapter(MastodonReach, PlatformAdapter):
             costs["deletes"] = 1
         await self.budget.spend(costs)
         try:
-            return await asyncio.to_thread(fn, *args, **kwargs)
+            return await asyncio.to_thread(self._with_version, fn, *args, **kwargs)
         except MastodonError as exc:
             raise translate(exc, self.client) from exc
+        except RecursionError as exc:  # the version look-up above, had the server died in between
+            raise Transient("Mastodon unavailable: its version could not be read") from exc
         finally:
             # Mastodon's headers speak of the limit nearest to being reached: after an unboost or
             # a delete, that is the deletions' own.
