@@ -168,17 +168,9 @@ def cmd_queue_show(args: argparse.Namespace) -> int:
         print(f"content warning: {c.content_warning}")
     if c.is_reply:
         print("this is a reply")
-    from bot.flags import card_flags
+    from bot.flags import view_flags
 
-    flags = queue.settings.trust.flags
-    noted = card_flags(
-        flags,
-        text=c.text,
-        now=now,
-        author_created_at=c.author_created_at,
-        stranger_replies=c.stranger_replies,
-    )
-    for flag in noted:
+    for flag in view_flags(queue.settings.trust.flags, c, now):
         print(f"⚑ {flag.text}")
     print()
     print(textwrap.indent(textwrap.fill(c.text, 88, replace_whitespace=False), "  "))

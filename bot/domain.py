@@ -85,6 +85,14 @@ class Post:
     content_warning: str | None = None
     mentions: tuple[str, ...] = ()
     ref: str | None = None  # extra handle an adapter needs later (Bluesky CID, Telegram chat)
+    # What made this post automated though its author is no bot account, as the curator reads it
+    # ("sent via @gamebot"); the author's own bot flag is ``author.is_bot``.
+    automated: str | None = None
+
+    @property
+    def by_bot(self) -> bool:
+        """Posted by a bot or an automated account, or through one."""
+        return self.author.is_bot or bool(self.automated)
 
 
 @dataclass(frozen=True, slots=True)

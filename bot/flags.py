@@ -1,4 +1,4 @@
-"""Flags on a curator's card that help spot a pile-on or a privacy slip before amplifying.
+"""Flags on a curator's card that help spot a pile-on, a privacy slip or a bot before amplifying.
 
 Pure: given what we know of a post and its author, say what deserves a second look. Flags
 inform; curators decide. Also the check that our own text never names a curator.
@@ -17,6 +17,7 @@ from bot.schema import number
 
 if TYPE_CHECKING:
     from bot.config import Settings
+    from bot.queue import CandidateView
 
 # Patterns that suggest a post may identify a patient. Case-insensitive; English and Spanish,
 # as the communities this bot serves write in both. A community adds its own in the config.
@@ -61,13 +62,23 @@ class FlagSettings:
 
 @dataclass(frozen=True)
 class Flag:
-    code: str  # new_account | many_mentions | stranger_replies | patient_info
+    code: str  # bot | new_account | many_mentions | stranger_replies | patient_info
     text: str  # what the curator reads on the card
 
 
 def mentions_in(text: str) -> int:
     """How many distinct accounts ``text`` mentions (@user, @user@server, @handle.bsky.social)."""
     return len({m.group(0).casefold().rstrip(".") for m in _MENTION.finditer(text)})
+
+
+def bot_flag(author_is_bot: bool, automated: str | None) -> Flag | None:
+    """Who is speaking: a bot or automated account (Mastodon's ``bot``, a Telegram bot, Bluesky's
+    ``bot`` self-label), or a person's post made by automation (a Telegram inline bot)."""
+    if author_is_bot:
+        return Flag("bot", "posted by a bot or automated account")
+    if automated:
+        return Flag("bot", f"automated: {automated}")
+    return None
 
 
 def card_flags(
@@ -79,10 +90,15 @@ def card_flags(
     mentions: int | None = None,
     stranger_replies: int | None = None,
     patterns: Iterable[re.Pattern[str]] | None = None,
+    author_is_bot: bool = False,
+    automated: str | None = None,
 ) -> list[Flag]:
     """Every flag the post earns. ``mentions`` defaults to counting them in the text;
     ``stranger_replies`` is given only by platforms that can tell (None: not known)."""
     flags: list[Flag] = []
+    bot = bot_flag(author_is_bot, automated)
+    if bot is not None:
+        flags.append(bot)
     if settings.new_account_days and author_created_at is not None:
         age = now - author_created_at
         if age.total_seconds() < settings.new_account_days * 86400:
@@ -105,6 +121,19 @@ def card_flags(
         # Never quote the match: the card would repeat what may be a patient's details.
         flags.append(Flag("patient_info", "may carry patient information: read before amplifying"))
     return flags
+
+
+def view_flags(settings: FlagSettings, view: CandidateView, now: datetime) -> list[Flag]:
+    """Every flag of a queued candidate: the card and ``queue show`` both read these."""
+    return card_flags(
+        settings,
+        text=view.text,
+        now=now,
+        author_created_at=view.author_created_at,
+        stranger_replies=view.stranger_replies,
+        author_is_bot=view.author_is_bot,
+        automated=view.automated,
+    )
 
 
 def names_a_curator(text: str, settings: Settings) -> str | None:

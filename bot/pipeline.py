@@ -37,6 +37,7 @@ class Filters:
         self.tags = frozenset(settings.community.tags)
         self.opportunity_tag = settings.series.opportunities.normalized_tag
         self.include_replies = settings.curation.include_replies
+        self.skip_bots = settings.curation.skip_bots
         self.max_age = timedelta(hours=settings.curation.max_age_hours)
         self.markers = frozenset(normalize_tag(t) for t in settings.curation.optout_markers)
         block = settings.blocklist
@@ -74,6 +75,8 @@ class Filters:
             return "blocked"
         if self.opted_out_by_profile(post.author.bio):
             return "opted_out"
+        if self.skip_bots and post.by_bot:
+            return "bot"  # nominated or not: the community asked to hear only from people
         if nominated:
             return None  # a member asked for it: replies and older posts are fine
         if not (post.hashtags & self.tags):

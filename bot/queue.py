@@ -65,6 +65,8 @@ class CandidateView:
     hashtags: str = ""  # space-separated, normalised
     author_created_at: datetime | None = None  # when the author's account was opened, if known
     stranger_replies: int | None = None  # replies from accounts that don't follow the author, if known
+    author_is_bot: bool = False  # the platform says the author is a bot or automated account
+    automated: str | None = None  # what made the post automated though its author is not a bot
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -146,6 +148,8 @@ class Queue:
             hashtags=p.hashtags,
             author_created_at=a.account_created_at,
             stranger_replies=p.stranger_replies,
+            author_is_bot=a.is_bot,
+            automated=p.automated,
         )
 
     def list(

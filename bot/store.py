@@ -240,7 +240,14 @@ class Store:
         keys = list(latest)
         known: dict[str, dict[str, Any]] = {}
         table = m.table(m.Account)
-        cols = (table.c.id, table.c.platform_account_id, table.c.consent, table.c.blocked, table.c.handle)
+        cols = (
+            table.c.id,
+            table.c.platform_account_id,
+            table.c.consent,
+            table.c.blocked,
+            table.c.handle,
+            table.c.is_bot,
+        )
         for part in chunks(keys):
             q = select(*cols).where(
                 table.c.community_id == self.community_id,
@@ -275,6 +282,16 @@ class Store:
                 .where(table.c.id == _bind("pk"))
                 .values(handle=_bind("handle"), display_name=_bind("display_name")),
                 changed,
+            )
+        # An account the platform now calls a bot (or no longer does): the card flags what it is now.
+        turned = [
+            {"pk": known[k]["id"], "is_bot": latest[k].is_bot}
+            for k in keys
+            if k in known and bool(known[k]["is_bot"]) != latest[k].is_bot
+        ]
+        if turned:
+            conn.execute(
+                update(table).where(table.c.id == _bind("pk")).values(is_bot=_bind("is_bot")), turned
             )
         seen = [known[k]["id"] for k in keys]
         for part in chunks(seen):
@@ -329,6 +346,7 @@ class Store:
                     "language": p.language,
                     "content_warning": p.content_warning,
                     "ref": p.ref,
+                    "automated": p.automated[:255] if p.automated else None,
                     "skip_reason": item.skip,
                     "deleted": False,
                 }
@@ -400,4 +418,5 @@ def to_domain(post: m.Post, account: m.Account) -> Post:
         language=post.language,
         content_warning=post.content_warning,
         ref=post.ref,
+        automated=post.automated,
     )
