@@ -31,7 +31,7 @@ from bot.pipeline import Pipeline
 from bot.queue import Queue
 from bot.series.publisher import PublishOutcome
 from bot.series.runner import SeriesRunner
-from bot.store import IngestResult, Store, make_engine
+from bot.store import IngestResult, Store, engine_for
 from bot.trust import TrustService
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class Coalesce:
     ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.engine = engine or make_engine(settings.database.url)
+        self.engine = engine or engine_for(settings)
         self._adapters = dict(adapters) if adapters is not None else None
         self.dry_run = dry_run
         self.worker = worker or default_worker_id()

@@ -33,6 +33,22 @@ def _settings(args: argparse.Namespace) -> config_mod.Settings:
     return config_mod.load(config_mod.config_path(args.config))
 
 
+def file_mode(args: argparse.Namespace, settings: config_mod.Settings) -> int:
+    """The mode of the files a command writes: ``--mode`` if given, else ``files.mode`` (600)."""
+    from bot.files import parse_mode
+
+    given = getattr(args, "mode", None)
+    return parse_mode(given, "--mode") if given else settings.files.file_mode
+
+
+def add_mode_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mode",
+        metavar="OCTAL",
+        help="who may read the files written (default: files.mode in the config, 600: you only)",
+    )
+
+
 def _setup_logs(args: argparse.Namespace, secrets: Sequence[str] = ()) -> None:
     logs.setup(args.log_format, args.log_level, secrets)
 
@@ -95,11 +111,11 @@ async def _run(settings: config_mod.Settings, args: argparse.Namespace) -> int:
 
 def _queue(args: argparse.Namespace) -> Any:
     from bot.queue import Queue
-    from bot.store import Store, make_engine
+    from bot.store import Store, engine_for
 
     settings = _settings(args)
     _setup_logs(args, list(settings.secrets))
-    engine = make_engine(settings.database.url)
+    engine = engine_for(settings)
     _ensure_schema(engine)
     now = datetime.now(UTC)
     store = Store.open(engine, settings.community.slug, settings.community.name, now)
@@ -259,11 +275,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from bot.migrate import upgrade
-    from bot.store import make_engine
+    from bot.store import engine_for
 
     settings = _settings(args)
     _setup_logs(args, list(settings.secrets))
-    engine = make_engine(settings.database.url)
+    engine = engine_for(settings)
     applied = upgrade(engine)
     print(f"database migrated ({', '.join(applied)})" if applied else "database is already up to date")
     return EXIT_OK

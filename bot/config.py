@@ -17,6 +17,7 @@ import yaml
 
 from bot.domain import Platform, normalize_tag
 from bot.errors import ConfigError
+from bot.files import parse_mode
 from bot.schema import Environment, build, number
 from bot.series.settings import SeriesSettings
 from bot.trust_settings import TrustSettings
@@ -124,6 +125,21 @@ class AmplifySettings:
 
 
 @dataclass(frozen=True)
+class FilesSettings:
+    """How the files the bot writes (its SQLite database, exports, reports, interview files) may
+    be read: by their owner only unless the admin widens it here (``640``: the group too)."""
+
+    mode: str = "600"
+
+    def validate(self, key: str) -> None:
+        parse_mode(self.mode, f"{key}.mode")
+
+    @property
+    def file_mode(self) -> int:
+        return parse_mode(self.mode)
+
+
+@dataclass(frozen=True)
 class DatabaseSettings:
     url: str = "sqlite:///coalesce.db"
 
@@ -176,6 +192,7 @@ class ReportSettings:
 class Settings:
     community: CommunitySettings
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    files: FilesSettings = field(default_factory=FilesSettings)
     curators: tuple[Curator, ...] = ()
     curation: CurationSettings = field(default_factory=CurationSettings)
     blocklist: BlocklistSettings = field(default_factory=BlocklistSettings)
@@ -250,6 +267,7 @@ def parse(data: Any, env: Environment | None = None) -> Settings:
     return Settings(
         community=base.community,
         database=database,
+        files=base.files,
         curators=curators,
         curation=base.curation,
         blocklist=base.blocklist,

@@ -10,23 +10,29 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, and_, bindparam, create_engine, event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from bot import models as m
 from bot.domain import Author, CandidateState, Platform, Post
+from bot.files import OWNER_ONLY, private_sqlite
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 CHUNK = 500  # rows per IN (...) list; well under every backend's parameter limit
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine tuned for the backend: SQLite gets WAL, foreign keys and a busy timeout."""
+def make_engine(url: str, *, file_mode: int = OWNER_ONLY, **kwargs: Any) -> Engine:
+    """An engine tuned for the backend: SQLite gets WAL, foreign keys and a busy timeout, and its
+    files (the database, ``-wal``, ``-shm``) are readable by their owner only (``file_mode``)."""
     if url.startswith("sqlite"):
+        private_sqlite(make_url(url).database or "", file_mode)
         engine = create_engine(url, connect_args={"timeout": 30}, poolclass=NullPool, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -50,6 +56,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     elif url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgres://")
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def engine_for(settings: Settings) -> Engine:
+    """The engine of a deployment's database, its files as private as ``files.mode`` says."""
+    return make_engine(settings.database.url, file_mode=settings.files.file_mode)
 
 
 def _insert(conn: Connection, table: Any) -> Any:

@@ -876,12 +876,12 @@ def _indexed_at(view: Mapping[str, Any]) -> datetime | None:
 
 
 def create(settings: BlueskySettings, app: Settings) -> BlueskyAdapter:
-    from bot.store import make_engine
+    from bot.store import engine_for
 
     budget = RateBudget()
     client = make_client(settings.service_url, timeout=settings.request_timeout, budget=budget)
     vault = SessionVault(
-        make_engine(app.database.url),
+        engine_for(app),
         app.community.slug,
         app.community.name,
         settings.account,
