@@ -18,9 +18,12 @@ from pathlib import Path
 import pytest
 import yaml
 from sqlalchemy import Engine
+from telegram import Message
 
+from adapters.telegram.normalize import to_post
 from bot.cli import main
 from bot.clock import FakeClock
+from bot.flags import bot_flag
 from bot.queue import Queue
 from tests.attacks.bots_world import AUTOMATED, AUTOMATION_NOTE, CURATORS, HUMAN, running
 from tests.conftest import BASE_CONFIG, make_settings
@@ -70,3 +73,73 @@ async def test_bots_are_flagged_on_the_card_and_in_queue_show(
         assert main(["queue", "show", str(views[text].id), "--config", str(config)]) == 0
         shown = capsys.readouterr().out
         assert not any(f"⚑ {flag}" in shown for flag in BOT_FLAG), (key, shown)
+
+
+def _message(**fields: object) -> Message:
+    data: dict[str, object] = {
+        "message_id": 5,
+        "date": 1764900000,
+        "chat": {"id": -1002, "type": "supergroup", "title": "Discussion"},
+        "text": "New issue #LatinasInMedicine",
+        "entities": [{"type": "hashtag", "offset": 10, "length": 18}],
+        **fields,
+    }
+    message = Message.de_json(data, None)
+    assert message is not None
+    return message
+
+
+CHANNEL = {"id": -1003, "type": "channel", "title": "Journal club", "username": "journalclub"}
+GROUP = {"id": -1002, "type": "supergroup", "title": "Discussion"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "credited", "flag"),
+    [
+        # a linked channel's post, forwarded into its discussion group by Telegram itself
+        (
+            {
+                "from": {"id": 777000, "is_bot": False, "first_name": "Telegram"},
+                "sender_chat": CHANNEL,
+                "is_automatic_forward": True,
+            },
+            "Journal club",
+            "automated: automatic forward from the linked channel",
+        ),
+        # an anonymous admin: "from" is Telegram's placeholder bot, the group speaks
+        (
+            {
+                "from": {
+                    "id": 1087968824,
+                    "is_bot": True,
+                    "first_name": "Group",
+                    "username": "GroupAnonymousBot",
+                },
+                "sender_chat": GROUP,
+            },
+            "Discussion",
+            None,
+        ),
+        # an inline bot without a username, used by a person
+        (
+            {
+                "from": {"id": 3001, "is_bot": False, "first_name": "María"},
+                "via_bot": {"id": 99, "is_bot": True, "first_name": "Poll"},
+            },
+            "María",
+            "automated: sent via the bot 99",
+        ),
+        (
+            {"from": {"id": 4001, "is_bot": True, "first_name": "News"}},
+            "News",
+            "posted by a bot or automated account",
+        ),
+    ],
+)
+def test_telegram_messages_as_the_real_library_parses_them(
+    fields: dict[str, object], credited: str, flag: str | None
+) -> None:
+    post = to_post(_message(**fields))
+    assert post.author.display_name == credited
+    found = bot_flag(post.author.is_bot, post.automated)
+    assert (found.text if found else None) == flag
