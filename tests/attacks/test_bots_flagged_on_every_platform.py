@@ -13,20 +13,29 @@ Mastodon ``bot: true`` account used to be queued with no flag). What each platfo
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from atproto import AsyncClient, client_utils
 from sqlalchemy import Engine
 from telegram import Message
 
+from adapters.bluesky.adapter import Position
 from adapters.telegram.normalize import to_post
 from bot.cli import main
-from bot.clock import FakeClock
+from bot.clock import FakeClock, SystemClock
 from bot.flags import bot_flag
 from bot.queue import Queue
+from tests.adapters.bluesky.conftest import build_adapter, network_settings, vault_engine
+from tests.atproto_network.fixture import AtprotoNetwork, atproto_network
 from tests.attacks.bots_world import AUTOMATED, AUTOMATION_NOTE, CURATORS, HUMAN, running
 from tests.conftest import BASE_CONFIG, make_settings
+
+__all__ = ["atproto_network", "vault_engine"]  # the reference network and a session vault, as fixtures
+NETWORK_TAG = "LatinasInMedicine"
 
 pytestmark = pytest.mark.filterwarnings("ignore:Deprecated since version v22.2:DeprecationWarning")
 
@@ -143,3 +152,45 @@ def test_telegram_messages_as_the_real_library_parses_them(
     assert post.author.display_name == credited
     found = bot_flag(post.author.is_bot, post.automated)
     assert (found.text if found else None) == flag
+
+
+@pytest.mark.atproto_network
+async def test_bluesky_bot_self_label_on_the_reference_network(
+    atproto_network: AtprotoNetwork, vault_engine: Engine
+) -> None:
+    """The reference AppView hands the ``bot`` self-label of an account's profile record to the
+    adapter with the author of its posts; an account without it is no bot."""
+    token = uuid.uuid4().hex[:8]
+    clients = {}
+    for name, labels in (("robo", [{"val": "bot"}]), ("human", [])):
+        handle, password = f"{name}{token}.test", f"{name}-pass-{token}"
+        client = AsyncClient(base_url=atproto_network.pds_url)
+        created = await client.com.atproto.server.create_account(
+            {"handle": handle, "email": f"{name}{token}@coalesce.test", "password": password}
+        )
+        await client.login(handle, password, fetch_bsky_profile=False)  # the AppView has no profile yet
+        profile: dict[str, Any] = {"$type": "app.bsky.actor.profile", "displayName": name}
+        if labels:
+            profile["labels"] = {"$type": "com.atproto.label.defs#selfLabels", "values": labels}
+        await client.com.atproto.repo.put_record(
+            {"repo": created.did, "collection": "app.bsky.actor.profile", "rkey": "self", "record": profile}
+        )
+        text = client_utils.TextBuilder().text(f"{name} {token} ").tag(f"#{NETWORK_TAG}", NETWORK_TAG)
+        await client.send_post(text, profile_identify=created.did)
+        clients[name] = client
+    await atproto_network.process_all()
+    adapter = build_adapter(network_settings(atproto_network), SystemClock(), vault_engine)
+    try:
+        await adapter.start()
+        batches = [
+            b async for b in adapter.watch([NETWORK_TAG], {"firehose": str(Position(0, None))}, follow=False)
+        ]
+    finally:
+        await adapter.close()
+    authors = {p.author.handle: p.author for b in batches for p in b.posts if token in p.text}
+    assert authors[f"robo{token}.test"].is_bot
+    assert not authors[f"human{token}.test"].is_bot
+    post = next(p for b in batches for p in b.posts if p.author.handle == f"robo{token}.test")
+    flag = bot_flag(post.author.is_bot, post.automated)
+    assert flag is not None
+    assert flag.text == "posted by a bot or automated account"
