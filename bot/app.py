@@ -24,14 +24,14 @@ from bot.amplifier import Amplifier, Outcome
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.domain import Batch, Platform
-from bot.errors import PlatformError, RateLimited, Unauthorized
+from bot.errors import PlatformError, RateLimited, Transient, Unauthorized
 from bot.health import WatchHealthRecorder
 from bot.migrate import upgrade
 from bot.pipeline import Pipeline
 from bot.queue import Queue
 from bot.series.publisher import PublishOutcome
 from bot.series.runner import SeriesRunner
-from bot.store import IngestResult, Store, make_engine
+from bot.store import IngestResult, Store, engine_for
 from bot.trust import TrustService
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class Coalesce:
     ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.engine = engine or make_engine(settings.database.url)
+        self.engine = engine or engine_for(settings)
         self._adapters = dict(adapters) if adapters is not None else None
         self.dry_run = dry_run
         self.worker = worker or default_worker_id()
@@ -85,6 +85,7 @@ class Coalesce:
         self.trust: TrustService  # consent, undos, deleted originals; the amplifier's last veto
         self.health: WatchHealthRecorder
         self.adapters: dict[Platform, PlatformAdapter] = {}
+        self._started: set[Platform] = set()  # adapters whose start() succeeded; the rest retry it
         self.wake = asyncio.Event()  # set when there may be new work for the amplifier
         # told when candidates were queued or amplified, so views of them (the console) refresh now
         self.on_change: list[Callable[[], None]] = []
@@ -97,19 +98,25 @@ class Coalesce:
         self.store = Store.open(self.engine, community.slug, community.name, self.clock.now())
         self.pipeline = Pipeline(self.settings, self.store)
         self.queue = Queue(self.store, self.settings)
+        self.health = WatchHealthRecorder(self.store, self.worker)
         if self._adapters is None:
             self._adapters = {p: create_adapter(p, self.settings) for p in self.settings.enabled_platforms()}
         for platform, adapter in self._adapters.items():
+            self.adapters[platform] = adapter
             try:
-                await adapter.start()
+                await self._ensure_started(platform)
             except Unauthorized:
                 raise  # wrong credentials will not fix themselves: stop start-up and say so
             except PlatformError as exc:
+                # An outage like any other: the watch loop starts it again with backoff, and the
+                # other platforms go on meanwhile.
+                error = _first_line(exc)
                 log.warning(
                     "platform unavailable at start-up; will retry",
-                    extra={"platform": platform.value, "error": str(exc)},
+                    extra={"platform": platform.value, "error": error},
                 )
-            self.adapters[platform] = adapter
+                with contextlib.suppress(SQLAlchemyError):
+                    await asyncio.to_thread(self.health.error, platform, error, self.clock.now())
         self.amplifier = Amplifier(
             self.store, self.adapters, self.settings, self.clock, dry_run=self.dry_run, worker=self.worker
         )
@@ -123,7 +130,6 @@ class Coalesce:
         )
         self.amplifier.vetoes.append(self.trust.veto)
         self.services.append(self.trust.serve)
-        self.health = WatchHealthRecorder(self.store, self.worker)
         self.series = SeriesRunner(
             self.store, self.adapters, self.settings, self.clock, worker=self.worker, dry_run=self.dry_run
         )
@@ -153,6 +159,21 @@ class Coalesce:
                 return console
         return None
 
+    async def _ensure_started(self, platform: Platform) -> None:
+        """Start ``platform``'s adapter unless it already started. Whatever the client library
+        raises on the way (Mastodon.py once recursed until the stack ran out when the server
+        refused connections) comes out as a PlatformError, so no start-up failure is a crash."""
+        if platform in self._started:
+            return
+        try:
+            await self.adapters[platform].start()
+        except PlatformError:
+            raise
+        except Exception as exc:
+            log.debug("adapter start failed", exc_info=True, extra={"platform": platform.value})
+            raise Transient(f"{platform.value} could not start: {_first_line(exc)}") from exc
+        self._started.add(platform)
+
     async def stop(self) -> None:
         for task in list(self._tasks):
             task.cancel()
@@ -171,6 +192,7 @@ class Coalesce:
     async def watch_once(self, platform: Platform) -> IngestResult:
         adapter = self.adapters[platform]
         total = IngestResult()
+        await self._ensure_started(platform)
         cursors = self.store.cursors(platform)
         async for batch in adapter.watch(self.settings.community.tags, cursors, follow=False):
             result = await asyncio.to_thread(self.pipeline.ingest, platform, batch, self.clock.now())
@@ -246,6 +268,7 @@ class Coalesce:
         delay = self.settings.run.watch_retry_seconds
         while True:
             try:
+                await self._ensure_started(platform)
                 cursors = self.store.cursors(platform)
                 async for batch in adapter.watch(self.settings.community.tags, cursors, follow=True):
                     result = await asyncio.to_thread(self.pipeline.ingest, platform, batch, self.clock.now())
@@ -260,7 +283,7 @@ class Coalesce:
                 # The database going away is survived like a platform outage: retried, not fatal;
                 # so is an error an adapter failed to translate (a bug, logged with its traceback).
                 wait = exc.retry_after if isinstance(exc, RateLimited) else delay
-                error = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+                error = _first_line(exc)
                 if isinstance(exc, PlatformError | SQLAlchemyError):
                     log.warning(
                         "watch failed; retrying",
@@ -292,3 +315,9 @@ class Coalesce:
             finally:
                 sleeper.cancel()
                 waker.cancel()
+
+
+def _first_line(exc: BaseException) -> str:
+    """An error in one log-friendly line: its first line, or its type when it says nothing."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -33,6 +33,22 @@ def _settings(args: argparse.Namespace) -> config_mod.Settings:
     return config_mod.load(config_mod.config_path(args.config))
 
 
+def file_mode(args: argparse.Namespace, settings: config_mod.Settings) -> int:
+    """The mode of the files a command writes: ``--mode`` if given, else ``files.mode`` (600)."""
+    from bot.files import parse_mode
+
+    given = getattr(args, "mode", None)
+    return parse_mode(given, "--mode") if given else settings.files.file_mode
+
+
+def add_mode_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mode",
+        metavar="OCTAL",
+        help="who may read the files written (default: files.mode in the config, 600: you only)",
+    )
+
+
 def _setup_logs(args: argparse.Namespace, secrets: Sequence[str] = ()) -> None:
     logs.setup(args.log_format, args.log_level, secrets)
 
@@ -43,6 +59,8 @@ def _setup_logs(args: argparse.Namespace, secrets: Sequence[str] = ()) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _setup_logs(args, list(settings.secrets))
+    for warning in settings.warnings():
+        log.warning("config: %s", warning)
     return asyncio.run(_run(settings, args))
 
 
@@ -93,11 +111,11 @@ async def _run(settings: config_mod.Settings, args: argparse.Namespace) -> int:
 
 def _queue(args: argparse.Namespace) -> Any:
     from bot.queue import Queue
-    from bot.store import Store, make_engine
+    from bot.store import Store, engine_for
 
     settings = _settings(args)
     _setup_logs(args, list(settings.secrets))
-    engine = make_engine(settings.database.url)
+    engine = engine_for(settings)
     _ensure_schema(engine)
     now = datetime.now(UTC)
     store = Store.open(engine, settings.community.slug, settings.community.name, now)
@@ -168,19 +186,9 @@ def cmd_queue_show(args: argparse.Namespace) -> int:
         print("this is a reply")
     if c.quoted_handle:
         print(f"quotes a post by {c.quoted_handle}")
-    from bot.flags import card_flags
+    from bot.flags import view_flags
 
-    flags = queue.settings.trust.flags
-    noted = card_flags(
-        flags,
-        text=c.text,
-        now=now,
-        author_created_at=c.author_created_at,
-        stranger_replies=c.stranger_replies,
-        nominated_by_stranger=c.nominated_by_stranger,
-        consent_note=c.consent_note,
-    )
-    for flag in noted:
+    for flag in view_flags(queue.settings.trust.flags, c, now):
         print(f"⚑ {flag.text}")
     print()
     print(textwrap.indent(textwrap.fill(c.text, 88, replace_whitespace=False), "  "))
@@ -262,16 +270,18 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     platforms = ", ".join(p.value for p in settings.enabled_platforms()) or "no platforms"
     tags = " ".join("#" + t for t in settings.community.hashtags)
     print(f"config OK: {settings.community.name} watches {tags} on {platforms}")
+    for warning in settings.warnings():
+        print(f"warning: {warning}")
     return EXIT_OK
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from bot.migrate import upgrade
-    from bot.store import make_engine
+    from bot.store import engine_for
 
     settings = _settings(args)
     _setup_logs(args, list(settings.secrets))
-    engine = make_engine(settings.database.url)
+    engine = engine_for(settings)
     applied = upgrade(engine)
     print(f"database migrated ({', '.join(applied)})" if applied else "database is already up to date")
     return EXIT_OK

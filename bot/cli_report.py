@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot import cli
+from bot import cli, files
 from bot.cli import EXIT_OK, Commands
 from bot.domain import Platform
 
@@ -19,11 +19,11 @@ EXIT_USAGE = 2  # as argparse exits on a bad option
 
 
 def _store(args: argparse.Namespace) -> tuple[Any, Any]:
-    from bot.store import Store, make_engine
+    from bot.store import Store, engine_for
 
     settings = cli._settings(args)
     cli._setup_logs(args, list(settings.secrets))
-    engine = make_engine(settings.database.url)
+    engine = engine_for(settings)
     cli._ensure_schema(engine)
     store = Store.open(engine, settings.community.slug, settings.community.name, datetime.now(UTC))
     return settings, store
@@ -62,8 +62,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     store.engine.dispose()
     print(render.terminal(report))
     written = []
+    mode = cli.file_mode(args, settings)
     if args.csv:
-        render.write_csv(report, Path(args.csv))
+        render.write_csv(report, Path(args.csv), mode)
         written.append(args.csv)
     chart_png = None
     if args.chart or args.html:
@@ -71,10 +72,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
         chart_png = chart.png(report)
     if args.chart:
-        Path(args.chart).write_bytes(chart_png or b"")
+        files.write_bytes(Path(args.chart), chart_png or b"", mode)
         written.append(args.chart)
     if args.html:
-        Path(args.html).write_text(render.html_page(report, chart_png), encoding="utf-8")
+        files.write_text(Path(args.html), render.html_page(report, chart_png), mode)
         written.append(args.html)
     if written:
         print("\nwrote " + ", ".join(written))
@@ -104,7 +105,7 @@ def cmd_members_export(args: argparse.Namespace) -> int:
 
     settings, store = _store(args)
     found = directory.members(store, settings, platform=args.platform)
-    n = directory.export_csv(found, Path(args.csv))
+    n = directory.export_csv(found, Path(args.csv), cli.file_mode(args, settings))
     print(f"wrote {n} members to {args.csv}; {directory.summary(found)}")
     return EXIT_OK
 
@@ -185,6 +186,7 @@ def register(commands: Commands) -> None:
     rep.add_argument("--csv", metavar="FILE", help="also write every figure as rows for a spreadsheet")
     rep.add_argument("--chart", metavar="FILE.png", help="also draw weekly posts, authors and followers")
     rep.add_argument("--html", metavar="FILE", help="also write one self-contained page to share")
+    cli.add_mode_option(rep)
 
     platforms = [p.value for p in Platform]
     msub = commands.group("members", "the member directory: everyone who used the hashtag or was amplified")
@@ -196,6 +198,7 @@ def register(commands: Commands) -> None:
     mlist.add_argument("--json", action="store_true", help="machine-readable output")
     mexport = add("export", cmd_members_export, "write the directory to a CSV file", msub)
     mexport.add_argument("--csv", required=True, metavar="FILE")
+    cli.add_mode_option(mexport)
     mexport.add_argument(
         "--platform", type=Platform, choices=list(Platform), metavar="{" + ",".join(platforms) + "}"
     )

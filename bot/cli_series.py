@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from bot import config as config_mod
-from bot import logs
-from bot.cli import EXIT_ERROR, EXIT_OK, Commands, parse_when
+from bot import files, logs
+from bot.cli import EXIT_ERROR, EXIT_OK, Commands, add_mode_option, file_mode, parse_when
 from bot.clock import SystemClock
 from bot.domain import Platform
 from bot.errors import SeriesError
@@ -42,11 +42,11 @@ class _Ctx:
 
 def _ctx(args: argparse.Namespace) -> _Ctx:
     from bot.migrate import upgrade
-    from bot.store import Store, make_engine
+    from bot.store import Store, engine_for
 
     settings = config_mod.load(config_mod.config_path(args.config))
     logs.setup(args.log_format, args.log_level, list(settings.secrets))
-    engine = make_engine(settings.database.url)
+    engine = engine_for(settings)
     upgrade(engine)
     clock = SystemClock()
     now = clock.now()
@@ -223,7 +223,7 @@ def cmd_interviews_invite(args: argparse.Namespace) -> int:
     print(book.message(interview.id, "interview_invite"))
     template = answers_template(book, interview)
     if args.write:
-        Path(args.write).write_text(template, encoding="utf-8")
+        files.write_text(Path(args.write), template, file_mode(args, ctx.settings))
         print(f"\nAnswers file for them to fill in: {args.write}")
         print(f"Import it with: python -m bot interviews import {args.write}")
     return EXIT_OK
@@ -463,6 +463,7 @@ def register(cli: Commands) -> None:
     inv.add_argument("--member-ref", help="their id on that platform (a Telegram user id)")
     inv.add_argument("--language", help="the language they answer in (default: the community's first)")
     inv.add_argument("--write", help="also write an answers file for them to fill in")
+    add_mode_option(inv)
     inv.add_argument("--as", dest="curator", required=True)
     imp = add("import", cmd_interviews_import, "import answers from a YAML file", iv)
     imp.add_argument("file")

@@ -17,11 +17,11 @@ from bot.store import Store
 
 
 def _open(args: argparse.Namespace) -> tuple[Settings, Store, datetime]:
-    from bot.store import make_engine
+    from bot.store import engine_for
 
     settings = _settings(args)
     _setup_logs(args, list(settings.secrets))
-    engine = make_engine(settings.database.url)
+    engine = engine_for(settings)
     _ensure_schema(engine)
     now = datetime.now(UTC)
     return settings, Store.open(engine, settings.community.slug, settings.community.name, now), now

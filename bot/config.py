@@ -17,11 +17,21 @@ import yaml
 
 from bot.domain import Platform, normalize_tag
 from bot.errors import ConfigError
-from bot.schema import Environment, build
+from bot.files import parse_mode
+from bot.schema import Environment, build, number
 from bot.series.settings import SeriesSettings
 from bot.trust_settings import TrustSettings
 
 DEFAULT_CONFIG = "config.yaml"
+
+# The ranges numbers in the config are held to (``bot.schema.number``): wide enough for any real
+# community, narrow enough that every time span still fits a date and every rate a timer.
+YEAR_HOURS = 24 * 366
+DAY_SECONDS = 86_400
+WEEK_SECONDS = 7 * DAY_SECONDS
+MONTH_MINUTES = 31 * 24 * 60
+PER_HOUR_MAX = 1_000_000
+TELEGRAM_ID_MAX = 2**53 - 1  # Telegram: ids have at most 52 significant bits
 
 
 @dataclass(frozen=True)
@@ -54,7 +64,7 @@ class Curator:
     name: str
     mastodon: str | None = None  # account id or user@server
     bluesky: str | None = None  # DID or handle
-    telegram: int | None = None  # Telegram user id
+    telegram: int | None = number(None, 1, TELEGRAM_ID_MAX)  # Telegram user id
 
     def identities(self) -> dict[Platform, str]:
         out: dict[Platform, str] = {}
@@ -67,17 +77,25 @@ class Curator:
 
 @dataclass(frozen=True)
 class CurationSettings:
-    approvals_required: int = 1
+    approvals_required: int = number(1, 1, 20)
     include_replies: bool = False
-    max_age_hours: float = 72.0
+    max_age_hours: float = number(72.0, 0, YEAR_HOURS, above=True, unit="hours")
     optout_markers: tuple[str, ...] = ("nobot", "noboost", "nobots")
-    snooze_hours: float = 24.0
+    snooze_hours: float = number(24.0, 0, YEAR_HOURS, above=True, unit="hours")
+    skip_bots: bool = False  # posts by bots and automated accounts stay out of the queue
 
     def validate(self, key: str) -> None:
-        if self.approvals_required < 1:
-            raise ConfigError(f"{key}.approvals_required", "expected 1 or more")
-        if self.max_age_hours <= 0:
-            raise ConfigError(f"{key}.max_age_hours", "expected a positive number of hours")
+        for i, marker in enumerate(self.optout_markers):
+            if not normalize_tag(marker) or any(c.isspace() for c in marker):
+                raise ConfigError(f"{key}.optout_markers[{i}]", f"{marker!r} is not a hashtag")
+
+    def warnings(self, key: str) -> list[str]:
+        if not self.optout_markers:
+            return [
+                f"{key}.optout_markers is empty: no profile marker (#nobot…) keeps a member out;"
+                " only the optout command does"
+            ]
+        return []
 
 
 @dataclass(frozen=True)
@@ -89,30 +107,36 @@ class BlocklistSettings:
 
 @dataclass(frozen=True)
 class AmplifySettings:
-    max_per_hour: int = 12
-    burst: int = 1
-    max_attempts: int = 6
-    backoff_seconds: float = 30.0
-    backoff_max_seconds: float = 3600.0
-    outage_hours: float = 24.0  # a platform that is down is waited out this long after approval
-    per_platform: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    max_per_hour: int = number(12, 1, PER_HOUR_MAX)
+    burst: int = number(1, 1, 1000)
+    max_attempts: int = number(6, 1, 100)
+    backoff_seconds: float = number(30.0, 0, DAY_SECONDS, above=True, unit="seconds")
+    backoff_max_seconds: float = number(3600.0, 0, WEEK_SECONDS, above=True, unit="seconds")
+    # a platform that is down is waited out this long after approval
+    outage_hours: float = number(24.0, 0, YEAR_HOURS, unit="hours")
+    per_platform: Mapping[str, int] = number(lambda: MappingProxyType({}), 1, PER_HOUR_MAX)
 
     def validate(self, key: str) -> None:
-        if self.max_per_hour < 1:
-            raise ConfigError(f"{key}.max_per_hour", "expected 1 or more")
-        if self.burst < 1:
-            raise ConfigError(f"{key}.burst", "expected 1 or more")
-        if self.max_attempts < 1:
-            raise ConfigError(f"{key}.max_attempts", "expected 1 or more")
-        if self.outage_hours < 0:
-            raise ConfigError(f"{key}.outage_hours", "expected 0 or more hours")
-        for name, value in self.per_platform.items():
+        for name in self.per_platform:
             _platform(name, f"{key}.per_platform.{name}")
-            if value < 1:
-                raise ConfigError(f"{key}.per_platform.{name}", "expected 1 or more")
 
     def hourly_budget(self, platform: Platform) -> int:
         return self.per_platform.get(platform.value, self.max_per_hour)
+
+
+@dataclass(frozen=True)
+class FilesSettings:
+    """How the files the bot writes (its SQLite database, exports, reports, interview files) may
+    be read: by their owner only unless the admin widens it here (``640``: the group too)."""
+
+    mode: str = "600"
+
+    def validate(self, key: str) -> None:
+        parse_mode(self.mode, f"{key}.mode")
+
+    @property
+    def file_mode(self) -> int:
+        return parse_mode(self.mode)
 
 
 @dataclass(frozen=True)
@@ -122,9 +146,10 @@ class DatabaseSettings:
 
 @dataclass(frozen=True)
 class RunSettings:
-    poll_seconds: float = 60.0  # how often the amplifier and pollers look for work
-    watch_retry_seconds: float = 30.0
-    watch_retry_max_seconds: float = 900.0
+    # how often the amplifier and pollers look for work
+    poll_seconds: float = number(60.0, 0, DAY_SECONDS, above=True, unit="seconds")
+    watch_retry_seconds: float = number(30.0, 0, DAY_SECONDS, above=True, unit="seconds")
+    watch_retry_max_seconds: float = number(900.0, 0, WEEK_SECONDS, above=True, unit="seconds")
 
 
 @dataclass(frozen=True)
@@ -152,30 +177,22 @@ class DirectorySettings:
 class ReportSettings:
     """The reach report and what keeps its numbers fresh."""
 
-    refresh_minutes: float = 60.0  # engagement, followers and follows from the platforms; 0: never
-    engagement_window_days: float = 14.0  # posts younger than this get their engagement refreshed
-    refresh_batch: int = 400  # posts (and accounts) per platform per refresh round
-    follows_recheck_days: float = 7.0  # how long "follows the central account" is trusted
-    top_posts: int = 10
+    # engagement, followers and follows from the platforms; 0: never
+    refresh_minutes: float = number(60.0, 0, MONTH_MINUTES, unit="minutes", zero="off")
+    # posts younger than this get their engagement refreshed
+    engagement_window_days: float = number(14.0, 0, 3650, above=True, unit="days")
+    refresh_batch: int = number(400, 1, 100_000)  # posts (and accounts) per platform per refresh round
+    # how long "follows the central account" is trusted
+    follows_recheck_days: float = number(7.0, 0, 3650, above=True, unit="days")
+    top_posts: int = number(10, 0, 1000)
     monthly_post: bool = False  # a "community in numbers" post each month (needs the scheduler)
-
-    def validate(self, key: str) -> None:
-        if self.refresh_minutes < 0:
-            raise ConfigError(f"{key}.refresh_minutes", "expected 0 (off) or a positive number")
-        if self.engagement_window_days <= 0:
-            raise ConfigError(f"{key}.engagement_window_days", "expected a positive number of days")
-        if self.refresh_batch < 1:
-            raise ConfigError(f"{key}.refresh_batch", "expected 1 or more")
-        if self.follows_recheck_days <= 0:
-            raise ConfigError(f"{key}.follows_recheck_days", "expected a positive number of days")
-        if self.top_posts < 0:
-            raise ConfigError(f"{key}.top_posts", "expected 0 or more")
 
 
 @dataclass(frozen=True)
 class Settings:
     community: CommunitySettings
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    files: FilesSettings = field(default_factory=FilesSettings)
     curators: tuple[Curator, ...] = ()
     curation: CurationSettings = field(default_factory=CurationSettings)
     blocklist: BlocklistSettings = field(default_factory=BlocklistSettings)
@@ -188,6 +205,10 @@ class Settings:
     trust: TrustSettings = field(default_factory=TrustSettings)
     platforms: Mapping[Platform, Any] = field(default_factory=lambda: MappingProxyType({}))
     secrets: frozenset[str] = frozenset()  # every value that came from a ${VAR}; logs hide them
+
+    def warnings(self) -> list[str]:
+        """What is allowed but probably a mistake: ``check-config`` prints these, ``run`` logs them."""
+        return self.curation.warnings("curation")
 
     def curator(self, name: str) -> Curator:
         for c in self.curators:
@@ -246,6 +267,7 @@ def parse(data: Any, env: Environment | None = None) -> Settings:
     return Settings(
         community=base.community,
         database=database,
+        files=base.files,
         curators=curators,
         curation=base.curation,
         blocklist=base.blocklist,

@@ -38,7 +38,7 @@ from bot.errors import (
     SeriesError,
     Unauthorized,
 )
-from bot.flags import card_flags
+from bot.flags import view_flags
 from bot.queue import CandidateView, Queue
 from bot.richtext import Doc, Line, Span
 from bot.series.interview_chat import InterviewChat
@@ -604,15 +604,7 @@ class Console:
 
     def _compose(self, view: CandidateView, *, nudged: bool) -> Card:
         now = self.clock.now()
-        noted = card_flags(
-            self.settings.trust.flags,
-            text=view.text,
-            now=now,
-            author_created_at=view.author_created_at,
-            stranger_replies=view.stranger_replies,
-            nominated_by_stranger=view.nominated_by_stranger,
-            consent_note=view.consent_note,
-        )
+        noted = view_flags(self.settings.trust.flags, view, now)
         return compose_card(
             view,
             now,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from adapters.base import PlatformAdapter
+from bot import files
 from bot.config import Settings, load
 from bot.domain import Platform
 
@@ -253,12 +254,13 @@ def run_demo(directory: Path) -> int:
     """Start afresh in ``directory`` (its old database goes), then narrate one demo run."""
     if directory.exists():
         shutil.rmtree(directory)
-    directory.mkdir(parents=True)
+    files.make_private_dir(directory)
     epoch = datetime.now(UTC).replace(microsecond=0)
     config_file = directory / "config.yaml"
-    config_file.write_text(
+    files.write_text(
+        config_file,
         "# Written by `python -m bot demo`: the demo community on the built-in sandboxes.\n"
-        + yaml.safe_dump(demo_config(directory.resolve(), epoch), sort_keys=False, allow_unicode=True)
+        + yaml.safe_dump(demo_config(directory.resolve(), epoch), sort_keys=False, allow_unicode=True),
     )
     return asyncio.run(_demo(config_file))
 

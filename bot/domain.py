@@ -106,6 +106,14 @@ class Post:
     def authors(self) -> tuple[Author, ...]:
         """Everyone whose consent amplifying this post needs: its author, and whoever it quotes."""
         return (self.author,) if self.quoted_author is None else (self.author, self.quoted_author)
+    # What made this post automated though its author is no bot account, as the curator reads it
+    # ("sent via @gamebot"); the author's own bot flag is ``author.is_bot``.
+    automated: str | None = None
+
+    @property
+    def by_bot(self) -> bool:
+        """Posted by a bot or an automated account, or through one."""
+        return self.author.is_bot or bool(self.automated)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Flags on a curator's card that help spot a pile-on or a privacy slip before amplifying.
+"""Flags on a curator's card that help spot a pile-on, a privacy slip or a bot before amplifying.
 
 Pure: given what we know of a post and its author, say what deserves a second look. Flags
 inform; curators decide. Also the check that our own text never names a curator.
@@ -13,9 +13,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.errors import ConfigError
+from bot.schema import number
 
 if TYPE_CHECKING:
     from bot.config import Settings
+    from bot.queue import CandidateView
 
 # Patterns that suggest a post may identify a patient. Case-insensitive; English and Spanish,
 # as the communities this bot serves write in both. A community adds its own in the config.
@@ -36,21 +38,16 @@ _MENTION = re.compile(r"(?<![\w@/])@[\w.-]+(?:@[\w-]+(?:\.[\w-]+)+)?")
 class FlagSettings:
     """``trust.flags`` in the config: when a card gets which flag."""
 
-    new_account_days: float = 30.0  # an author's account younger than this
-    many_mentions: int = 5  # the post mentions this many accounts or more
-    stranger_replies: int = 10  # this many replies from accounts that don't follow the author
-    pile_on_recheck_minutes: float = 15.0  # how often an open candidate's replies are counted again
+    # an author's account younger than this
+    new_account_days: float = number(30.0, 0, 36_500, unit="days", zero="off")
+    many_mentions: int = number(5, 0, 10_000, zero="off")  # the post mentions this many accounts or more
+    # this many replies from accounts that don't follow the author
+    stranger_replies: int = number(10, 0, 1_000_000, zero="off")
+    # how often an open candidate's replies are counted again
+    pile_on_recheck_minutes: float = number(15.0, 0, 31 * 24 * 60, unit="minutes", zero="never")
     patient_patterns: tuple[str, ...] = DEFAULT_PATIENT_PATTERNS
 
     def validate(self, key: str) -> None:
-        if self.new_account_days < 0:
-            raise ConfigError(f"{key}.new_account_days", "expected 0 (off) or a positive number of days")
-        if self.many_mentions < 0:
-            raise ConfigError(f"{key}.many_mentions", "expected 0 (off) or more")
-        if self.stranger_replies < 0:
-            raise ConfigError(f"{key}.stranger_replies", "expected 0 (off) or more")
-        if self.pile_on_recheck_minutes < 0:
-            raise ConfigError(f"{key}.pile_on_recheck_minutes", "expected 0 (never) or a positive number")
         for i, pattern in enumerate(self.patient_patterns):
             try:
                 re.compile(pattern, re.IGNORECASE)
@@ -65,7 +62,8 @@ class FlagSettings:
 
 @dataclass(frozen=True)
 class Flag:
-    # new_account | many_mentions | stranger_replies | patient_info | not_consenting | stranger_nomination
+    # bot | new_account | many_mentions | stranger_replies | patient_info | not_consenting
+    # | stranger_nomination
     code: str
     text: str  # what the curator reads on the card
 
@@ -73,6 +71,16 @@ class Flag:
 def mentions_in(text: str) -> int:
     """How many distinct accounts ``text`` mentions (@user, @user@server, @handle.bsky.social)."""
     return len({m.group(0).casefold().rstrip(".") for m in _MENTION.finditer(text)})
+
+
+def bot_flag(author_is_bot: bool, automated: str | None) -> Flag | None:
+    """Who is speaking: a bot or automated account (Mastodon's ``bot``, a Telegram bot, Bluesky's
+    ``bot`` self-label), or a person's post made by automation (a Telegram inline bot)."""
+    if author_is_bot:
+        return Flag("bot", "posted by a bot or automated account")
+    if automated:
+        return Flag("bot", f"automated: {automated}")
+    return None
 
 
 def card_flags(
@@ -86,11 +94,16 @@ def card_flags(
     patterns: Iterable[re.Pattern[str]] | None = None,
     nominated_by_stranger: bool = False,
     consent_note: str | None = None,
+    author_is_bot: bool = False,
+    automated: str | None = None,
 ) -> list[Flag]:
     """Every flag the post earns. ``mentions`` defaults to counting them in the text;
     ``stranger_replies`` is given only by platforms that can tell (None: not known).
     ``consent_note``: why the profile rule (bot.discovery) holds the post back, if it does."""
     flags: list[Flag] = []
+    bot = bot_flag(author_is_bot, automated)
+    if bot is not None:
+        flags.append(bot)
     if consent_note:
         flags.append(Flag("not_consenting", consent_note))
     if nominated_by_stranger:
@@ -117,6 +130,21 @@ def card_flags(
         # Never quote the match: the card would repeat what may be a patient's details.
         flags.append(Flag("patient_info", "may carry patient information: read before amplifying"))
     return flags
+
+
+def view_flags(settings: FlagSettings, view: CandidateView, now: datetime) -> list[Flag]:
+    """Every flag of a queued candidate: the card and ``queue show`` both read these."""
+    return card_flags(
+        settings,
+        text=view.text,
+        now=now,
+        author_created_at=view.author_created_at,
+        stranger_replies=view.stranger_replies,
+        author_is_bot=view.author_is_bot,
+        automated=view.automated,
+        nominated_by_stranger=view.nominated_by_stranger,
+        consent_note=view.consent_note,
+    )
 
 
 def names_a_curator(text: str, settings: Settings) -> str | None:

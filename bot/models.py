@@ -135,6 +135,8 @@ class Post(Base):
     language: Mapped[str | None] = mapped_column(String(16))
     content_warning: Mapped[str | None] = mapped_column(Text)
     ref: Mapped[str | None] = mapped_column(Text)
+    # What made the post automated when its author is no bot account ("sent via @gamebot"); None: nothing
+    automated: Mapped[str | None] = mapped_column(String(255))
     skip_reason: Mapped[str | None] = mapped_column(String(32))  # why it did not become a candidate
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     # How the post was received, as its platform last said (None: not asked yet). Kept on the

@@ -29,6 +29,7 @@ class Filters:
         self.tags = frozenset(settings.community.tags)
         self.opportunity_tag = settings.series.opportunities.normalized_tag
         self.include_replies = settings.curation.include_replies
+        self.skip_bots = settings.curation.skip_bots
         self.max_age = timedelta(hours=settings.curation.max_age_hours)
         self.rule = ProfileRule.of(settings)  # the opt-out markers and the platform signals
         block = settings.blocklist
@@ -76,6 +77,8 @@ class Filters:
             return "opted_out"
         if post.quoted_author is not None and self.opted_out(post.quoted_author):
             return "quoted_opted_out"  # amplifying a quote amplifies the post it carries
+        if self.skip_bots and post.by_bot:
+            return "bot"  # nominated or not: the community asked to hear only from people
         if nominated:
             return None  # a member asked for it: replies and older posts are fine
         if not (post.hashtags & self.tags):

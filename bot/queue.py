@@ -70,6 +70,8 @@ class CandidateView:
     quoted_handle: str | None = None  # a quote post: whose post it carries
     nominated_by_stranger: bool = False  # the nominating account had never taken part
     consent_note: str | None = None  # why the profile rule holds it back until the member opts in
+    author_is_bot: bool = False  # the platform says the author is a bot or automated account
+    automated: str | None = None  # what made the post automated though its author is not a bot
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -181,6 +183,8 @@ class Queue:
             quoted_handle=q.handle if q is not None else None,
             nominated_by_stranger=c.nominated_by_stranger,
             consent_note=self._consent_note((a, "the author"), (q, "the quoted author")),
+            author_is_bot=a.is_bot,
+            automated=p.automated,
         )
 
     def list(

@@ -1,5 +1,10 @@
 """Curators' safety tools: the runtime blocklist (merged with the config's by the pipeline) and
-the per-member freeze, which stops amplifying one member and takes back their recent boosts."""
+the per-member freeze, which stops amplifying one member and takes back their recent boosts.
+
+What a curator types is matched literally, here in SQL as in the pipeline's filters: a ``%``, ``_``
+or ``\\`` in a blocked domain or keyword is that character, never a wildcard (every LIKE built
+from it is escaped).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,10 @@ from bot.store import Store, _insert
 log = logging.getLogger(__name__)
 
 KINDS = ("account", "domain", "did", "keyword")
+# Characters people use as wildcards elsewhere; no server name has them, so a new domain block
+# with one is a pattern we will not guess at, refused with a word instead of matching nothing
+# (one stored before can still be removed: removing matches it literally).
+_WILDCARDS = frozenset("*?%")
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,10 @@ class Blocklist:
     ) -> tuple[bool, int]:
         """Block ``value``; returns (whether it was new, how many waiting candidates left the queue)."""
         value = normalize(kind, value)
+        if kind == "domain" and any(c in value for c in _WILDCARDS):
+            raise QueueError(
+                f"{value!r} is not a server name: patterns are not supported, block each server by name"
+            )
         b = m.table(m.Block)
         with self.store.engine.begin() as conn:
             changed = (
@@ -164,7 +177,7 @@ class Blocklist:
         if kind == "did":
             return a.platform_account_id == value
         if kind == "domain":
-            return handle.like(f"%@{value}")
+            return handle.endswith(f"@{value}", autoescape=True)  # literally: % and _ are themselves
         return false()
 
     def _posts_matching(self, kind: str, value: str) -> ColumnElement[bool]:

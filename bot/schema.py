@@ -7,6 +7,7 @@ declare its own settings class and get the same checking and the same messages f
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import types
@@ -22,6 +23,9 @@ T = TypeVar("T")
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SECRET = "secret"  # field metadata marker: value comes from the environment and is never shown
+BOUNDS = "bounds"  # field metadata: the range a number must fall in (see ``number``)
+# A whole number without declared bounds must still fit the database's BIGINT and a C long.
+_INT_LIMIT = 2**63 - 1
 
 
 def secret_field(default: Any = dataclasses.MISSING) -> Any:
@@ -29,6 +33,89 @@ def secret_field(default: Any = dataclasses.MISSING) -> Any:
     if default is dataclasses.MISSING:
         return dataclasses.field(metadata={SECRET: True})
     return dataclasses.field(default=default, metadata={SECRET: True})
+
+
+def _num(value: float) -> str:
+    """A number as a person wrote it: 72, 0.5, nan; a huge integer by its size."""
+    if isinstance(value, int):
+        text = str(value)
+        return text if len(text) <= 20 else f"{text[:3]}…({len(text)} digits)"
+    if value.is_integer() and abs(value) <= 2**53:
+        return str(int(value))
+    return repr(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Bounds:
+    """The sensible range of one numeric setting: finite, from ``low`` to ``high``.
+
+    ``above`` makes ``low`` itself excluded ("a positive number"); ``zero`` says what 0 means
+    when 0 is allowed (``"off"``, ``"never"``) so the message can tell the reader.
+    """
+
+    low: float
+    high: float
+    above: bool = False
+    unit: str = ""
+    zero: str = ""
+
+    def contains(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        return (value > self.low if self.above else value >= self.low) and value <= self.high
+
+    def describe(self) -> str:
+        unit = f" {self.unit}" if self.unit else ""
+        if self.above and self.low == 0:
+            return f"a positive number{' of' + unit if unit else ''}, at most {_num(self.high)}"
+        if self.above:
+            return f"more than {_num(self.low)} and at most {_num(self.high)}{unit}"
+        low = f"{_num(self.low)} ({self.zero})" if self.zero and self.low == 0 else _num(self.low)
+        return f"{low} to {_num(self.high)}{unit}"
+
+    def check(self, value: Any, key: str) -> None:
+        """Raise ConfigError naming ``key`` unless ``value`` (a number, or a list or mapping of
+        numbers; None and text pass) is within bounds."""
+        if value is None or isinstance(value, str | bool):
+            return
+        if isinstance(value, tuple):
+            for i, item in enumerate(value):
+                self.check(item, f"{key}[{i}]")
+            return
+        if isinstance(value, Mapping):
+            for name, item in value.items():
+                self.check(item, f"{key}.{name}")
+            return
+        if not self.contains(value):
+            raise ConfigError(key, f"expected {self.describe()}, got {_num(value)}")
+
+
+class _OutOfRange(ConfigError):
+    """A number no setting could use (infinite, not a number, beyond 64 bits)."""
+
+    def __init__(self, key: str, reason: str, value: float) -> None:
+        super().__init__(key, reason)
+        self.value = value
+
+
+def number(
+    default: Any = dataclasses.MISSING,
+    low: float = 0,
+    high: float = 0,
+    *,
+    above: bool = False,
+    unit: str = "",
+    zero: str = "",
+) -> Any:
+    """A numeric settings field with its sensible range. Every number a config can hold has
+    one: an absurd value (``1e20`` hours, ``.nan``, a negative count) is refused at start-up,
+    naming the key and the range, instead of crashing the bot later."""
+    bounds = Bounds(float(low), float(high), above=above, unit=unit, zero=zero)
+    if default is dataclasses.MISSING:
+        return dataclasses.field(metadata={BOUNDS: bounds})
+    if isinstance(default, tuple | type(None) | int | float | str):
+        return dataclasses.field(default=default, metadata={BOUNDS: bounds})
+    return dataclasses.field(default_factory=default, metadata={BOUNDS: bounds})
 
 
 class Environment:
@@ -133,11 +220,19 @@ def convert(tp: Any, value: Any, key: str, env: Environment, *, secret: bool = F
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(key, "expected a whole number")
+        if abs(value) > _INT_LIMIT:
+            raise _OutOfRange(key, "expected a whole number of sensible size", value)
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(key, "expected a number")
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # a YAML integer too large for a float
+            raise _OutOfRange(key, "expected a finite number", value) from None
+        if not math.isfinite(number):
+            raise _OutOfRange(key, "expected a finite number", value)
+        return number
     if tp is str:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise ConfigError(key, "expected text")
@@ -176,7 +271,16 @@ def build(cls: type[T], data: Any, key: str, env: Environment) -> T:
     for name, f in fields.items():
         path = f"{prefix}{name}"
         if name in data:
-            kwargs[name] = convert(hints[name], data[name], path, env, secret=bool(f.metadata.get(SECRET)))
+            bounds: Bounds | None = f.metadata.get(BOUNDS)
+            secret = bool(f.metadata.get(SECRET))
+            try:
+                kwargs[name] = convert(hints[name], data[name], path, env, secret=secret)
+            except _OutOfRange as err:
+                if bounds is None:
+                    raise
+                raise ConfigError(err.key, f"expected {bounds.describe()}, got {_num(err.value)}") from None
+            if bounds is not None:
+                bounds.check(kwargs[name], path)
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(path, f"is required ({_describe(hints[name])})")
     obj = cls(**kwargs)

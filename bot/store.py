@@ -10,23 +10,29 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, and_, bindparam, create_engine, event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.pool import NullPool
 
 from bot import models as m
 from bot.domain import Author, CandidateState, Platform, Post
+from bot.files import OWNER_ONLY, private_sqlite
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 CHUNK = 500  # rows per IN (...) list; well under every backend's parameter limit
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine tuned for the backend: SQLite gets WAL, foreign keys and a busy timeout."""
+def make_engine(url: str, *, file_mode: int = OWNER_ONLY, **kwargs: Any) -> Engine:
+    """An engine tuned for the backend: SQLite gets WAL, foreign keys and a busy timeout, and its
+    files (the database, ``-wal``, ``-shm``) are readable by their owner only (``file_mode``)."""
     if url.startswith("sqlite"):
+        private_sqlite(make_url(url).database or "", file_mode)
         engine = create_engine(url, connect_args={"timeout": 30}, poolclass=NullPool, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -50,6 +56,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     elif url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgres://")
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def engine_for(settings: Settings) -> Engine:
+    """The engine of a deployment's database, its files as private as ``files.mode`` says."""
+    return make_engine(settings.database.url, file_mode=settings.files.file_mode)
 
 
 def _insert(conn: Connection, table: Any) -> Any:
@@ -260,6 +271,7 @@ class Store:
             table.c.blocked,
             table.c.handle,
             table.c.withheld,
+            table.c.is_bot,
         )
         for part in chunks(keys):
             q = select(*cols).where(
@@ -303,6 +315,16 @@ class Store:
                     handle=_bind("handle"), display_name=_bind("display_name"), withheld=_bind("withheld")
                 ),
                 changed,
+            )
+        # An account the platform now calls a bot (or no longer does): the card flags what it is now.
+        turned = [
+            {"pk": known[k]["id"], "is_bot": latest[k].is_bot}
+            for k in keys
+            if k in known and bool(known[k]["is_bot"]) != latest[k].is_bot
+        ]
+        if turned:
+            conn.execute(
+                update(table).where(table.c.id == _bind("pk")).values(is_bot=_bind("is_bot")), turned
             )
         seen = [known[k]["id"] for k in keys]
         for part in chunks(seen):
@@ -358,6 +380,7 @@ class Store:
                     "language": p.language,
                     "content_warning": p.content_warning,
                     "ref": p.ref,
+                    "automated": p.automated[:255] if p.automated else None,
                     "skip_reason": item.skip,
                     "deleted": False,
                     "quote_of": p.quote_of,
@@ -490,4 +513,5 @@ def to_domain(post: m.Post, account: m.Account, quoted: m.Account | None = None)
         ref=post.ref,
         quote_of=post.quote_of,
         quoted_author=author_of(quoted) if quoted is not None else None,
+        automated=post.automated,
     )

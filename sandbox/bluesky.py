@@ -189,7 +189,7 @@ class BlueskySandbox:
         self.refreshes = 0
         self.central = self.add_account(handle, display_name=display_name, password=password)
         self.password = password
-        self._http = _BlueskyHttp(self, self._router())
+        self._http = _BlueskyHttp(self, self._router(), port)
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -1046,10 +1046,10 @@ class BlueskySandbox:
 class _BlueskyHttp(LoopbackServer):
     """The loopback server plus what every Bluesky answer carries: the ratelimit headers."""
 
-    def __init__(self, sandbox: BlueskySandbox, router: Router) -> None:
+    def __init__(self, sandbox: BlueskySandbox, router: Router, port: int = 0) -> None:
         self._sandbox = sandbox
         self.too_many_requests = 0  # 429s the rate limits handed out (faults armed by a test aside)
-        super().__init__(router, FaultInjector(), 0)
+        super().__init__(router, FaultInjector(), port)
 
     def dispatch(self, req: Request) -> Response | None:
         allowed, headers = self._sandbox.spend(req)

@@ -634,6 +634,7 @@ class StoredMessage:
     reply_to_message_id: int | None = None
     forward_origin: JSON | None = None
     link_preview_options: JSON | None = None
+    via_bot_id: int | None = None  # the inline bot the message was sent through
     edit_date: int | None = None
     deleted: bool = False
     edits: list[str] = field(default_factory=list)  # earlier texts, oldest first
@@ -911,6 +912,7 @@ class TelegramSandbox:
         limits: FloodLimits | None = None,
         clock: Callable[[], float] = time.time,
         privacy_mode: bool = False,
+        port: int = 0,
     ) -> None:
         bot_id, sep, _ = token.partition(":")
         if not sep or not bot_id.isdigit():
@@ -968,7 +970,7 @@ class TelegramSandbox:
             router.add(verb, r"/file/bot(?P<token>[^/]*)/(?P<path>.*)", self._serve_file)
             router.add(verb, r"/.*", self._not_found)
         self.faults = TelegramFaults(self._count_too_many)
-        self.server = LoopbackServer(router, self.faults)
+        self.server = LoopbackServer(router, self.faults, port=port)
 
     # ---- lifecycle and addresses ------------------------------------------------------------
 
@@ -1089,13 +1091,28 @@ class TelegramSandbox:
         text: str,
         reply_to: StoredMessage | int | None = None,
         entities: list[JSON] | None = None,
+        *,
+        via_bot: SandboxUser | int | None = None,
+        on_behalf_of: SandboxChat | int | None = None,
     ) -> StoredMessage:
         """A user posts ``text`` in ``chat``; the bot gets a ``message`` (``channel_post``) update.
 
         Urls, mentions, hashtags and /commands get their entities as Telegram would add them.
+        ``via_bot``: sent through that inline bot. ``on_behalf_of``: sent as a chat (the group
+        itself for an anonymous admin, or a channel); as in Telegram, ``from`` is then the
+        placeholder bot (GroupAnonymousBot or Channel_Bot) and ``sender_chat`` the chat.
         """
         with self._cond:
             sender = self._known_user(user)
+            if on_behalf_of is not None:
+                anonymous = _id_of(on_behalf_of) == _id_of(chat)
+                placeholder = (
+                    SandboxUser(1087968824, "Group", "GroupAnonymousBot", is_bot=True)
+                    if anonymous
+                    else SandboxUser(136817688, "Channel", "Channel_Bot", is_bot=True)
+                )
+                self._users.setdefault(placeholder.id, placeholder)
+                sender = self._users[placeholder.id]
             if _id_of(chat) == sender.id and sender.id not in self._chats:
                 self.add_chat(sender.id, "private")
             room = self._known_chat(chat)
@@ -1105,13 +1122,15 @@ class TelegramSandbox:
             reply_id = _message_id_of(reply_to)
             if reply_id is not None and self._live_message(room.id, reply_id) is None:
                 raise ValueError(f"no message {reply_id} in chat {room.id} to reply to")
+            behalf = self._known_chat(on_behalf_of).id if on_behalf_of is not None else None
             msg = self._store(
                 room,
                 text,
                 found,
                 from_user_id=None if room.type == "channel" else sender.id,
-                sender_chat_id=room.id if room.type == "channel" else None,
+                sender_chat_id=room.id if room.type == "channel" else behalf,
                 reply_to_message_id=reply_id,
+                via_bot_id=self._known_user(via_bot).id if via_bot is not None else None,
             )
             if self._bot_sees(room, msg):
                 kind = "channel_post" if room.type == "channel" else "message"
@@ -1815,6 +1834,8 @@ class TelegramSandbox:
             out["sender_chat"] = self._chats[msg.sender_chat_id].to_api()
         out["date"] = msg.date
         out["chat"] = self._chats[msg.chat_id].to_api()
+        if msg.via_bot_id is not None:
+            out["via_bot"] = self._users[msg.via_bot_id].to_api()
         if msg.forward_origin is not None:
             out["forward_origin"] = copy.deepcopy(msg.forward_origin)
         if msg.reply_to_message_id is not None and not nested:

@@ -300,7 +300,7 @@ def bot_sees(
     """
     if chat_type in ("private", "channel"):
         return True
-    if sender is not None and sender.is_bot:
+    if sender is not None and sender.is_bot and sender.id not in CHAT_PLACEHOLDERS:
         return False
     if not privacy_mode or bot_status in ("administrator", "creator"):
         return True
@@ -320,6 +320,11 @@ def bot_sees(
             elif last_bot == bot.id:
                 return True
     return False
+
+
+# The accounts Telegram puts in ``from`` when a chat speaks (an anonymous admin, a channel): bots
+# get these messages, with the chat in ``sender_chat`` (Bot API, Message.sender_chat).
+CHAT_PLACEHOLDERS = frozenset({1087968824, 136817688})  # GroupAnonymousBot, Channel_Bot
 
 
 def _slice_utf16(text: str, offset: int, length: int) -> str:

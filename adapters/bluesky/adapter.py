@@ -251,11 +251,17 @@ class BlueskyAdapter(BlueskyReach, PlatformAdapter):
         try:
             await self.client.login(account, self.settings.app_password, fetch_bsky_profile=False)
         except AtProtocolError as exc:
+            if isinstance(exc.__cause__, httpx.ConnectError):
+                # The server was never reached (down, refusing connections): no login was spent,
+                # so the outage is retried with the watch's backoff, not held off for minutes.
+                self._login_times.pop()
             err = translate(exc, self.clock.now())
             if isinstance(err, Unauthorized) or error_name(exc) in _LOGIN_REFUSED:
                 raise Unauthorized(f"Bluesky refused the handle or app password of {account}") from exc
             raise err from exc
         except (httpx.HTTPError, ValueError) as exc:  # cut off, or not JSON: the server, not us
+            if isinstance(exc, httpx.ConnectError):
+                self._login_times.pop()  # never reached the server (as above)
             raise Transient(f"Bluesky: logging in failed ({type(exc).__name__})") from exc
         self.logins += 1
         log.info("bluesky logged in", extra={"platform": "bluesky", "account": account})
@@ -943,12 +949,12 @@ def _indexed_at(view: Mapping[str, Any]) -> datetime | None:
 
 
 def create(settings: BlueskySettings, app: Settings) -> BlueskyAdapter:
-    from bot.store import make_engine
+    from bot.store import engine_for
 
     budget = RateBudget()
     client = make_client(settings.service_url, timeout=settings.request_timeout, budget=budget)
     vault = SessionVault(
-        make_engine(app.database.url),
+        engine_for(app),
         app.community.slug,
         app.community.name,
         settings.account,

@@ -220,7 +220,11 @@ def to_author(profile: Any) -> Author:
         raise MalformedPayload("author.did is missing")
     handle = profile.get("handle")
     created = profile.get("createdAt")
-    labels = {v.get("val") for v in _list(profile.get("labels")) if isinstance(v, Mapping)}
+    # "bot" is the well-known label an account puts on itself to say it is automated (the Bluesky
+    # app's "automation label"); a negation label takes one back.
+    labels = {
+        v.get("val") for v in _list(profile.get("labels")) if isinstance(v, Mapping) and not v.get("neg")
+    }
     followers = profile.get("followersCount")
     return Author(
         account_id=did,

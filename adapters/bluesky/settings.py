@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.errors import ConfigError
-from bot.schema import secret_field
+from bot.schema import number, secret_field
 
 Watch = Literal["jetstream", "firehose", "search"]
 
@@ -23,13 +23,18 @@ class BlueskySettings:
     firehose_url: str = "wss://bsky.network/xrpc"  # a relay, or a PDS's own /xrpc
     web_url: str = "https://bsky.app"  # where post links for curators point
     jetstream_compress: bool = True
-    poll_seconds: float = 60.0  # search mode: how often to ask again
-    search_lookback_minutes: float = 10.0  # search mode: re-read this far behind the cursor
-    search_page_size: int = 100
-    caught_up_idle_seconds: float = 2.0  # run --once: a stream that is quiet this long is caught up
-    max_batch_events: int = 2000  # stream events handed to the store in one transaction
-    write_points_per_hour: int = 1500  # Bluesky allows 5,000; creates cost 3, deletes 1
-    request_timeout: float = 30.0
+    # search mode: how often to ask again
+    poll_seconds: float = number(60.0, 0, 86_400, above=True, unit="seconds")
+    # search mode: re-read this far behind the cursor
+    search_lookback_minutes: float = number(10.0, 0, 7 * 24 * 60, unit="minutes")
+    search_page_size: int = number(100, 1, 100)  # Bluesky's page limit
+    # run --once: a stream that is quiet this long is caught up
+    caught_up_idle_seconds: float = number(2.0, 0, 3600, above=True, unit="seconds")
+    # stream events handed to the store in one transaction
+    max_batch_events: int = number(2000, 1, 1_000_000)
+    # Bluesky allows 5,000; creates cost 3, deletes 1
+    write_points_per_hour: int = number(1500, 3, 5000)
+    request_timeout: float = number(30.0, 0, 3600, above=True, unit="seconds")
 
     def validate(self, key: str) -> None:
         handle = self.handle.lstrip("@")
@@ -40,17 +45,6 @@ class BlueskySettings:
         for name in ("jetstream_url", "firehose_url"):
             if not getattr(self, name).startswith(("wss://", "ws://")):
                 raise ConfigError(f"{key}.{name}", "expected a WebSocket URL starting with wss://")
-        if not 1 <= self.search_page_size <= 100:
-            raise ConfigError(f"{key}.search_page_size", "expected 1 to 100 (Bluesky's page limit)")
-        for name in ("poll_seconds", "caught_up_idle_seconds", "request_timeout"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{key}.{name}", "expected a positive number of seconds")
-        if self.search_lookback_minutes < 0:
-            raise ConfigError(f"{key}.search_lookback_minutes", "expected 0 or more minutes")
-        if self.max_batch_events < 1:
-            raise ConfigError(f"{key}.max_batch_events", "expected 1 or more")
-        if not 3 <= self.write_points_per_hour <= 5000:
-            raise ConfigError(f"{key}.write_points_per_hour", "expected 3 to 5000 (Bluesky's hourly limit)")
 
     @property
     def account(self) -> str:

@@ -121,6 +121,8 @@ class MastodonAdapter(MastodonReach, PlatformAdapter):
             return await asyncio.to_thread(fn, *args, **kwargs)
         except MastodonError as exc:
             raise translate(exc, self.client) from exc
+        except RecursionError as exc:  # a version probe (client_for names the version, so none is due)
+            raise Transient("Mastodon unavailable: its version could not be read") from exc
         finally:
             # Mastodon's headers speak of the limit nearest to being reached: after an unboost or
             # a delete, that is the deletions' own.

@@ -35,7 +35,9 @@ def parse_ref(ref: str) -> tuple[int | str, int]:
 
 
 def to_author(user: User | None, sender_chat: Chat | None = None) -> Author:
-    if user is None and sender_chat is not None:  # an anonymous admin or a linked channel
+    # A message on behalf of a chat (an anonymous admin, a channel) comes "from" a placeholder bot
+    # account (GroupAnonymousBot, Channel_Bot): the chat is who speaks, and it is no bot.
+    if sender_chat is not None:
         name = sender_chat.title or sender_chat.username or str(sender_chat.id)
         return Author(
             account_id=str(sender_chat.id),
@@ -62,6 +64,17 @@ def hashtags_of(message: Message) -> frozenset[str]:
     return frozenset(normalize_tag(tag) for tag in found.values()) - {""}
 
 
+def automation_of(message: Message) -> str | None:
+    """What made a message automated though its sender is a person: an inline bot it was sent
+    through, or Telegram forwarding a linked channel's post into its discussion group."""
+    if message.via_bot is not None:
+        via = message.via_bot
+        return f"sent via {'@' + via.username if via.username else 'the bot ' + str(via.id)}"
+    if message.is_automatic_forward:
+        return "automatic forward from the linked channel"
+    return None
+
+
 def to_post(message: Message) -> Post:
     """One group message as a Post; raises MalformedPayload naming what is missing."""
     text = message.text or message.caption
@@ -85,4 +98,5 @@ def to_post(message: Message) -> Post:
         is_reply=is_reply,
         reply_to=post_ref(message.chat.id, replied.message_id) if replied is not None and is_reply else None,
         ref=post_ref(message.chat.id, message.message_id),
+        automated=automation_of(message),
     )

@@ -7,26 +7,37 @@ from datetime import timedelta
 
 from bot.console import Timings
 from bot.errors import ConfigError
-from bot.schema import secret_field
+from bot.schema import number, secret_field
+
+CHAT_ID_MAX = 2**53 - 1  # Telegram: ids have at most 52 significant bits
 
 
 @dataclass(frozen=True)
 class TelegramSettings:
     bot_token: str = secret_field()
     enabled: bool = True
-    curator_chat_id: int | None = None  # the curators' group: cards, taps, /queue /stats /freeze
-    community_chat_ids: tuple[int, ...] = ()  # member groups whose hashtag messages are watched
-    channel_id: int | str | None = None  # the community channel: -100… or @name
+    # the curators' group: cards, taps, /queue /stats /freeze
+    curator_chat_id: int | None = number(None, -CHAT_ID_MAX, CHAT_ID_MAX)
+    # member groups whose hashtag messages are watched
+    community_chat_ids: tuple[int, ...] = number((), -CHAT_ID_MAX, CHAT_ID_MAX)
+    # the community channel: -100… or @name
+    channel_id: int | str | None = number(None, -CHAT_ID_MAX, CHAT_ID_MAX)
     spotlight_on_channel: bool = False  # approved posts from other platforms get a card there
-    nudge_after_hours: float = 12.0  # a card still undecided is re-surfaced once after this
-    expire_after_days: float = 7.0  # then the candidate expires (audit: "expire" by "system")
-    sync_seconds: float = 10.0  # how soon decisions made elsewhere (the CLI) show on the cards
-    group_messages_per_minute: int = 18  # Telegram allows 20 a minute in a group or channel
-    private_messages_per_second: float = 1.0
-    messages_per_second: int = 25  # all chats together (Telegram allows about 30)
-    retry_after_max_retries: int = 3  # for the console; amplifications report back instead
-    poll_timeout: float = 30.0  # long polling: seconds one getUpdates request may wait
-    request_timeout: float = 30.0
+    # a card still undecided is re-surfaced once after this
+    nudge_after_hours: float = number(12.0, 0, 24 * 366, above=True, unit="hours")
+    # then the candidate expires (audit: "expire" by "system")
+    expire_after_days: float = number(7.0, 0, 3650, above=True, unit="days")
+    # how soon decisions made elsewhere (the CLI) show on the cards
+    sync_seconds: float = number(10.0, 0, 86_400, above=True, unit="seconds")
+    # Telegram allows 20 a minute in a group or channel
+    group_messages_per_minute: int = number(18, 1, 20)
+    private_messages_per_second: float = number(1.0, 0, 1, above=True)  # Telegram allows about 1
+    messages_per_second: int = number(25, 1, 30)  # all chats together (Telegram allows about 30)
+    # for the console; amplifications report back instead
+    retry_after_max_retries: int = number(3, 0, 100)
+    # long polling: seconds one getUpdates request may wait
+    poll_timeout: float = number(30.0, 0, 600, unit="seconds")
+    request_timeout: float = number(30.0, 0, 3600, above=True, unit="seconds")
     base_url: str = "https://api.telegram.org/bot"
 
     def validate(self, key: str) -> None:
@@ -38,22 +49,8 @@ class TelegramSettings:
             )
         if self.spotlight_on_channel and self.channel_id is None:
             raise ConfigError(f"{key}.spotlight_on_channel", "needs channel_id")
-        if self.nudge_after_hours <= 0:
-            raise ConfigError(f"{key}.nudge_after_hours", "expected a positive number of hours")
         if self.expire_after_days * 24 <= self.nudge_after_hours:
             raise ConfigError(f"{key}.expire_after_days", "expected longer than nudge_after_hours")
-        if self.sync_seconds <= 0:
-            raise ConfigError(f"{key}.sync_seconds", "expected a positive number")
-        if not 1 <= self.group_messages_per_minute <= 20:
-            raise ConfigError(f"{key}.group_messages_per_minute", "expected 1 to 20 (Telegram's limit)")
-        if not 0 < self.private_messages_per_second <= 1:
-            raise ConfigError(f"{key}.private_messages_per_second", "expected more than 0, at most 1")
-        if not 1 <= self.messages_per_second <= 30:
-            raise ConfigError(f"{key}.messages_per_second", "expected 1 to 30 (Telegram's limit)")
-        if self.retry_after_max_retries < 0:
-            raise ConfigError(f"{key}.retry_after_max_retries", "expected 0 or more")
-        if self.poll_timeout < 0 or self.request_timeout <= 0:
-            raise ConfigError(f"{key}.poll_timeout", "expected a positive number of seconds")
         if not self.base_url.startswith(("https://", "http://")):
             raise ConfigError(f"{key}.base_url", "expected a URL starting with https://")
 

@@ -14,6 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
+from bot import files
 from bot.report.model import Report
 
 POSTS = "#3b6ea5"
@@ -66,5 +67,5 @@ def png(report: Report) -> bytes:
     return buffer.getvalue()
 
 
-def save(report: Report, path: Path) -> None:
-    path.write_bytes(png(report))
+def save(report: Report, path: Path, mode: int = files.OWNER_ONLY) -> None:
+    files.write_bytes(path, png(report), mode)

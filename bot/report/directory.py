@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Row, Select, func, or_, select
 
+from bot import files
 from bot import models as m
 from bot.config import Settings
 from bot.domain import Platform
@@ -155,19 +156,16 @@ def _member(r: Row[*tuple[Any, ...]]) -> Member:
     )
 
 
-def export_csv(directory: Directory, path: Path) -> int:
-    """Write the listable members to ``path``; returns how many."""
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        for member in directory.members:
-            writer.writerow(member.row())
-    return len(directory.members)
+def export_csv(directory: Directory, path: Path, mode: int = files.OWNER_ONLY) -> int:
+    """Write the listable members to ``path`` (owner-only unless ``mode`` says otherwise; names
+    a spreadsheet would run as formulas stay text); returns how many."""
+    rows = ([member.row()[c] for c in COLUMNS] for member in directory.members)
+    return files.write_csv(path, COLUMNS, rows, mode)
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+        return [{k: files.csv_value(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
 def mark(

@@ -8,6 +8,7 @@ import html
 from collections.abc import Iterable
 from pathlib import Path
 
+from bot import files
 from bot.report.model import Report
 
 CSV_HEADER = ("section", "metric", "key", "value")
@@ -137,11 +138,9 @@ def terminal(report: Report) -> str:
     return "\n".join(out)
 
 
-def write_csv(report: Report, path: Path) -> None:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(CSV_HEADER)
-        writer.writerows(report.rows())
+def write_csv(report: Report, path: Path, mode: int = files.OWNER_ONLY) -> None:
+    """Every figure as a row, owner-only unless ``mode`` says otherwise, no cell a formula."""
+    files.write_csv(path, CSV_HEADER, report.rows(), mode)
 
 
 def read_csv(path: Path) -> list[tuple[str, str, str, str]]:
@@ -150,7 +149,7 @@ def read_csv(path: Path) -> list[tuple[str, str, str, str]]:
         head = next(reader, None)
         if tuple(head or ()) != CSV_HEADER:
             raise ValueError(f"{path} is not a reach report CSV (its first row is {head!r})")
-        return [(a, b, c, d) for a, b, c, d in reader]
+        return [(a, b, c, d) for a, b, c, d in ([files.csv_value(x) for x in r] for r in reader)]
 
 
 _STYLE = """

@@ -99,6 +99,11 @@ class CronRule:
     def parse(cls, expr: str, tz_name: str) -> CronRule:
         return cls(" ".join(expr.split()), zone(tz_name))
 
+    def ever_fires(self) -> bool:
+        """Whether any date matches the rule at all: ``0 0 31 2 *`` (31 February) or
+        ``0 9 31 4 *`` never does, and a series on it would silently never publish."""
+        return self._trigger.get_next_fire_time(None, datetime(2000, 1, 1, tzinfo=UTC)) is not None
+
     def wall(self, instant: datetime) -> datetime:
         """``instant``'s local wall-clock time, carried as a UTC-labelled datetime."""
         return instant.astimezone(self.tz).replace(tzinfo=UTC)

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from bot.domain import Platform, normalize_tag
 from bot.errors import ConfigError
+from bot.schema import number
 from bot.series.schedule import CronRule, zone
 from bot.series.templates import KINDS, Templates, check_overrides, templates_for
 
@@ -75,9 +76,11 @@ class SeriesRule:
         if not _NAME.match(self.name):
             raise ConfigError(f"{key}.name", "expected a short name: lowercase letters, digits, - or _")
         try:
-            CronRule.parse(self.cron, "UTC")
+            rule = CronRule.parse(self.cron, "UTC")
         except ValueError as exc:
             raise ConfigError(f"{key}.cron", str(exc)) from None
+        if not rule.ever_fires():
+            raise ConfigError(f"{key}.cron", f"{self.cron!r} never fires: no date matches it")
         if self.timezone is not None:
             try:
                 zone(self.timezone)
@@ -88,15 +91,13 @@ class SeriesRule:
 @dataclass(frozen=True)
 class OpportunitySettings:
     tag: str = "opportunity"  # with the community hashtag, marks a member's post as an opportunity
-    closing_soon_days: int = 7
+    closing_soon_days: int = number(7, 0, 366, unit="days")
     call_for_submissions: bool = False  # an empty week posts the call instead of nothing
     show_eligibility: bool = True
 
     def validate(self, key: str) -> None:
         if not normalize_tag(self.tag) or any(c.isspace() for c in self.tag):
             raise ConfigError(f"{key}.tag", f"{self.tag!r} is not a hashtag")
-        if self.closing_soon_days < 0:
-            raise ConfigError(f"{key}.closing_soon_days", "expected 0 or more days")
 
     @property
     def normalized_tag(self) -> str:
@@ -105,12 +106,11 @@ class OpportunitySettings:
 
 @dataclass(frozen=True)
 class InterviewSettings:
-    max_length: int = 280  # the series' tradition: one short post, whatever the platform allows
+    # the series' tradition: one short post, whatever the platform allows
+    max_length: int = number(280, 50, 10_000, unit="characters")
     questions: tuple[Question, ...] = DEFAULT_QUESTIONS
 
     def validate(self, key: str) -> None:
-        if self.max_length < 50:
-            raise ConfigError(f"{key}.max_length", "expected 50 or more characters")
         if not self.questions:
             raise ConfigError(f"{key}.questions", "expected at least one question")
         ids = [q.id for q in self.questions]
@@ -122,7 +122,8 @@ class InterviewSettings:
 @dataclass(frozen=True)
 class SeriesSettings:
     timezone: str = "UTC"  # the schedule's default time zone
-    grace_hours: float = 6.0  # a slot missed while down still runs this long after its time
+    # a slot missed while down still runs this long after its time
+    grace_hours: float = number(6.0, 0, 24 * 31, unit="hours")
     schedule: tuple[SeriesRule, ...] = ()
     opportunities: OpportunitySettings = field(default_factory=OpportunitySettings)
     interviews: InterviewSettings = field(default_factory=InterviewSettings)
@@ -133,8 +134,6 @@ class SeriesSettings:
             zone(self.timezone)
         except ValueError as exc:
             raise ConfigError(f"{key}.timezone", str(exc)) from None
-        if self.grace_hours < 0:
-            raise ConfigError(f"{key}.grace_hours", "expected 0 or more hours")
         names = [r.name for r in self.schedule]
         for i, name in enumerate(names):
             if names.index(name) != i:

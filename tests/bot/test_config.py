@@ -74,7 +74,7 @@ def test_good_config_is_frozen_and_typed() -> None:
             "expected a URL",
         ),
         ("platforms.mastodon.page_size", 80, "platforms.mastodon.page_size", "expected 1 to 40"),
-        ("amplify.max_per_hour", 0, "amplify.max_per_hour", "expected 1 or more"),
+        ("amplify.max_per_hour", 0, "amplify.max_per_hour", "expected 1 to 1000000, got 0"),
         ("curators", [{"name": "ana"}, {"name": "ana"}], "curators[1].name", "listed twice"),
     ],
 )
