@@ -30,10 +30,13 @@ if TYPE_CHECKING:
 WORD_JOINER = "\u2060"
 
 # A web link as the platforms find one. Only printable ASCII: where a platform's own pattern
-# would stop earlier (at a format character, say), the rest must not be spared as "link".
+# would stop earlier (at a format character, say), the rest must not be spared as "link". And only
+# after a space, an opening bracket or quote: "@https://…" or "xhttps://…" is no link to Telegram,
+# which would read "@https" as a mention instead.
+_ASCII_OUT = r"\s<>\"\x00-\x20\x7f-\U0010ffff"
 _WEB_LINK = regex.compile(
-    r"https?://[^\s<>\"\x00-\x20\x7f-\U0010ffff]*[^\s<>\"'.,;:!?)\]}\x00-\x20\x7f-\U0010ffff]", regex.I
-)
+    rf"(?<![^\s(\[{{<\"'«“‘])(?i:https?)://[^{_ASCII_OUT}]*[^{_ASCII_OUT}'.,;:!?)\]}}]"
+)  # case-blind for the scheme alone: under IGNORECASE 's' would match 'ſ' and leave the class
 _HTML_LINK = regex.compile(r"(<a\s[^>]*>.*?</a\s*>)", regex.I | regex.S)
 _HTML_TAG = regex.compile(r"(<[^>]*>)")
 
@@ -48,6 +51,7 @@ _CASHTAG = regex.compile(r"([$＄﹩])(?=[A-Za-z0-9])")
 # A dot between characters could join a bare domain ("evil.com", "1.2.3.4"); a scheme could be
 # Telegram's own (tg://, ton://).
 _DOT = regex.compile(r"([.．。｡])(?=[^\s.\u2060])")
+_WWW = regex.compile(r"(?i)(www)(?=[.．。｡])")  # "www." starts a link on its own
 _SCHEME = regex.compile(r"(?<![\w])((?:tg|ton|tonsite|mailto|tel):)(?=[^\s\u2060])", regex.I)
 
 
@@ -87,6 +91,7 @@ def _words(text: str, rules: InertRules) -> str:
     if rules.bare_links:
         text = _SCHEME.sub(lambda m: m.group(1) + WORD_JOINER, text)
         text = _DOT.sub(lambda m: m.group(1) + WORD_JOINER, text)
+        text = _WWW.sub(lambda m: m.group(1) + WORD_JOINER, text)
     return text
 
 
