@@ -44,6 +44,8 @@ class Filters:
         self.blocked_domains = frozenset(d.lstrip("@").casefold() for d in block.domains)
         self.blocked_words = tuple(k.casefold() for k in block.keywords)
         self._config_blocks = (self.blocked_accounts, self.blocked_domains, self.blocked_words)
+        # The tags that decide what happens to a post: never cut from an oversized tag list.
+        self.kept_tags = self.tags | {self.opportunity_tag} | self.markers
 
     def use_runtime_blocks(self, runtime: RuntimeBlocks) -> None:
         """The config's blocklist plus what curators blocked at runtime (``python -m bot block``)."""
@@ -115,7 +117,7 @@ class Pipeline:
         self.blocklist = Blocklist(store, settings, self.consent)
 
     def ingest(self, platform: Platform, batch: Batch, now: datetime) -> IngestResult:
-        batch, rejected = clean_batch(batch)
+        batch, rejected = clean_batch(batch, self.filters.kept_tags)
         for item_id, why in rejected:
             log.warning(
                 "skipped malformed item", extra={"platform": platform.value, "id": item_id, "error": why}
