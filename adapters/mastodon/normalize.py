@@ -93,9 +93,10 @@ def to_post(status: Any, local_domain: str) -> Post:
     if not isinstance(tags, list):
         raise MalformedPayload("tags is not a list")
     hashtags = frozenset(normalize_tag(str(t.get("name", ""))) for t in tags if isinstance(t, Mapping))
+    listed = status.get("mentions")
     mentions = tuple(
         full_acct(str(x.get("acct", "")), local_domain)
-        for x in status.get("mentions") or []
+        for x in (listed if isinstance(listed, list) else [])  # a broken list is no mention
         if isinstance(x, Mapping)
     )
     reply_to = status.get("in_reply_to_id")
