@@ -17,6 +17,7 @@ text changing twice. A direct answer's addressee is added by the adapter after t
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -37,21 +38,24 @@ _ASCII_OUT = r"\s<>\"\x00-\x20\x7f-\U0010ffff"
 _WEB_LINK = regex.compile(
     rf"(?<![^\s(\[{{<\"'«“‘])(?i:https?)://[^{_ASCII_OUT}]*[^{_ASCII_OUT}'.,;:!?)\]}}]"
 )  # case-blind for the scheme alone: under IGNORECASE 's' would match 'ſ' and leave the class
-_HTML_LINK = regex.compile(r"(<a\s[^>]*>.*?</a\s*>)", regex.I | regex.S)
-_HTML_TAG = regex.compile(r"(<[^>]*>)")
+# Markup between pieces of visible text: a link the composer made, whole, or any other tag.
+_MARKUP = regex.compile(r"(<a\s[^>]*>.*?</a\s*>|<[^>]*>)", regex.I | regex.S)
+_SEAM = "\uffff"  # a noncharacter: stands for the markup between two pieces of text
 
 # Signs that start a mention: '@', and the fullwidth and small forms some software folds to it.
 # After a letter, digit or '_' no platform starts a mention ("maria@med.example" stays as written).
 _AT = regex.compile(r"(?<![\p{L}\p{N}_])([@＠﹫])(?=[^\s\u2060])")
 # A hashtag: the sign, then what any of our platforms counts as part of the tag (letters, marks,
 # digits, '_', ZWNJ, middle dots). Compared with the community's tags after normalize_tag.
-_TAG = regex.compile(r"([#＃﹟])([\w\p{M}\u200c\u00b7\u30fb]*)(?=(.?))", regex.S)
-_COMMAND = regex.compile(r"(?<![\p{L}\p{N}_/])(/)(?=[A-Za-z0-9_])")  # "and/or" is none
-_CASHTAG = regex.compile(r"([$＄﹩])(?=[A-Za-z0-9])")
+_TAG = regex.compile(r"([#＃﹟])([\w\p{M}\u200c\u00b7\u30fb]*)(?=(\uffff*.?))", regex.S)
+_TAG_GOES_ON = regex.compile(r"[\w\p{M}\u200c\u00b7\u30fb#＃﹟]")
+# The noncharacter U+FFFF is where HTML tags sat (``inert_html``): what follows may continue it.
+_COMMAND = regex.compile(r"(?<![\p{L}\p{N}_/])(/)(?=[A-Za-z0-9_\uffff])")  # "and/or" is none
+_CASHTAG = regex.compile(r"([$＄﹩])(?=[A-Za-z0-9\uffff])")
 # A dot between characters could join a bare domain ("evil.com", "1.2.3.4"); a scheme could be
 # Telegram's own (tg://, ton://).
 _DOT = regex.compile(r"([.．。｡])(?=[^\s.\u2060])")
-_WWW = regex.compile(r"(?i)(www)(?=[.．。｡])")  # "www." starts a link on its own
+_WWW = regex.compile(r"(?i)(www)(?=[.．。｡\uffff])")  # "www." starts a link on its own
 _SCHEME = regex.compile(r"(?<![\w])((?:tg|ton|tonsite|mailto|tel):)(?=[^\s\u2060])", regex.I)
 
 
@@ -74,7 +78,9 @@ def _tag(m: regex.Match[str], keep: frozenset[str]) -> str:
     sign, name, after = m.group(1), m.group(2), m.group(3)
     if not name and (not after or after.isspace() or after == WORD_JOINER):
         return m.group(0)  # a lone sign ("C# is", "#" at the end): nothing to break
-    if name and normalize_tag(name) in keep and after not in ("#", "＃", "﹟"):
+    # A kept tag stays live unless what follows it (past any markup) would lengthen it into
+    # another: "#LatinasInMedicine<b>X" is #LatinasInMedicineX to the reader's app.
+    if name and normalize_tag(name) in keep and not _TAG_GOES_ON.match(after.lstrip(_SEAM)):
         return m.group(0)
     return sign + WORD_JOINER + name
 
@@ -108,14 +114,20 @@ def inert(text: str, rules: InertRules) -> str:
 
 
 def inert_html(markup: str, rules: InertRules) -> str:
-    """Like ``inert`` for Telegram-style HTML: only the text between tags is touched, and the
-    text of a link the composer made (``<a href>``) is left as it is."""
+    """Like ``inert`` for Telegram-style HTML. The platform reads the visible text as one, so
+    that is what is made inert: "@<b>alice</b>" is a mention of alice once the tags are gone,
+    and "&#64;alice" is one too. Tags are left as they are, and so is a link the composer made
+    (``<a href>…</a>``); a piece of text that needs no change keeps its own escaping."""
+    markup = markup.replace(_SEAM, "")
+    parts = _MARKUP.split(markup)
+    texts, marks = parts[0::2], parts[1::2]
+    shown = [html.unescape(t) for t in texts]
+    done = inert(_SEAM.join(shown), rules).split(_SEAM)
     out: list[str] = []
-    for i, chunk in enumerate(_HTML_LINK.split(markup)):
-        if i % 2:
-            out.append(chunk)
-            continue
-        out.extend(piece if j % 2 else inert(piece, rules) for j, piece in enumerate(_HTML_TAG.split(chunk)))
+    for i, text in enumerate(done):
+        out.append(texts[i] if text == shown[i] else html.escape(text, quote=False))
+        if i < len(marks):
+            out.append(marks[i])
     return "".join(out)
 
 

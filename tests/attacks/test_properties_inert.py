@@ -8,7 +8,11 @@ Telegram sandbox's entity detection, and the facets the Bluesky adapter would wr
 
 from __future__ import annotations
 
+import html
+
+import regex
 from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from adapters.bluesky import richtext
 from adapters.mastodon.adapter import MastodonAdapter
@@ -67,20 +71,31 @@ def test_nothing_stays_live_for_telegram(text: str) -> None:
     assert inert(out, TELEGRAM_KEEP) == out
 
 
-@EXAMPLES
-@given(hostile)
-def test_html_keeps_its_tags_and_links_and_breaks_the_rest(text: str) -> None:
-    import html
+OUR_LINK = '<a href="https://grants.example/@x#y">grants.example/@x</a>'
+html_pieces = st.lists(
+    st.one_of(
+        hostile.map(lambda t: html.escape(t, quote=False)),
+        st.sampled_from(
+            ["<b>", "</b>", "<i>", "</i>", OUR_LINK, "&#64;", "&#35;", "&amp;", "@", "#", "/", "$"]
+        ),
+    ),
+    max_size=12,
+).map("".join)
 
-    shown = html.escape(text, quote=False)
-    markup = f'<b>{shown}</b> <a href="https://grants.example/@x#y">grants.example/@x</a> {shown}'
+
+@EXAMPLES
+@given(html_pieces)
+@example("@<b>victim</b> /<i>start</i> &#64;bob evil.<b>com</b>")
+def test_html_is_read_as_the_platform_reads_it(markup: str) -> None:
+    """Telegram finds mentions in the text it shows, across tags and after entities are decoded:
+    so is the text made inert, while tags and our own link stay as they are."""
     out = inert_html(markup, TELEGRAM_KEEP)
-    assert '<a href="https://grants.example/@x#y">grants.example/@x</a>' in out
-    assert out.startswith("<b>")
-    assert _as_written(out) == _as_written(markup)
-    visible = html.unescape(out.replace('<a href="https://grants.example/@x#y">grants.example/@x</a>', " "))
-    visible = visible.replace("<b>", " ").replace("</b>", " ")
+    assert regex.findall(r"<[^>]*>", out) == regex.findall(r"<[^>]*>", markup)
+    assert out.count(OUR_LINK) == markup.count(OUR_LINK)
+    visible = html.unescape(regex.sub(r"<[^>]*>", "", out.replace(OUR_LINK, " ")))
     assert telegram_live(visible) == []
+    assert {normalize_tag(t) for t in telegram_tags(visible)} <= ALLOWED
+    assert inert_html(out, TELEGRAM_KEEP) == out
 
 
 @EXAMPLES
