@@ -501,8 +501,7 @@ _URL = re.compile(r"(?<![\w@/.])(?:https?://|www\.)[^\s<>\"]+", re.IGNORECASE)
 # Telegram links a bare domain too when it ends in a top-level domain it knows ("evil.com/x"),
 # and previews it; a few common ones stand for its list here.
 _TLDS = (
-    "com|org|net|edu|gov|io|co|info|biz|me|app|dev|ly|tv|xyz|online|site"
-    "|us|uk|de|fr|es|mx|br|ca|au|in|eu|ru"
+    "com|org|net|edu|gov|io|co|info|biz|me|app|dev|ly|tv|xyz|online|site|us|uk|de|fr|es|mx|br|ca|au|in|eu|ru"
 )
 _BARE_DOMAIN = re.compile(
     rf"(?<![\w@/.\-])(?:[A-Za-z0-9][A-Za-z0-9-]*\.)+(?:{_TLDS})(?![\w\-])(?:[/?#][^\s<>\"]*)?",
