@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.domain import Action, Author, Batch, Platform, Post, Receipt, TextLimits
+from bot.inert import InertRules, inert, inert_html
 
 if TYPE_CHECKING:
     from bot.console import ConsoleFront
@@ -50,6 +51,24 @@ class PlatformAdapter(abc.ABC):
     #: How ``publish_part`` reads its text: "plain", or "html" (Telegram's parse_mode HTML:
     #: the series composers then escape member text and write only <b> and <a href>).
     markup: str = "plain"
+    #: What this platform makes live in plain text on its own (``bot.inert``); None when the
+    #: adapter declares every link, tag and mention itself (Bluesky's facets) and the text can
+    #: stay exactly as written.
+    inert_rules: InertRules | None = InertRules()
+    #: The community's hashtags (normalised): the only ones the account's posts keep live.
+    own_tags: frozenset[str] = frozenset()
+
+    def inert(self, text: str, *, markup: str | None = None) -> str:
+        """``text`` as this platform must receive it from the central account: no mention, no
+        foreign hashtag, no command, no bare link (``bot.inert``). Every path that publishes
+        composed text calls it last; composers may call it first (it is idempotent) so that what
+        they measure is what goes out."""
+        if self.inert_rules is None:
+            return text
+        rules = self.inert_rules.with_tags(self.own_tags)
+        if (markup or self.markup) == "html":
+            return inert_html(text, rules)
+        return inert(text, rules)
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Connect, log in, learn who the central account is."""

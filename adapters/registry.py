@@ -11,6 +11,7 @@ from bot.domain import Platform, TextLimits
 if TYPE_CHECKING:
     from adapters.base import PlatformAdapter
     from bot.config import Settings
+    from bot.inert import InertRules
 
 # platform -> (settings class, factory(settings, app_settings) -> adapter)
 _SPECS: dict[Platform, tuple[str, str]] = {
@@ -59,6 +60,11 @@ def limits_for(platform: Platform) -> TextLimits:
 def markup_for(platform: Platform) -> str:
     """How ``platform``'s adapter reads the text it publishes: "plain" or "html"."""
     return adapter_class(platform).markup
+
+
+def inert_rules_for(platform: Platform) -> InertRules | None:
+    """What ``platform`` makes live in plain text on its own (``bot.inert``), from its adapter class."""
+    return adapter_class(platform).inert_rules
 
 
 def create_adapter(platform: Platform, settings: Settings) -> PlatformAdapter:

@@ -42,6 +42,8 @@ class Filters:
             for platform, value in curator.identities().items():
                 curators.setdefault(platform, set()).add(value.lstrip("@").casefold())
         self._curators = {p: frozenset(v) for p, v in curators.items()}
+        # The tags that decide what happens to a post: never cut from an oversized tag list.
+        self.kept_tags = self.tags | {self.opportunity_tag} | self.rule.markers
 
     def use_runtime_blocks(self, runtime: RuntimeBlocks) -> None:
         """The config's blocklist plus what curators blocked at runtime (``python -m bot block``)."""
@@ -137,7 +139,7 @@ class Pipeline:
         self.blocklist = Blocklist(store, settings, self.consent)
 
     def ingest(self, platform: Platform, batch: Batch, now: datetime) -> IngestResult:
-        batch, rejected = clean_batch(batch)
+        batch, rejected = clean_batch(batch, self.filters.kept_tags)
         for item_id, why in rejected:
             log.warning(
                 "skipped malformed item", extra={"platform": platform.value, "id": item_id, "error": why}

@@ -90,8 +90,19 @@ def clean_author(author: Author) -> Author:
     )
 
 
-def clean_post(post: Post) -> Post:
-    """``post`` fit to store, or Rejected naming the field that makes it impossible."""
+def _capped_tags(tags: object, keep: frozenset[str]) -> frozenset[str]:
+    """At most MAX_TAGS hashtags, the ones in ``keep`` (the community's, the opportunity tag, the
+    opt-out markers) always among them: a post stuffed with tags must not lose the one that puts
+    it in the queue, or the one that keeps it out."""
+    names = [t for t in tags if isinstance(t, str)] if isinstance(tags, (set, frozenset, list, tuple)) else []
+    kept = sorted(t for t in set(names) if t in keep)
+    rest = sorted(t for t in set(names) if t not in keep)
+    return frozenset((kept + rest)[:MAX_TAGS])
+
+
+def clean_post(post: Post, keep_tags: frozenset[str] = frozenset()) -> Post:
+    """``post`` fit to store, or Rejected naming the field that makes it impossible. Hashtags in
+    ``keep_tags`` (normalised) survive any cut of an oversized tag list."""
     if not isinstance(post, Post):
         raise Rejected("not a post")
     post_id = _ident(post.post_id, "post_id", MAX_ID)
@@ -100,7 +111,7 @@ def clean_post(post: Post) -> Post:
     created = post.created_at if post.created_at.tzinfo else post.created_at.replace(tzinfo=UTC)
     tags = post.hashtags
     if not isinstance(tags, frozenset) or len(tags) > MAX_TAGS or not all(isinstance(t, str) for t in tags):
-        tags = frozenset(sorted(t for t in tags if isinstance(t, str))[:MAX_TAGS])
+        tags = _capped_tags(tags, keep_tags)
     language = (
         post.language if isinstance(post.language, str) and len(post.language) <= MAX_LANGUAGE else None
     )
@@ -123,20 +134,23 @@ def clean_post(post: Post) -> Post:
     )
 
 
-def clean_batch(batch: Batch) -> tuple[Batch, list[tuple[str, str]]]:
-    """The batch with every item made safe, and (id, reason) for each item that had to go."""
+def clean_batch(batch: Batch, keep_tags: frozenset[str] = frozenset()) -> tuple[Batch, list[tuple[str, str]]]:
+    """The batch with every item made safe, and (id, reason) for each item that had to go;
+    ``keep_tags`` as for :func:`clean_post`."""
     rejected: list[tuple[str, str]] = []
     posts: list[Post] = []
     for post in batch.posts:
         try:
-            posts.append(clean_post(post))
+            posts.append(clean_post(post, keep_tags))
         except Rejected as exc:
             rejected.append((_show_id(getattr(post, "post_id", None)), str(exc)))
     nominations: list[Nomination] = []
     for n in batch.nominations:
         try:
             nominations.append(
-                dataclasses.replace(n, post=clean_post(n.post), nominated_by=clean_author(n.nominated_by))
+                dataclasses.replace(
+                    n, post=clean_post(n.post, keep_tags), nominated_by=clean_author(n.nominated_by)
+                )
             )
         except Rejected as exc:
             rejected.append((_show_id(getattr(n.post, "post_id", None)), f"nomination: {exc}"))

@@ -40,13 +40,14 @@ _TOO_MANY = {"error": "Too many requests"}
 _SEARCH_NEEDS_USER = "Search queries that resolve remote resources are not supported without authentication"
 
 # What Mastodon's text formatter links. Close to its own patterns, not a copy of them: a hashtag
-# needs at least one letter, a mention may carry a domain, a URL stops before trailing punctuation.
+# needs at least one letter and may start with '#' or the fullwidth '＃' (Mastodon 4 takes both),
+# a mention may carry a domain, a URL stops before trailing punctuation.
 _URL_RE = r"https?://[^\s<>\"]*[^\s<>\".,;:!?)\]'}]"
 _MENTION_RE = (
     r"(?<![\w/=@])@(?P<user>[A-Za-z0-9_]+(?:[.-]+[A-Za-z0-9_]+)*)"
     r"(?:@(?P<host>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+))?"
 )
-_TAG_RE = r"(?<![\w/=)&#])#(?P<tag>\w*[^\W\d]\w*)"
+_TAG_RE = r"(?<![\w/=)&#＃])[#＃](?P<tag>\w*[^\W\d]\w*)"
 _TOKEN_RE = re.compile(f"(?P<url>{_URL_RE})|(?P<mention>{_MENTION_RE})|(?P<hashtag>{_TAG_RE})")
 _TAG_ONLY_RE = re.compile(_TAG_RE)
 _MENTION_ONLY_RE = re.compile(_MENTION_RE)

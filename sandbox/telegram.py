@@ -497,6 +497,15 @@ def parse_markdown(source: str) -> tuple[str, list[JSON]]:
 
 
 _URL = re.compile(r"(?<![\w@/.])(?:https?://|www\.)[^\s<>\"]+", re.IGNORECASE)
+# Telegram links a bare domain too when it ends in a top-level domain it knows ("evil.com/x"),
+# and previews it; a few common ones stand for its list here.
+_TLDS = (
+    "com|org|net|edu|gov|io|co|info|biz|me|app|dev|ly|tv|xyz|online|site|us|uk|de|fr|es|mx|br|ca|au|in|eu|ru"
+)
+_BARE_DOMAIN = re.compile(
+    rf"(?<![\w@/.\-])(?:[A-Za-z0-9][A-Za-z0-9-]*\.)+(?:{_TLDS})(?![\w\-])(?:[/?#][^\s<>\"]*)?",
+    re.IGNORECASE,
+)
 _MENTION = re.compile(r"(?<![\w@/])@[A-Za-z][A-Za-z0-9_]{3,31}(?![\w@])")
 _HASHTAG = re.compile(r"(?<![\w#&/])#\w*[^\W\d]\w*")  # needs at least one non-digit: "#1" is no tag
 _CASHTAG = re.compile(r"(?<![\w$])\$[A-Z]{1,8}(?![\w$])")
@@ -516,7 +525,7 @@ def detect_entities(text: str, known: Iterable[JSON] = ()) -> list[JSON]:
     """Entities Telegram adds on its own: urls, emails, @mentions, #hashtags, $cashtags, /commands.
 
     Nothing is detected inside code, pre or links already in ``known``, nor over another detection.
-    Bare domains without ``http(s)://`` or ``www.`` are not detected (Telegram does; we need not).
+    Bare domains are detected when they end in a common top-level domain, as Telegram does.
     """
     taken: list[tuple[int, int]] = []
     for entity in known:
@@ -525,6 +534,7 @@ def detect_entities(text: str, known: Iterable[JSON] = ()) -> list[JSON]:
     found: list[JSON] = []
     for kind, pattern in (
         ("url", _URL),
+        ("url", _BARE_DOMAIN),
         ("email", _EMAIL),
         ("mention", _MENTION),
         ("hashtag", _HASHTAG),

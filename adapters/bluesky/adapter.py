@@ -82,6 +82,7 @@ from bot.errors import (
     Transient,
     Unauthorized,
 )
+from bot.inert import own_tags
 from bot.text import length, split_thread
 
 if TYPE_CHECKING:
@@ -149,6 +150,7 @@ def make_client(service_url: str, *, timeout: float = 30.0, budget: RateBudget |
 class BlueskyAdapter(BlueskyReach, PlatformAdapter):
     platform = Platform.BLUESKY
     limits = richtext.LIMITS
+    inert_rules = None  # facets declare every link, tag and mention: richtext.build keeps them inert
     amplify_is_idempotent = True  # the post view's viewer.repost, or our own record, says "done"
 
     def __init__(
@@ -840,14 +842,20 @@ class BlueskyAdapter(BlueskyReach, PlatformAdapter):
         return await self._publish(comment, None, embed=embed)
 
     async def _publish(
-        self, text: str, reply_to: Receipt | None, *, embed: dict[str, Any] | None = None
+        self,
+        text: str,
+        reply_to: Receipt | None,
+        *,
+        embed: dict[str, Any] | None = None,
+        addressee: str | None = None,
     ) -> Receipt:
-        handles = richtext.mentioned_handles(text)
+        # Only the member an answer is for is mentioned: a handle anywhere else in the text
+        # (a member's words, a title) stays plain text, so it notifies no one.
         dids: dict[str, str] = {}
-        for handle in handles:
+        if addressee is not None and addressee.lower() in richtext.mentioned_handles(text):
             with contextlib.suppress(NotFound, Rejected):  # not an account: stays plain text
-                dids[handle] = await self._did_of(handle)
-        rich = richtext.build(text, dids)
+                dids[addressee.lower()] = await self._did_of(addressee)
+        rich = richtext.build(text, dids, keep_tags=self.own_tags)
         size = length(rich.text, self.limits)
         if size > self.limits.max_length:
             raise Rejected(
@@ -918,13 +926,14 @@ class BlueskyAdapter(BlueskyReach, PlatformAdapter):
         mention = f"@{handle} " if handle and not handle.startswith("did:") else ""
         parent = Receipt(Platform.BLUESKY, Action.PUBLISH, reply_to) if reply_to else None
         first: Receipt | None = None
+        to = handle if mention else None
         for part in split_thread(mention + text, self.limits, number=False):
             try:
-                receipt = await self._publish(part, parent)
+                receipt = await self._publish(part, parent, addressee=to)
             except NotFound:
                 if first is not None or parent is None:
                     raise
-                receipt = await self._publish(part, None)  # they deleted it: answer on its own
+                receipt = await self._publish(part, None, addressee=to)  # they deleted it: answer on its own
             first = first or receipt
             parent = receipt
         return first
@@ -961,7 +970,7 @@ def create(settings: BlueskySettings, app: Settings) -> BlueskyAdapter:
         session_key(settings.app_password, settings.account),
         own_engine=True,
     )
-    return BlueskyAdapter(
+    adapter = BlueskyAdapter(
         client,
         settings,
         vault=vault,
@@ -970,3 +979,5 @@ def create(settings: BlueskySettings, app: Settings) -> BlueskyAdapter:
         languages=app.community.languages,
         spellings=app.community.hashtags,
     )
+    adapter.own_tags = own_tags(app)
+    return adapter

@@ -4,6 +4,12 @@ A Bluesky post is at most 300 graphemes. Hashtags, links and mentions are not fo
 text by the reader's app: the writer declares them as facets, each over a byte range of the
 UTF-8 text. Long links are shown shortened (as Bluesky's own app does) while the facet keeps
 the whole address. Pure functions; resolving mentioned handles to DIDs is the adapter's job.
+
+Because the writer declares every facet, this is also where member text is kept inert on
+Bluesky (``bot.inert`` says why): the text stays as written, and a facet is made only for what
+the account intends — a web link written with http(s)://, a hashtag of the community's own, a
+mention of a handle the caller resolved on purpose. "@victim.test", "#SpamTag", "$SPAM" and a
+bare "evil.com" in a member's words stay plain text.
 """
 
 from __future__ import annotations
@@ -14,8 +20,8 @@ from typing import Any
 
 from atproto_client.utils import facet_detection
 
-from adapters.bluesky.normalize import LINK, MENTION
-from bot.domain import TextLimits
+from adapters.bluesky.normalize import LINK, MENTION, TAG
+from bot.domain import TextLimits, normalize_tag
 from bot.text import URL, length, split_thread
 
 LIMITS = TextLimits(max_length=300, counting="graphemes")
@@ -73,12 +79,29 @@ def _facet(start: int, end: int, feature: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def build(text: str, dids: Mapping[str, str] | None = None) -> RichText:
-    """``text`` with its facets: tags, links (long ones shortened) and mentions found in ``dids``
-    (handle -> DID; mentions of unknown handles stay plain text)."""
+def _intended(display: bytes, start: int, end: int, feature: Any, keep_tags: frozenset[str]) -> bool:
+    """Whether a facet the detector found is one the account means: a link written out with
+    its scheme, or a hashtag of the community's (never a cashtag, never someone else's tag)."""
+    kind = getattr(feature, "py_type", "")
+    if kind == LINK:
+        written = display[start:end].decode("utf-8", "replace").lower()
+        return written.startswith(("http://", "https://"))
+    if kind == TAG:
+        tag = str(getattr(feature, "tag", ""))
+        return not tag.startswith("$") and normalize_tag(tag) in keep_tags
+    return False
+
+
+def build(
+    text: str, dids: Mapping[str, str] | None = None, *, keep_tags: frozenset[str] = frozenset()
+) -> RichText:
+    """``text`` with its facets: links written with http(s):// (long ones shortened), hashtags in
+    ``keep_tags`` (normalised) and mentions of the handles in ``dids`` (handle -> DID); every
+    other handle, tag or bare domain stays plain text."""
     display, shortened = _shorten(text)
     ranges = [(_byte(display, s), _byte(display, e), url) for s, e, url in shortened]
     facets = [_facet(s, e, {"$type": LINK, "uri": url}) for s, e, url in ranges]
+    encoded = display.encode("utf-8")
     for found in facet_detection.detect_facets(display):
         start, end = found.index.byte_start, found.index.byte_end
         if any(start < e and s < end for s, e, _ in ranges):
@@ -86,6 +109,7 @@ def build(text: str, dids: Mapping[str, str] | None = None) -> RichText:
         facets.extend(
             _facet(start, end, feature.model_dump(by_alias=True, exclude_none=True))
             for feature in found.features
+            if _intended(encoded, start, end, feature, keep_tags)
         )
     known = {k.lower(): v for k, v in (dids or {}).items()}
     for m in facet_detection.detect_mentions(display):

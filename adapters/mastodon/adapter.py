@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import timedelta
@@ -45,6 +46,7 @@ from bot.errors import (
     Transient,
     Unauthorized,
 )
+from bot.inert import own_tags
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -404,6 +406,7 @@ class MastodonAdapter(MastodonReach, PlatformAdapter):
             return  # already gone: undoing is done
 
     async def publish_part(self, text: str, reply_to: Receipt | None = None) -> Receipt:
+        text = self.inert(text)  # the last look: no mention, foreign hashtag or command goes out
         # The idempotency key makes a retried post (after a timeout) land once.
         key = hashlib.sha256(f"{reply_to.ref if reply_to else ''}\n{text}".encode()).hexdigest()[:32]
         status = await self._call(
@@ -422,10 +425,17 @@ class MastodonAdapter(MastodonReach, PlatformAdapter):
             return None
 
     async def send_direct(self, author: Author, text: str, reply_to: str | None = None) -> Receipt | None:
-        """A direct-visibility status mentioning the member, under their message when it still exists."""
+        """A direct-visibility status mentioning the member, under their message when it still exists.
+
+        Every account a direct status mentions is one of its recipients, so only the member's own
+        handle is left live: the text after it is made inert, and a handle that is not one is
+        refused rather than sent somewhere it might reach someone else."""
         # A member of our own server is written as Mastodon writes them, without the server: on
         # a server whose address carries a port, "@name@host:port" would not become a mention.
-        body = f"@{author.handle.lstrip('@').removesuffix('@' + self.domain)} {text}"
+        handle = author.handle.lstrip("@").removesuffix("@" + self.domain)
+        if not _ADDRESSABLE.fullmatch(handle):
+            raise Rejected("Mastodon: the member's handle cannot be addressed in a direct message")
+        body = f"@{handle} {self.inert(text)}"
         key = hashlib.sha256(f"direct\n{author.account_id}\n{reply_to}\n{text}".encode()).hexdigest()[:32]
         where = reply_to if reply_to and reply_to.isdigit() else None
         try:
@@ -457,6 +467,10 @@ class MastodonAdapter(MastodonReach, PlatformAdapter):
             except NotFound:
                 gone.add(pid)
         return gone
+
+
+# A handle Mastodon reads as exactly one mention: user, or user@domain (its MENTION_RE).
+_ADDRESSABLE = re.compile(r"[A-Za-z0-9_]+(?:[.-]+[A-Za-z0-9_]+)*(?:@[\w-]+(?:\.[\w-]+)+)?")
 
 
 def _status_id(entity: Any) -> str | None:
@@ -517,4 +531,5 @@ def create(settings: MastodonSettings, app: Settings) -> MastodonAdapter:
     client = client_for(settings)
     adapter = MastodonAdapter(client, settings, backfill=timedelta(hours=app.curation.max_age_hours))
     adapter.budget.fraction = app.trust.budget_fraction
+    adapter.own_tags = own_tags(app)
     return adapter

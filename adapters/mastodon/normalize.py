@@ -107,10 +107,11 @@ def to_post(status: Any, local_domain: str) -> Post:
     if not isinstance(tags, list):
         raise MalformedPayload("tags is not a list")
     hashtags = frozenset(normalize_tag(str(t.get("name", ""))) for t in tags if isinstance(t, Mapping))
+    listed = status.get("mentions") or []
+    if not isinstance(listed, list):
+        raise MalformedPayload("mentions is not a list")
     mentions = tuple(
-        full_acct(str(x.get("acct", "")), local_domain)
-        for x in status.get("mentions") or []
-        if isinstance(x, Mapping)
+        full_acct(str(x.get("acct", "")), local_domain) for x in listed if isinstance(x, Mapping)
     )
     reply_to = status.get("in_reply_to_id")
     content = status.get("content")

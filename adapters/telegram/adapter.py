@@ -47,13 +47,14 @@ from adapters.telegram.console import TelegramConsole
 from adapters.telegram.errors import call, translate
 from adapters.telegram.normalize import chat_link, parse_ref, post_ref, to_author, to_post
 from adapters.telegram.pacer import Pacer
-from adapters.telegram.render import LIMITS, to_html
+from adapters.telegram.render import LIMITS, RULES, to_html
 from adapters.telegram.settings import TelegramSettings
 from bot import member_commands
 from bot.clock import Clock, SystemClock
 from bot.console import COMMANDS, safe_url
 from bot.domain import Action, Author, Batch, MemberRequest, Nomination, Platform, Post, Receipt
 from bot.errors import MalformedPayload, NotFound, PlatformError, Rejected
+from bot.inert import own_tags
 from bot.richtext import Doc, Span, Style
 from bot.series import interview_chat
 from bot.series.markup import Markup
@@ -118,6 +119,7 @@ class TelegramAdapter(PlatformAdapter):
     limits = LIMITS
     amplify_is_idempotent = False  # a second copyMessage is a second post in the channel
     markup = "html"  # the series write HTML for the channel: bold headers, links with short text
+    inert_rules = RULES
 
     def __init__(
         self,
@@ -510,6 +512,8 @@ class TelegramAdapter(PlatformAdapter):
         if reply_to:  # the member's own message, "chat:message" as the watch reported it
             with contextlib.suppress(MalformedPayload):
                 reply = ReplyParameters(parse_ref(reply_to)[1], allow_sending_without_reply=True)
+        # A private chat reaches this member alone, and the bot's own words there may ask her to
+        # tap /start or /optin: the text goes as it is.
         sent = await call(
             self.bot.send_message(chat, text, reply_parameters=reply, rate_limit_args=AMPLIFY_PATIENCE)
         )
@@ -541,7 +545,7 @@ class TelegramAdapter(PlatformAdapter):
             sent = await call(
                 self.bot.send_message(
                     channel,
-                    to_html(spotlight(post)),
+                    to_html(spotlight(post), rules=RULES.with_tags(self.own_tags)),
                     parse_mode=ParseMode.HTML,
                     rate_limit_args=AMPLIFY_PATIENCE,
                 )
@@ -588,6 +592,7 @@ class TelegramAdapter(PlatformAdapter):
     async def publish_part(self, text: str, reply_to: Receipt | None = None) -> Receipt:
         await self.start()
         channel = self._channel()
+        text = self.inert(text)  # the last look: whatever a composer let through is made inert here
         if not fits(HTML.visible(text), LIMITS):  # Telegram counts the text its reader sees, tags aside
             raise Rejected("Telegram: a message may be at most 4096 characters (UTF-16 units)")
         reply = None
@@ -631,4 +636,8 @@ def spotlight(post: Post) -> Doc:
 
 
 def create(settings: TelegramSettings, app: Settings) -> TelegramAdapter:
-    return TelegramAdapter(build_application(settings, SystemClock()), settings, community=app.community.name)
+    adapter = TelegramAdapter(
+        build_application(settings, SystemClock()), settings, community=app.community.name
+    )
+    adapter.own_tags = own_tags(app)
+    return adapter

@@ -57,11 +57,23 @@ def to_author(user: User | None, sender_chat: Chat | None = None) -> Author:
     )
 
 
+def _covered(text: str, offset: int, length: int) -> str:
+    """The text an entity covers (offsets in UTF-16 units). An entity that cuts a character in
+    half, or runs past the end, gives what it covers (a half character as U+FFFD) instead of the
+    UnicodeDecodeError the library raises, which cost the whole message."""
+    data = text.encode("utf-16-le", "surrogatepass")
+    return data[2 * max(offset, 0) : 2 * max(offset + length, 0)].decode("utf-16-le", "replace")
+
+
 def hashtags_of(message: Message) -> frozenset[str]:
-    found = message.parse_entities([MessageEntity.HASHTAG]) | message.parse_caption_entities(
-        [MessageEntity.HASHTAG]
-    )
-    return frozenset(normalize_tag(tag) for tag in found.values()) - {""}
+    found = [
+        _covered(text, e.offset, e.length)
+        for text, entities in ((message.text, message.entities), (message.caption, message.caption_entities))
+        if text
+        for e in entities
+        if e.type == MessageEntity.HASHTAG
+    ]
+    return frozenset(normalize_tag(tag) for tag in found) - {""}
 
 
 def automation_of(message: Message) -> str | None:

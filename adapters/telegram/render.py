@@ -1,37 +1,35 @@
 """Rich text (``bot.richtext``) as Telegram HTML, with what members wrote kept inert.
 
-Telegram parses the HTML we send and then finds @mentions, /commands and links in the plain
-text on its own. Member text is escaped, so no tag of theirs survives, and a word joiner goes
-after any ``@`` or ``/`` that would start a mention or a command: "@alice" in a Mastodon post
-must not become a link to whoever owns @alice on Telegram, nor "/freeze" a command a curator
-sends by tapping it. Web links a member wrote stay links: they wrote them.
+Telegram parses the HTML we send and then finds @mentions, #hashtags, $cashtags, /commands and
+links (even bare domains, which it previews) in the plain text on its own. Member text is
+escaped, so no tag of theirs survives, and ``bot.inert`` breaks every sign that would start one
+of those with a word joiner: "@alice" in a Mastodon post must not become a link to whoever owns
+@alice on Telegram, nor "/freeze" a command a curator sends by tapping it, nor "evil.com" in a
+name a link with a preview. Web links a member wrote with http(s):// stay links: they wrote them.
 """
 
 from __future__ import annotations
 
 import html
-import re
 
 from bot.domain import TextLimits
+from bot.inert import WORD_JOINER, InertRules
+from bot.inert import inert as _inert
 from bot.richtext import Doc, Span
-from bot.text import URL
 
 LIMITS = TextLimits(max_length=4096, counting="utf16")  # counted after the HTML is parsed
-WORD_JOINER = "\u2060"
-_MENTION_OR_COMMAND = re.compile(r"(?<![\w@/.:])([@/])(?=[A-Za-z0-9_])")
+RULES = InertRules(commands=True, cashtags=True, bare_links=True)  # what Telegram finds on its own
+# Cards and answers in the curators' chat (previews off, nobody else reads it): no mention, no
+# command a curator could tap by mistake; tags and domains stay as the member wrote them.
+CARD_RULES = InertRules(tags=False, commands=True)
+__all__ = ["CARD_RULES", "LIMITS", "RULES", "WORD_JOINER", "inert", "to_html"]
 _TAGS = {"bold": "b", "italic": "i", "code": "code", "quote": "blockquote", "spoiler": "tg-spoiler"}
 
 
-def inert(text: str) -> str:
-    """``text`` as Telegram will show it, minus the mentions and commands it would invent."""
-    out: list[str] = []
-    last = 0
-    for link in URL.finditer(text):
-        out.append(_MENTION_OR_COMMAND.sub(r"\1" + WORD_JOINER, text[last : link.start()]))
-        out.append(link.group())
-        last = link.end()
-    out.append(_MENTION_OR_COMMAND.sub(r"\1" + WORD_JOINER, text[last:]))
-    return "".join(out)
+def inert(text: str, rules: InertRules = RULES) -> str:
+    """``text`` as Telegram will show it, minus the mentions, tags, commands and links it would
+    invent (by ``rules``; hashtags in its ``keep_tags``, the community's own, stay live)."""
+    return _inert(text, rules)
 
 
 def _span(span: Span) -> str:
@@ -42,12 +40,13 @@ def _span(span: Span) -> str:
     return f"<{tag}>{out}</{tag}>" if tag else out
 
 
-def to_html(doc: Doc, limits: TextLimits = LIMITS) -> str:
-    """``doc`` made inert, cut to fit one message, in Telegram's HTML."""
+def to_html(doc: Doc, limits: TextLimits = LIMITS, rules: InertRules = CARD_RULES) -> str:
+    """``doc`` made inert (its untrusted spans, by ``rules``), cut to fit one message, in
+    Telegram's HTML. The default suits the curators' chat; a channel post passes ``RULES``."""
     safe = Doc(
         tuple(
             tuple(
-                Span(inert(s.text), s.style, s.url, s.untrusted, s.cuttable) if s.untrusted else s
+                Span(inert(s.text, rules), s.style, s.url, s.untrusted, s.cuttable) if s.untrusted else s
                 for s in line
             )
             for line in doc.lines

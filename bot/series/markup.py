@@ -1,5 +1,9 @@
 """Writing series text for a platform: plain text, or HTML for adapters that publish HTML
-(member-written text escaped, nothing but <b> and <a href> added), measured as readers see it."""
+(member-written text escaped, nothing but <b> and <a href> added), measured as readers see it.
+
+With ``inert`` (the adapter's, ``bot.inert``) every text it writes is made inert as it is
+written, so what a composer measures and splits is exactly what the adapter sends: the adapter
+applies the same step again before publishing, and it changes nothing the second time."""
 
 from __future__ import annotations
 
@@ -22,13 +26,17 @@ class Markup:
     """How a composer writes for one adapter: ``plain`` or ``html``."""
 
     kind: str = "plain"
+    inert: Callable[[str], str] | None = None
+
+    def _inert(self, value: str) -> str:
+        return self.inert(value) if self.inert is not None else value
 
     @property
     def is_html(self) -> bool:
         return self.kind == "html"
 
     def text(self, value: str) -> str:
-        return html.escape(value, quote=False) if self.is_html else value
+        return self._inert(html.escape(value, quote=False) if self.is_html else value)
 
     def bold(self, value: str) -> str:
         """``value`` (already written in this markup) in bold."""
@@ -50,7 +58,7 @@ class Markup:
     def fill(self, templates: Templates, name: str, **values: str) -> str:
         """Template ``name`` with ``values`` (already in this markup); its own words escaped."""
         if not self.is_html:
-            return templates.render(name, **values)
+            return self._inert(templates.render(name, **values))
         out = []
         for literal, field, _, _ in string.Formatter().parse(templates.texts[name]):
             out.append(self.text(literal))

@@ -10,17 +10,19 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 
 from sqlalchemy import select
 
 from adapters.base import PlatformAdapter
-from adapters.registry import limits_for, markup_for
+from adapters.registry import inert_rules_for, limits_for, markup_for
 from bot import models as m
 from bot.amplifier import is_frozen
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain import Platform, TextLimits
 from bot.flags import names_a_curator
+from bot.inert import InertRules, inert, inert_html, own_tags
 from bot.report.compute import build_report
 from bot.report.numbers import compose_numbers, last_month
 from bot.series.digest import Digest, DigestContext, compose_digest
@@ -74,6 +76,7 @@ class SeriesRunner:
         dry_run: bool = False,
         limits: Callable[[Platform], TextLimits] = limits_for,
         markup: Callable[[Platform], str] = markup_for,
+        inert_rules: Callable[[Platform], InertRules | None] = inert_rules_for,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -81,11 +84,14 @@ class SeriesRunner:
         self.clock = clock
         self.limits = limits
         self.markup = markup
+        self.inert_rules = inert_rules
         self.rules = {r.name: r for r in self.series.schedule if r.enabled}
         if settings.report.monthly_post and not any(r.kind == "numbers" for r in self.series.schedule):
             # report.monthly_post without a series of its own: 10:00 on the 1st, series time zone
             self.rules[MONTHLY.name] = MONTHLY
         self.schedule = Schedule.of((r.name, r.cron, self.series.zone_of(r)) for r in self.rules.values())
+        for adapter in adapters.values():  # the community's tags stay live in what it publishes
+            adapter.own_tags = adapter.own_tags | own_tags(settings)
         self.publisher = Publisher(
             store, adapters, clock, worker=worker, dry_run=dry_run, screen=self._names_a_curator
         )
@@ -151,9 +157,20 @@ class SeriesRunner:
             day=day,
             templates=self.series.templates_for(language),
             limits=self.limits(platform),
-            markup=Markup(self.markup(platform)),
+            markup=self._markup(platform),
             context=self.digest_context(),
         )
+
+    def _markup(self, platform: Platform) -> Markup:
+        """How the series write for ``platform``: its markup, and its adapter's inert step (the
+        adapter repeats that step when it publishes; doing it here first keeps the measuring
+        true, since a broken mention or tag may count longer than a live one)."""
+        kind = self.markup(platform)
+        rules = self.inert_rules(platform)
+        if rules is None:
+            return Markup(kind)
+        keep = rules.with_tags(own_tags(self.settings))
+        return Markup(kind, inert=partial(inert_html if kind == "html" else inert, rules=keep))
 
     def interview_limits(self, platforms: list[Platform]) -> dict[str, TextLimits]:
         return interview_limits(self.series.interviews, {p.value: self.limits(p) for p in platforms})
@@ -257,7 +274,7 @@ class SeriesRunner:
         def compose() -> list[str]:
             since, until = last_month(at.astimezone(self.schedule.rules[rule.name].tz))
             text = compose_numbers(build_report(self.store, self.settings, since, until))
-            markup = Markup(self.markup(platform))
+            markup = self._markup(platform)
             return [markup.text(part) for part in split_thread(text, self.limits(platform))]
 
         return compose
@@ -279,8 +296,9 @@ class SeriesRunner:
                 self.publisher.record(rule.name, at, platform, "empty", reason)
                 outcomes.append(PublishOutcome(rule.name, at, platform, "empty", detail=reason))
                 continue
-            text = interview.consent_text or ""
-            overflow = check_fit(text, self.interview_limits([platform]))
+            markup = self._markup(platform)
+            written = markup.text(interview.consent_text or "")  # escaped and made inert
+            overflow = check_fit(markup.visible(written), self.interview_limits([platform]))
             if overflow:
                 reason = overflow[0].describe()
                 self.publisher.record(rule.name, at, platform, "failed", reason)
@@ -290,7 +308,7 @@ class SeriesRunner:
                 )
                 outcomes.append(PublishOutcome(rule.name, at, platform, "failed", detail=reason))
                 continue
-            parts = [Markup(self.markup(platform)).text(text)]  # the confirmed text, escaped if need be
+            parts = [written]
             outcomes.append(await self.publisher.publish(rule.name, at, platform, parts.copy))
         return outcomes
 

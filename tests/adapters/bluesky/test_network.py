@@ -159,11 +159,12 @@ async def test_a_thread_is_published_with_facets_at_byte_offsets(
     atproto_network: AtprotoNetwork, make_adapter: Make
 ) -> None:
     adapter = make_adapter()
+    adapter.own_tags = frozenset({TAG.casefold()})
     alice = atproto_network.member
     text = (
         f"Opportunities this week 👩🏽‍⚕️🇲🇽 for #{TAG}: "
         + " ".join(f"Fellowship{i} https://jobs.example/{i}?ref=coalesce" for i in range(12))
-        + f" — thanks @{alice.handle} and Café Médica"
+        + f" — thanks @{alice.handle} and Café Médica #SpamTag evil.com"
     )
     parts = thread(text)
     assert len(parts) >= 2
@@ -188,7 +189,10 @@ async def test_a_thread_is_published_with_facets_at_byte_offsets(
             )
     assert (f"#{TAG}", TAG) in covered
     assert ("https://jobs.example/0?ref=coalesce", "https://jobs.example/0?ref=coalesce") in covered
-    assert (f"@{alice.handle}", alice.did) in covered
+    # A handle and a foreign tag in what the account publishes stay plain text: no one is
+    # mentioned, no other tag is posted, no bare domain becomes a link.
+    assert all(value not in (alice.did, "SpamTag", "https://evil.com") for _, value in covered)
+    assert not any(piece.startswith("@") for piece, _ in covered)
     root = records[0]
     assert root.value.reply is None
     for i, record in enumerate(records[1:], 1):

@@ -28,7 +28,7 @@ def _spans(rich: richtext.RichText) -> list[tuple[str, str, str]]:
 
 def test_facets_sit_at_byte_offsets_after_emoji_flags_and_accents() -> None:
     text = f"{FAMILY}{FLAG} Caf{ACCENT} talk #LatinasInMedicine see https://med.example/x and @ana.test!"
-    rich = richtext.build(text, {"ana.test": "did:plc:ana"})
+    rich = richtext.build(text, {"ana.test": "did:plc:ana"}, keep_tags=frozenset({"latinasinmedicine"}))
     assert rich.text == text
     assert _spans(rich) == [
         ("#LatinasInMedicine", "tag", "LatinasInMedicine"),
@@ -42,9 +42,18 @@ def test_a_mention_of_an_unknown_handle_stays_plain_text() -> None:
     assert rich.facets == ()
 
 
+def test_only_intended_tags_and_written_links_get_facets() -> None:
+    text = "Join #LatinasInMedicine not #SpamTag nor ＃Other $SPAM evil.com, see https://med.example/x"
+    rich = richtext.build(text, keep_tags=frozenset({"latinasinmedicine"}))
+    assert _spans(rich) == [
+        ("#LatinasInMedicine", "tag", "LatinasInMedicine"),
+        ("https://med.example/x", "link", "https://med.example/x"),
+    ]
+
+
 def test_long_links_are_shown_short_and_keep_their_address() -> None:
     url = "https://www.residency.example/programs/family-medicine/2027/application?ref=coalesce&utm=x"
-    rich = richtext.build(f"Apply: {url} #MedEd")
+    rich = richtext.build(f"Apply: {url} #MedEd", keep_tags=frozenset({"meded"}))
     assert url not in rich.text
     assert "residency.example/programs/family-medic…" in rich.text
     assert _spans(rich) == [

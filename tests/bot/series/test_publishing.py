@@ -296,7 +296,10 @@ async def test_an_interview_slot_publishes_the_oldest_confirmed_interview(
     (outcome,) = await runner.run_due()
     assert (outcome.series, outcome.state) == ("interview", "done")
     (status,) = central_statuses(sandbox)
-    assert html_to_text(status["content"]).startswith("🎙️ Mini-interview: meet First @maria")
+    # The member is credited by her handle, shown as written but inert: the account mentions no one.
+    shown = html_to_text(status["content"]).replace("\u2060", "")
+    assert shown.startswith("🎙️ Mini-interview: meet First @maria@med.example")
+    assert status["mentions"] == []
     assert runner.interviews.get(first).state == PUBLISHED
     assert [i.name for i in runner.interviews.queue()] == ["Second"]
 
