@@ -124,7 +124,7 @@ def mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockServer]:
         assert proc.stderr is not None
         for line in proc.stderr:
             said.append(line)
-            if "Application startup complete" in line:
+            if "Uvicorn running on" in line:  # said once the port is bound (startup comes before)
                 ready.set()
         ready.set()  # it exited: stop waiting
 

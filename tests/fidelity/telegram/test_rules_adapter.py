@@ -26,6 +26,7 @@ from bot.console import VERBS, Button, Card, Tap
 from bot.domain import Action, Author, Batch, Platform, Post, Receipt, normalize_tag
 from bot.errors import ConfigError, NotFound, RateLimited, Rejected
 from bot.richtext import Doc
+from bot.schema import Environment, build
 from bot.series import interview_chat
 from sandbox.telegram import TelegramSandbox, parse_html, utf16_len
 from sandbox.telegram_rules import CALLBACK_ANSWER_MAX, start_message
@@ -123,7 +124,12 @@ async def test_a_burst_to_the_channel_stops_short_of_the_group_limit(clock: Fake
         assert sandbox.too_many_requests == 0
     for key, value in (("group_messages_per_minute", 21), ("messages_per_second", 31)):
         with pytest.raises(ConfigError, match=key):  # settings cannot ask for more than Telegram allows
-            TelegramSettings(bot_token="1:x", **{key: value}).validate("platforms.telegram")
+            build(
+                TelegramSettings,
+                {"bot_token": "${TG_TOKEN}", key: value},
+                "platforms.telegram",
+                Environment({"TG_TOKEN": "1:x"}),
+            )
 
 
 @pytest.mark.rule("retry_after")
