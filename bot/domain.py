@@ -85,6 +85,9 @@ class Post:
     content_warning: str | None = None
     mentions: tuple[str, ...] = ()
     ref: str | None = None  # extra handle an adapter needs later (Bluesky CID, Telegram chat)
+    # When its author last edited it (None: never). A post seen again with a newer one is an
+    # edit: its candidate and card are updated, not queued anew.
+    edited_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,9 @@ class Nomination:
     post: Post
     nominated_by: Author
     note: str = ""
+    # "forward": a member forwarded someone else's message with the hashtag; it is judged like a
+    # post of its original author and the card says who forwarded it.
+    reason: str = "nomination"
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,6 +145,8 @@ class Post(Base):
     # platform last said; None: not asked yet, or the platform cannot tell.
     stranger_replies: Mapped[int | None] = mapped_column(Integer)
     replies_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the author last edited the post, as the platform said (None: never edited).
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Candidate(Base):

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.config import Settings
 from bot.consent import ConsentRegistry
@@ -84,20 +85,36 @@ class Filters:
             return "too_old"
         return None
 
-    def kind_of(self, post: Post) -> dict[str, str]:
+    def kind_of(self, post: Post) -> dict[str, Any]:
         """An opportunity a member shares is approved onto the digest's list, not boosted."""
         if self.opportunity_tag in post.hashtags:
             return {"kind": "opportunity", "reason": "opportunity"}
         return {}
 
+    def edit_notes(self, post: Post) -> dict[str, Any]:
+        """What an edit of a stored post means for its candidate (``bot.edits``)."""
+        if post.edited_at is None:
+            return {}
+        markers = sorted(self.markers & post.hashtags)
+        return {
+            "edit_optout": f"the author added #{markers[0]} to the post" if markers else None,
+            "edit_untagged": not (post.hashtags & self.tags),
+        }
+
     def items(self, batch: Batch, now: datetime) -> list[Item]:
-        out = [Item(post=p, skip=self.verdict(p, now), **self.kind_of(p)) for p in batch.posts]
+        out = [
+            Item(post=p, skip=self.verdict(p, now), **self.kind_of(p), **self.edit_notes(p))
+            for p in batch.posts
+        ]
         for n in batch.nominations:
+            # A forward is a member passing on someone else's message with the hashtag: judged as
+            # that author's post (tag, age), shown as forwarded by the member.
+            nominated = n.reason != "forward"
             out.append(
                 Item(
                     post=n.post,
-                    reason="nomination",
-                    skip=self.verdict(n.post, now, nominated=True),
+                    reason="nomination" if nominated else "forward",
+                    skip=self.verdict(n.post, now, nominated=nominated),
                     nominated_by=n.nominated_by.handle,
                 )
             )

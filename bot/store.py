@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
+from bot import edits
 from bot import models as m
 from bot.domain import Author, CandidateState, Platform, Post
 
@@ -72,6 +73,10 @@ class Item:
     skip: str | None = None  # a filter's verdict; None means "candidate, unless the store objects"
     nominated_by: str | None = None
     kind: str = "post"
+    # For an edit of a stored post (``bot.edits``): the opt-out marker it now carries, if any, and
+    # whether it lost the community hashtag.
+    edit_optout: str | None = None
+    edit_untagged: bool = False
 
 
 @dataclass(slots=True)
@@ -79,6 +84,7 @@ class IngestResult:
     stored: int = 0
     candidates: list[int] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
+    edited: list[int] = field(default_factory=list)  # candidates an edit of their post changed
 
     def skip(self, reason: str, n: int = 1) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + n
@@ -149,7 +155,10 @@ class Store:
         unique: dict[str, Item] = {}
         for item in items:
             prior = unique.get(item.post.post_id)
-            if prior is None or (prior.skip and not item.skip):
+            newer = prior is not None and (item.post.edited_at or prior.post.created_at) > (
+                prior.post.edited_at or prior.post.created_at
+            )  # a message and its edit in one batch: the edit is what the author means now
+            if prior is None or (prior.skip and not item.skip) or newer:
                 if prior is not None:
                     result.skip("duplicate")
                 unique[item.post.post_id] = item
@@ -157,6 +166,15 @@ class Store:
                 result.skip("duplicate")
         batch = list(unique.values())
         with self.engine.begin() as conn:
+            stored_edits = edits.known(
+                conn, self.community_id, platform, [i.post.post_id for i in batch if i.post.edited_at]
+            )
+            # An edit of a message we never stored and that lacks the tag is chatter: not stored.
+            batch = [
+                i
+                for i in batch
+                if not (i.post.edited_at and i.post.post_id not in stored_edits and i.skip == "no_hashtag")
+            ]
             accounts = self._upsert_accounts(conn, platform, [i.post.author for i in batch], now)
             for item in batch:
                 acc = accounts[item.post.author.account_id]
@@ -172,6 +190,11 @@ class Store:
             rows = []
             for item in batch:
                 post_pk = new_ids.get(item.post.post_id)
+                if post_pk is None and item.post.post_id in stored_edits:
+                    changed = edits.apply(conn, self.community_id, item, stored_edits[item.post.post_id], now)
+                    if changed is not None:
+                        result.edited.append(changed)
+                    continue
                 if post_pk is None:
                     if item.reason != "nomination":
                         result.skip("duplicate")
@@ -329,6 +352,7 @@ class Store:
                     "language": p.language,
                     "content_warning": p.content_warning,
                     "ref": p.ref,
+                    "edited_at": p.edited_at,
                     "skip_reason": item.skip,
                     "deleted": False,
                 }
@@ -400,4 +424,5 @@ def to_domain(post: m.Post, account: m.Account) -> Post:
         language=post.language,
         content_warning=post.content_warning,
         ref=post.ref,
+        edited_at=post.edited_at,
     )

@@ -89,8 +89,9 @@ def _too_many_requests(retry_after: int) -> JSON:
 
 
 def utf16_len(text: str) -> int:
-    """Length in UTF-16 code units, the unit of entity offsets and of the 4096 limit."""
-    return len(text.encode("utf-16-le")) // 2
+    """Length in UTF-16 code units, the unit of entity offsets and of the 4096 limit (a lone
+    surrogate, which a client may send, is one unit)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 class EntityParseError(ValueError):

@@ -26,6 +26,8 @@ class TelegramSettings:
     messages_per_second: int = 25  # all chats together (Telegram allows about 30)
     retry_after_max_retries: int = 3  # for the console; amplifications report back instead
     poll_timeout: float = 30.0  # long polling: seconds one getUpdates request may wait
+    poll_min_interval: float = 1.0  # seconds between two getUpdates, however fast the answer
+    profile_cache_seconds: float = 300.0  # how long a member's bio (#nobot) is trusted by the watch
     request_timeout: float = 30.0
     base_url: str = "https://api.telegram.org/bot"
 
@@ -54,6 +56,10 @@ class TelegramSettings:
             raise ConfigError(f"{key}.retry_after_max_retries", "expected 0 or more")
         if self.poll_timeout < 0 or self.request_timeout <= 0:
             raise ConfigError(f"{key}.poll_timeout", "expected a positive number of seconds")
+        if not 0 <= self.poll_min_interval <= 60:
+            raise ConfigError(f"{key}.poll_min_interval", "expected 0 to 60 seconds")
+        if not 0 <= self.profile_cache_seconds <= 3600:
+            raise ConfigError(f"{key}.profile_cache_seconds", "expected 0 to 3600 seconds")
         if not self.base_url.startswith(("https://", "http://")):
             raise ConfigError(f"{key}.base_url", "expected a URL starting with https://")
 
