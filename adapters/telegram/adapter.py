@@ -83,10 +83,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 UPDATES = "updates"  # the one source: the bot's update stream
+RETRIES = "update-retries"  # "id:attempts,…" of updates not yet applied, kept across runs (cron)
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 PAGE = 100  # getUpdates' largest page
 APPLY_PATIENCE = 30.0  # seconds a page waits for the console to apply its taps before reading on
-APPLY_ATTEMPTS = 3  # an update whose application fails this often is logged and passed over
+APPLY_ATTEMPTS = 5  # an update whose application fails this often is logged and passed over
 HTML = Markup("html")
 AMPLIFY_PATIENCE = 3.0  # seconds an amplification may wait for Telegram before it is rescheduled
 
@@ -101,6 +102,7 @@ class _Page:
     requests: list[MemberRequest] = field(default_factory=list)
     malformed: int = 0
     handed: dict[int, asyncio.Future[bool]] = field(default_factory=dict)  # update id -> applied?
+    retried: bool = False  # an update that had failed before is settled now (applied or given up)
 
 
 def build_application(settings: TelegramSettings, clock: Clock) -> Application[Any, Any, Any, Any, Any, Any]:
@@ -124,6 +126,16 @@ def build_application(settings: TelegramSettings, clock: Clock) -> Application[A
         .updater(None)
         .build()
     )
+
+
+def _read_retries(saved: str | None) -> dict[int, int]:
+    """The ``RETRIES`` cursor, "id:attempts,…", as a dict; anything unreadable counts as none."""
+    out: dict[int, int] = {}
+    for part in (saved or "").split(","):
+        update_id, _, attempts = part.partition(":")
+        if update_id.isdigit() and attempts.isdigit():
+            out[int(update_id)] = int(attempts)
+    return out
 
 
 def _update_of(item: Any, bot: Any) -> Update:
@@ -236,6 +248,8 @@ class TelegramAdapter(PlatformAdapter):
         cursor = cursors.get(UPDATES)
         # Telegram keeps what we have not confirmed; starting past our cursor confirms what we stored.
         offset = int(cursor) + 1 if cursor and cursor.lstrip("-").isdigit() else None
+        for update_id, attempts in _read_retries(cursors.get(RETRIES)).items():
+            self._attempts[update_id] = max(self._attempts.get(update_id, 0), attempts)
         while True:
             raw = await call(self._raw_updates(offset, int(self.settings.poll_timeout) if follow else 0))
             updates, last_id, broken = self._parse_updates(raw)
@@ -257,10 +271,18 @@ class TelegramAdapter(PlatformAdapter):
                         malformed=page.malformed,
                         requests=page.requests,
                     )
+                if failed or page.retried:  # how often each failed, for the next run to know
+                    retries = ",".join(f"{u}:{self._attempts.get(u, 0)}" for u in sorted(failed))
+                    yield Batch(source=RETRIES, cursor=retries or None)
                 # Stored (the batch came back) or applied: not handled again if read again.
                 self._applied.update(u.update_id for u in updates if u.update_id not in failed)
                 offset = upto + 1
                 self._applied = {i for i in self._applied if i >= offset}
+                if failed and not follow:  # the next run reads it again; a cron run does not spin
+                    return
+                if failed:  # wait a little longer each time (the database may be back soon)
+                    attempts = max((self._attempts.get(u, 0) for u in failed), default=0)
+                    await self.clock.sleep(min(2.0**attempts, 60.0))
             if not follow and len(raw) < PAGE and not failed:
                 if last_id is not None:  # confirm the last page now: the next run starts after it
                     await call(self._raw_updates(offset, 0, limit=1))
@@ -275,7 +297,7 @@ class TelegramAdapter(PlatformAdapter):
         failed: set[int] = set()
         for update_id, future in page.handed.items():
             if future.done() and future.result():
-                self._attempts.pop(update_id, None)
+                page.retried |= self._attempts.pop(update_id, None) is not None
                 continue
             if not future.done():  # still under way: waited for again when read again
                 failed.add(update_id)
@@ -283,6 +305,7 @@ class TelegramAdapter(PlatformAdapter):
             attempts = self._attempts.get(update_id, 0) + 1
             if attempts >= APPLY_ATTEMPTS:
                 self._attempts.pop(update_id, None)
+                page.retried = True
                 log.error(
                     "a tap or command failed every time; passed over",
                     extra={"platform": "telegram", "update": update_id, "attempts": attempts},
