@@ -4,7 +4,7 @@ it has been applied or stored — a tap whose application fails is read again by
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,7 +22,7 @@ harness_factory = world.harness_factory
 
 
 @pytest.fixture
-def broken_decisions(engine: Engine) -> Iterator[Callable[[bool], None]]:
+def broken_decisions(engine: Engine) -> Callable[[bool], None]:
     """A real database failure on demand: while switched on, writing a curator's decision fails
     (a trigger raises), as when the database goes away in the middle of a run."""
     with engine.begin() as conn:
@@ -56,7 +56,7 @@ def broken_decisions(engine: Engine) -> Iterator[Callable[[bool], None]]:
             if on:
                 conn.execute(text("INSERT INTO fail_decisions VALUES (1)"))
 
-    yield switch
+    return switch
 
 
 def card_of(tg: TelegramSandbox, candidate_id: int) -> Any:
@@ -81,11 +81,13 @@ async def test_a_once_run_sends_cards_and_the_next_applies_the_tap(
     second = await h.app.run_once()
     assert h.decisions(cid) == [("ana", "approve")]
     answer = tg.answer_to(tap)
-    assert answer is not None and "Approved" in (answer.text or "")
+    assert answer is not None
+    assert "Approved" in (answer.text or "")
     assert [o.ok for o in second.outcomes] == [True]  # approved, then copied in the same run
     assert len(tg.messages(CHANNEL, by_bot=True)) == 1
     edited = card_of(tg, cid)
-    assert edited.message_id == card.message_id and "✅ Approved by ana" in edited.text
+    assert edited.message_id == card.message_id
+    assert "✅ Approved by ana" in edited.text
     assert tg.pending_updates == 0  # confirmed, now that it is applied
 
 
@@ -153,7 +155,8 @@ async def test_a_long_running_console_confirms_a_tap_only_once_applied(
         return h.app.store.cursors(Platform.TELEGRAM).get("update-retries")
 
     assert (await tg.wait_for_async(retries)).endswith(":1")  # failed once, now waiting to retry
-    assert tg.pending_updates == 1 and h.decisions(cid) == []
+    assert tg.pending_updates == 1
+    assert h.decisions(cid) == []
     broken_decisions(False)
     h.clock.advance(2)  # the pause before reading it again
     await tg.wait_for_async(lambda: tg.answer_to(tap))
