@@ -1569,8 +1569,9 @@ class TelegramSandbox:
 
     def _get_chat(self, args: _Args) -> JSON:
         with self._cond:
-            user_id = args.integer("chat_id")
-            user = self._users.get(user_id) if user_id is not None and user_id > 0 else None
+            raw = args.text("chat_id") or ""
+            user_id = int(raw) if raw.isdigit() else None
+            user = self._users.get(user_id) if user_id is not None else None
             if user is not None and user.id not in self._chats and user.id != self.bot.id:
                 # A user the bot has met: their private chat, as getChat describes it.
                 chat = SandboxChat(user.id, "private", None, user.username, user.first_name, user.last_name)

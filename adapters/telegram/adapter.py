@@ -347,9 +347,11 @@ class TelegramAdapter(PlatformAdapter):
         """A user's bio or a chat's description; None for an author with nothing to read."""
         if author.account_id.startswith(HIDDEN) or not author.account_id.lstrip("-").isdigit():
             return None
+        if author.is_group and author.handle.startswith("@"):  # a public chat is found by its name
+            return await self.profiles.bio(author.handle, fresh=fresh)
         return await self.profiles.bio(int(author.account_id), fresh=fresh)
 
-    async def _read_profile(self, chat_id: int) -> str:
+    async def _read_profile(self, chat_id: int | str) -> str:
         chat = await call(self.bot.get_chat(chat_id))
         return chat.bio or chat.description or ""
 

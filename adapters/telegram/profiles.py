@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.clock import Clock
 
-Fetch = Callable[[int], Awaitable[str]]
+Fetch = Callable[[int | str], Awaitable[str]]  # a chat id, or a public chat's @name
 
 
 class Profiles:
@@ -24,12 +24,12 @@ class Profiles:
         self._clock = clock
         self.ttl = ttl
         self.size = size
-        self._kept: collections.OrderedDict[int, tuple[float, str]] = collections.OrderedDict()
+        self._kept: collections.OrderedDict[int | str, tuple[float, str]] = collections.OrderedDict()
 
     def __len__(self) -> int:
         return len(self._kept)
 
-    async def bio(self, chat_id: int, *, fresh: bool = False) -> str:
+    async def bio(self, chat_id: int | str, *, fresh: bool = False) -> str:
         """The profile text of ``chat_id``; errors are the fetch's (``bot.errors``)."""
         now = self._clock.now().timestamp()
         kept = self._kept.get(chat_id)

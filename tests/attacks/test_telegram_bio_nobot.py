@@ -108,7 +108,7 @@ async def test_the_watch_asks_once_per_author_while_the_cache_holds(
 async def test_the_cache_is_bounded_and_brief(clock: FakeClock) -> None:
     asked: list[int] = []
 
-    async def fetch(chat_id: int) -> str:
+    async def fetch(chat_id: int | str) -> str:
         asked.append(chat_id)
         return f"bio {chat_id} #{len(asked)}"
 
