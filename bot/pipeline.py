@@ -10,6 +10,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -110,11 +111,14 @@ class Filters:
             # A forward is a member passing on someone else's message with the hashtag: judged as
             # that author's post (tag, age), shown as forwarded by the member.
             nominated = n.reason != "forward"
+            skip = self.verdict(n.post, now, nominated=nominated)
+            if skip is None and not nominated and self.is_blocked(replace(n.post, author=n.nominated_by)):
+                skip = "blocked"  # a blocked member passing on others' words is still blocked
             out.append(
                 Item(
                     post=n.post,
                     reason="nomination" if nominated else "forward",
-                    skip=self.verdict(n.post, now, nominated=nominated),
+                    skip=skip,
                     nominated_by=n.nominated_by.handle,
                 )
             )

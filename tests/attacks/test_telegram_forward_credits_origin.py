@@ -148,3 +148,16 @@ async def test_forwarding_your_own_message_is_your_own_post(
     await h.app.run_once()
     [view] = h.app.queue.list("pending")
     assert (view.author_handle, view.reason, view.nominated_by) == ("@bea_ms", "hashtag", None)
+
+
+async def test_a_blocked_member_cannot_launder_posts_by_forwarding_them(
+    harness_factory: Callable[..., Any], tg: TelegramSandbox
+) -> None:
+    settings = world.console_settings(blocklist={"accounts": ["@bea_ms"]})
+    h: Harness = await harness_factory(settings, run=False)
+    tg.add_user(DANI, "Daniela", "dani_md")
+    original = tg.user_sends(DANI, OTHER_GROUP, f"Our free clinic opens Monday #{TAG}")
+    tg.user_forwards(BEA, COMMUNITY, original)
+    report = await h.app.run_once()
+    assert report.ingested[Platform.TELEGRAM].candidates == []
+    assert report.ingested[Platform.TELEGRAM].skipped.get("blocked") == 1
