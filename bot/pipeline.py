@@ -120,6 +120,7 @@ class Filters:
                     reason="nomination" if nominated else "forward",
                     skip=skip,
                     nominated_by=n.nominated_by.handle,
+                    **self.edit_notes(n.post),
                 )
             )
         return out

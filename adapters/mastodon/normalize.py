@@ -117,7 +117,16 @@ def to_post(status: Any, local_domain: str) -> Post:
         content_warning=str(status.get("spoiler_text") or "") or None,
         mentions=mentions,
         ref=str(status.get("uri") or "") or None,
+        edited_at=_edited(status.get("edited_at")),
     )
+
+
+def _edited(value: Any) -> datetime | None:
+    """When the status was last edited; an unreadable value is no reason to lose the status."""
+    try:
+        return _when(value, "edited_at") if value else None
+    except MalformedPayload:
+        return None
 
 
 def id_key(status_id: str) -> tuple[int, str]:

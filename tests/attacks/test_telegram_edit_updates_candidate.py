@@ -5,14 +5,20 @@ edit after approval needs a new decision (no approve-then-edit bait and switch).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
 
+from adapters.mastodon.normalize import to_post as to_mastodon_post
 from bot import models as m
 from bot.clock import FakeClock
-from bot.domain import Platform
+from bot.config import Settings
+from bot.domain import Author, Batch, Nomination, Platform
+from bot.pipeline import Pipeline
+from bot.queue import Queue
+from bot.store import Store
 from sandbox.telegram import TelegramSandbox
 from tests.adapters.telegram import conftest as world
 from tests.adapters.telegram.conftest import BEA, CHANNEL, COMMUNITY, CURATORS, MARIA, TAG, Harness
@@ -162,3 +168,35 @@ async def test_an_edited_command_is_not_a_second_request(
     tg.user_edits(asked, "/optin")  # an edit is not a new message: Telegram shows no new request
     await h.app.run_once()
     assert len(tg.messages(MARIA, by_bot=True)) == answers
+
+
+def test_a_mastodon_status_seen_again_with_a_newer_edit_updates_its_candidate(
+    store: Store, settings: Settings, clock: FakeClock
+) -> None:
+    """The same path serves every platform: Mastodon says ``edited_at``, and a status read again
+    (a member nominating it, say) with a newer one updates the candidate instead of being ignored."""
+    status = {
+        "id": "109",
+        "url": "https://med.example/@maria/109",
+        "account": {"id": "7", "acct": "maria", "display_name": "María"},
+        "content": f"<p>Pased my bords #{TAG}</p>",
+        "created_at": "2026-03-02T14:00:00Z",
+        "edited_at": None,
+        "tags": [{"name": TAG}],
+    }
+    pipeline = Pipeline(settings, store)
+    first = to_mastodon_post(status, "med.example")
+    assert first.edited_at is None
+    [cid] = pipeline.ingest(Platform.MASTODON, Batch("tag", None, posts=[first]), clock.now()).candidates
+    edited = to_mastodon_post(
+        {**status, "content": f"<p>Passed my boards #{TAG}</p>", "edited_at": "2026-03-02T14:30:00Z"},
+        "med.example",
+    )
+    assert edited.edited_at == datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
+    nominated = Nomination(edited, Author("8", "bea@med.example"))
+    result = pipeline.ingest(Platform.MASTODON, Batch("mentions", None, nominations=[nominated]), clock.now())
+    assert result.edited == [cid]
+    assert result.candidates == []
+    assert Queue(store, settings).show(cid).text == f"Passed my boards #{TAG}"
+    broken = to_mastodon_post({**status, "edited_at": "yesterday"}, "med.example")
+    assert broken.edited_at is None  # an unreadable edit date loses nothing
