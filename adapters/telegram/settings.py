@@ -26,7 +26,7 @@ class TelegramSettings:
     messages_per_second: int = 25  # all chats together (Telegram allows about 30)
     retry_after_max_retries: int = 3  # for the console; amplifications report back instead
     poll_timeout: float = 30.0  # long polling: seconds one getUpdates request may wait
-    poll_min_interval: float = 1.0  # seconds between two getUpdates, however fast the answer
+    poll_min_interval: float = 0.5  # seconds between two getUpdates, however fast the answer
     profile_cache_seconds: float = 300.0  # how long a member's bio (#nobot) is trusted by the watch
     request_timeout: float = 30.0
     base_url: str = "https://api.telegram.org/bot"

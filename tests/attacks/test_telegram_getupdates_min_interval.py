@@ -76,7 +76,7 @@ async def test_a_once_run_spaces_its_pages_and_its_confirmation(
 
 
 def test_the_interval_is_checked_at_start_up(tg: TelegramSandbox) -> None:
-    assert TelegramSettings(bot_token=tg.token).poll_min_interval == 1.0  # a sensible default
+    assert TelegramSettings(bot_token=tg.token).poll_min_interval == 0.5  # a sensible default
     for wrong in (-1.0, 61.0, float("nan")):
         with pytest.raises(ConfigError, match="poll_min_interval"):
             TelegramSettings(bot_token=tg.token, poll_min_interval=wrong).validate("platforms.telegram")
