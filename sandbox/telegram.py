@@ -1262,6 +1262,11 @@ class TelegramSandbox:
         with self._cond:
             return len(self._updates)
 
+    def pending(self) -> list[JSON]:
+        """The updates not yet confirmed, as getUpdates would deliver them (oldest first)."""
+        with self._cond:
+            return [{"update_id": uid, kind: copy.deepcopy(body)} for uid, kind, body in self._updates]
+
     @property
     def polls_waiting(self) -> int:
         """getUpdates requests currently held open (long polling)."""

@@ -4,13 +4,22 @@ it has been applied or stored — a tap whose application fails is read again by
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
+from adapters.telegram.adapter import APPLY_ATTEMPTS
+from bot.app import Coalesce
+from bot.clock import FakeClock
 from bot.domain import Platform
+from bot.migrate import upgrade
+from bot.store import make_engine
 from sandbox.telegram import TelegramSandbox
 from tests.adapters.telegram import conftest as world
 from tests.adapters.telegram.conftest import ANA, CHANNEL, COMMUNITY, CURATORS, MARIA, TAG, Harness
@@ -162,3 +171,111 @@ async def test_a_long_running_console_confirms_a_tap_only_once_applied(
     await tg.wait_for_async(lambda: tg.answer_to(tap))
     assert h.decisions(cid) == [("ana", "approve")]
     await tg.wait_for_async(lambda: tg.pending_updates == 0)
+
+
+# Each cron run: some members' messages, some curators' taps on the cards there are, the database
+# up or down, then ``run --once``.
+ROUNDS = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3), st.booleans()), min_size=2, max_size=7)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(rounds=ROUNDS)
+def test_no_update_is_confirmed_before_it_is_applied_or_stored(
+    rounds: list[tuple[int, int, bool]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Any interleaving of members' messages, curators' taps, database failures and cron runs:
+    whatever Telegram no longer holds was stored (a message) or decided (a tap), unless that tap
+    failed in five runs and was passed over."""
+    db = f"sqlite:///{tmp_path_factory.mktemp('cron') / 'coalesce.db'}"
+    asyncio.run(_cron_world(rounds, db))
+
+
+async def _cron_world(rounds: list[tuple[int, int, bool]], db: str) -> None:
+    clock = FakeClock(datetime(2026, 3, 2, 15, 0, tzinfo=UTC))
+    engine = make_engine(db)
+    upgrade(engine)
+    switch = _failing_decisions(engine)
+    with TelegramSandbox(clock=lambda: clock.now().timestamp()) as sandbox:
+        users = [sandbox.add_user(ANA, "Ana", "ana_md"), sandbox.add_user(MARIA, "María", "maria_md")]
+        sandbox.add_chat(CURATORS, "supergroup", "Curators", members=users[:1])
+        sandbox.add_chat(COMMUNITY, "supergroup", "Latinas in Medicine", members=users[1:])
+        sandbox.add_chat(CHANNEL, "channel", "Latinas in Medicine", username="lim_central")
+        app = Coalesce(
+            world.console_settings(),
+            engine=engine,
+            adapters={Platform.TELEGRAM: world.make_telegram(sandbox, clock)},
+            clock=clock,
+            worker="cron",
+        )
+        await app.start()
+        messages: dict[int, str] = {}  # message id -> text
+        taps: dict[int, int] = {}  # update id -> candidate id
+        broken_runs: dict[int, int] = {}  # update id of a tap -> runs it met a broken database in
+        try:
+            for n, (posts, tapped, broken) in enumerate(rounds):
+                for i in range(posts):
+                    sent = sandbox.user_sends(MARIA, COMMUNITY, f"News {n}.{i} #{TAG}")
+                    messages[sent.message_id] = sent.text
+                cards = [c for c in sandbox.messages(CURATORS, by_bot=True) if c.callback_data]
+                for i in range(min(tapped, len(cards))):
+                    card = cards[i]
+                    cid = int(card.text.split("candidate #")[1].split("\n")[0])
+                    taps[sandbox.user_taps(ANA, card, card.callback_data[0]).update_id] = cid
+                switch(broken)
+                clock.advance(61)  # cron runs a minute apart: cards never wait for the group's window
+                waiting = {u["update_id"] for u in sandbox.pending()}
+                await app.run_once()
+                for update_id in waiting & set(taps):
+                    broken_runs[update_id] = broken_runs.get(update_id, 0) + broken
+                _check(engine, sandbox, messages, taps, broken_runs)
+        finally:
+            await app.stop()
+
+
+def _check(
+    engine: Engine,
+    sandbox: TelegramSandbox,
+    messages: dict[int, str],
+    taps: dict[int, int],
+    broken_runs: dict[int, int],
+) -> None:
+    pending = sandbox.pending()
+    held_messages = {u["message"]["message_id"] for u in pending if "message" in u}
+    held_taps = {u["update_id"] for u in pending if "callback_query" in u}
+    with engine.connect() as conn:
+        stored = set(conn.execute(text("SELECT text FROM posts")).scalars())
+        decided = {
+            (int(cid), str(curator))
+            for cid, curator in conn.execute(text("SELECT candidate_id, curator FROM decisions"))
+        }
+    for message_id, words in messages.items():
+        assert message_id in held_messages or words in stored, f"message {message_id} confirmed, not stored"
+    for update_id, cid in taps.items():
+        if update_id in held_taps or broken_runs.get(update_id, 0) >= APPLY_ATTEMPTS:
+            continue
+        # Applied: the decision is there (or refused, when another tap decided the card first).
+        assert (cid, "ana") in decided, f"tap {update_id} on #{cid} confirmed but never applied"
+
+
+def _failing_decisions(engine: Engine) -> Callable[[bool], None]:
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE fail_decisions (on_ INTEGER)"))
+        conn.execute(
+            text(
+                "CREATE TRIGGER refuse_decision BEFORE INSERT ON decisions "
+                "WHEN (SELECT count(*) FROM fail_decisions) > 0 "
+                "BEGIN SELECT RAISE(ABORT, 'injected'); END"
+            )
+        )
+
+    def switch(on: bool) -> None:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM fail_decisions"))
+            if on:
+                conn.execute(text("INSERT INTO fail_decisions VALUES (1)"))
+
+    return switch
