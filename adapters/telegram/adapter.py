@@ -6,9 +6,11 @@ Telegram hands every update of a bot to one ``getUpdates`` reader, so there is e
 nominations into the page's batch, taps and curator commands onto the console's queue),
 waits until the console has applied the page's taps and commands, yields the batch, and only
 asks for the next page — which confirms this one to Telegram — once the batch is stored. An
-update whose application failed is not confirmed: it is read again and retried (a few times,
-then logged and passed over, so one bad update never stalls the stream). A crash or the end of
-a ``run --once`` therefore replays updates instead of losing them. (PTB's own Updater confirms a
+update whose application failed is not confirmed: it is read again and retried — by the next
+run in cron mode, after a growing pause in ``run`` — and after ``APPLY_ATTEMPTS`` failures
+(counted in the ``update-retries`` cursor, so across runs) logged and passed over, so one bad
+update never stalls the stream. A crash or the end of a ``run --once`` therefore replays updates
+instead of losing them. (PTB's own Updater confirms a
 page as soon as it has fetched it, hence this loop.) Two ``getUpdates`` requests are at least
 ``poll_min_interval`` apart on the injected clock, however fast a server answers.
 
