@@ -199,6 +199,7 @@ class Coalesce:
             await self._healthy(platform, batch, result)
             total.stored += result.stored
             total.candidates.extend(result.candidates)
+            total.edited.extend(result.edited)
             for reason, n in result.skipped.items():
                 total.skip(reason, n)
         await self._healthy(platform)
@@ -214,7 +215,16 @@ class Coalesce:
     async def run_once(self) -> CycleReport:
         report = CycleReport()
         platforms = list(self.adapters)
-        results = await asyncio.gather(*(self.watch_once(p) for p in platforms), return_exceptions=True)
+        # The curators' taps and commands read by the watch are applied while it reads: the watch
+        # confirms them to their platform only once applied, so a cron run never drops one.
+        events = asyncio.create_task(self.console.serve_events()) if self.console is not None else None
+        try:
+            results = await asyncio.gather(*(self.watch_once(p) for p in platforms), return_exceptions=True)
+        finally:
+            if events is not None and self.console is not None:
+                events.cancel()
+                await asyncio.gather(events, return_exceptions=True)
+                await self.console.finish_events()
         for platform, result in zip(platforms, results, strict=True):
             if isinstance(result, PlatformError):
                 report.errors[platform] = str(result)
@@ -228,6 +238,11 @@ class Coalesce:
         await self.trust.run_once()
         report.outcomes = await self.amplifier.run_due()
         report.published = await self.series.run_due()
+        if self.console is not None:  # the cards that are due, and what changed on the others
+            try:
+                await self.console.run_once()
+            except (PlatformError, SQLAlchemyError) as exc:
+                log.warning("console pass failed", extra={"error": str(exc).splitlines()[0][:300]})
         return report
 
     # -- running until stopped -------------------------------------------------------------------
@@ -273,7 +288,7 @@ class Coalesce:
                 async for batch in adapter.watch(self.settings.community.tags, cursors, follow=True):
                     result = await asyncio.to_thread(self.pipeline.ingest, platform, batch, self.clock.now())
                     await self._healthy(platform, batch, result)
-                    if result.candidates:
+                    if result.candidates or result.edited:
                         self.wake.set()
                         for notify in self.on_change:
                             notify()

@@ -180,7 +180,10 @@ def _why(view: CandidateView, hashtags: Sequence[str]) -> Line:
         return (Span("Why: "), Span("nominated by "), Span(who, untrusted=True))
     mine = set(view.hashtags.split())
     shown = [t for t in hashtags if t.lstrip("#").casefold() in mine] or list(hashtags[:1])
-    return (Span("Why: "), Span(" ".join("#" + t.lstrip("#") for t in shown)))
+    why = (Span("Why: "), Span(" ".join("#" + t.lstrip("#") for t in shown)))
+    if view.reason == "forward":  # the author above wrote it; this member passed it on
+        return (*why, Span(" · ↪️ forwarded by "), Span(view.nominated_by or "a member", untrusted=True))
+    return why
 
 
 def _flags(view: CandidateView, noted: Sequence[str]) -> Line | None:
@@ -202,6 +205,9 @@ def _outcome(view: CandidateView, required: int, expire_after: timedelta) -> lis
     state = CandidateState(view.state)
     approvers = _names(view, "approve")
     lines: list[Line] = []
+    edits = [d for d in view.decisions if d.action == "edit"]
+    if edits:
+        lines.append((Span(f"✏️ Edited by the author · {when(edits[-1].at)}", "italic"),))
     if state in (CandidateState.PENDING, CandidateState.SNOOZED) and required > 1:
         tally = f"🗳 {view.approvals} of {required} approvals"
         lines.append((Span(tally, "bold"), Span(f": {', '.join(approvers)}" if approvers else "")))
@@ -232,7 +238,13 @@ def _outcome(view: CandidateView, required: int, expire_after: timedelta) -> lis
             )
         )
     if state is CandidateState.WITHDRAWN:
-        lines.append((Span("↩️ Withdrawn", "bold"), Span(": the member opted out or deleted the post")))
+        why = [d.reason for d in view.decisions if d.action == "withdraw" and d.reason]
+        lines.append(
+            (
+                Span("↩️ Withdrawn", "bold"),
+                Span(f": {why[-1]}" if why else ": the member opted out or deleted the post"),
+            )
+        )
     for amp in view.amplifications:
         where = f"{amp.action} on {Platform(amp.platform).value.capitalize()}"
         if amp.state == "done":
@@ -389,7 +401,7 @@ class Console:
     async def run(self, app: object = None, stop: asyncio.Event | None = None) -> None:
         """The service: taps and commands as they come, and a sync pass whenever poked or due."""
         await asyncio.to_thread(self._forget_unfinished_sends)
-        events = asyncio.create_task(self._events_forever(), name="console-events")
+        events = asyncio.create_task(self.serve_events(), name="console-events")
         try:
             await self._sync_forever()
         finally:
@@ -398,7 +410,18 @@ class Console:
                 task.cancel()
             await asyncio.gather(events, *self._tasks, return_exceptions=True)
 
-    async def _events_forever(self) -> None:
+    async def run_once(self) -> None:
+        """One pass for ``run --once``: send the cards that are due, refresh the changed ones."""
+        await asyncio.to_thread(self._forget_unfinished_sends)
+        while await self.sync():
+            pass
+
+    async def finish_events(self) -> None:
+        """Wait for the taps and commands being applied (``run --once`` ends with them)."""
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def serve_events(self) -> None:
+        """Taps and commands as they come, each applied in a task of its own."""
         while True:
             event = await self.front.next_event()
             task = asyncio.create_task(self.handle(event), name="console-event")
@@ -427,13 +450,21 @@ class Console:
                 poked.cancel()
 
     async def handle(self, event: Tap | Command) -> None:
+        ok = False
         try:
             if isinstance(event, Tap):
                 await self.on_tap(event)
             else:
                 await self.on_command(event)
+            ok = True
         except Exception:
             log.exception("console event failed", extra=self._ctx)
+        finally:
+            # A front that confirms events to its platform only once applied (Telegram's update
+            # stream) learns the outcome here; a failed one is read again and retried.
+            settled = getattr(self.front, "settled", None)
+            if settled is not None:
+                settled(event, ok)
 
     def _lock(self, candidate_id: int) -> asyncio.Lock:
         lock = self._locks.get(candidate_id)

@@ -102,13 +102,16 @@ class Post:
     # A quote post carries someone else's post: its id, and its author (whose consent counts too).
     quote_of: str | None = None
     quoted_author: Author | None = None
+    # What made this post automated though its author is no bot account, as the curator reads it
+    # ("sent via @gamebot"); the author's own bot flag is ``author.is_bot``.
+    automated: str | None = None
+    # When its author last edited it (None: never). A post seen again with a newer one is an
+    # edit: its candidate and card are updated, not queued anew.
+    edited_at: datetime | None = None
 
     def authors(self) -> tuple[Author, ...]:
         """Everyone whose consent amplifying this post needs: its author, and whoever it quotes."""
         return (self.author,) if self.quoted_author is None else (self.author, self.quoted_author)
-    # What made this post automated though its author is no bot account, as the curator reads it
-    # ("sent via @gamebot"); the author's own bot flag is ``author.is_bot``.
-    automated: str | None = None
 
     @property
     def by_bot(self) -> bool:
@@ -123,6 +126,9 @@ class Nomination:
     post: Post
     nominated_by: Author
     note: str = ""
+    # "forward": a member forwarded someone else's message with the hashtag; it is judged like a
+    # post of its original author and the card says who forwarded it.
+    reason: str = "nomination"
 
 
 @dataclass(frozen=True, slots=True)

@@ -154,6 +154,8 @@ class Post(Base):
     # A quote post: the quoted post's platform id, and its author's account (whose consent counts).
     quote_of: Mapped[str | None] = mapped_column(String(512))
     quoted_account_id: Mapped[int | None] = mapped_column(Id)
+    # When the author last edited the post, as the platform said (None: never edited).
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Candidate(Base):

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.config import Settings
 from bot.consent import ConsentRegistry
@@ -91,11 +93,21 @@ class Filters:
             return "too_old"
         return None
 
-    def kind_of(self, post: Post) -> dict[str, str]:
+    def kind_of(self, post: Post) -> dict[str, Any]:
         """An opportunity a member shares is approved onto the digest's list, not boosted."""
         if self.opportunity_tag in post.hashtags:
             return {"kind": "opportunity", "reason": "opportunity"}
         return {}
+
+    def edit_notes(self, post: Post) -> dict[str, Any]:
+        """What an edit of a stored post means for its candidate (``bot.edits``)."""
+        if post.edited_at is None:
+            return {}
+        markers = sorted(self.rule.markers & post.hashtags)
+        return {
+            "edit_optout": f"the author added #{markers[0]} to the post" if markers else None,
+            "edit_untagged": not (post.hashtags & self.tags),
+        }
 
     def items(self, batch: Batch, now: datetime, taken_part: frozenset[str] = frozenset()) -> list[Item]:
         """``taken_part``: the nominators (by account id) known to have taken part in the
@@ -109,16 +121,24 @@ class Filters:
                     skip=self.verdict(p, now),
                     reason=kind.get("reason", "hashtag"),
                     kind=kind.get("kind", "post"),
+                    **self.edit_notes(p),
                 )
             )
         for n in batch.nominations:
+            # A forward is a member passing on someone else's message with the hashtag: judged as
+            # that author's post (tag, age), shown as forwarded by the member.
+            nominated = n.reason != "forward"
+            skip = self.verdict(n.post, now, nominated=nominated)
+            if skip is None and not nominated and self.is_blocked(replace(n.post, author=n.nominated_by)):
+                skip = "blocked"  # a blocked member passing on others' words is still blocked
             out.append(
                 Item(
                     post=n.post,
-                    reason="nomination",
-                    skip=self.verdict(n.post, now, nominated=True),
+                    reason="nomination" if nominated else "forward",
+                    skip=skip,
                     nominated_by=n.nominated_by.handle,
-                    nominated_by_stranger=n.nominated_by.account_id not in taken_part,
+                    nominated_by_stranger=nominated and n.nominated_by.account_id not in taken_part,
+                    **self.edit_notes(n.post),
                 )
             )
         return out

@@ -234,11 +234,18 @@ class Queue:
         self, candidate_id: int, curator: str, now: datetime, reason: str | None = None
     ) -> CandidateView:
         def change(c: Any, conn: Connection) -> dict[str, Any]:
+            # Approvals given before the author last edited the post were of another text.
+            edited = (
+                select(func.coalesce(func.max(m.Decision.id), 0))
+                .where(m.Decision.candidate_id == c.id, m.Decision.action == "edit")
+                .scalar_subquery()
+            )
             already = conn.execute(
                 select(func.count()).where(
                     m.Decision.candidate_id == c.id,
                     m.Decision.curator == curator,
                     m.Decision.action == "approve",
+                    m.Decision.id > edited,
                 )
             ).scalar_one()
             if already:

@@ -131,6 +131,9 @@ def clean_post(post: Post, keep_tags: frozenset[str] = frozenset()) -> Post:
         else None,
         mentions=tuple(_text(x, "mention", MAX_NAME) for x in post.mentions if isinstance(x, str)),
         ref=_text(post.ref, "ref", 4096) if isinstance(post.ref, str) else None,
+        edited_at=post.edited_at
+        if isinstance(post.edited_at, datetime) and post.edited_at.tzinfo is not None
+        else None,
     )
 
 

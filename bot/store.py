@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.pool import NullPool
 
+from bot import edits
 from bot import models as m
 from bot.domain import Author, CandidateState, Platform, Post
 from bot.files import OWNER_ONLY, private_sqlite
@@ -84,6 +85,10 @@ class Item:
     nominated_by: str | None = None
     kind: str = "post"
     nominated_by_stranger: bool = False  # the nominating account never took part (a card flag)
+    # For an edit of a stored post (``bot.edits``): the opt-out marker it now carries, if any, and
+    # whether it lost the community hashtag.
+    edit_optout: str | None = None
+    edit_untagged: bool = False
 
 
 @dataclass(slots=True)
@@ -91,6 +96,7 @@ class IngestResult:
     stored: int = 0
     candidates: list[int] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
+    edited: list[int] = field(default_factory=list)  # candidates an edit of their post changed
 
     def skip(self, reason: str, n: int = 1) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + n
@@ -161,7 +167,10 @@ class Store:
         unique: dict[str, Item] = {}
         for item in items:
             prior = unique.get(item.post.post_id)
-            if prior is None or (prior.skip and not item.skip):
+            newer = prior is not None and (item.post.edited_at or prior.post.created_at) > (
+                prior.post.edited_at or prior.post.created_at
+            )  # a message and its edit in one batch: the edit is what the author means now
+            if prior is None or (prior.skip and not item.skip) or newer:
                 if prior is not None:
                     result.skip("duplicate")
                 unique[item.post.post_id] = item
@@ -169,6 +178,15 @@ class Store:
                 result.skip("duplicate")
         batch = list(unique.values())
         with self.engine.begin() as conn:
+            stored_edits = edits.known(
+                conn, self.community_id, platform, [i.post.post_id for i in batch if i.post.edited_at]
+            )
+            # An edit of a message we never stored and that lacks the tag is chatter: not stored.
+            batch = [
+                i
+                for i in batch
+                if not (i.post.edited_at and i.post.post_id not in stored_edits and i.skip == "no_hashtag")
+            ]
             authors = [a for i in batch for a in i.post.authors()]
             accounts = self._upsert_accounts(conn, platform, authors, now)
             for item in batch:
@@ -189,6 +207,11 @@ class Store:
             rows = []
             for item in batch:
                 post_pk = new_ids.get(item.post.post_id)
+                if post_pk is None and item.post.post_id in stored_edits:
+                    changed = edits.apply(conn, self.community_id, item, stored_edits[item.post.post_id], now)
+                    if changed is not None:
+                        result.edited.append(changed)
+                    continue
                 if post_pk is None:
                     if item.reason != "nomination":
                         result.skip("duplicate")
@@ -381,6 +404,7 @@ class Store:
                     "content_warning": p.content_warning,
                     "ref": p.ref,
                     "automated": p.automated[:255] if p.automated else None,
+                    "edited_at": p.edited_at,
                     "skip_reason": item.skip,
                     "deleted": False,
                     "quote_of": p.quote_of,
@@ -514,4 +538,5 @@ def to_domain(post: m.Post, account: m.Account, quoted: m.Account | None = None)
         quote_of=post.quote_of,
         quoted_author=author_of(quoted) if quoted is not None else None,
         automated=post.automated,
+        edited_at=post.edited_at,
     )

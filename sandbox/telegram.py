@@ -88,8 +88,9 @@ def _too_many_requests(retry_after: int) -> JSON:
 
 
 def utf16_len(text: str) -> int:
-    """Length in UTF-16 code units, the unit of entity offsets and of the 4096 limit."""
-    return len(text.encode("utf-16-le")) // 2
+    """Length in UTF-16 code units, the unit of entity offsets and of the 4096 limit (a lone
+    surrogate, which a client may send, is one unit)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 class EntityParseError(ValueError):
@@ -573,9 +574,9 @@ def _strip_text(text: str, entities: list[JSON]) -> tuple[str, list[JSON]]:
 
 
 def _entity_text(text: str, entity: JSON) -> str:
-    raw = text.encode("utf-16-le")
+    raw = text.encode("utf-16-le", "surrogatepass")
     start, length = entity["offset"] * 2, entity["length"] * 2
-    return raw[start : start + length].decode("utf-16-le")
+    return raw[start : start + length].decode("utf-16-le", "surrogatepass")
 
 
 # --------------------------------------------------------------------------------------------
@@ -593,6 +594,7 @@ class SandboxUser:
     language_code: str | None = None
     is_bot: bool = False
     hide_forwards: bool = False
+    bio: str | None = None  # shown by getChat on the user's private chat
 
     @property
     def full_name(self) -> str:
@@ -1030,12 +1032,19 @@ class TelegramSandbox:
         language_code: str | None = None,
         is_bot: bool = False,
         hide_forwards: bool = False,
+        bio: str | None = None,
     ) -> SandboxUser:
-        user = SandboxUser(id, first_name, username, last_name, language_code, is_bot, hide_forwards)
+        user = SandboxUser(id, first_name, username, last_name, language_code, is_bot, hide_forwards, bio)
         with self._cond:
             self._users[id] = user
             self._changed()
         return user
+
+    def set_bio(self, user: SandboxUser | int, bio: str | None) -> None:
+        """The user rewrites their bio (getChat on their private chat shows it from now on)."""
+        with self._cond:
+            self._known_user(user).bio = bio
+            self._changed()
 
     def add_chat(
         self,
@@ -1148,6 +1157,39 @@ class TelegramSandbox:
             self._changed()
             return copy.deepcopy(msg)
 
+    def user_forwards(
+        self,
+        user: SandboxUser | int,
+        chat: SandboxChat | int,
+        source: StoredMessage,
+        *,
+        origin: JSON | None = None,
+    ) -> StoredMessage:
+        """A user forwards ``source`` into ``chat``; the bot gets a ``message`` carrying
+        ``forward_origin`` (MessageOriginUser, or HiddenUser when the author hides forwards, Chat
+        or Channel), worked out as Telegram does unless ``origin`` gives it."""
+        with self._cond:
+            sender = self._known_user(user)
+            room = self._known_chat(chat)
+            original = self._live_message(source.chat_id, source.message_id)
+            if original is None:
+                raise ValueError(f"no message {source.message_id} in chat {source.chat_id} to forward")
+            if room.type != "channel":
+                room.members.setdefault(sender.id, "member")
+            msg = self._store(
+                room,
+                original.text,
+                copy.deepcopy(original.entities),
+                from_user_id=None if room.type == "channel" else sender.id,
+                sender_chat_id=room.id if room.type == "channel" else None,
+                forward_origin=copy.deepcopy(origin) if origin is not None else self._origin_of(original),
+            )
+            if self._bot_sees(room, msg):
+                kind = "channel_post" if room.type == "channel" else "message"
+                self._push_update(kind, self._message_json(msg))
+            self._changed()
+            return copy.deepcopy(msg)
+
     def user_edits(self, message: StoredMessage, text: str) -> StoredMessage:
         """The author edits their message; the bot gets ``edited_message`` (``edited_channel_post``)."""
         with self._cond:
@@ -1247,6 +1289,11 @@ class TelegramSandbox:
         """Updates injected and not yet confirmed by a getUpdates with a higher offset."""
         with self._cond:
             return len(self._updates)
+
+    def pending(self) -> list[JSON]:
+        """The updates not yet confirmed, as getUpdates would deliver them (oldest first)."""
+        with self._cond:
+            return [{"update_id": uid, kind: copy.deepcopy(body)} for uid, kind, body in self._updates]
 
     @property
     def polls_waiting(self) -> int:
@@ -1558,8 +1605,18 @@ class TelegramSandbox:
 
     def _get_chat(self, args: _Args) -> JSON:
         with self._cond:
-            chat = self._known_chat_arg(args, "chat_id")
+            raw = args.text("chat_id") or ""
+            user_id = int(raw) if raw.isdigit() else None
+            user = self._users.get(user_id) if user_id is not None else None
+            if user is not None and user.id not in self._chats and user.id != self.bot.id:
+                # A user the bot has met: their private chat, as getChat describes it.
+                chat = SandboxChat(user.id, "private", None, user.username, user.first_name, user.last_name)
+            else:
+                chat = self._known_chat_arg(args, "chat_id")
             out = chat.to_api()
+            owner = self._users.get(chat.id) if chat.type == "private" else None
+            if owner is not None and owner.bio:
+                out["bio"] = owner.bio
             out.update(
                 accent_color_id=0,
                 max_reaction_count=11,

@@ -133,6 +133,7 @@ def to_post(status: Any, local_domain: str) -> Post:
         mentions=mentions,
         ref=str(status.get("uri") or "") or None,
         **_quoted(status.get("quote"), local_domain),
+        edited_at=_edited(status.get("edited_at")),
     )
 
 
@@ -150,6 +151,14 @@ def _quoted(quote: Any, local_domain: str) -> dict[str, Any]:
         }
     except MalformedPayload:
         return {}
+
+
+def _edited(value: Any) -> datetime | None:
+    """When the status was last edited; an unreadable value is no reason to lose the status."""
+    try:
+        return _when(value, "edited_at") if value else None
+    except MalformedPayload:
+        return None
 
 
 def id_key(status_id: str) -> tuple[int, str]:

@@ -4,9 +4,18 @@ the member watch and the curators' console, and posts to the community channel.
 Telegram hands every update of a bot to one ``getUpdates`` reader, so there is exactly one:
 ``watch``. It reads a page, lets the Application's handlers sort it (member posts and
 nominations into the page's batch, taps and curator commands onto the console's queue),
-yields the batch, and only asks for the next page — which confirms this one to Telegram —
-once the batch is stored. A crash therefore replays member posts instead of losing them.
-(PTB's own Updater confirms a page as soon as it has fetched it, hence this loop.)
+waits until the console has applied the page's taps and commands, yields the batch, and only
+asks for the next page — which confirms this one to Telegram — once the batch is stored. An
+update whose application failed is not confirmed: it is read again and retried — by the next
+run in cron mode, after a growing pause in ``run`` — and after ``APPLY_ATTEMPTS`` failures
+(counted in the ``update-retries`` cursor, so across runs) logged and passed over, so one bad
+update never stalls the stream. A crash or the end of a ``run --once`` therefore replays updates
+instead of losing them. (PTB's own Updater confirms a
+page as soon as it has fetched it, hence this loop.) Two ``getUpdates`` requests are at least
+``poll_min_interval`` apart on the injected clock, however fast a server answers.
+
+Pages are read as JSON and repaired (lone surrogates) before python-telegram-bot parses them,
+update by update; an edited message comes back as the same post with its ``edited_at``.
 
 Amplifying copies a member's message to the channel with a credit button, or posts a
 spotlight of a post from another platform. Neither can be asked twice safely, so
@@ -17,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,8 +55,18 @@ from telegram.request import HTTPXRequest
 from adapters.base import PlatformAdapter
 from adapters.telegram.console import TelegramConsole
 from adapters.telegram.errors import call, translate
-from adapters.telegram.normalize import chat_link, parse_ref, post_ref, to_author, to_post
+from adapters.telegram.normalize import (
+    HIDDEN,
+    chat_link,
+    forwarder_of,
+    parse_ref,
+    post_ref,
+    repair_text,
+    to_author,
+    to_post,
+)
 from adapters.telegram.pacer import Pacer
+from adapters.telegram.profiles import Profiles
 from adapters.telegram.render import LIMITS, RULES, to_html
 from adapters.telegram.settings import TelegramSettings
 from bot import member_commands
@@ -66,8 +86,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 UPDATES = "updates"  # the one source: the bot's update stream
-ALLOWED_UPDATES = ["message", "callback_query"]
+RETRIES = "update-retries"  # "id:attempts,…" of updates not yet applied, kept across runs (cron)
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 PAGE = 100  # getUpdates' largest page
+APPLY_PATIENCE = 30.0  # seconds a page waits for the console to apply its taps before reading on
+APPLY_ATTEMPTS = 5  # an update whose application fails this often is logged and passed over
 HTML = Markup("html")
 AMPLIFY_PATIENCE = 3.0  # seconds an amplification may wait for Telegram before it is rescheduled
 # What a post we can no longer delete is edited to say (api#deletemessage: 48 hours at most).
@@ -83,6 +106,8 @@ class _Page:
     links: list[tuple[str, Author, Message]] = field(default_factory=list)
     requests: list[MemberRequest] = field(default_factory=list)
     malformed: int = 0
+    handed: dict[int, asyncio.Future[bool]] = field(default_factory=dict)  # update id -> applied?
+    retried: bool = False  # an update that had failed before is settled now (applied or given up)
 
 
 def build_application(settings: TelegramSettings, clock: Clock) -> Application[Any, Any, Any, Any, Any, Any]:
@@ -108,6 +133,16 @@ def build_application(settings: TelegramSettings, clock: Clock) -> Application[A
     )
 
 
+def _read_retries(saved: str | None) -> dict[int, int]:
+    """The ``RETRIES`` cursor, "id:attempts,…", as a dict; anything unreadable counts as none."""
+    out: dict[int, int] = {}
+    for part in (saved or "").split(","):
+        update_id, _, attempts = part.partition(":")
+        if update_id.isdigit() and attempts.isdigit():
+            out[int(update_id)] = int(attempts)
+    return out
+
+
 def _update_of(item: Any, bot: Any) -> Update:
     if not isinstance(item, Mapping) or not isinstance(item.get("update_id"), int):
         raise MalformedPayload("the update has no update_id")
@@ -127,17 +162,24 @@ class TelegramAdapter(PlatformAdapter):
         settings: TelegramSettings,
         *,
         community: str = "the community",
+        clock: Clock | None = None,
     ) -> None:
         self.application = application
         self.bot = application.bot
         self.settings = settings
         self.community = community
+        # The pacer's clock unless told otherwise: one notion of time for all of Telegram.
+        self.clock: Clock = clock or getattr(application.bot.rate_limiter, "clock", None) or SystemClock()
         self.console = TelegramConsole(self.bot, settings) if settings.curator_chat_id is not None else None
         self.peers: dict[Platform, PlatformAdapter] = {}
         self.me: Author | None = None
+        self.profiles = Profiles(self._read_profile, self.clock, ttl=settings.profile_cache_seconds)
         self._tags: frozenset[str] = frozenset()
         self._page: _Page | None = None
         self._started = False
+        self._last_poll: float | None = None  # when the last getUpdates went out, on self.clock
+        self._applied: set[int] = set()  # update ids applied or stored but maybe not yet confirmed
+        self._attempts: dict[int, int] = {}  # update id -> failed applications so far
         self._replies: set[asyncio.Task[None]] = set()  # answers to members, still on their way
         self._handlers()
 
@@ -209,29 +251,25 @@ class TelegramAdapter(PlatformAdapter):
 
     def _handlers(self) -> None:
         app, cfg = self.application, self.settings
+        # Commands and private messages act when sent; an edit of one is not a second request.
+        new = filters.UpdateType.MESSAGE
+        private = filters.ChatType.PRIVATE & new
         app.add_handler(CallbackQueryHandler(self._on_callback))
         if self.console is not None:
-            curators = filters.Chat(chat_id=self.console.chat_id)
+            curators = filters.Chat(chat_id=self.console.chat_id) & new
             app.add_handler(CommandHandler(list(COMMANDS), self.console.on_command, filters=curators))
         community = filters.Chat(chat_id=list(cfg.community_chat_ids))
-        app.add_handler(CommandHandler("nominate", self._on_nominate, filters=community))
-        app.add_handler(CommandHandler(["start", "help"], self._on_start, filters=filters.ChatType.PRIVATE))
+        app.add_handler(CommandHandler("nominate", self._on_nominate, filters=community & new))
+        app.add_handler(CommandHandler(["start", "help"], self._on_start, filters=private))
+        app.add_handler(CommandHandler(list(member_commands.KINDS), self._on_member_request, filters=private))
         app.add_handler(
             CommandHandler(
-                list(member_commands.KINDS), self._on_member_request, filters=filters.ChatType.PRIVATE
+                [interview_chat.CONFIRM, interview_chat.WITHDRAW], self._on_interview_command, filters=private
             )
         )
-        app.add_handler(
-            CommandHandler(
-                [interview_chat.CONFIRM, interview_chat.WITHDRAW],
-                self._on_interview_command,
-                filters=filters.ChatType.PRIVATE,
-            )
-        )
+        # Edits of group messages too: an edited post updates its candidate (the store sees edited_at).
         app.add_handler(MessageHandler(community & (filters.TEXT | filters.CAPTION), self._on_group_message))
-        app.add_handler(
-            MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, self._on_private_text)
-        )
+        app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, self._on_private_text))
         app.add_error_handler(self._on_error)
 
     async def watch(
@@ -242,39 +280,142 @@ class TelegramAdapter(PlatformAdapter):
         cursor = cursors.get(UPDATES)
         # Telegram keeps what we have not confirmed; starting past our cursor confirms what we stored.
         offset = int(cursor) + 1 if cursor and cursor.lstrip("-").isdigit() else None
+        for update_id, attempts in _read_retries(cursors.get(RETRIES)).items():
+            self._attempts[update_id] = max(self._attempts.get(update_id, 0), attempts)
         while True:
             raw = await call(self._raw_updates(offset, int(self.settings.poll_timeout) if follow else 0))
             updates, last_id, broken = self._parse_updates(raw)
+            failed: set[int] = set()
             if last_id is not None:
-                page = await self._sort(updates)
+                page = await self._sort([u for u in updates if u.update_id not in self._applied])
                 page.malformed += broken
-                offset = last_id + 1
+                failed = await self._settle(page)
+                # Confirm up to the first update not yet applied: it and what follows come again.
+                upto = min(failed) - 1 if failed else last_id
                 nominations = await self._resolve_links(page.links)
+                await self._read_bios(page)
                 if page.posts or page.nominations or nominations or page.requests or page.malformed:
                     yield Batch(
                         source=UPDATES,
-                        cursor=str(last_id),
+                        cursor=str(upto),
                         posts=page.posts,
                         nominations=page.nominations + nominations,
                         malformed=page.malformed,
                         requests=page.requests,
                     )
-            if not follow and len(raw) < PAGE:
+                if failed or page.retried:  # how often each failed, for the next run to know
+                    retries = ",".join(f"{u}:{self._attempts.get(u, 0)}" for u in sorted(failed))
+                    yield Batch(source=RETRIES, cursor=retries or None)
+                # Stored (the batch came back) or applied: not handled again if read again.
+                self._applied.update(u.update_id for u in updates if u.update_id not in failed)
+                offset = upto + 1
+                self._applied = {i for i in self._applied if i >= offset}
+                if failed and not follow:  # the next run reads it again; a cron run does not spin
+                    return
+                if failed:  # wait a little longer each time (the database may be back soon)
+                    attempts = max((self._attempts.get(u, 0) for u in failed), default=0)
+                    await self.clock.sleep(min(2.0**attempts, 60.0))
+            if not follow and len(raw) < PAGE and not failed:
                 if last_id is not None:  # confirm the last page now: the next run starts after it
                     await call(self._raw_updates(offset, 0, limit=1))
                 return
+
+    async def _settle(self, page: _Page) -> set[int]:
+        """Wait (a while) for the console to apply the page's taps and commands; the ids of the
+        updates not applied, to be read again. One that keeps failing is given up on, logged."""
+        if not page.handed:
+            return set()
+        await asyncio.wait(list(page.handed.values()), timeout=APPLY_PATIENCE)
+        failed: set[int] = set()
+        for update_id, future in page.handed.items():
+            if future.done() and future.result():
+                page.retried |= self._attempts.pop(update_id, None) is not None
+                continue
+            if not future.done():  # still under way: waited for again when read again
+                failed.add(update_id)
+                continue
+            attempts = self._attempts.get(update_id, 0) + 1
+            if attempts >= APPLY_ATTEMPTS:
+                self._attempts.pop(update_id, None)
+                page.retried = True
+                log.error(
+                    "a tap or command failed every time; passed over",
+                    extra={"platform": "telegram", "update": update_id, "attempts": attempts},
+                )
+                continue
+            self._attempts[update_id] = attempts
+            failed.add(update_id)
+        return failed
+
+    async def _read_bios(self, page: _Page) -> None:
+        """Authors with their profile text (``#nobot`` in a bio keeps them out), read before the
+        pipeline decides. A profile that cannot be read is left empty: the amplifier reads it
+        again before any platform call and holds the work while it cannot."""
+        authors = {p.author.account_id: p.author for p in page.posts}
+        authors.update((n.post.author.account_id, n.post.author) for n in page.nominations)
+        bios: dict[str, str] = {}
+        for account_id, author in authors.items():
+            try:
+                bio = await self._bio_of(author)
+            except PlatformError as exc:
+                log.info(
+                    "could not read a profile",
+                    extra={"platform": "telegram", "account": account_id, "error": str(exc)},
+                )
+                continue
+            if bio:
+                bios[account_id] = bio
+
+        def with_bio(post: Post) -> Post:
+            bio = bios.get(post.author.account_id)
+            return (
+                dataclasses.replace(post, author=dataclasses.replace(post.author, bio=bio)) if bio else post
+            )
+
+        page.posts = [with_bio(p) for p in page.posts]
+        page.nominations = [dataclasses.replace(n, post=with_bio(n.post)) for n in page.nominations]
+
+    async def _bio_of(self, author: Author, *, fresh: bool = False) -> str | None:
+        """A user's bio or a chat's description; None for an author with nothing to read."""
+        if author.account_id.startswith(HIDDEN) or not author.account_id.lstrip("-").isdigit():
+            return None
+        if author.is_group and author.handle.startswith("@"):  # a public chat is found by its name
+            return await self.profiles.bio(author.handle, fresh=fresh)
+        return await self.profiles.bio(int(author.account_id), fresh=fresh)
+
+    async def _read_profile(self, chat_id: int | str) -> str:
+        chat = await call(self.bot.get_chat(chat_id))
+        return chat.bio or chat.description or ""
+
+    async def fetch_author(self, author: Author) -> Author | None:
+        """The author with their bio as it is now (the amplifier's last look; never cached).
+        Raises when it cannot be read, so nothing is amplified on a stale profile."""
+        await self.start()
+        bio = await self._bio_of(author, fresh=True)
+        return None if bio is None else dataclasses.replace(author, bio=bio)
+
+    async def _poll_gate(self) -> None:
+        """At least ``poll_min_interval`` between two getUpdates, even when a server (or a proxy,
+        or an error) answers at once: a fast answer must not become a busy loop."""
+        interval = self.settings.poll_min_interval
+        if self._last_poll is not None and interval > 0:
+            wait = self._last_poll + interval - self.clock.now().timestamp()
+            if wait > 0:
+                await self.clock.sleep(wait)
+        self._last_poll = self.clock.now().timestamp()
 
     async def _raw_updates(self, offset: int | None, wait: int, limit: int = PAGE) -> list[Any]:
         """One getUpdates page as Telegram sent it. python-telegram-bot's ``get_updates`` parses
         the page as a whole, so one update it cannot read would fail every read of that page and
         stall the stream; we read the JSON and parse update by update (:meth:`_parse_updates`)."""
+        await self._poll_gate()
         data = {"offset": offset, "limit": limit, "timeout": wait, "allowed_updates": ALLOWED_UPDATES}
         result = await self.bot._post(  # the request get_updates makes, unparsed
             "getUpdates", data, read_timeout=self.settings.request_timeout + wait
         )
         if not isinstance(result, list):
             raise MalformedPayload(f"getUpdates answered a {type(result).__name__}, not a list")
-        return result
+        return [repair_text(item) for item in result]
 
     def _parse_updates(self, raw: Sequence[Any]) -> tuple[list[Update], int | None, int]:
         """The updates of a page that parse, the highest update_id seen (the next offset is past
@@ -303,8 +444,15 @@ class TelegramAdapter(PlatformAdapter):
         self._page = page
         try:
             for update in updates:
+                waiting = self.console.waiting(update.update_id) if self.console is not None else None
+                if waiting is not None:  # read again while the console still applies it
+                    page.handed[update.update_id] = waiting
+                    continue
                 try:
                     await self.application.process_update(update)
+                    waiting = self.console.waiting(update.update_id) if self.console is not None else None
+                    if waiting is not None:
+                        page.handed[update.update_id] = waiting
                 except Exception as exc:  # a handler's filter choked on this one update
                     page.malformed += 1
                     log.warning(
@@ -317,6 +465,8 @@ class TelegramAdapter(PlatformAdapter):
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         update_id = update.update_id if isinstance(update, Update) else None
+        if self._page is not None:  # counted with the page's malformed items, not dropped unseen
+            self._page.malformed += 1
         log.error(
             "a Telegram update could not be handled",
             extra={"platform": "telegram", "update": update_id, "error": repr(context.error)[:300]},
@@ -345,7 +495,14 @@ class TelegramAdapter(PlatformAdapter):
                 },
             )
             return
-        if post.hashtags & self._tags:  # other group chatter is none of our business: not stored
+        if not post.hashtags & self._tags and post.edited_at is None:
+            return  # other group chatter is none of our business: not stored
+        forwarder = forwarder_of(message)
+        if forwarder is not None:  # someone else's words: judged as theirs, shown as forwarded
+            self._page.nominations.append(Nomination(post, forwarder, note="forwarded", reason="forward"))
+        else:
+            # An edit is passed on even without the tag: one that removes it withdraws the candidate
+            # (the store drops an edit of a post it never stored).
             self._page.posts.append(post)
 
     async def _on_nominate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -529,8 +686,7 @@ class TelegramAdapter(PlatformAdapter):
         channel = self._channel()
         if action is Action.BOOST and post.platform is Platform.TELEGRAM:
             chat, message_id = parse_ref(post.ref or post.post_id)
-            name = post.author.display_name or post.author.handle
-            credit = InlineKeyboardButton(f"✍️ {name}"[:60], url=post.author.url or post.url)
+            credit = credit_button(post)
             copied = await call(
                 self.bot.copy_message(
                     channel,
@@ -613,6 +769,15 @@ class TelegramAdapter(PlatformAdapter):
             post_ref(channel, sent.message_id),
             chat_link(channel, sent.message_id),
         )
+
+
+def credit_button(post: Post) -> InlineKeyboardButton:
+    """Who wrote what the channel copies: the post's author, who for a forward is the original
+    author (a copy carries no "forwarded from" of its own) — never the member who forwarded it."""
+    name = post.author.display_name or post.author.handle
+    if post.author.account_id.startswith(HIDDEN):  # no account to link to: say it is a forward
+        return InlineKeyboardButton(f"↪️ Forwarded from {name}"[:60], url=post.url)
+    return InlineKeyboardButton(f"✍️ {name}"[:60], url=post.author.url or post.url)
 
 
 def spotlight(post: Post) -> Doc:

@@ -3,6 +3,10 @@ curators' group, taps and commands turned into ``bot.console`` events.
 
 Button data is signed (HMAC with a key derived from the bot token, bound to the curators'
 chat), so a forged or altered payload is answered and dropped before it reaches the console.
+
+Each tap and command keeps a future that settles once the console has applied it (a decision
+recorded, a command done) or failed to: the update stream confirms an update to Telegram only
+after that, so a crash or a ``run --once`` that ends never loses a tap.
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ class TelegramConsole:
         self.timings: Timings = settings.timings
         self._key = hashlib.sha256(b"coalesce console buttons\0" + settings.bot_token.encode()).digest()
         self._events: asyncio.Queue[Tap | Command] = asyncio.Queue()
+        self._pending: dict[int, asyncio.Future[bool]] = {}  # update id -> applied (True) or failed
+        self._update_of: dict[int, int] = {}  # id() of an event still being applied -> its update id
 
     # -- button data ---------------------------------------------------------------------------------
 
@@ -114,7 +120,7 @@ class TelegramConsole:
             await self._answer(query, "This button is not valid any more.", alert=True)
             return
         verb, candidate_id = decision
-        self._events.put_nowait(Tap(str(query.from_user.id), verb, candidate_id, handle=query))
+        self._put(update.update_id, Tap(str(query.from_user.id), verb, candidate_id, handle=query))
 
     async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -123,7 +129,23 @@ class TelegramConsole:
             return
         name = message.text.split()[0].lstrip("/").partition("@")[0].lower()
         args = " ".join(context.args or [])
-        self._events.put_nowait(Command(str(user.id), name, args, handle=message))
+        self._put(update.update_id, Command(str(user.id), name, args, handle=message))
+
+    def _put(self, update_id: int, event: Tap | Command) -> None:
+        self._pending[update_id] = asyncio.get_running_loop().create_future()
+        self._update_of[id(event)] = update_id
+        self._events.put_nowait(event)
+
+    def waiting(self, update_id: int) -> asyncio.Future[bool] | None:
+        """The future of an update handed to the console and not yet applied, if any."""
+        return self._pending.get(update_id)
+
+    def settled(self, event: Tap | Command, ok: bool) -> None:
+        """The console applied ``event`` (or failed to): the first word on it counts."""
+        update_id = self._update_of.pop(id(event), None)
+        future = self._pending.pop(update_id, None) if update_id is not None else None
+        if future is not None and not future.done():
+            future.set_result(ok)
 
     # -- ConsoleFront ----------------------------------------------------------------------------------------
 
@@ -161,6 +183,7 @@ class TelegramConsole:
                 raise
 
     async def answer(self, tap: Tap, text: str, *, alert: bool) -> None:
+        self.settled(tap, True)  # the console answers once the decision is recorded (or refused)
         if isinstance(tap.handle, CallbackQuery):
             await self._answer(tap.handle, text, alert=alert)
 
@@ -180,6 +203,7 @@ class TelegramConsole:
         return f"https://t.me/{username}?start={payload}"
 
     async def reply(self, command: Command, doc: Doc) -> None:
+        self.settled(command, True)  # the console replies once the command is done
         message = command.handle
         reply = (
             ReplyParameters(message.message_id, allow_sending_without_reply=True)

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from telegram import Chat, Message, MessageEntity, User
+import re
+from typing import Any
+
+from telegram import (
+    Chat,
+    Message,
+    MessageEntity,
+    MessageOriginChannel,
+    MessageOriginChat,
+    MessageOriginHiddenUser,
+    MessageOriginUser,
+    User,
+)
 
 from bot.domain import Author, Platform, Post, normalize_tag
 from bot.errors import MalformedPayload
@@ -65,6 +77,62 @@ def _covered(text: str, offset: int, length: int) -> str:
     return data[2 * max(offset, 0) : 2 * max(offset + length, 0)].decode("utf-16-le", "replace")
 
 
+HIDDEN = "hidden:"  # account ids of forwarded senders who hide their account (no id to know them by)
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def repair_text(value: Any) -> Any:
+    """``value`` (JSON as parsed) with every lone surrogate replaced by U+FFFD.
+
+    JSON may carry "\\ud800" without its pair; Python then holds a string that cannot be encoded,
+    and python-telegram-bot fails on it (entity offsets are read through UTF-16), losing the whole
+    message. json.loads already joins real pairs, so any surrogate left is a lone one. U+FFFD is
+    one UTF-16 unit like the surrogate it replaces: entity offsets still point at the same text."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value) if _LONE_SURROGATE.search(value) else value
+    if isinstance(value, list):
+        return [repair_text(v) for v in value]
+    if isinstance(value, dict):
+        return {repair_text(k): repair_text(v) for k, v in value.items()}
+    return value
+
+
+def origin_author(message: Message) -> Author | None:
+    """Who wrote a forwarded message in the first place (None when it is not a forward).
+
+    A sender who hides their account in forwards leaves only a name: the author is then a
+    "hidden account" known by that name, never the member who forwarded it."""
+    origin = message.forward_origin
+    if isinstance(origin, MessageOriginUser):
+        return to_author(origin.sender_user)
+    if isinstance(origin, MessageOriginHiddenUser):
+        name = origin.sender_user_name or "someone"
+        return Author(account_id=f"{HIDDEN}{name}", handle="hidden account", display_name=name)
+    if isinstance(origin, MessageOriginChat):
+        return to_author(None, origin.sender_chat)
+    if isinstance(origin, MessageOriginChannel):
+        author = to_author(None, origin.chat)
+        if origin.chat.username:  # the original post itself, for the credit's link
+            return Author(
+                account_id=author.account_id,
+                handle=author.handle,
+                display_name=author.display_name,
+                url=f"https://t.me/{origin.chat.username}/{origin.message_id}",
+                is_group=True,
+            )
+        return author
+    return None
+
+
+def forwarder_of(message: Message) -> Author | None:
+    """The member who forwarded ``message`` into the group, when someone else wrote it."""
+    original = origin_author(message)
+    if original is None:
+        return None
+    forwarder = to_author(message.from_user, message.sender_chat)
+    return None if forwarder.account_id == original.account_id else forwarder
+
+
 def hashtags_of(message: Message) -> frozenset[str]:
     found = [
         _covered(text, e.offset, e.length)
@@ -103,7 +171,8 @@ def to_post(message: Message) -> Post:
         platform=Platform.TELEGRAM,
         post_id=post_ref(message.chat.id, message.message_id),
         url=chat_link(message.chat, message.message_id),
-        author=to_author(message.from_user, message.sender_chat),
+        # A forward is credited to whoever wrote it, never to the member who passed it on.
+        author=origin_author(message) or to_author(message.from_user, message.sender_chat),
         text=text,
         created_at=message.date,
         hashtags=hashtags_of(message),
@@ -111,4 +180,5 @@ def to_post(message: Message) -> Post:
         reply_to=post_ref(message.chat.id, replied.message_id) if replied is not None and is_reply else None,
         ref=post_ref(message.chat.id, message.message_id),
         automated=automation_of(message),
+        edited_at=message.edit_date,
     )

@@ -37,6 +37,10 @@ class TelegramSettings:
     retry_after_max_retries: int = number(3, 0, 100)
     # long polling: seconds one getUpdates request may wait
     poll_timeout: float = number(30.0, 0, 600, unit="seconds")
+    # seconds between two getUpdates, however fast the answer
+    poll_min_interval: float = number(0.5, 0, 60, unit="seconds")
+    # how long a member's bio (#nobot) is trusted by the watch
+    profile_cache_seconds: float = number(300.0, 0, 3600, unit="seconds")
     request_timeout: float = number(30.0, 0, 3600, above=True, unit="seconds")
     base_url: str = "https://api.telegram.org/bot"
 

@@ -59,6 +59,8 @@ def telegram_settings(sandbox: TelegramSandbox, **overrides: Any) -> TelegramSet
         "base_url": sandbox.bot_base_url,
         "poll_timeout": 2.0,
         "request_timeout": 5.0,
+        # The injected clock moves only when a test moves it: the interval has tests of its own.
+        "poll_min_interval": 0.0,
     }
     values.update(overrides)
     return TelegramSettings(**values)
