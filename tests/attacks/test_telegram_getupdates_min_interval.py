@@ -16,6 +16,7 @@ from adapters.telegram.settings import TelegramSettings
 from bot.clock import FakeClock
 from bot.domain import Platform
 from bot.errors import ConfigError
+from bot.schema import Environment, build
 from sandbox.telegram import TelegramSandbox
 from tests.adapters.telegram import conftest as world
 from tests.adapters.telegram.conftest import COMMUNITY, MARIA, TAG, Harness, make_telegram
@@ -79,4 +80,9 @@ def test_the_interval_is_checked_at_start_up(tg: TelegramSandbox) -> None:
     assert TelegramSettings(bot_token=tg.token).poll_min_interval == 0.5  # a sensible default
     for wrong in (-1.0, 61.0, float("nan")):
         with pytest.raises(ConfigError, match="poll_min_interval"):
-            TelegramSettings(bot_token=tg.token, poll_min_interval=wrong).validate("platforms.telegram")
+            build(
+                TelegramSettings,
+                {"bot_token": "${TG_TOKEN}", "poll_min_interval": wrong},
+                "platforms.telegram",
+                Environment({"TG_TOKEN": tg.token}),
+            )
