@@ -160,7 +160,7 @@ class Pipeline:
             i.post.author.account_id for i in items if self.filters.opted_out_by_profile(i.post.author.bio)
         }
         if marked:  # #nobot in a profile is an opt-out: recorded, so earlier boosts are taken back too
-            self.consent.mark_opted_out(platform, marked, "profile marker")
+            self.consent.mark_opted_out(platform, marked, "profile marker", now)
         if batch.malformed:
             result.skip("malformed", batch.malformed)
         if items or batch.malformed:

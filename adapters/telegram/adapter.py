@@ -30,7 +30,7 @@ from telegram import (
     ReplyParameters,
     Update,
 )
-from telegram.constants import ParseMode
+from telegram.constants import ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -374,6 +374,7 @@ class TelegramAdapter(PlatformAdapter):
                 Platform.TELEGRAM,
                 argument,
                 reply_ref=post_ref(message.chat.id, message.message_id),
+                private=message.chat.type == ChatType.PRIVATE,
             )
         )
 
@@ -382,11 +383,9 @@ class TelegramAdapter(PlatformAdapter):
         message = update.effective_message
         if message is None or self._page is None or not message.text:
             return
-        parsed = member_commands.parse(message.text)
-        if parsed is None:
-            self._reply(message, "Send /optout, /optin, or /link followed by your code.")
-            return
-        kind, argument = parsed
+        # Unclear ones go to the core too, whose answers are counted per sender (a flood of
+        # commands is not answered one by one).
+        kind, argument = member_commands.parse_private(message.text)
         self._ask_core(message, kind, argument)
 
     def _about(self) -> str:
@@ -410,7 +409,13 @@ class TelegramAdapter(PlatformAdapter):
             return
         found = message.parse_entities([MessageEntity.URL, MessageEntity.TEXT_LINK])
         urls = [e.url if e.type == MessageEntity.TEXT_LINK and e.url else text for e, text in found.items()]
-        if not urls:  # an interview answer, or else the core answers with how to nominate
+        if not urls:
+            # "opt out please", "baja 🙏" typed without a slash are requests too; anything else is
+            # an interview answer, or else the core answers with the help text
+            parsed = member_commands.parse(message.text or "")
+            if parsed is not None and parsed[0] != member_commands.HELP:
+                self._ask_core(message, *parsed)
+                return
             self._ask_core(message, interview_chat.ANSWER, message.text or "")
             return
         try:
