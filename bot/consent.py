@@ -250,10 +250,26 @@ class ConsentRegistry:
         ).scalar_one()
         if recent < cfg.requests_per_sender:
             return False
+        if req.kind in interview_chat.KINDS and self._interviewing(conn, req):
+            return False  # a member a curator invited, answering her questions: not a stranger
         if req.kind == cmd.OPTOUT:  # an opt-out is never lost: one that changes something goes through
             own = conn.execute(select(m.Account.own_consent).where(m.Account.id == pk)).scalar_one()
             return bool(own == OUT)
         return True
+
+    def _interviewing(self, conn: Connection, req: MemberRequest) -> bool:
+        iv = m.Interview
+        found = conn.execute(
+            select(iv.id)
+            .where(
+                iv.community_id == self.cid,
+                iv.platform == req.platform.value,
+                iv.member_ref == req.author.account_id,
+                iv.state.in_(interview_chat.OPEN_STATES),
+            )
+            .limit(1)
+        ).scalar_one_or_none()
+        return found is not None
 
     def _claim(
         self, conn: Connection, platform: Platform, req: MemberRequest, now: datetime
