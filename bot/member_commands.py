@@ -50,6 +50,7 @@ _POLITE = ("please", "pls", "plz", "por favor", "porfavor", "porfa", "thanks", "
 # Words that start a try at a command: a short message beginning with one is answered with help.
 _STEMS = {"link", "unsubscribe", "stop", "baja", "alta", "darme", "vincular", "help", "ayuda"}
 
+_DASHLIKE = "\u2212\u2043\u02d7"  # minus sign, hyphen bullet, modifier minus: typed as dashes too
 _ADDRESSED = re.compile(r"(?<=\w)@\S+")  # "/optout@CoalesceBot": Telegram names the bot in groups
 _CODE = re.compile(r"[a-z0-9][a-z0-9 -]{2,18}[a-z0-9]")
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud, typed on phones
@@ -62,7 +63,7 @@ def _said(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     words = [_ADDRESSED.sub("", w) for w in text.split() if not w.startswith("@")]
     said = " ".join(words).casefold()
-    said = "".join("-" if unicodedata.category(ch) == "Pd" else ch for ch in said)
+    said = "".join("-" if unicodedata.category(ch) == "Pd" or ch in _DASHLIKE else ch for ch in said)
     return _trim(said)
 
 
