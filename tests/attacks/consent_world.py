@@ -3,6 +3,7 @@ the consent attack tests: a member with an account on each, and strangers."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
+from adapters.base import PlatformAdapter
 from adapters.bluesky.adapter import BlueskyAdapter
 from adapters.mastodon.normalize import html_to_text
 from bot import models as m
@@ -102,24 +104,30 @@ def sky(clock: FakeClock) -> Iterator[BlueskySandbox]:
         yield sb
 
 
-@pytest.fixture
-async def world(
+@contextlib.asynccontextmanager
+async def open_world(
     engine: Engine, masto: MastodonSandbox, sky: BlueskySandbox, clock: FakeClock, settings: Settings
 ) -> AsyncIterator[World]:
     bluesky: BlueskyAdapter = build_adapter(sandbox_settings(sky, watch="search"), clock, engine)
     mastodon = sandbox_adapter(masto.base_url, masto.token, clock)
-    app = Coalesce(
-        settings,
-        engine=engine,
-        adapters={Platform.MASTODON: mastodon, Platform.BLUESKY: bluesky},
-        clock=clock,
-    )
+    adapters: dict[Platform, PlatformAdapter] = {Platform.MASTODON: mastodon, Platform.BLUESKY: bluesky}
+    app = Coalesce(settings, engine=engine, adapters=adapters, clock=clock)
     await app.start()
-    yield World(app, masto, sky, clock, engine)
-    for task in list(app._tasks):
-        task.cancel()
-    for adapter in app.adapters.values():
-        await adapter.close()
+    try:
+        yield World(app, masto, sky, clock, engine)
+    finally:
+        for task in list(app._tasks):
+            task.cancel()
+        for adapter in app.adapters.values():
+            await adapter.close()
+
+
+@pytest.fixture
+async def world(
+    engine: Engine, masto: MastodonSandbox, sky: BlueskySandbox, clock: FakeClock, settings: Settings
+) -> AsyncIterator[World]:
+    async with open_world(engine, masto, sky, clock, settings) as made:
+        yield made
 
 
 async def linked_pair(w: World) -> tuple[dict[str, Any], str]:
