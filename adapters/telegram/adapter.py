@@ -20,6 +20,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from telegram import (
@@ -55,6 +56,7 @@ from bot.console import COMMANDS, safe_url
 from bot.domain import Action, Author, Batch, MemberRequest, Nomination, Platform, Post, Receipt
 from bot.errors import MalformedPayload, NotFound, PlatformError, Rejected
 from bot.richtext import Doc, Span, Style
+from bot.sender_budget import SenderBudget
 from bot.series import interview_chat
 from bot.series.markup import Markup
 from bot.text import fits
@@ -123,8 +125,12 @@ class TelegramAdapter(PlatformAdapter):
         settings: TelegramSettings,
         *,
         community: str = "the community",
+        sender_budget: SenderBudget | None = None,
     ) -> None:
         self.application = application
+        # What this adapter answers or looks up on its own for a private chat (/start, links to
+        # nominate) is held to a per-sender budget too; the core's requests have their own.
+        self.sender_budget = sender_budget or SenderBudget(20, timedelta(hours=1))
         self.bot = application.bot
         self.settings = settings
         self.community = community
@@ -348,7 +354,8 @@ class TelegramAdapter(PlatformAdapter):
         if payload.startswith(interview_chat.START):  # an interview invitation link was opened
             self._ask_core(message, interview_chat.INTERVIEW, payload.removeprefix(interview_chat.START))
             return
-        self._reply(message, self._about(), html=True)
+        if self._within_budget(message):
+            self._reply(message, self._about(), html=True)
 
     async def _on_interview_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/confirm and /withdraw in a private chat: the member's mini-interview."""
@@ -388,6 +395,13 @@ class TelegramAdapter(PlatformAdapter):
         kind, argument = member_commands.parse_private(message.text)
         self._ask_core(message, kind, argument)
 
+    def _within_budget(self, message: Message) -> bool:
+        sender = str(message.from_user.id) if message.from_user else str(message.chat.id)
+        if self.sender_budget.allow(sender, message.date):
+            return True
+        log.debug("private message over the per-sender budget", extra={"platform": "telegram"})
+        return False
+
     def _about(self) -> str:
         where = ", ".join(p.value.capitalize() for p in self.peers) or "other platforms"
         tags = " ".join("#" + t for t in sorted(self._tags)) or "the community hashtag"
@@ -422,7 +436,9 @@ class TelegramAdapter(PlatformAdapter):
             author = to_author(message.from_user)
         except MalformedPayload:
             return
-        for url in dict.fromkeys(urls):
+        if not self._within_budget(message):
+            return  # each link costs look-ups on other platforms: a flood gets none
+        for url in list(dict.fromkeys(urls))[:3]:
             self._page.links.append((url, author, message))
 
     async def _resolve_links(self, links: Sequence[tuple[str, Author, Message]]) -> list[Nomination]:
@@ -582,4 +598,10 @@ def spotlight(post: Post) -> Doc:
 
 
 def create(settings: TelegramSettings, app: Settings) -> TelegramAdapter:
-    return TelegramAdapter(build_application(settings, SystemClock()), settings, community=app.community.name)
+    budget = SenderBudget(app.trust.requests_per_sender, timedelta(minutes=app.trust.requests_window_minutes))
+    return TelegramAdapter(
+        build_application(settings, SystemClock()),
+        settings,
+        community=app.community.name,
+        sender_budget=budget,
+    )

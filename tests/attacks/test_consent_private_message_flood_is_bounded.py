@@ -103,3 +103,31 @@ async def test_a_telegram_flood_is_answered_within_the_budget(
     assert h.tg.pending_updates == 0
     assert len(h.tg.messages(SAM, by_bot=True)) == BUDGET
     assert _rows(engine, str(SAM)) == BUDGET
+
+
+async def test_telegram_answers_it_gives_itself_are_bounded_too(
+    harness_factory: Callable[..., Any], clock: FakeClock
+) -> None:
+    """/start and links sent in private are answered by the adapter itself (a link costs look-ups
+    on other platforms): the same per-sender budget holds there."""
+    h: Harness = await harness_factory()
+    limit = h.app.adapters[Platform.TELEGRAM].sender_budget.limit  # type: ignore[attr-defined]
+    for i in range(limit + 15):
+        h.tg.user_sends(SAM, SAM, "/start" if i % 2 else f"https://nowhere.example/{i}")
+    await h.tg.wait_for_async(lambda: h.tg.pending_updates == 0 and h.tg.polls_waiting >= 1)
+    answered = 0
+    for _ in range(4 * limit):  # answers keep to one private message a second
+        if answered >= limit:
+            break
+        clock.advance(seconds=2)
+        with contextlib.suppress(TimeoutError):
+            found = await h.tg.wait_for_async(lambda n=answered: _more(h, n), timeout=1.0)  # type: ignore[misc]
+            answered = len(found)
+    assert answered == limit
+    h.tg.user_sends(SAM, SAM, "/start")  # a sync point: this one is read after all the others
+    await h.tg.wait_for_async(lambda: h.tg.pending_updates == 0 and h.tg.polls_waiting >= 1)
+    for _ in range(5):  # time goes on: were any answers still queued, they would go out now
+        clock.advance(seconds=2)
+        with pytest.raises(TimeoutError):
+            await h.tg.wait_for_async(lambda: _more(h, limit), timeout=1.0)
+    assert len(h.tg.messages(SAM, by_bot=True)) == limit
