@@ -479,12 +479,11 @@ class ConsentRegistry:
                 "you get from this account."
             )
         lc = m.LinkCode
-        # one live code per account: asking again replaces the last one
+        # One live code per account, and at most one link waiting for its 'link yes': asking
+        # again replaces both, so 'link yes' can only ever mean the one account last named to her.
         conn.execute(
             update(lc)
-            .where(
-                lc.community_id == self.cid, lc.account_id == pk, lc.used_at.is_(None), lc.decision.is_(None)
-            )
+            .where(lc.community_id == self.cid, lc.account_id == pk, lc.decision.is_(None))
             .values(decision="replaced", decided_at=now)
         )
         minutes = self.settings.trust.link_code_minutes

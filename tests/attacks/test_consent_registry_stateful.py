@@ -156,6 +156,9 @@ class ConsentMachine(RuleBasedStateMachine):
         for code in self.codes.values():
             if code.owner == i and not code.used:
                 code.used = True  # replaced: no longer good
+        for waiting in self.pending:
+            if waiting.owner == i:
+                waiting.decided = True  # and no earlier entry can be confirmed any more
         self.codes[found[1] + found[2]] = Code(i, self.now + self.minutes)
 
     @rule(a=who, b=who)
@@ -208,7 +211,8 @@ class ConsentMachine(RuleBasedStateMachine):
         if not waiting:
             assert "no link waiting" in reply
             return
-        chosen = waiting[-1]
+        assert len(waiting) == 1  # never two links waiting: a "yes" names one account
+        chosen = waiting[0]
         chosen.decided = True
         if yes:
             assert reply.startswith("Linked"), reply
