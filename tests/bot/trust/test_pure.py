@@ -194,3 +194,19 @@ async def test_a_budget_may_wait_out_short_gaps_on_the_clock() -> None:
     clock.advance(5)
     await waiting
     assert budget.waited == pytest.approx(5)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("link_code_minutes", 0),
+        ("link_code_minutes", 24 * 60 + 1),  # a code lives minutes, not days
+        ("link_code_minutes", float("nan")),
+        ("requests_per_sender", 0),
+        ("requests_window_minutes", float("inf")),
+    ],
+)
+def test_link_code_life_and_the_sender_budget_are_checked(key: str, value: float) -> None:
+    with pytest.raises(ConfigError) as info:
+        make_settings(trust={key: value})
+    assert key in str(info.value)
