@@ -16,15 +16,17 @@ link is made only when A confirms in private. Public answers are the same whatev
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 
 from bot import member_commands as cmd
 from bot import models as m
@@ -35,6 +37,7 @@ from bot.series.interviews import InterviewBook
 from bot.store import Store, _insert
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 WITHDRAWABLE = (CandidateState.PENDING.value, CandidateState.SNOOZED.value, CandidateState.APPROVED.value)
 BAD_CODES_PER_DAY = 5  # a code is 8 characters from 31: guessing needs far more tries than this
@@ -74,6 +77,24 @@ class Handled:
     request: MemberRequest
     outcome: str | None
     reply: str | None = None
+
+
+_RETRYABLE = {"40P01", "40001"}  # PostgreSQL: deadlock detected, serialization failure
+ATTEMPTS = 5
+
+
+def _retrying(work: Callable[[], T]) -> T:
+    """Run one transaction's ``work``, again when PostgreSQL aborted it to break a deadlock (two
+    members' requests, or a request and the sweep, touching a linked person's accounts at once):
+    the transaction was rolled back whole, so doing it again is safe."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return work()
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) not in _RETRYABLE or attempt == ATTEMPTS:
+                raise
+            log.info("consent transaction retried after a deadlock", extra={"attempt": attempt})
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _plural(n: int, one: str, many: str | None = None) -> str:
@@ -131,7 +152,7 @@ class ConsentRegistry:
     ) -> bool:
         """Record what account ``pk`` itself says ("out", "in") inside ``conn``'s transaction, with
         an audit row; then restate the person. Returns whether its own word changed."""
-        pks = self.person_accounts(conn, pk)
+        pks = self._lock_person(conn, pk)
         self._adopt(conn, m.Account.id.in_(pks), now)
         a = m.Account
         before = conn.execute(select(a.own_consent).where(a.id == pk)).scalar_one()
@@ -148,6 +169,14 @@ class ConsentRegistry:
         )
         self._restate(conn, pks)
         return bool(before != value)
+
+    def _lock_person(self, conn: Connection, pk: int) -> list[int]:
+        """The person's accounts, their rows locked in id order (PostgreSQL; SQLite holds the whole
+        database for the transaction already) so two changes to one person wait for each other."""
+        pks = self.person_accounts(conn, pk)
+        a = m.Account
+        conn.execute(select(a.id).where(a.id.in_(pks)).order_by(a.id).with_for_update()).all()
+        return pks
 
     def _restate(self, conn: Connection, pks: Sequence[int]) -> int:
         """Derive ``consent`` for each account of one person from their own words; returns how
@@ -234,7 +263,7 @@ class ConsentRegistry:
         later by the trust service). A request seen before (a replayed mention) does nothing; a
         sender over ``trust.requests_per_sender`` in the window is not answered (outcome
         "rate_limited", nothing stored) unless it is an opt-out that changes something."""
-        return [self._record_one(platform, req, now) for req in requests]
+        return [_retrying(functools.partial(self._record_one, platform, req, now)) for req in requests]
 
     def _over_budget(self, conn: Connection, pk: int, req: MemberRequest, now: datetime) -> bool:
         """Whether the sender has had their answers for this window. One indexed count: the cost
@@ -602,7 +631,7 @@ class ConsentRegistry:
                 "Refused: nothing was linked. Send 'link' for a new code when you want one."
             )
         conn.execute(update(lc).where(lc.id == pending.id).values(decision="linked", decided_at=now))
-        group = sorted(set(self.person_accounts(conn, pk)) | set(self.person_accounts(conn, other)))
+        group = sorted(set(self._lock_person(conn, pk)) | set(self._lock_person(conn, other)))
         self._adopt(conn, a.id.in_(group), now)
         conn.execute(update(a).where(a.id.in_(group)).values(person_id=group[0]))
         theirs = conn.execute(select(a.handle, a.platform).where(a.id == other)).one()
@@ -749,6 +778,9 @@ class ConsentRegistry:
     # -- the safety net --------------------------------------------------------------------------
 
     def enforce(self, now: datetime) -> dict[str, int]:
+        return _retrying(lambda: self._enforce(now))
+
+    def _enforce(self, now: datetime) -> dict[str, int]:
         """Make the database agree with itself, whatever order things happened in: a consent
         written directly becomes that account's own word; each account's standing is derived again
         from its person's own words (an opt-out covers every linked account, and one cleared by
