@@ -479,21 +479,30 @@ class Chaos:
         self.made.blocked |= {k for k in world.members if k.startswith("mastodon:spam")}
 
     def _link_accounts(self, world: World, store: Store, queue: Queue) -> None:
-        """m4 (elsewhere.example) asks for a code and sends it from m5 (the same person)."""
+        """m4 (elsewhere.example) asks for a code, sends it from m5 (the same person), and
+        confirms with 'link yes' from m4 once asked to in private."""
         import re
 
         first, second = world.members["mastodon:m4"][1], world.members["mastodon:m5"][1]
-        world.mastodon.post(first, f"@latinasinmed@{world.mastodon.domain} link")
-        deadline = time.monotonic() + 20
-        code = None
-        while code is None and time.monotonic() < deadline:
-            for status in world.mastodon.statuses_by(world.mastodon.central["id"]):
-                found = re.search(r"link code is ([A-Z0-9]{4}-[A-Z0-9]{4})", status["content"])
-                if found and any(x["id"] == first["id"] for x in status["mentions"]):
-                    code = found.group(1)
-            threading.Event().wait(0.2)
-        if code is not None:
-            world.mastodon.post(second, f"@latinasinmed@{world.mastodon.domain} link {code}")
+
+        def told(pattern: str) -> re.Match[str] | None:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                for status in world.mastodon.statuses_by(world.mastodon.central["id"]):
+                    found = re.search(pattern, status["content"])
+                    if found and any(x["id"] == first["id"] for x in status["mentions"]):
+                        return found
+                threading.Event().wait(0.2)
+            return None
+
+        world.mastodon.post(first, f"@latinasinmed@{world.mastodon.domain} link", visibility="direct")
+        found = told(r"link code is ([A-Z0-9]{4}-[A-Z0-9]{4})")
+        if found is None:
+            return
+        code = found.group(1)
+        world.mastodon.post(second, f"@latinasinmed@{world.mastodon.domain} link {code}", visibility="direct")
+        if told(r"entered your link code") is not None:
+            world.mastodon.post(first, f"@latinasinmed@{world.mastodon.domain} link yes", visibility="direct")
             self.made.link_code = code
 
     def _optout_linked(self, world: World, store: Store, queue: Queue) -> None:

@@ -1,23 +1,32 @@
 """The consent registry: one place where a member's opt-out, opt-in and linked accounts are kept,
 and what follows from them — waiting candidates withdrawn, earlier amplifications queued to be
-taken back, a confirmation owed to the member. Database only; the platform calls those lead to
-(undo, reply) are made by :mod:`bot.trust`.
+taken back, a confirmation owed to the member, an audit row for every change. Database only; the
+platform calls those lead to (undo, reply) are made by :mod:`bot.trust`.
 
 A person is the set of accounts sharing ``accounts.person_id`` (an unlinked account is a person
-on its own). An opt-out anywhere covers the whole person, and it wins over an opt-in.
+on its own). Each account keeps its own word (``own_consent``); what holds for every account of
+the person (``consent``) is derived from them all: "out" when any of them said out, else "in"
+when any said in. So an opt-out on any account wins until *that same account* opts back in; an
+opt-in from a linked account changes nothing for another account's opt-out.
+
+Linking needs both accounts, each through a channel only it controls: a code is given in private
+(never on a platform whose answers are public) to account A, entered from account B, and the
+link is made only when A confirms in private. Public answers are the same whatever is linked.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 
 from bot import member_commands as cmd
 from bot import models as m
@@ -28,9 +37,28 @@ from bot.series.interviews import InterviewBook
 from bot.store import Store, _insert
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 WITHDRAWABLE = (CandidateState.PENDING.value, CandidateState.SNOOZED.value, CandidateState.APPROVED.value)
 BAD_CODES_PER_DAY = 5  # a code is 8 characters from 31: guessing needs far more tries than this
+OUT, IN = "out", "in"
+BAD_CODE = "That code is unknown or has expired. Ask for a new one in private with 'link'."
+PROPAGATED = "linked account"  # consent_source of an account whose standing another account decided
+LINK_ASK = "link_ask"  # what we send on our own: asking the code's owner to confirm a link
+OWN_KINDS = (LINK_ASK, interview_chat.CONSENT)  # requests we queue ourselves: not a sender's budget
+
+HELP_TEXT = (
+    "I am the community's central account: curators share members' posts with the community "
+    "hashtag. Send 'optout' (or 'baja') and your posts are never shared; 'optin' (or 'alta') to "
+    "allow it again. To join your accounts on several platforms, send 'link' in a private "
+    "message (a Mastodon direct message or a private chat with the Telegram bot)."
+)
+# Said after every public opt-in answer, whatever the member's links: the answer must not tell
+# onlookers whether another account of hers is out.
+PUBLIC_IN_CAVEAT = (
+    " An opt-out you sent from another account, or #nobot in a profile, still holds until you "
+    "change it there."
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +66,8 @@ class OptOutSummary:
     accounts: int  # how many linked accounts it covered
     withdrawn: int  # waiting candidates taken out of the queue
     undoing: int  # earlier amplifications queued to be taken back
+    own_withdrawn: int = 0  # of those, the asking account's own (what a public answer may say)
+    own_undoing: int = 0
 
 
 @dataclass(frozen=True)
@@ -49,8 +79,32 @@ class Handled:
     reply: str | None = None
 
 
+_RETRYABLE = {"40P01", "40001"}  # PostgreSQL: deadlock detected, serialization failure
+ATTEMPTS = 5
+
+
+def _retrying(work: Callable[[], T]) -> T:
+    """Run one transaction's ``work``, again when PostgreSQL aborted it to break a deadlock (two
+    members' requests, or a request and the sweep, touching a linked person's accounts at once):
+    the transaction was rolled back whole, so doing it again is safe."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return work()
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) not in _RETRYABLE or attempt == ATTEMPTS:
+                raise
+            log.info("consent transaction retried after a deadlock", extra={"attempt": attempt})
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def _plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def _named(handle: str, platform: str) -> str:
+    """An account named in a private answer without a leading '@': on Mastodon a direct message
+    that mentions someone reaches them too."""
+    return f"{handle.lstrip('@')} ({platform.capitalize()})"
 
 
 class ConsentRegistry:
@@ -83,20 +137,179 @@ class ConsentRegistry:
             )
         ).scalar_one_or_none()
 
+    # -- each account's own word, and what follows for the person ----------------------------------
+
+    def set_own(
+        self,
+        conn: Connection,
+        pk: int,
+        value: str | None,
+        source: str,
+        now: datetime,
+        *,
+        asked_by: int | None = None,
+        request_id: int | None = None,
+    ) -> bool:
+        """Record what account ``pk`` itself says ("out", "in") inside ``conn``'s transaction, with
+        an audit row; then restate the person. Returns whether its own word changed."""
+        pks = self._lock_person(conn, pk)
+        self._adopt(conn, m.Account.id.in_(pks), now)
+        a = m.Account
+        before = conn.execute(select(a.own_consent).where(a.id == pk)).scalar_one()
+        conn.execute(update(a).where(a.id == pk).values(own_consent=value, own_consent_source=source[:64]))
+        self.audit(
+            conn,
+            pk,
+            value or "cleared",
+            source,
+            now,
+            asked_by=asked_by,
+            request_id=request_id,
+            detail=None if before == value else f"was {before or 'unsaid'}",
+        )
+        self._restate(conn, pks)
+        return bool(before != value)
+
+    def _lock_person(self, conn: Connection, pk: int) -> list[int]:
+        """The person's accounts, their rows locked in id order (PostgreSQL; SQLite holds the whole
+        database for the transaction already) so two changes to one person wait for each other."""
+        pks = self.person_accounts(conn, pk)
+        a = m.Account
+        conn.execute(select(a.id).where(a.id.in_(pks)).order_by(a.id).with_for_update()).all()
+        return pks
+
+    def _restate(self, conn: Connection, pks: Sequence[int]) -> int:
+        """Derive ``consent`` for each account of one person from their own words; returns how
+        many rows changed. Nothing propagated is ever kept as an account's own word, so an opt-in
+        by the account that opted out frees the whole person again."""
+        return self._restate_rows(conn, conn.execute(self._standing_rows(m.Account.id.in_(pks))).all())
+
+    @staticmethod
+    def _standing_rows(which: ColumnElement[bool]) -> Any:
+        a = m.Account
+        return select(a.id, a.consent, a.consent_source, a.own_consent, a.own_consent_source).where(which)
+
+    @staticmethod
+    def _restate_rows(conn: Connection, rows: Sequence[Any]) -> int:
+        a = m.Account
+        owns = {r.own_consent for r in rows}
+        person = OUT if OUT in owns else (IN if IN in owns else None)
+        changed = 0
+        for r in rows:
+            if r.own_consent == person:
+                want = (person, r.own_consent_source if person is not None else None)
+            else:
+                want = (person, PROPAGATED)
+            if (r.consent, r.consent_source) != want:
+                conn.execute(update(a).where(a.id == r.id).values(consent=want[0], consent_source=want[1]))
+                changed += 1
+        return changed
+
+    def _adopt(self, conn: Connection, which: ColumnElement[bool], now: datetime) -> int:
+        """An account whose ``consent`` was written directly (not by this registry: a profile
+        marker seen at the last moment, an operator's SQL) takes that as its own word, so deriving
+        the person's standing never loses it (fail closed). Audited as "adopted"."""
+        a = m.Account
+        stray = conn.execute(
+            select(a.id, a.consent, a.consent_source).where(
+                a.community_id == self.cid,
+                which,
+                a.consent.is_not(None),
+                or_(a.consent_source.is_(None), a.consent_source != PROPAGATED),
+                a.own_consent.is_distinct_from(a.consent),
+            )
+        ).all()
+        for r in stray:
+            conn.execute(
+                update(a)
+                .where(a.id == r.id)
+                .values(own_consent=r.consent, own_consent_source=r.consent_source)
+            )
+            self.audit(conn, int(r.id), "adopted", r.consent_source or "unknown", now, detail=r.consent)
+        return len(stray)
+
+    def audit(
+        self,
+        conn: Connection,
+        account_pk: int,
+        action: str,
+        by: str,
+        now: datetime,
+        *,
+        asked_by: int | None = None,
+        request_id: int | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """One append-only row of the consent audit."""
+        conn.execute(
+            m.table(m.ConsentEvent)
+            .insert()
+            .values(
+                community_id=self.cid,
+                account_id=account_pk,
+                asked_by=asked_by,
+                by=by[:255],
+                action=action[:16],
+                detail=detail,
+                request_id=request_id,
+                at=now,
+            )
+        )
+
     # -- member requests ---------------------------------------------------------------------------
 
     def record(self, platform: Platform, requests: Iterable[MemberRequest], now: datetime) -> list[Handled]:
         """Handle each request once, each in its own transaction with the reply it earns (sent
-        later by the trust service). A request seen before (a replayed mention) does nothing."""
-        return [self._record_one(platform, req, now) for req in requests]
+        later by the trust service). A request seen before (a replayed mention) does nothing; a
+        sender over ``trust.requests_per_sender`` in the window is not answered (outcome
+        "rate_limited", nothing stored) unless it is an opt-out that changes something."""
+        return [_retrying(functools.partial(self._record_one, platform, req, now)) for req in requests]
+
+    def _over_budget(self, conn: Connection, pk: int, req: MemberRequest, now: datetime) -> bool:
+        """Whether the sender has had their answers for this window. One indexed count: the cost
+        of a flood stays one query per message and at most the budget's rows per sender."""
+        cfg = self.settings.trust
+        r = m.MemberRequest
+        recent = conn.execute(
+            select(func.count()).where(
+                r.account_id == pk,
+                r.received_at > now - timedelta(minutes=cfg.requests_window_minutes),
+                r.kind.not_in(OWN_KINDS),
+            )
+        ).scalar_one()
+        if recent < cfg.requests_per_sender:
+            return False
+        if req.kind in interview_chat.KINDS and self._interviewing(conn, req):
+            return False  # a member a curator invited, answering her questions: not a stranger
+        if req.kind == cmd.OPTOUT:  # an opt-out is never lost: one that changes something goes through
+            own = conn.execute(select(m.Account.own_consent).where(m.Account.id == pk)).scalar_one()
+            return bool(own == OUT)
+        return True
+
+    def _interviewing(self, conn: Connection, req: MemberRequest) -> bool:
+        iv = m.Interview
+        found = conn.execute(
+            select(iv.id)
+            .where(
+                iv.community_id == self.cid,
+                iv.platform == req.platform.value,
+                iv.member_ref == req.author.account_id,
+                iv.state.in_(interview_chat.OPEN_STATES),
+            )
+            .limit(1)
+        ).scalar_one_or_none()
+        return found is not None
 
     def _claim(
         self, conn: Connection, platform: Platform, req: MemberRequest, now: datetime
     ) -> tuple[int | None, int]:
-        """The request's row, written once (None when it was seen before), and the member's account."""
+        """The request's row, written once (None when it was seen before or the sender is over
+        budget), and the member's account."""
         ref = req.reply_ref or f"local:{req.author.account_id}:{req.kind}:{now.isoformat()}"
         accounts = self.store._upsert_accounts(conn, platform, [req.author], now)
         pk = int(accounts[req.author.account_id]["id"])
+        if self._over_budget(conn, pk, req, now):
+            return None, pk
         # a private message's text is kept only where it belongs (an interview's answers)
         argument = None if req.kind == interview_chat.ANSWER else (req.argument or None) and req.argument[:64]
         request_id = conn.execute(
@@ -105,7 +318,7 @@ class ConsentRegistry:
                 community_id=self.cid,
                 platform=platform.value,
                 request_ref=ref[:512],
-                kind=req.kind,
+                kind=req.kind[:16],
                 argument=argument,
                 account_id=pk,
                 outcome="received",
@@ -126,15 +339,17 @@ class ConsentRegistry:
             if request_id is None:
                 return Handled(req, None)
             if req.kind == cmd.OPTOUT:
-                outcome, reply = self._member_opts_out(conn, pk, platform, now)
+                outcome, reply = self._member_opts_out(conn, pk, req, request_id, now)
             elif req.kind == cmd.OPTIN:
-                outcome, reply = self._member_opts_in(conn, pk, req, now)
+                outcome, reply = self._member_opts_in(conn, pk, req, request_id, now)
             elif req.kind == cmd.LINK and not req.argument:
-                outcome, reply = self._issue_code(conn, pk, now)
+                outcome, reply = self._issue_code(conn, pk, req, request_id, now)
             elif req.kind == cmd.LINK:
-                outcome, reply = self._redeem(conn, pk, cmd.normalize_code(req.argument or ""), now)
-            else:
-                outcome, reply = "unknown", None
+                outcome, reply = self._enter_code(conn, pk, req, request_id, now)
+            elif req.kind in (cmd.LINK_YES, cmd.LINK_NO):
+                outcome, reply = self._decide_link(conn, pk, req, request_id, now)
+            else:  # help, or anything a front-end could not read: how to ask
+                outcome, reply = "help", HELP_TEXT
             self._settle(conn, request_id, outcome, reply, now)
         self._log("member request", platform, req, outcome, request_id)
         return Handled(req, outcome, reply)
@@ -175,32 +390,47 @@ class ConsentRegistry:
         return Handled(req, outcome, reply)
 
     def _member_opts_out(
-        self, conn: Connection, pk: int, platform: Platform, now: datetime
+        self, conn: Connection, pk: int, req: MemberRequest, request_id: int, now: datetime
     ) -> tuple[str, str]:
-        summary = self.opt_out_in(conn, pk, f"{platform.value}:optout", "member", now)
+        summary = self.opt_out_in(
+            conn, pk, f"{req.platform.value}:optout", "member", now, asked_by=pk, request_id=request_id
+        )
         parts = ["Done: the community account will not share your posts any more"]
-        if summary.accounts > 1:
-            parts[0] += f" (on all {summary.accounts} of your linked accounts)"
+        # A public answer is the same whatever is linked: it counts only this account's posts.
+        withdrawn, undoing = summary.own_withdrawn, summary.own_undoing
+        if req.private:
+            withdrawn, undoing = summary.withdrawn, summary.undoing
+            if summary.accounts > 1:
+                parts[0] += f" (on all {summary.accounts} of your linked accounts)"
         parts[0] += "."
-        if summary.withdrawn:
-            parts.append(f"{_plural(summary.withdrawn, 'waiting post')} taken out of the queue.")
-        if summary.undoing:
-            parts.append(f"{_plural(summary.undoing, 'earlier boost')} being taken back.")
-        parts.append("Send 'optin' any time to change your mind.")
+        if withdrawn:
+            parts.append(f"{_plural(withdrawn, 'waiting post')} taken out of the queue.")
+        if undoing:
+            parts.append(f"{_plural(undoing, 'earlier boost')} being taken back.")
+        parts.append("Send 'optin' from this account any time to change your mind.")
         return "opted_out", " ".join(parts)
 
     def _member_opts_in(
-        self, conn: Connection, pk: int, req: MemberRequest, now: datetime
+        self, conn: Connection, pk: int, req: MemberRequest, request_id: int, now: datetime
     ) -> tuple[str, str]:
-        pks = self.person_accounts(conn, pk)
+        self.set_own(conn, pk, IN, f"{req.platform.value}:optin", now, asked_by=pk, request_id=request_id)
         a = m.Account
-        conn.execute(
-            update(a).where(a.id.in_(pks)).values(consent="in", consent_source=f"{req.platform.value}:optin")
-        )
+        pks = self.person_accounts(conn, pk)
+        still_out = conn.execute(
+            select(a.handle, a.platform).where(a.id.in_(pks), a.own_consent == OUT)
+        ).all()
         if self.settings.community.consent == "opt-in":
             reply = "Thank you: curators may now share your posts from the community account."
         else:
             reply = "Welcome back: curators may share your posts from the community account again."
+        if req.private and still_out:
+            names = ", ".join(_named(r.handle, r.platform) for r in still_out)
+            reply = (
+                "Noted for this account. Your linked account "
+                f"{names} opted out, and that holds for all your accounts until it opts in itself."
+            )
+        elif not req.private:
+            reply += PUBLIC_IN_CAVEAT
         from bot.pipeline import hashtags_in  # the pipeline hands requests here: import late
 
         if self.markers & hashtags_in(req.author.bio):
@@ -210,15 +440,27 @@ class ConsentRegistry:
 
     # -- opting out: the whole person, at once -----------------------------------------------------
 
-    def opt_out_in(self, conn: Connection, pk: int, source: str, by: str, now: datetime) -> OptOutSummary:
-        """Opt the person of account ``pk`` out inside ``conn``'s transaction: consent, queue, undos."""
+    def opt_out_in(
+        self,
+        conn: Connection,
+        pk: int,
+        source: str,
+        by: str,
+        now: datetime,
+        *,
+        asked_by: int | None = None,
+        request_id: int | None = None,
+    ) -> OptOutSummary:
+        """Account ``pk`` opts out inside ``conn``'s transaction: its own word, the person's
+        standing, their queue and undos (this account's first, so an answer can count its own)."""
+        self.set_own(conn, pk, OUT, source, now, asked_by=asked_by, request_id=request_id)
         pks = self.person_accounts(conn, pk)
-        a = m.Account
-        conn.execute(update(a).where(a.id.in_(pks)).values(consent="out", consent_source=source[:64]))
-        posts = m.Post.account_id.in_(pks)
-        withdrawn = self.withdraw(conn, posts, "the member opted out", now)
-        undoing = self.schedule_undos(conn, posts, "optout", by, now)
-        return OptOutSummary(len(pks), withdrawn, undoing)
+        own_withdrawn = self.withdraw(conn, m.Post.account_id == pk, "the member opted out", now)
+        own_undoing = self.schedule_undos(conn, m.Post.account_id == pk, "optout", by, now)
+        posts = and_(m.Post.account_id.in_(pks), m.Post.account_id != pk)
+        withdrawn = own_withdrawn + self.withdraw(conn, posts, "the member opted out", now)
+        undoing = own_undoing + self.schedule_undos(conn, posts, "optout", by, now)
+        return OptOutSummary(len(pks), withdrawn, undoing, own_withdrawn, own_undoing)
 
     def opt_out(
         self, platform: Platform, account_id: str, source: str, by: str, now: datetime
@@ -229,52 +471,80 @@ class ConsentRegistry:
                 return OptOutSummary(0, 0, 0)
             return self.opt_out_in(conn, pk, source, by, now)
 
-    def mark_opted_out(self, platform: Platform, account_ids: Iterable[str], source: str) -> int:
-        """Accounts seen with an opt-out marker in their profile; the sweep does the rest (their
-        linked accounts, waiting candidates, earlier boosts). Returns how many were not out yet."""
+    def mark_opted_out(
+        self, platform: Platform, account_ids: Iterable[str], source: str, now: datetime
+    ) -> int:
+        """Accounts seen with an opt-out marker in their profile: their own word is "out" (audited);
+        the sweep does the rest (waiting candidates, earlier boosts). Returns how many were not
+        out yet."""
         a = m.Account
+        changed = 0
         with self.store.engine.begin() as conn:
-            return int(
-                conn.execute(
-                    update(a)
-                    .where(
-                        a.community_id == self.cid,
-                        a.platform == platform.value,
-                        a.platform_account_id.in_(sorted(account_ids)),
-                        or_(a.consent.is_(None), a.consent != "out"),
-                    )
-                    .values(consent="out", consent_source=source)
-                ).rowcount
-                or 0
-            )
+            pks = conn.execute(
+                select(a.id).where(
+                    a.community_id == self.cid,
+                    a.platform == platform.value,
+                    a.platform_account_id.in_(sorted(account_ids)),
+                    a.own_consent.is_distinct_from(OUT),
+                )
+            ).scalars()
+            for pk in list(pks):
+                changed += self.set_own(conn, int(pk), OUT, source, now)
+        return changed
 
     # -- linking accounts ------------------------------------------------------------------------
 
-    def _issue_code(self, conn: Connection, pk: int, now: datetime) -> tuple[str, str]:
-        hours = self.settings.trust.link_code_hours
+    def _minutes(self) -> timedelta:
+        return timedelta(minutes=self.settings.trust.link_code_minutes)
+
+    def _issue_code(
+        self, conn: Connection, pk: int, req: MemberRequest, request_id: int, now: datetime
+    ) -> tuple[str, str]:
+        """A code for account A, only where the answer is private: anyone may read a public one."""
+        if not req.private:
+            return "code_private_only", (
+                "Link codes are only sent in private. Send 'link' to the community account in a "
+                "Mastodon direct message or a private chat with the Telegram bot, then post the code "
+                "you get from this account."
+            )
+        lc = m.LinkCode
+        # One live code per account, and at most one link waiting for its 'link yes': asking
+        # again replaces both, so 'link yes' can only ever mean the one account last named to her.
+        conn.execute(
+            update(lc)
+            .where(lc.community_id == self.cid, lc.account_id == pk, lc.decision.is_(None))
+            .values(decision="replaced", decided_at=now)
+        )
+        minutes = self.settings.trust.link_code_minutes
         for _ in range(10):
             code = "".join(secrets.choice(cmd.CODE_ALPHABET) for _ in range(8))
             made = conn.execute(
-                _insert(conn, m.table(m.LinkCode))
+                _insert(conn, m.table(lc))
                 .values(
                     community_id=self.cid,
                     code=code,
                     account_id=pk,
                     created_at=now,
-                    expires_at=now + timedelta(hours=hours),
+                    expires_at=now + self._minutes(),
                 )
                 .on_conflict_do_nothing(index_elements=["community_id", "code"])
-                .returning(m.LinkCode.id)
+                .returning(lc.id)
             ).scalar_one_or_none()
             if made is not None:
+                self.audit(conn, pk, "code_issued", "member", now, asked_by=pk, request_id=request_id)
                 shown = cmd.format_code(code)
                 return "code_issued", (
-                    f"Your link code is {shown}. Within {hours:g} hours, send 'link {shown}' to the "
-                    "community account from your other account: then an opt-out from either covers both."
+                    f"Your link code is {shown}. Within {minutes:g} minutes, send 'link {shown}' to "
+                    "the community account from your other account; you will then be asked here to "
+                    "confirm. Keep the code to yourself: it works once."
                 )
         raise RuntimeError("could not find a free link code")  # pragma: no cover - 31^8 codes
 
-    def _redeem(self, conn: Connection, pk: int, code: str, now: datetime) -> tuple[str, str]:
+    def _enter_code(
+        self, conn: Connection, pk: int, req: MemberRequest, request_id: int, now: datetime
+    ) -> tuple[str, str]:
+        """Account B enters A's code: the code is spent, and A is asked in private to confirm.
+        Nothing is linked yet, and the answer (maybe public) names nobody."""
         r = m.MemberRequest
         misses = conn.execute(
             select(func.count()).where(
@@ -287,37 +557,128 @@ class ConsentRegistry:
         ).scalar_one()
         if misses >= BAD_CODES_PER_DAY:
             return "too_many_codes", "Too many wrong codes today: please try again tomorrow."
-        lc = m.LinkCode
+        lc, a = m.LinkCode, m.Account
+        code = cmd.normalize_code(req.argument or "")
         found = conn.execute(
             select(lc.id, lc.account_id).where(
-                lc.community_id == self.cid, lc.code == code, lc.used_at.is_(None), lc.expires_at > now
+                lc.community_id == self.cid,
+                lc.code == code,
+                lc.used_at.is_(None),
+                lc.decision.is_(None),
+                lc.expires_at > now,
             )
         ).one_or_none()
         if found is None:
-            return "bad_code", "That code is unknown or has expired. Send 'link' to get a new one."
-        other = int(found.account_id)
-        if other == pk:
+            return "bad_code", BAD_CODE
+        owner = int(found.account_id)
+        if owner == pk:
             return "same_account", "That code came from this account: send it from your other account."
-        mine, theirs = self.person_accounts(conn, pk), self.person_accounts(conn, other)
-        handle = conn.execute(select(m.Account.handle).where(m.Account.id == other)).scalar_one()
-        conn.execute(update(lc).where(lc.id == found.id).values(used_at=now, used_by=pk))
-        if other in mine:
-            return "already_linked", f"This account and {handle} are already linked."
-        group = sorted(set(mine) | set(theirs))
-        a = m.Account
-        conn.execute(update(a).where(a.id.in_(group)).values(person_id=group[0]))
-        consents = {c for (c,) in conn.execute(select(a.consent).where(a.id.in_(group)))}
-        reply = f"Linked: this account and {handle} are now one member; an opt-out from either covers both."
-        if "out" in consents:
-            self.opt_out_in(conn, pk, "linked account", "member", now)
-            reply += " One of them had opted out, so both are out now: send 'optin' to change that."
-        elif "in" in consents:
-            conn.execute(
-                update(a)
-                .where(a.id.in_(group), a.consent.is_(None))
-                .values(consent="in", consent_source="linked account")
+        spent = conn.execute(
+            update(lc)
+            .where(lc.id == found.id, lc.used_at.is_(None))
+            .values(used_at=now, used_by=pk, confirm_until=now + self._minutes())
+        ).rowcount
+        if spent != 1:  # another worker took it in the same instant
+            return "bad_code", BAD_CODE
+        self.audit(conn, owner, "link_asked", "member", now, asked_by=pk, request_id=request_id)
+        if owner in self.person_accounts(conn, pk):
+            conn.execute(update(lc).where(lc.id == found.id).values(decision="linked", decided_at=now))
+            return "already_linked", "Nothing to do: these accounts are already linked."
+        me = conn.execute(select(a.handle, a.platform).where(a.id == pk)).one()
+        minutes = self.settings.trust.link_code_minutes
+        self._tell(
+            conn,
+            owner,
+            f"local:link:{found.id}",
+            f"{_named(me.handle, me.platform)} entered your link code. If that is you, answer "
+            f"'link yes' here within {minutes:g} minutes: the two accounts become one member, and an "
+            "opt-out from either covers both. If it is not you, answer 'link no' and keep your "
+            "codes to yourself.",
+            now,
+        )
+        return "code_entered", (
+            "Code received. To finish, confirm from the account that asked for it: it has been sent "
+            "a private message. Nothing is linked until then."
+        )
+
+    def _decide_link(
+        self, conn: Connection, pk: int, req: MemberRequest, request_id: int, now: datetime
+    ) -> tuple[str, str]:
+        """Account A answers 'link yes' or 'link no' about the latest code of hers someone entered."""
+        lc, a = m.LinkCode, m.Account
+        pending = conn.execute(
+            select(lc.id, lc.used_by)
+            .where(
+                lc.community_id == self.cid,
+                lc.account_id == pk,
+                lc.used_at.is_not(None),
+                lc.decision.is_(None),
+                lc.confirm_until > now,
             )
+            .order_by(lc.used_at.desc(), lc.id.desc())
+            .limit(1)
+        ).one_or_none()
+        if pending is None:
+            return "nothing_to_confirm", (
+                "There is no link waiting for you to confirm (or it waited too long). Send 'link' in "
+                "private for a new code."
+            )
+        other = int(pending.used_by)
+        if req.kind == cmd.LINK_NO:
+            conn.execute(update(lc).where(lc.id == pending.id).values(decision="refused", decided_at=now))
+            self.audit(conn, pk, "link_refused", "member", now, asked_by=pk, request_id=request_id)
+            return "link_refused", (
+                "Refused: nothing was linked. Send 'link' for a new code when you want one."
+            )
+        conn.execute(update(lc).where(lc.id == pending.id).values(decision="linked", decided_at=now))
+        group = sorted(set(self._lock_person(conn, pk)) | set(self._lock_person(conn, other)))
+        self._adopt(conn, a.id.in_(group), now)
+        conn.execute(update(a).where(a.id.in_(group)).values(person_id=group[0]))
+        theirs = conn.execute(select(a.handle, a.platform).where(a.id == other)).one()
+        for account in (pk, other):
+            self.audit(
+                conn,
+                account,
+                "linked",
+                "member",
+                now,
+                asked_by=pk,
+                request_id=request_id,
+                detail=f"accounts {','.join(map(str, group))}",
+            )
+        self._restate(conn, group)
+        reply = (
+            f"Linked: this account and {_named(theirs.handle, theirs.platform)} are one member now; an "
+            "opt-out from either covers both, and each account that opts out opts back in for itself."
+        )
+        outs = conn.execute(select(a.id).where(a.id.in_(group), a.own_consent == OUT)).scalars().all()
+        if outs:
+            posts = m.Post.account_id.in_(group)
+            self.withdraw(conn, posts, "the member opted out", now)
+            self.schedule_undos(conn, posts, "optout", "member", now)
+            reply += " One of them had opted out, so neither is shared until that account opts in."
         return "linked", reply
+
+    def _tell(self, conn: Connection, account_pk: int, ref: str, text: str, now: datetime) -> None:
+        """A message of our own to a member, delivered by the trust service like an answer."""
+        account = conn.execute(select(m.Account.platform).where(m.Account.id == account_pk)).scalar_one()
+        conn.execute(
+            _insert(conn, m.table(m.MemberRequest))
+            .values(
+                community_id=self.cid,
+                platform=account,
+                request_ref=ref,
+                kind=LINK_ASK,
+                account_id=account_pk,
+                outcome="link_asked",
+                received_at=now,
+                reply_text=text,
+                reply_state="pending",
+                reply_attempts=0,
+                reply_next_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["community_id", "platform", "request_ref"])
+        )
 
     # -- what opting out (or a deleted post, a freeze, a block) leads to ---------------------------
 
@@ -417,26 +778,42 @@ class ConsentRegistry:
     # -- the safety net --------------------------------------------------------------------------
 
     def enforce(self, now: datetime) -> dict[str, int]:
-        """Make the database agree with itself, whatever order things happened in: an opt-out
-        covers every linked account; opted-out or blocked members have nothing waiting; nothing
-        of an opted-out member stays amplified. Cheap when there is nothing to do."""
+        return _retrying(lambda: self._enforce(now))
+
+    def _enforce(self, now: datetime) -> dict[str, int]:
+        """Make the database agree with itself, whatever order things happened in: a consent
+        written directly becomes that account's own word; each account's standing is derived again
+        from its person's own words (an opt-out covers every linked account, and one cleared by
+        the account that gave it frees them); opted-out or blocked members have nothing waiting;
+        nothing of an opted-out member stays amplified. Cheap when there is nothing to do."""
         a = m.Account
         with self.store.engine.begin() as conn:
-            out_people = (
-                select(a.person_id)
-                .where(a.community_id == self.cid, a.person_id.is_not(None), a.consent == "out")
-                .scalar_subquery()
-            )
-            spread = conn.execute(
-                update(a)
-                .where(
+            self._adopt(conn, a.id.is_not(None), now)
+            restated = 0
+            # unlinked accounts: their standing is their own word
+            lone = conn.execute(
+                select(a.id).where(
                     a.community_id == self.cid,
-                    a.person_id.in_(out_people),
-                    or_(a.consent.is_(None), a.consent != "out"),
+                    a.person_id.is_(None),
+                    or_(
+                        a.consent.is_distinct_from(a.own_consent),
+                        and_(
+                            a.own_consent.is_not(None),
+                            a.consent_source.is_distinct_from(a.own_consent_source),
+                        ),
+                    ),
                 )
-                .values(consent="out", consent_source="linked account")
-            ).rowcount
-            unwelcome = select(a.id).where(a.community_id == self.cid, or_(a.consent == "out", a.blocked))
+            ).scalars()
+            for pk in list(lone):
+                restated += self._restate(conn, [int(pk)])
+            # linked people: a few rows each, all read in one query
+            people: dict[int, list[Any]] = {}
+            linked = self._standing_rows(and_(a.community_id == self.cid, a.person_id.is_not(None)))
+            for row in conn.execute(linked.add_columns(a.person_id)):
+                people.setdefault(int(row.person_id), []).append(row)
+            for rows in people.values():
+                restated += self._restate_rows(conn, rows)
+            unwelcome = select(a.id).where(a.community_id == self.cid, or_(a.consent == OUT, a.blocked))
             # a quote post carries the quoted member's post: her consent covers it too
             withdrawn = self.withdraw(
                 conn,
@@ -444,22 +821,22 @@ class ConsentRegistry:
                 "the member opted out or is blocked",
                 now,
             )
-            opted_out = select(a.id).where(a.community_id == self.cid, a.consent == "out")
+            opted_out = select(a.id).where(a.community_id == self.cid, a.consent == OUT)
             live = self._live_amplifications(
                 conn, or_(m.Post.account_id.in_(opted_out), m.Post.quoted_account_id.in_(opted_out))
             )
             undoing = self.queue_undos(conn, live, "optout", "system", now)
-        if spread or withdrawn or undoing:
+        if restated or withdrawn or undoing:
             log.warning(
                 "consent sweep corrected the record",
                 extra={
                     "community": self.settings.community.slug,
-                    "linked_opt_outs": spread,
+                    "linked_opt_outs": restated,
                     "withdrawn": withdrawn,
                     "undos": undoing,
                 },
             )
-        return {"linked": int(spread or 0), "withdrawn": withdrawn, "undos": undoing}
+        return {"linked": restated, "withdrawn": withdrawn, "undos": undoing}
 
     def _live_amplifications(self, conn: Connection, posts: ColumnElement[bool]) -> list[int]:
         """Amplifications still standing on a platform with no undo already under way."""
@@ -477,13 +854,16 @@ class ConsentRegistry:
     # -- reading -----------------------------------------------------------------------------------
 
     def consent_of(self, conn: Connection, account_pk: int) -> dict[str, Any]:
-        """The person's standing: "out" if any linked account is out, else "in" if any is in."""
+        """The person's standing: "out" if any linked account is out (by its own word or as
+        recorded), else "in" if any is in."""
         a = m.Account
         pks = self.person_accounts(conn, account_pk)
-        rows = conn.execute(select(a.consent, a.frozen_at, a.blocked).where(a.id.in_(pks))).all()
-        consents = {r.consent for r in rows}
+        rows = conn.execute(
+            select(a.consent, a.own_consent, a.frozen_at, a.blocked).where(a.id.in_(pks))
+        ).all()
+        said = {r.consent for r in rows} | {r.own_consent for r in rows}
         return {
-            "consent": "out" if "out" in consents else ("in" if "in" in consents else None),
+            "consent": OUT if OUT in said else (IN if IN in said else None),
             "frozen": any(r.frozen_at is not None for r in rows),
             "blocked": any(r.blocked for r in rows),
             "accounts": len(pks),

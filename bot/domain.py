@@ -144,6 +144,9 @@ class MemberRequest:
     platform: Platform
     argument: str | None = None
     reply_ref: str | None = None
+    # True when the answer reaches only this member (a Mastodon direct message, a Telegram
+    # private chat); False when it is public (a Bluesky reply): no secret is ever sent there.
+    private: bool = False
 
 
 @dataclass(slots=True)

@@ -93,9 +93,15 @@ class Account(Base):
     account_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
-    # consent: "out" (opted out, by command or profile marker), "in" (opted in), None (unsaid)
+    # consent: what holds for this account now, "out", "in" or None (unsaid): derived by the
+    # consent registry from the own_consent of every account of the person (any "out" wins; then
+    # any "in"), with consent_source "linked account" when another account's word decided it.
     consent: Mapped[str | None] = mapped_column(String(8))
     consent_source: Mapped[str | None] = mapped_column(String(64))
+    # own_consent: what this account itself said (command, profile marker, a curator for it). Only
+    # this account opting in clears its own "out"; linked accounts never do.
+    own_consent: Mapped[str | None] = mapped_column(String(8))
+    own_consent_source: Mapped[str | None] = mapped_column(String(64))
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)
     # A curator's word on what the account is (True: organisation, False: individual); None
     # leaves it to the config lists and the platform's bot/group flags. Source: "curator:NAME".
@@ -458,7 +464,8 @@ class MemberRequest(Base):
 
 
 class LinkCode(Base):
-    """A one-time code a member posts from another account to say "this one is me too"."""
+    """A one-time code given in private to one account (A), entered from another (B: "this one is
+    me too"); the accounts are linked only when A confirms in private (``decision`` "linked")."""
 
     __tablename__ = "link_codes"
     __table_args__ = (UniqueConstraint("community_id", "code"),)
@@ -470,6 +477,27 @@ class LinkCode(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     used_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    confirm_until: Mapped[datetime | None] = mapped_column(UTCDateTime())  # A's time to confirm
+    decision: Mapped[str | None] = mapped_column(String(16))  # linked | refused | replaced
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ConsentEvent(Base):
+    """Append-only audit of every consent change and link step: whose consent (``account_id``),
+    which account asked (``asked_by``, None for a curator or the system), who by role
+    (``by``: "member", "curator:NAME", "profile marker", "system"), what and when."""
+
+    __tablename__ = "consent_events"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    asked_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    by: Mapped[str] = mapped_column(String(255))
+    # optout | optin | code_issued | link_asked | linked | link_refused | adopted
+    action: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(Text)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("member_requests.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Block(Base):
@@ -536,3 +564,9 @@ class WatchHealth(Base):
 
 
 Index("ix_amplifications_community_state", table(Amplification).c.community_id, table(Amplification).c.state)
+# The per-sender budget for member requests counts one account's recent requests.
+Index(
+    "ix_member_requests_account_received",
+    table(MemberRequest).c.account_id,
+    table(MemberRequest).c.received_at,
+)

@@ -202,7 +202,7 @@ class Pipeline:
         result.candidates.extend(queued_elsewhere)
         marked = {a.account_id for i in items for a in i.post.authors() if self.filters.opted_out(a)}
         if marked:  # #nobot in a profile is an opt-out: recorded, so earlier boosts are taken back too
-            self.consent.mark_opted_out(platform, marked, "profile marker")
+            self.consent.mark_opted_out(platform, marked, "profile marker", now)
         if batch.malformed:
             result.skip("malformed", batch.malformed)
         if items or batch.malformed:

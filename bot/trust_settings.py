@@ -14,8 +14,14 @@ MONTH_MINUTES = 31 * 24 * 60
 
 @dataclass(frozen=True)
 class TrustSettings:
-    # how long a code from `link` stays good
-    link_code_hours: float = number(24.0, 0, YEAR_HOURS, above=True, unit="hours")
+    # How long a link code (given only in private) stays good, and then how long the account it
+    # was given to has to confirm in private once it has been entered from another account.
+    link_code_minutes: float = number(15.0, 0, 24 * 60, above=True, unit="minutes")
+    # Member requests (opt-out, opt-in, link, help, private messages) one sender gets answered in
+    # a window; a flood beyond it is dropped unanswered (an opt-out that changes something is
+    # still done and answered).
+    requests_per_sender: int = number(20, 1, 10_000)
+    requests_window_minutes: float = number(60.0, 1, 7 * 24 * 60, unit="minutes")
     # freezing a member takes back their boosts of this long ago
     freeze_undo_hours: float = number(24.0, 0, YEAR_HOURS, above=True, unit="hours")
     # amplified posts this young are looked up again (deleted?)

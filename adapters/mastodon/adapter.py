@@ -333,10 +333,17 @@ class MastodonAdapter(MastodonReach, PlatformAdapter):
         except _ITEM_ERRORS:
             return None  # the nomination path logs it
         parsed = member_commands.parse(mention.text)
+        status = note.get("status")
+        direct = isinstance(status, Mapping) and status.get("visibility") == "direct"
+        if parsed is None and direct and mention.reply_to is None:
+            parsed = member_commands.parse_private(mention.text)  # a private message: help if unclear
         if parsed is None or (self.me is not None and author.account_id == self.me.account_id):
             return None
         kind, argument = parsed
-        return MemberRequest(kind, author, Platform.MASTODON, argument, reply_ref=mention.post_id)
+        # The answer is a direct status that mentions only the member: private, whatever she sent.
+        return MemberRequest(
+            kind, author, Platform.MASTODON, argument, reply_ref=mention.post_id, private=True
+        )
 
     async def _nomination(self, note: Mapping[str, Any]) -> Nomination | None:
         """A mention in reply to a post nominates that post (unless it is ours)."""

@@ -30,6 +30,7 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from telegram import (
@@ -40,7 +41,7 @@ from telegram import (
     ReplyParameters,
     Update,
 )
-from telegram.constants import ParseMode
+from telegram.constants import ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -76,6 +77,7 @@ from bot.domain import Action, Author, Batch, MemberRequest, Nomination, Platfor
 from bot.errors import MalformedPayload, NotFound, PlatformError, Rejected
 from bot.inert import own_tags
 from bot.richtext import Doc, Span, Style
+from bot.sender_budget import SenderBudget
 from bot.series import interview_chat
 from bot.series.markup import Markup
 from bot.text import fits
@@ -163,8 +165,12 @@ class TelegramAdapter(PlatformAdapter):
         *,
         community: str = "the community",
         clock: Clock | None = None,
+        sender_budget: SenderBudget | None = None,
     ) -> None:
         self.application = application
+        # What this adapter answers or looks up on its own for a private chat (/start, links to
+        # nominate) is held to a per-sender budget too; the core's requests have their own.
+        self.sender_budget = sender_budget or SenderBudget(20, timedelta(hours=1))
         self.bot = application.bot
         self.settings = settings
         self.community = community
@@ -535,7 +541,8 @@ class TelegramAdapter(PlatformAdapter):
         if payload.startswith(interview_chat.START):  # an interview invitation link was opened
             self._ask_core(message, interview_chat.INTERVIEW, payload.removeprefix(interview_chat.START))
             return
-        self._reply(message, self._about(), html=True)
+        if self._within_budget(message):
+            self._reply(message, self._about(), html=True)
 
     async def _on_interview_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/confirm and /withdraw in a private chat: the member's mini-interview."""
@@ -561,6 +568,7 @@ class TelegramAdapter(PlatformAdapter):
                 Platform.TELEGRAM,
                 argument,
                 reply_ref=post_ref(message.chat.id, message.message_id),
+                private=message.chat.type == ChatType.PRIVATE,
             )
         )
 
@@ -569,12 +577,17 @@ class TelegramAdapter(PlatformAdapter):
         message = update.effective_message
         if message is None or self._page is None or not message.text:
             return
-        parsed = member_commands.parse(message.text)
-        if parsed is None:
-            self._reply(message, "Send /optout, /optin, or /link followed by your code.")
-            return
-        kind, argument = parsed
+        # Unclear ones go to the core too, whose answers are counted per sender (a flood of
+        # commands is not answered one by one).
+        kind, argument = member_commands.parse_private(message.text)
         self._ask_core(message, kind, argument)
+
+    def _within_budget(self, message: Message) -> bool:
+        sender = str(message.from_user.id) if message.from_user else str(message.chat.id)
+        if self.sender_budget.allow(sender, message.date):
+            return True
+        log.debug("private message over the per-sender budget", extra={"platform": "telegram"})
+        return False
 
     def _about(self) -> str:
         where = ", ".join(p.value.capitalize() for p in self.peers) or "other platforms"
@@ -597,14 +610,22 @@ class TelegramAdapter(PlatformAdapter):
             return
         found = message.parse_entities([MessageEntity.URL, MessageEntity.TEXT_LINK])
         urls = [e.url if e.type == MessageEntity.TEXT_LINK and e.url else text for e, text in found.items()]
-        if not urls:  # an interview answer, or else the core answers with how to nominate
+        if not urls:
+            # "opt out please", "baja 🙏" typed without a slash are requests too; anything else is
+            # an interview answer, or else the core answers with the help text
+            parsed = member_commands.parse(message.text or "")
+            if parsed is not None and parsed[0] != member_commands.HELP:
+                self._ask_core(message, *parsed)
+                return
             self._ask_core(message, interview_chat.ANSWER, message.text or "")
             return
         try:
             author = to_author(message.from_user)
         except MalformedPayload:
             return
-        for url in dict.fromkeys(urls):
+        if not self._within_budget(message):
+            return  # each link costs look-ups on other platforms: a flood gets none
+        for url in list(dict.fromkeys(urls))[:3]:
             self._page.links.append((url, author, message))
 
     async def _resolve_links(self, links: Sequence[tuple[str, Author, Message]]) -> list[Nomination]:
@@ -801,8 +822,12 @@ def spotlight(post: Post) -> Doc:
 
 
 def create(settings: TelegramSettings, app: Settings) -> TelegramAdapter:
+    budget = SenderBudget(app.trust.requests_per_sender, timedelta(minutes=app.trust.requests_window_minutes))
     adapter = TelegramAdapter(
-        build_application(settings, SystemClock()), settings, community=app.community.name
+        build_application(settings, SystemClock()),
+        settings,
+        community=app.community.name,
+        sender_budget=budget,
     )
     adapter.own_tags = own_tags(app)
     return adapter

@@ -44,10 +44,14 @@ log = logging.getLogger(__name__)
 INTERVIEW, ANSWER, CONFIRM, WITHDRAW = "interview", "answer", "confirm", "withdraw"
 KINDS = (INTERVIEW, ANSWER, CONFIRM, WITHDRAW)  # what a member sends
 CONSENT = "consent"  # what we send on our own: the approved text, to confirm
+OPEN_STATES = (INVITED, ANSWERED, AWAITING_CONSENT, QUEUED, SCHEDULED)  # a member mid-interview
 START = "iv"  # the start payload of an invitation link: iv<token>
 UNOPENED = "invite:"  # member_ref of an interview whose link has not been opened yet
 YES = frozenset({"yes", "y", "ok", "okay", "confirm", "confirmed", "sí", "si", "confirmo", "vale"})
-LINK_HELP = "Send me the link of a post you would like the curators to see, or /start."
+LINK_HELP = (
+    "Send me the link of a post you would like the curators to see, or /start. Send /optout if "
+    "you would rather your posts were never shared (/optin undoes it)."
+)
 
 # What the chat says beyond the series templates, in the member's language (English otherwise).
 _SAY: dict[str, dict[str, str]] = {

@@ -98,9 +98,11 @@ async def test_opting_out_by_mention_withdraws_and_is_answered_under_the_post(
     assert "Welcome back" in answers(sandbox)[-1]["text"]
 
 
-async def test_a_code_from_bluesky_links_a_mastodon_account(
+async def test_link_on_bluesky_gets_no_code_only_where_to_ask(
     app: Coalesce, sandbox: BlueskySandbox, clock: FakeClock, engine: Engine
 ) -> None:
+    """Bluesky's answers are public replies: a code there is anyone's. The member is told where
+    to ask for one in private instead, and no code is made."""
     ana = sandbox.add_account("ana.test")
     sandbox.post(ana, f"Matched! #{TAG}")
     clock.advance(1)
@@ -108,11 +110,11 @@ async def test_a_code_from_bluesky_links_a_mastodon_account(
     sandbox.post(ana, "@coalesce.test link")
     clock.advance(1)
     await app.run_once()
-    code = re.search(r"link code is ([A-Z0-9]{4}-[A-Z0-9]{4})", answers(sandbox)[-1]["text"])
-    assert code is not None, answers(sandbox)
+    answer = answers(sandbox)[-1]["text"]
+    assert "only sent in private" in answer
+    assert re.search(r"[A-Z0-9]{4}-[A-Z0-9]{4}", answer) is None
     with engine.connect() as conn:
-        codes = conn.execute(select(m.LinkCode.code)).scalars().all()
-    assert codes == [code.group(1).replace("-", "")]
+        assert conn.execute(select(m.LinkCode.code)).scalars().all() == []
 
 
 async def test_broken_answers_are_retried_not_crashes(

@@ -140,7 +140,13 @@ async def test_linked_accounts_share_one_opt_out(
     assert "unknown or has expired" in plain(directs_to(sandbox, other)[0])
     mention(sandbox, other, f"link {code.group(1).lower().replace('-', ' ')}")  # typed loosely
     await app.run_once()
-    assert "Linked" in plain(directs_to(sandbox, other)[0])
+    assert "Nothing is linked until then" in plain(directs_to(sandbox, other)[0])
+    # the account that got the code is asked in private, naming the other, and confirms
+    asked = plain(directs_to(sandbox, maria)[0])
+    assert "maria_md@elsewhere.example (Mastodon) entered your link code" in asked
+    mention(sandbox, maria, "link yes")
+    await app.run_once()
+    assert "Linked" in plain(directs_to(sandbox, maria)[0])
     with engine.connect() as conn:
         people = set(
             conn.execute(select(m.Account.person_id).where(m.Account.handle.like("maria%"))).scalars()

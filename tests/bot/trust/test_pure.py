@@ -30,13 +30,15 @@ NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
         ("@central opt-out.", ("optout", None)),
         ("/optout@CoalesceBot", ("optout", None)),
         ("OPTIN", ("optin", None)),
-        ("opt in please", None),
+        ("opt in please", ("optin", None)),
+        ("Opt–out please 🙏", ("optout", None)),
+        ("@central link yes", ("link_yes", None)),
         ("@central link", ("link", None)),
         ("@central link k7pq-4mxa", ("link", "K7PQ4MXA")),
         ("/link K7PQ 4MXA", ("link", "K7PQ4MXA")),
         ("@central this deserves a boost!", None),
         ("@central how do I opt out of this?", None),
-        ("@central opt out of this thread", None),
+        ("@central opt out of this thread", ("help", None)),  # unclear, to the bot: how to ask
         ("I will never optout of this community, it is the best thing since residency", None),
         ("", None),
     ],
@@ -192,3 +194,19 @@ async def test_a_budget_may_wait_out_short_gaps_on_the_clock() -> None:
     clock.advance(5)
     await waiting
     assert budget.waited == pytest.approx(5)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("link_code_minutes", 0),
+        ("link_code_minutes", 24 * 60 + 1),  # a code lives minutes, not days
+        ("link_code_minutes", float("nan")),
+        ("requests_per_sender", 0),
+        ("requests_window_minutes", float("inf")),
+    ],
+)
+def test_link_code_life_and_the_sender_budget_are_checked(key: str, value: float) -> None:
+    with pytest.raises(ConfigError) as info:
+        make_settings(trust={key: value})
+    assert key in str(info.value)
