@@ -125,7 +125,13 @@ class Coalesce:
         self.services.append(self.trust.serve)
         self.health = WatchHealthRecorder(self.store, self.worker)
         self.series = SeriesRunner(
-            self.store, self.adapters, self.settings, self.clock, worker=self.worker, dry_run=self.dry_run
+            self.store,
+            self.adapters,
+            self.settings,
+            self.clock,
+            worker=self.worker,
+            dry_run=self.dry_run,
+            last_look=self.trust.last_look,
         )
         self.services.append(self.series.service)
         open_intents = self.amplifier.reconcile()

@@ -21,10 +21,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
 
 from sqlalchemy import and_, func, or_, select, update
 
 from bot import models as m
+from bot.alerts import AlertOutbox
 from bot.amplifier import Amplifier
 from bot.clock import Clock
 from bot.config import Curator, Settings
@@ -159,10 +161,17 @@ def duration(delta: timedelta) -> str:
 
 
 def safe_url(url: str | None) -> str | None:
-    """Only web links become links: a platform's odd URL scheme is shown as text, if at all."""
-    if url and url.startswith(("https://", "http://")) and not any(c.isspace() for c in url):
-        return url
-    return None
+    """Only web links become links: a platform's odd URL scheme, a link with no host or a port
+    out of range (which would make the platform refuse the whole message) is shown as text, if
+    at all. Never raises."""
+    if not url or not url.startswith(("https://", "http://")) or any(c.isspace() for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port out of range
+    except ValueError:
+        return None
+    return url if parts.hostname else None
 
 
 def _names(view: CandidateView, action: str) -> list[str]:
@@ -216,6 +225,10 @@ def _outcome(view: CandidateView, required: int, expire_after: timedelta) -> lis
                 Span(f" by {', '.join(approvers)}" + (f" · {when(at)}" if at else "")),
             )
         )
+    if state is CandidateState.APPROVED and view.last_error:
+        # held by the last look (a profile that could not be read, a freeze) or a retry: say why
+        later = f" · next look {when(view.next_attempt_at)}" if view.next_attempt_at else ""
+        lines.append((Span("⏸ Waiting: ", "bold"), Span(view.last_error, untrusted=True), Span(later)))
     if state is CandidateState.REJECTED:
         at = _last(view, "reject")
         who = ", ".join(_names(view, "reject"))
@@ -388,6 +401,7 @@ class Console:
     async def run(self, app: object = None, stop: asyncio.Event | None = None) -> None:
         """The service: taps and commands as they come, and a sync pass whenever poked or due."""
         await asyncio.to_thread(self._forget_unfinished_sends)
+        await asyncio.to_thread(AlertOutbox(self.store).forget_unfinished)
         events = asyncio.create_task(self._events_forever(), name="console-events")
         try:
             await self._sync_forever()
@@ -426,13 +440,25 @@ class Console:
                 poked.cancel()
 
     async def handle(self, event: Tap | Command) -> None:
+        """One tap or command; whatever goes wrong with it, the person who sent it is answered
+        (and the error logged) and the console goes on with the next."""
         try:
             if isinstance(event, Tap):
                 await self.on_tap(event)
             else:
                 await self.on_command(event)
-        except Exception:
+        except Exception as exc:
             log.exception("console event failed", extra=self._ctx)
+            reason = f"{type(exc).__name__}: {str(exc)[:200]}" if str(exc) else type(exc).__name__
+            try:
+                if isinstance(event, Tap):
+                    await self.front.answer(event, f"That did not work: {reason}", alert=True)
+                else:
+                    await self.front.reply(
+                        event, Doc.of((Span("⚠️ That did not work: "), Span(reason, untrusted=True)))
+                    )
+            except Exception:  # the platform refused the answer too: the log has both
+                log.exception("could not answer a console event", extra=self._ctx)
 
     def _lock(self, candidate_id: int) -> asyncio.Lock:
         lock = self._locks.get(candidate_id)
@@ -490,7 +516,27 @@ class Console:
         more = await self.send_new(now)
         await self.refresh_changed()
         await self.nudge_waiting(now)
+        await self.send_alerts()
         return more
+
+    async def send_alerts(self) -> int:
+        """Alerts about work that failed for good (bot.alerts), each sent at most once."""
+        outbox = AlertOutbox(self.store)
+        sent = 0
+        for waiting in await asyncio.to_thread(outbox.waiting):
+            if not await asyncio.to_thread(outbox.claim, waiting.id):
+                continue
+            card = Card(Doc.of((Span(waiting.text, untrusted=True),)))
+            try:
+                message = await self.front.send_card(card)
+            except PlatformError as exc:
+                delivery = "retry" if surely_undelivered(exc) else "unknown"
+                await asyncio.to_thread(outbox.settle, waiting.id, delivery, self.clock.now())
+                log.warning("alert not sent", extra={**self._ctx, "alert": waiting.key, "error": str(exc)})
+                continue
+            await asyncio.to_thread(outbox.settle, waiting.id, "sent", self.clock.now(), message)
+            sent += 1
+        return sent
 
     async def expire_overdue(self, now: datetime) -> int:
         ids = await asyncio.to_thread(self._overdue, now - self.timings.expire_after)

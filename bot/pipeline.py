@@ -12,9 +12,12 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from bot.alerts import alert
 from bot.config import Settings
 from bot.consent import ConsentRegistry
-from bot.domain import Batch, Platform, Post, normalize_tag
+from bot.domain import Batch, MemberRequest, Platform, Post, normalize_tag
 from bot.safety import Blocklist, RuntimeBlocks
 from bot.sanitize import clean_batch
 from bot.store import IngestResult, Item, Store
@@ -121,8 +124,8 @@ class Pipeline:
                 "skipped malformed item", extra={"platform": platform.value, "id": item_id, "error": why}
             )
         self.filters.use_runtime_blocks(self.blocklist.runtime())
-        if batch.requests:  # first: a crash before the cursor moves replays them, and they count once
-            self.consent.record(platform, batch.requests, now)
+        for request in batch.requests:  # first: a crash before the cursor moves replays them, once each
+            self._record_request(platform, request, now)
         items = self.filters.items(batch, now)
         # A member on one platform may nominate a post on another (a Mastodon link sent to the
         # Telegram bot): that post is stored as the other platform's, where it is amplified.
@@ -177,6 +180,31 @@ class Pipeline:
                 },
             )
         return result
+
+    def _record_request(self, platform: Platform, request: MemberRequest, now: datetime) -> None:
+        """One member request, on its own: one that cannot be handled (bad data, a bug) fails
+        alone and the curators are told, while the others and the batch's posts go on. The
+        database being unreachable is not the request's fault: that stops the batch, to be
+        replayed."""
+        try:
+            self.consent.record(platform, [request], now)
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {str(exc)[:300]}"
+            log.exception(
+                "a member request could not be handled",
+                extra={"platform": platform.value, "kind": request.kind, "error": reason},
+            )
+            ref = request.reply_ref or f"{request.author.account_id}:{request.kind}:{now.isoformat()}"
+            alert(
+                self.store,
+                f"request:{platform.value}:{ref}"[:128],
+                f"⚠️ A member's request ({request.kind} from {request.author.handle} on "
+                f"{platform.value.capitalize()}) could not be handled: {reason}. Please look at it "
+                "by hand (an opt-out can be recorded with python -m bot member optout).",
+                now,
+            )
 
 
 def _fmt(pairs: Iterable[tuple[str, int]]) -> str:
