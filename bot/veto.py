@@ -192,10 +192,9 @@ class LastLook:
     ) -> int | None:
         """The account an interview belongs to: the one that opened its link, else (an interview
         imported by a curator) the account with its handle on its platform; None if unknown."""
-        if not platform:
-            return None
         a = m.Account
-        mine = (a.community_id == self.cid, a.platform == platform)
+        # an interview a curator entered without a platform is matched by its handle anywhere
+        mine = (a.community_id == self.cid, a.platform == platform if platform else a.id.is_not(None))
         if member_ref and not member_ref.startswith("invite:"):
             found = conn.execute(select(a.id).where(*mine, a.platform_account_id == member_ref)).scalar()
             if found is not None:
