@@ -356,7 +356,7 @@ class Amplifier:
     def _set_aside(self, cid: int, verdict: Verdict) -> None:
         ctx = {"community": self.settings.community.slug, "candidate": cid, "reason": verdict.reason}
         if verdict.until is not None:
-            self._release(cid, next_attempt_at=verdict.until, last_error=verdict.reason)
+            self._release(cid, next_attempt_at=verdict.until, last_error=f"waiting: {verdict.reason}")
             log.info("amplification held", extra=ctx)
             return
         now = self.clock.now()

@@ -228,7 +228,8 @@ def _outcome(view: CandidateView, required: int, expire_after: timedelta) -> lis
     if state is CandidateState.APPROVED and view.last_error:
         # held by the last look (a profile that could not be read, a freeze) or a retry: say why
         later = f" · next look {when(view.next_attempt_at)}" if view.next_attempt_at else ""
-        lines.append((Span("⏸ Waiting: ", "bold"), Span(view.last_error, untrusted=True), Span(later)))
+        why = view.last_error.removeprefix("waiting: ")
+        lines.append((Span("⏸ Waiting: ", "bold"), Span(why, untrusted=True), Span(later)))
     if state is CandidateState.REJECTED:
         at = _last(view, "reject")
         who = ", ".join(_names(view, "reject"))
