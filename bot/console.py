@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import and_, func, or_, select, update
 
 from bot import models as m
-from bot.alerts import AlertOutbox
+from bot.alerts import AlertOutbox, raise_alert
 from bot.amplifier import Amplifier
 from bot.clock import Clock
 from bot.config import Curator, Settings
@@ -560,8 +560,35 @@ class Console:
     async def send_new(self, now: datetime) -> bool:
         """Cards for new candidates, oldest first; True if more wait and this pass got some out."""
         ids = await asyncio.to_thread(self._without_card, SEND_BATCH + 1)
-        sent = [await self.send_card(cid) for cid in ids[:SEND_BATCH]]
+        sent = [await self._send_card_alone(cid) for cid in ids[:SEND_BATCH]]
         return len(ids) > SEND_BATCH and any(sent)
+
+    async def _send_card_alone(self, candidate_id: int) -> bool:
+        """One card whose candidate cannot be shown (bad data, a bug) stays out, the curators
+        are told once, and the other cards go on."""
+        try:
+            return await self.send_card(candidate_id)
+        except Exception as exc:
+            log.exception("card could not be composed", extra={**self._ctx, "candidate": candidate_id})
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self._card_failed, candidate_id, exc)
+            return False
+
+    def _card_failed(self, candidate_id: int, exc: Exception) -> None:
+        with self.store.engine.begin() as conn:
+            conn.execute(
+                update(m.Card)
+                .where(m.Card.candidate_id == candidate_id, m.Card.delivery == "intent")
+                .values(delivery="unknown")
+            )
+            raise_alert(
+                conn,
+                self.store.community_id,
+                f"card:{candidate_id}",
+                f"⚠️ Candidate #{candidate_id} could not be shown here: {type(exc).__name__}: "
+                f"{str(exc)[:300]}. See it with python -m bot queue show {candidate_id}.",
+                self.clock.now(),
+            )
 
     async def send_card(self, candidate_id: int) -> bool:
         """Send the card of one candidate, at most once; True if it was sent now."""
@@ -588,7 +615,10 @@ class Console:
 
     async def refresh_changed(self) -> None:
         for cid in await asyncio.to_thread(self._changed):
-            await self.refresh(cid)
+            try:
+                await self.refresh(cid)
+            except Exception:  # one card that cannot be redrawn must not hold the others
+                log.exception("card could not be refreshed", extra={**self._ctx, "candidate": cid})
 
     async def refresh(self, candidate_id: int) -> None:
         """Edit the candidate's card in place if what it should show has changed."""
