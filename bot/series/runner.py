@@ -375,9 +375,13 @@ class SeriesRunner:
             return []
         # an interview of a member who opted out (or was blocked) leaves the queue first, with a note
         await asyncio.to_thread(self.last_look.sweep, self.clock.now())
-        interview = self.interviews.assign(rule.name, at, rule.languages)
+        now = self.clock.now()
+        # an interview whose member is frozen waits in the queue; the next one takes the slot
+        interview = self.interviews.assign(
+            rule.name, at, rule.languages, eligible=lambda i: self.last_look.interview(i.id, now) is None
+        )
         outcomes = []
-        verdict = None if interview is None else self.last_look.interview(interview.id, self.clock.now())
+        verdict = None if interview is None else self.last_look.interview(interview.id, now)
         if verdict is not None and verdict.until is not None:  # a freeze: the slot waits, in its grace
             return [PublishOutcome(rule.name, at, p, "held", detail=verdict.reason) for p in platforms]
         for platform in platforms:
