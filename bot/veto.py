@@ -255,6 +255,21 @@ class LastLook:
             return Verdict("the member is blocked")
         return None
 
+    def may_answer(self, platform: Platform, account_id: str, now: datetime) -> bool:
+        """Whether an adapter may answer this account on its own right now (a thank-you under a
+        nomination, the bot's introduction): as :meth:`reply`, an account never seen may be."""
+        with self.store.engine.connect() as conn:
+            pk = conn.execute(
+                select(m.Account.id).where(
+                    m.Account.community_id == self.cid,
+                    m.Account.platform == platform.value,
+                    m.Account.platform_account_id == account_id,
+                )
+            ).scalar()
+        if pk is None:
+            return self.freeze(now) is None
+        return self.reply("answer", int(pk), now) is None
+
     def listable(self, platform: Platform, members: Sequence[Author], now: datetime) -> list[Author]:
         """Of the members a list would show, those the veto lets through (a frozen member is
         left off until the freeze ends; a linked account that opted out anywhere is out)."""

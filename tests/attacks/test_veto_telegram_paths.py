@@ -7,6 +7,7 @@ The real python-telegram-bot and Mastodon.py against the sandboxes; SQLite and P
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -147,3 +148,34 @@ async def test_no_answer_to_a_vetoed_member_but_her_consent_answers(
     await h.app.run_once()
     (answer,) = await tg.wait_for_async(lambda: private_answers(tg, MARIA) or None)
     assert "will not share your posts" in answer
+
+
+def thanks_to(tg: TelegramSandbox, command: Any) -> list[str]:
+    return [
+        x.text
+        for x in tg.messages(COMMUNITY, by_bot=True)
+        if x.reply_to_message_id == command.message_id and "Thank you" in x.text
+    ]
+
+
+@pytest.mark.parametrize("condition", EVERY)
+async def test_no_thanks_in_the_group_for_a_vetoed_member(
+    condition: str, harness_factory: Callable[..., Any], tg: TelegramSandbox, clock: FakeClock
+) -> None:
+    """The adapter's own answers (a thank-you under a nomination) ask the last look too."""
+    h: Harness = await harness_factory(run=False)
+    tg.user_sends(MARIA, COMMUNITY, f"Hello all #{TAG}")
+    await h.app.run_once()  # her account is known
+    veto(condition, h.app, Platform.TELEGRAM, str(MARIA), f"telegram:{MARIA}", clock)
+    news = tg.user_sends(BEA, COMMUNITY, "Our dean just announced a new scholarship!")
+    hers = tg.user_sends(MARIA, COMMUNITY, "/nominate", reply_to=news)
+    clock.advance(seconds=5)
+    bea = tg.user_sends(BEA, COMMUNITY, "/nominate", reply_to=hers)
+
+    await h.app.run_once()
+    await asyncio.gather(*h.app.adapters[Platform.TELEGRAM]._replies)  # the answers on their way
+
+    assert thanks_to(tg, hers) == []
+    assert thanks_to(tg, bea) == (
+        [] if condition == "global_freeze" else ["Thank you! The curators will have a look."]
+    )
