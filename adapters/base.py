@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -127,6 +127,10 @@ class PlatformAdapter(abc.ABC):
         out; None when the platform cannot tell at all. Called for open candidates, a few at a
         time, to flag a pile-on on their cards."""
         return None
+
+    def use_last_look(self, may_answer: Callable[[str], bool]) -> None:  # noqa: B027 - optional hook
+        """For an adapter that answers members on its own (a thank-you under a nomination): ask
+        ``may_answer(account_id)`` — the core's last look, a blocking database read — first."""
 
     def attach(self, peers: Mapping[Platform, PlatformAdapter]) -> None:  # noqa: B027 - optional hook
         """Meet the other adapters once all have started (to resolve a link a member sends us to a

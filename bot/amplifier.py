@@ -28,6 +28,9 @@ from bot.discovery import OPTED_OUT, ProfileRule, objection
 from bot.domain import Action, Author, CandidateState, Platform, Post, Receipt
 from bot.errors import MalformedPayload, PlatformError, RateLimited, SeriesError, Transient
 from bot.store import Store, _insert
+from bot.veto import FROZEN, Verdict, is_frozen, reads_profiles
+
+__all__ = ["FROZEN", "Amplifier", "Outcome", "Verdict", "Veto", "is_frozen"]
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +38,6 @@ LEASE = timedelta(minutes=2)  # far longer than one platform call with its timeo
 # A post whose author (or quoted author) holds discovery back on their platform waits this long
 # before its author's profile and consent are read again (an opt-in lets it go at the next look).
 WITHHELD_HOLD = timedelta(hours=1)
-FROZEN = "frozen"  # the switch curators flip with /freeze
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Why a candidate must not be amplified now: withdrawn for good, or held until ``until``."""
-
-    reason: str
-    until: datetime | None = None
-
 
 # A last look before each amplification (consent, blocks, freeze…); None lets it through.
 Veto = Callable[[int, Post], Awaitable[Verdict | None]]
@@ -58,19 +51,6 @@ class Outcome:
     ok: bool
     detail: str
     url: str | None = None
-
-
-def is_frozen(store: Store) -> bool:
-    """Whether the curators froze the community's account (``/freeze``): no amplification, no
-    series. Read from the database, so every worker and the CLI see a freeze at once."""
-    with store.engine.connect() as conn:
-        return bool(
-            conn.execute(
-                select(m.Switch.enabled).where(
-                    m.Switch.community_id == store.community_id, m.Switch.name == FROZEN
-                )
-            ).scalar()
-        )
 
 
 class Amplifier:
@@ -209,21 +189,32 @@ class Amplifier:
                 )
             )
 
-    def list_opportunities(self, now: datetime) -> list[Outcome]:
+    async def list_opportunities(self, now: datetime) -> list[Outcome]:
         """Approved candidates of kind "opportunity" are not boosted: they join the opportunity
-        list that the weekly digest is made from (merged with an entry that has their url)."""
+        list that the weekly digest is made from (merged with an entry that has their url), once
+        the veto lets them. One that cannot be listed (no usable link, a link the parser
+        refuses) fails alone, saying why."""
         from bot.series.opportunities import list_approved_opportunity
 
         outcomes = []
         for cid in [] if self.dry_run else self.due(now, opportunities=True):
             if not self._claim(cid, now):
                 continue
-            post = self.store.post_of_candidate(cid)
+            platform = Platform.MASTODON  # for the outcome only, until the post is read
             try:
+                post = self.store.post_of_candidate(cid)
+                platform = post.platform
+                verdict = await self._vetoed(cid, post)
+                if verdict is not None:
+                    self._set_aside(cid, verdict)
+                    continue
                 added = list_approved_opportunity(self.store, cid, post, now)
             except SeriesError as exc:  # e.g. no usable link: the curators see why
                 self._release(cid, state=CandidateState.FAILED.value, last_error=str(exc))
-                outcomes.append(Outcome(cid, post.platform, Action.PUBLISH, False, str(exc)))
+                outcomes.append(Outcome(cid, platform, Action.PUBLISH, False, str(exc)))
+                continue
+            except Exception as exc:  # one bad item fails alone; the others go on
+                outcomes.append(self._failed_alone(cid, platform, exc))
                 continue
             self._release(cid, state=CandidateState.AMPLIFIED.value, last_error=None, next_attempt_at=None)
             how = "merged into" if added.merged else "added to the opportunities as"
@@ -232,50 +223,93 @@ class Amplifier:
             )
         return outcomes
 
+    def _failed_alone(self, cid: int, platform: Platform, exc: Exception) -> Outcome:
+        """Something unexpected went wrong with this candidate (bad data, a bug): it fails on its
+        own, with the reason on its card, and the round goes on with the others."""
+        reason = f"could not be handled: {type(exc).__name__}: {str(exc)[:300]}"
+        log.error(
+            "a candidate failed on its own",
+            extra={"community": self.settings.community.slug, "candidate": cid, "error": reason},
+            exc_info=exc,
+        )
+        try:
+            with self.store.engine.begin() as conn:
+                conn.execute(
+                    update(m.Candidate)
+                    .where(m.Candidate.id == cid, m.Candidate.state == CandidateState.APPROVED.value)
+                    .values(
+                        state=CandidateState.FAILED.value,
+                        last_error=reason,
+                        next_attempt_at=None,
+                        lease_owner=None,
+                        lease_until=None,
+                        version=m.Candidate.version + 1,
+                        updated_at=self.clock.now(),
+                    )
+                )
+        except Exception:  # the database itself failed: the lease runs out and the next round looks
+            log.exception("could not record a candidate's failure", extra={"candidate": cid})
+        return Outcome(cid, platform, Action.BOOST, False, reason)
+
     async def run_due(self) -> list[Outcome]:
-        """Amplify every approved candidate that is due and fits the pacing; return what happened."""
+        """Amplify every approved candidate that is due and fits the pacing; return what happened.
+        Each candidate is handled on its own: whatever goes wrong with one fails it alone."""
         if self.frozen:
             return []
         now = self.clock.now()
-        outcomes: list[Outcome] = self.list_opportunities(now)
+        outcomes: list[Outcome] = await self.list_opportunities(now)
         held: set[Platform] = set()
         for cid in self.due(now):
-            post = self.store.post_of_candidate(cid)
-            targets = self.targets(post)
-            # Spotlights ride along with a boost and never hold a platform's queue: a slow or
-            # rate-limited spotlight platform must not delay boosts elsewhere.
-            paced = {p for p, a in targets if a is not Action.SPOTLIGHT and not self._done(cid, p, a)}
-            if paced & held:
-                continue
-            blocked = [p for p in paced if self.next_slot(p, self.clock.now()) > self.clock.now()]
-            if blocked:
-                held.update(blocked)  # keep order: nothing jumps the queue on a paced platform
-                continue
-            if not self._claim(cid, self.clock.now()):
-                continue
+            platform = Platform.MASTODON
             try:
-                verdict = await self._vetted(cid, post)
-            except PlatformError as exc:
-                self._schedule_retry(cid, exc)
-                continue
-            except Exception as exc:  # untranslated by its adapter: retried like an outage
-                log.exception("re-checking before amplifying failed unexpectedly", extra={"candidate": cid})
-                self._schedule_retry(cid, _untranslated(post.platform, exc))
-                continue
-            if verdict is not None:
-                self._set_aside(cid, verdict)
-                continue
-            outcomes.extend(await self._amplify(cid, post, targets))
+                post = self.store.post_of_candidate(cid)
+                platform = post.platform
+                outcomes.extend(await self._one_candidate(cid, post, held))
+            except Exception as exc:
+                outcomes.append(self._failed_alone(cid, platform, exc))
         return outcomes
+
+    async def _one_candidate(self, cid: int, post: Post, held: set[Platform]) -> list[Outcome]:
+        targets = self.targets(post)
+        # Spotlights ride along with a boost and never hold a platform's queue: a slow or
+        # rate-limited spotlight platform must not delay boosts elsewhere.
+        paced = {p for p, a in targets if a is not Action.SPOTLIGHT and not self._done(cid, p, a)}
+        if paced & held:
+            return []
+        blocked = [p for p in paced if self.next_slot(p, self.clock.now()) > self.clock.now()]
+        if blocked:
+            held.update(blocked)  # keep order: nothing jumps the queue on a paced platform
+            return []
+        if not self._claim(cid, self.clock.now()):
+            return []
+        try:
+            verdict = await self._vetted(cid, post)
+        except PlatformError as exc:
+            self._profile_unreadable(cid, exc)
+            return []
+        except Exception as exc:  # untranslated by its adapter: waited out like an outage
+            log.exception("re-checking before amplifying failed unexpectedly", extra={"candidate": cid})
+            self._profile_unreadable(cid, _untranslated(post.platform, exc))
+            return []
+        if verdict is not None:
+            self._set_aside(cid, verdict)
+            return []
+        return await self._amplify(cid, post, targets)
 
     async def _vetted(self, cid: int, post: Post) -> Verdict | None:
         """The last look before amplifying: the author's profile as it is *now* (a #nobot added
         since the post was queued counts), then the vetoes (consent, blocks, freeze). The vetoes
         come last, read from the database just before the intent row is written: an opt-out that
-        lands while the profile is fetched (seconds, on a slow platform) is still seen."""
+        lands while the profile is fetched (seconds, on a slow platform) is still seen.
+
+        A profile that cannot be read is never taken as a yes: an error raises (the caller holds
+        the candidate and looks again later), and a platform that can read profiles but finds
+        none holds it too."""
         adapter = self.adapters.get(post.platform)
         for author, whose in zip(post.authors(), ("the author", "the quoted author"), strict=False):
             fresh = await adapter.fetch_author(author) if adapter is not None else None
+            if fresh is None and adapter is not None and reads_profiles(adapter):
+                raise ProfileUnreadable(f"{post.platform.value}: {whose}'s profile was not found")
             verdict = self._profile_verdict(post.platform, fresh or author, whose)
             if verdict is not None:
                 return verdict
@@ -304,6 +338,41 @@ class Amplifier:
             pk = self.consent.account_pk(conn, platform, account_id)
             return pk is not None and self.consent.consent_of(conn, pk)["consent"] == "in"
 
+    def _profile_unreadable(self, cid: int, error: PlatformError) -> None:
+        """Fail closed: nothing is amplified on consent read earlier. The candidate waits (with
+        backoff) and is looked at again, its card saying why; after ``amplify.outage_hours``
+        since approval it fails, saying why, for a curator to retry."""
+        with self.store.engine.connect() as conn:
+            tried, decided_at = conn.execute(
+                select(m.Candidate.attempts, m.Candidate.decided_at).where(m.Candidate.id == cid)
+            ).one()
+        cfg = self.settings.amplify
+        now = self.clock.now()
+        reason = f"the author's profile could not be read ({error}); nothing is amplified until it is"
+        if decided_at is not None and now - decided_at >= timedelta(hours=cfg.outage_hours):
+            self._release(
+                cid,
+                state=CandidateState.FAILED.value,
+                attempts=tried + 1,
+                last_error=f"{reason}; gave up after {cfg.outage_hours:g} h",
+                next_attempt_at=None,
+            )
+            log.error(
+                "amplification gave up: profile unreadable", extra={"candidate": cid, "error": str(error)}
+            )
+            return
+        if isinstance(error, RateLimited):
+            delay = error.retry_after
+        else:
+            delay = min(cfg.backoff_max_seconds, cfg.backoff_seconds * 2**tried) * (0.5 + self.rng.random())
+        self._release(
+            cid,
+            attempts=tried + 1,
+            last_error=f"waiting: {reason}",
+            next_attempt_at=now + timedelta(seconds=delay),
+        )
+        log.warning("amplification held: profile unreadable", extra={"candidate": cid, "error": str(error)})
+
     async def _vetoed(self, cid: int, post: Post) -> Verdict | None:
         for veto in self.vetoes:
             verdict = await veto(cid, post)
@@ -314,7 +383,7 @@ class Amplifier:
     def _set_aside(self, cid: int, verdict: Verdict) -> None:
         ctx = {"community": self.settings.community.slug, "candidate": cid, "reason": verdict.reason}
         if verdict.until is not None:
-            self._release(cid, next_attempt_at=verdict.until, last_error=verdict.reason)
+            self._release(cid, next_attempt_at=verdict.until, last_error=f"waiting: {verdict.reason}")
             log.info("amplification held", extra=ctx)
             return
         now = self.clock.now()
@@ -537,6 +606,10 @@ class Amplifier:
 
 def _untranslated(platform: Platform, exc: Exception) -> Transient:
     return Transient(f"{platform.value}: {type(exc).__name__} (an error its adapter did not translate)")
+
+
+class ProfileUnreadable(Transient):
+    """The platform answered, but without the author's profile."""
 
 
 class _Final(PlatformError):

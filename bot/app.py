@@ -13,6 +13,7 @@ import os
 import socket
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
@@ -129,9 +130,17 @@ class Coalesce:
             consent=self.pipeline.consent,
         )
         self.amplifier.vetoes.append(self.trust.veto)
+        for platform, adapter in self.adapters.items():  # adapters that answer members on their own
+            adapter.use_last_look(partial(self._may_answer, platform))
         self.services.append(self.trust.serve)
         self.series = SeriesRunner(
-            self.store, self.adapters, self.settings, self.clock, worker=self.worker, dry_run=self.dry_run
+            self.store,
+            self.adapters,
+            self.settings,
+            self.clock,
+            worker=self.worker,
+            dry_run=self.dry_run,
+            last_look=self.trust.last_look,
         )
         self.services.append(self.series.service)
         open_intents = self.amplifier.reconcile()
@@ -143,6 +152,9 @@ class Coalesce:
         for adapter in self.adapters.values():
             adapter.attach(self.adapters)
         self.console = self._console()
+
+    def _may_answer(self, platform: Platform, account_id: str) -> bool:
+        return self.trust.last_look.may_answer(platform, account_id, self.clock.now())
 
     def _console(self) -> Console | None:
         """The curators' console, on the first platform that offers one; it runs as a service."""

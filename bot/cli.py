@@ -143,6 +143,9 @@ def _note(c: Any, now: datetime) -> str:
         return f"until {c.snoozed_until:%Y-%m-%d %H:%M} UTC"
     if c.state == "failed":
         return f"failed: {c.last_error}"
+    if c.state == "approved" and c.last_error and c.last_error.startswith("waiting: "):
+        later = f" (next look {c.next_attempt_at:%Y-%m-%d %H:%M} UTC)" if c.next_attempt_at else ""
+        return f"{c.last_error}{later}"  # held by the last look before amplifying: it says why
     if c.state == "approved" and c.last_error:
         return f"retrying ({c.attempts}): {c.last_error}"
     if c.reason == "nomination":

@@ -460,6 +460,9 @@ class ConsentRegistry:
         posts = and_(m.Post.account_id.in_(pks), m.Post.account_id != pk)
         withdrawn = own_withdrawn + self.withdraw(conn, posts, "the member opted out", now)
         undoing = own_undoing + self.schedule_undos(conn, posts, "optout", by, now)
+        from bot.veto import opt_out_cascade  # the veto reads consent from here: import late
+
+        opt_out_cascade(conn, self, pks, now)  # her interviews not yet published, with a note
         return OptOutSummary(len(pks), withdrawn, undoing, own_withdrawn, own_undoing)
 
     def opt_out(
@@ -846,7 +849,9 @@ class ConsentRegistry:
                 select(x.id)
                 .join(m.Candidate, m.Candidate.id == x.candidate_id)
                 .join(m.Post, m.Post.id == m.Candidate.post_id)
-                .outerjoin(u, and_(u.amplification_id == x.id, u.state == "pending"))
+                # an undo given up on (the platform refused it) alerted the curators once: it is
+                # not queued again every round
+                .outerjoin(u, and_(u.amplification_id == x.id, u.state.in_(("pending", "failed"))))
                 .where(x.community_id == self.cid, x.state == "done", u.id.is_(None), posts)
             ).scalars()
         )

@@ -21,10 +21,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
 
 from sqlalchemy import and_, func, or_, select, update
 
 from bot import models as m
+from bot.alerts import AlertOutbox, raise_alert
 from bot.amplifier import Amplifier
 from bot.clock import Clock
 from bot.config import Curator, Settings
@@ -159,10 +161,17 @@ def duration(delta: timedelta) -> str:
 
 
 def safe_url(url: str | None) -> str | None:
-    """Only web links become links: a platform's odd URL scheme is shown as text, if at all."""
-    if url and url.startswith(("https://", "http://")) and not any(c.isspace() for c in url):
-        return url
-    return None
+    """Only web links become links: a platform's odd URL scheme, a link with no host or a port
+    out of range (which would make the platform refuse the whole message) is shown as text, if
+    at all. Never raises."""
+    if not url or not url.startswith(("https://", "http://")) or any(c.isspace() for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port out of range
+    except ValueError:
+        return None
+    return url if parts.hostname else None
 
 
 def _names(view: CandidateView, action: str) -> list[str]:
@@ -222,6 +231,11 @@ def _outcome(view: CandidateView, required: int, expire_after: timedelta) -> lis
                 Span(f" by {', '.join(approvers)}" + (f" · {when(at)}" if at else "")),
             )
         )
+    if state is CandidateState.APPROVED and view.last_error:
+        # held by the last look (a profile that could not be read, a freeze) or a retry: say why
+        later = f" · next look {when(view.next_attempt_at)}" if view.next_attempt_at else ""
+        why = view.last_error.removeprefix("waiting: ")
+        lines.append((Span("⏸ Waiting: ", "bold"), Span(why, untrusted=True), Span(later)))
     if state is CandidateState.REJECTED:
         at = _last(view, "reject")
         who = ", ".join(_names(view, "reject"))
@@ -238,11 +252,11 @@ def _outcome(view: CandidateView, required: int, expire_after: timedelta) -> lis
             )
         )
     if state is CandidateState.WITHDRAWN:
-        why = [d.reason for d in view.decisions if d.action == "withdraw" and d.reason]
+        withdrawals = [d.reason for d in view.decisions if d.action == "withdraw" and d.reason]
         lines.append(
             (
                 Span("↩️ Withdrawn", "bold"),
-                Span(f": {why[-1]}" if why else ": the member opted out or deleted the post"),
+                Span(f": {withdrawals[-1]}" if withdrawals else ": the member opted out or deleted the post"),
             )
         )
     for amp in view.amplifications:
@@ -401,6 +415,7 @@ class Console:
     async def run(self, app: object = None, stop: asyncio.Event | None = None) -> None:
         """The service: taps and commands as they come, and a sync pass whenever poked or due."""
         await asyncio.to_thread(self._forget_unfinished_sends)
+        await asyncio.to_thread(AlertOutbox(self.store).forget_unfinished)
         events = asyncio.create_task(self.serve_events(), name="console-events")
         try:
             await self._sync_forever()
@@ -450,6 +465,8 @@ class Console:
                 poked.cancel()
 
     async def handle(self, event: Tap | Command) -> None:
+        """One tap or command; whatever goes wrong with it, the person who sent it is answered
+        (and the error logged) and the console goes on with the next."""
         ok = False
         try:
             if isinstance(event, Tap):
@@ -457,8 +474,18 @@ class Console:
             else:
                 await self.on_command(event)
             ok = True
-        except Exception:
+        except Exception as exc:
             log.exception("console event failed", extra=self._ctx)
+            reason = f"{type(exc).__name__}: {str(exc)[:200]}" if str(exc) else type(exc).__name__
+            try:
+                if isinstance(event, Tap):
+                    await self.front.answer(event, f"That did not work: {reason}", alert=True)
+                else:
+                    await self.front.reply(
+                        event, Doc.of((Span("⚠️ That did not work: "), Span(reason, untrusted=True)))
+                    )
+            except Exception:  # the platform refused the answer too: the log has both
+                log.exception("could not answer a console event", extra=self._ctx)
         finally:
             # A front that confirms events to its platform only once applied (Telegram's update
             # stream) learns the outcome here; a failed one is read again and retried.
@@ -522,7 +549,27 @@ class Console:
         more = await self.send_new(now)
         await self.refresh_changed()
         await self.nudge_waiting(now)
+        await self.send_alerts()
         return more
+
+    async def send_alerts(self) -> int:
+        """Alerts about work that failed for good (bot.alerts), each sent at most once."""
+        outbox = AlertOutbox(self.store)
+        sent = 0
+        for waiting in await asyncio.to_thread(outbox.waiting):
+            if not await asyncio.to_thread(outbox.claim, waiting.id):
+                continue
+            card = Card(Doc.of((Span(waiting.text, untrusted=True),)))
+            try:
+                message = await self.front.send_card(card)
+            except PlatformError as exc:
+                delivery = "retry" if surely_undelivered(exc) else "unknown"
+                await asyncio.to_thread(outbox.settle, waiting.id, delivery, self.clock.now())
+                log.warning("alert not sent", extra={**self._ctx, "alert": waiting.key, "error": str(exc)})
+                continue
+            await asyncio.to_thread(outbox.settle, waiting.id, "sent", self.clock.now(), message)
+            sent += 1
+        return sent
 
     async def expire_overdue(self, now: datetime) -> int:
         ids = await asyncio.to_thread(self._overdue, now - self.timings.expire_after)
@@ -545,8 +592,35 @@ class Console:
     async def send_new(self, now: datetime) -> bool:
         """Cards for new candidates, oldest first; True if more wait and this pass got some out."""
         ids = await asyncio.to_thread(self._without_card, SEND_BATCH + 1)
-        sent = [await self.send_card(cid) for cid in ids[:SEND_BATCH]]
+        sent = [await self._send_card_alone(cid) for cid in ids[:SEND_BATCH]]
         return len(ids) > SEND_BATCH and any(sent)
+
+    async def _send_card_alone(self, candidate_id: int) -> bool:
+        """One card whose candidate cannot be shown (bad data, a bug) stays out, the curators
+        are told once, and the other cards go on."""
+        try:
+            return await self.send_card(candidate_id)
+        except Exception as exc:
+            log.exception("card could not be composed", extra={**self._ctx, "candidate": candidate_id})
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self._card_failed, candidate_id, exc)
+            return False
+
+    def _card_failed(self, candidate_id: int, exc: Exception) -> None:
+        with self.store.engine.begin() as conn:
+            conn.execute(
+                update(m.Card)
+                .where(m.Card.candidate_id == candidate_id, m.Card.delivery == "intent")
+                .values(delivery="unknown")
+            )
+            raise_alert(
+                conn,
+                self.store.community_id,
+                f"card:{candidate_id}",
+                f"⚠️ Candidate #{candidate_id} could not be shown here: {type(exc).__name__}: "
+                f"{str(exc)[:300]}. See it with python -m bot queue show {candidate_id}.",
+                self.clock.now(),
+            )
 
     async def send_card(self, candidate_id: int) -> bool:
         """Send the card of one candidate, at most once; True if it was sent now."""
@@ -573,7 +647,10 @@ class Console:
 
     async def refresh_changed(self) -> None:
         for cid in await asyncio.to_thread(self._changed):
-            await self.refresh(cid)
+            try:
+                await self.refresh(cid)
+            except Exception:  # one card that cannot be redrawn must not hold the others
+                log.exception("card could not be refreshed", extra={**self._ctx, "candidate": cid})
 
     async def refresh(self, candidate_id: int) -> None:
         """Edit the candidate's card in place if what it should show has changed."""

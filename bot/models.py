@@ -456,7 +456,9 @@ class MemberRequest(Base):
     outcome: Mapped[str] = mapped_column(String(32))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     reply_text: Mapped[str | None] = mapped_column(Text)
-    reply_state: Mapped[str] = mapped_column(String(16))  # pending | sent | unsupported | failed | none
+    reply_state: Mapped[str] = mapped_column(
+        String(16)
+    )  # pending | sent | unsupported | failed | vetoed | none
     reply_attempts: Mapped[int] = mapped_column(Integer, default=0)
     reply_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -538,6 +540,24 @@ class Undo(Base):
     error: Mapped[str | None] = mapped_column(Text)
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CuratorAlert(Base):
+    """A message to the curators' chat about work that failed for good (an undo a platform
+    refuses, a member request that could not be handled…). Written once under its ``key``;
+    the console sends it at most once: "intent" before the send, "sent" after, "unknown" when a
+    send may or may not have gone out, "retry" when the platform surely refused it."""
+
+    __tablename__ = "curator_alerts"
+    __table_args__ = (UniqueConstraint("community_id", "key"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    key: Mapped[str] = mapped_column(String(128))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    delivery: Mapped[str] = mapped_column(String(16))  # pending | intent | sent | unknown | retry
+    message_id: Mapped[str | None] = mapped_column(String(64))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class PostCheck(Base):

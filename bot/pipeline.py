@@ -12,10 +12,13 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from bot.alerts import alert
 from bot.config import Settings
 from bot.consent import ConsentRegistry
 from bot.discovery import OPTED_OUT, ProfileRule, objection
-from bot.domain import Author, Batch, Platform, Post
+from bot.domain import Author, Batch, MemberRequest, Platform, Post
 from bot.domain import hashtags_in as hashtags_in  # its home was here; importers still find it
 from bot.safety import Blocklist, RuntimeBlocks
 from bot.sanitize import clean_batch
@@ -165,8 +168,8 @@ class Pipeline:
                 "skipped malformed item", extra={"platform": platform.value, "id": item_id, "error": why}
             )
         self.filters.use_runtime_blocks(self.blocklist.runtime())
-        if batch.requests:  # first: a crash before the cursor moves replays them, and they count once
-            self.consent.record(platform, batch.requests, now)
+        for request in batch.requests:  # first: a crash before the cursor moves replays them, once each
+            self._record_request(platform, request, now)
         items = self.filters.items(batch, now, self._taken_part(platform, batch))
         # A member on one platform may nominate a post on another (a Mastodon link sent to the
         # Telegram bot): that post is stored as the other platform's, where it is amplified.
@@ -232,6 +235,31 @@ class Pipeline:
         }
         known |= self.store.taken_part(platform, [a.account_id for a in by], self.filters.tags)
         return frozenset(known)
+
+    def _record_request(self, platform: Platform, request: MemberRequest, now: datetime) -> None:
+        """One member request, on its own: one that cannot be handled (bad data, a bug) fails
+        alone and the curators are told, while the others and the batch's posts go on. The
+        database being unreachable is not the request's fault: that stops the batch, to be
+        replayed."""
+        try:
+            self.consent.record(platform, [request], now)
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {str(exc)[:300]}"
+            log.exception(
+                "a member request could not be handled",
+                extra={"platform": platform.value, "kind": request.kind, "error": reason},
+            )
+            ref = request.reply_ref or f"{request.author.account_id}:{request.kind}:{now.isoformat()}"
+            alert(
+                self.store,
+                f"request:{platform.value}:{ref}"[:128],
+                f"⚠️ A member's request ({request.kind} from {request.author.handle} on "
+                f"{platform.value.capitalize()}) could not be handled: {reason}. Please look at it "
+                "by hand (an opt-out can be recorded with python -m bot member optout).",
+                now,
+            )
 
 
 def _fmt(pairs: Iterable[tuple[str, int]]) -> str:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from adapters.base import PlatformAdapter
 from bot import models as m
-from bot.amplifier import Verdict
+from bot.alerts import raise_alert
 from bot.clock import Clock
 from bot.config import Settings
 from bot.consent import ConsentRegistry
@@ -33,6 +33,7 @@ from bot.errors import PlatformError, RateLimited, Transient
 from bot.pipeline import Filters
 from bot.safety import Blocklist
 from bot.store import Store, _insert, to_domain
+from bot.veto import LastLook, Verdict
 
 if TYPE_CHECKING:
     from bot.app import Coalesce
@@ -40,9 +41,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)
-FROZEN_HOLD = timedelta(minutes=15)  # a frozen member's approved posts are looked at again then
 UNDO_ATTEMPTS = 12
 REPLY_ATTEMPTS = 8
+REFUSED_ATTEMPTS = 3  # a platform that refuses outright is asked a few times more, with backoff
 PER_ROUND = 25
 PILE_ON_DAYS = 3  # open candidates' posts this young have their replies counted
 PILE_ON_BATCH = 10  # posts per platform per round (each costs a platform two requests or more)
@@ -58,6 +59,8 @@ class TrustReport:
     gone: int = 0
     replies_counted: int = 0  # posts whose replies from strangers were counted
     piling_on: int = 0  # of those, how many reached the card's flag threshold this round
+    interviews_withdrawn: int = 0  # interviews of members who opted out or were blocked
+    replies_vetoed: int = 0  # answers to members the veto stopped (not their consent answers)
 
 
 class TrustService:
@@ -80,6 +83,8 @@ class TrustService:
         self.consent = consent or ConsentRegistry(store, settings)
         self.blocklist = Blocklist(store, settings, self.consent)
         self.filters = Filters(settings)
+        # the one veto every way the account speaks passes (see bot.veto)
+        self.last_look = LastLook(store, settings, self.consent, self.blocklist)
         self.rng = rng or random.Random()
         # Told the database id of each post found deleted, after its undos are queued (digests
         # drop it there). Called in a worker thread.
@@ -96,38 +101,14 @@ class TrustService:
         return await asyncio.to_thread(self.verdict, candidate_id, post, self.clock.now())
 
     def verdict(self, candidate_id: int, post: Post, now: datetime) -> Verdict | None:
-        with self.store.engine.connect() as conn:
-            row = conn.execute(
-                select(m.Post.account_id, m.Post.deleted, m.Post.quoted_account_id)
-                .join(m.Candidate, m.Candidate.post_id == m.Post.id)
-                .where(m.Candidate.id == candidate_id)
-            ).one()
-            standing = self.consent.consent_of(conn, int(row.account_id))
-            quoted = (  # a quote amplifies the post it carries: its author's consent counts too
-                self.consent.consent_of(conn, int(row.quoted_account_id))
-                if row.quoted_account_id is not None
-                else None
-            )
-        if standing["consent"] == "out":
-            return Verdict("the member opted out")
-        if quoted is not None and (quoted["consent"] == "out" or quoted["blocked"]):
-            return Verdict("the author of the quoted post opted out or is blocked")
-        if self.settings.community.consent == "opt-in" and standing["consent"] != "in":
-            return Verdict("the member has not opted in")
-        if row.deleted:
-            return Verdict("the author deleted the post")
-        self.filters.use_runtime_blocks(self.blocklist.runtime())
-        if standing["blocked"] or self.filters.is_blocked(post):
-            return Verdict("the author, their server or a word in the post is blocked")
-        if standing["frozen"]:
-            return Verdict("the curators froze this member", until=now + FROZEN_HOLD)
-        return None
+        return self.last_look.amplification(candidate_id, post, now)
 
     # -- one round -------------------------------------------------------------------------------
 
     async def run_once(self) -> TrustReport:
         report = TrustReport()
         report.enforced = await asyncio.to_thread(self.consent.enforce, self.clock.now())
+        report.interviews_withdrawn = await asyncio.to_thread(self.last_look.sweep, self.clock.now())
         report.checked, report.gone = await self.recheck()
         report.replies_counted, report.piling_on = await self.count_stranger_replies()
         report.undone, report.undo_failed = await self.undo_due()
@@ -170,25 +151,32 @@ class TrustService:
         done = failed = 0
         held: set[str] = set()
         for row in rows:
-            adapter = self.adapters.get(Platform(row.platform))
-            if adapter is None or row.platform in held or not self._claim_undo(row.id, now):
-                continue
             try:
-                if row.receipt_ref:
-                    receipt = Receipt(
-                        Platform(row.platform), Action(row.action), row.receipt_ref, row.receipt_url
-                    )
-                    await adapter.undo(receipt)
-            except Exception as exc:
-                error = exc if isinstance(exc, PlatformError) else _untranslated(row.platform, exc)
-                if isinstance(exc, RateLimited):
-                    held.add(row.platform)
-                if self._undo_failed(row, error):
-                    failed += 1
-                continue
-            self._undo_done(row)
-            done += 1
+                outcome = await self._undo_one(row, now, held)
+            except Exception as exc:  # bad data or a bug in one undo: it alone backs off
+                log.exception("an undo failed unexpectedly", extra={"undo": row.id})
+                outcome = "failed" if self._undo_failed(row, _untranslated(str(row.platform), exc)) else None
+            done += outcome == "done"
+            failed += outcome == "failed"
         return done, failed
+
+    async def _undo_one(self, row: Any, now: datetime, held: set[str]) -> str | None:
+        adapter = self.adapters.get(Platform(row.platform))
+        if adapter is None or row.platform in held or not self._claim_undo(row.id, now):
+            return None
+        try:
+            if row.receipt_ref:
+                receipt = Receipt(
+                    Platform(row.platform), Action(row.action), row.receipt_ref, row.receipt_url
+                )
+                await adapter.undo(receipt)
+        except Exception as exc:
+            error = exc if isinstance(exc, PlatformError) else _untranslated(row.platform, exc)
+            if isinstance(exc, RateLimited):
+                held.add(row.platform)
+            return "failed" if self._undo_failed(row, error) else None
+        self._undo_done(row)
+        return "done"
 
     def _claim_undo(self, undo_id: int, now: datetime) -> bool:
         u = m.Undo
@@ -242,7 +230,9 @@ class TrustService:
             return attempts, False, exc.retry_after
         attempts += 1
         delay = min(3600.0, 30.0 * 2 ** (attempts - 1)) * (0.5 + self.rng.random())
-        return attempts, attempts >= limit or not exc.retryable, delay
+        # A refusal is asked again a few times (platforms refuse for passing reasons too), then
+        # given up: never every round forever.
+        return attempts, attempts >= (limit if exc.retryable else min(limit, REFUSED_ATTEMPTS)), delay
 
     def _undo_failed(self, row: Any, exc: PlatformError) -> bool:
         """Schedule the next try; True when this was the last one."""
@@ -262,9 +252,19 @@ class TrustService:
                     lease_until=None,
                 )
             )
+            if last:
+                raise_alert(
+                    conn,
+                    self.cid,
+                    f"undo:{row.id}",
+                    f"⚠️ Could not take back the {row.action} of candidate #{row.candidate_id} on "
+                    f"{str(row.platform).capitalize()} after {attempts} tries: {str(exc)[:300]}. "
+                    f"Please take it back by hand: {row.receipt_url or 'see the candidate'}",
+                    now,
+                )
         ctx = {"community": self.settings.community.slug, "platform": row.platform, "error": str(exc)}
         if last:
-            log.error("could not take back an amplification; it needs a curator", extra=ctx)
+            log.error("could not take back an amplification; the curators are alerted", extra=ctx)
         else:
             log.warning("taking back an amplification failed; will retry", extra=ctx)
         return last
@@ -282,7 +282,7 @@ class TrustService:
                 .values(reply_state="pending")
             )
             rows = conn.execute(
-                select(r.id, r.platform, r.request_ref, r.reply_text, r.reply_attempts)
+                select(r.id, r.platform, r.request_ref, r.reply_text, r.reply_attempts, r.kind, r.account_id)
                 .add_columns(a.platform_account_id, a.handle, a.display_name)
                 .join(a, a.id == r.account_id)
                 .where(r.community_id == self.cid, r.reply_state == "pending", r.reply_next_at <= now)
@@ -292,31 +292,63 @@ class TrustService:
         sent = 0
         held: set[str] = set()
         for row in rows:
-            adapter = self.adapters.get(Platform(row.platform))
-            if adapter is None or row.platform in held or not self._claim_reply(row.id, now):
-                continue
-            member = Author(
-                account_id=row.platform_account_id, handle=row.handle, display_name=row.display_name
-            )
-            reply_to = None if row.request_ref.startswith("local:") else row.request_ref
             try:
-                receipt = await adapter.send_direct(member, row.reply_text or "", reply_to=reply_to)
-            except Exception as exc:
-                if isinstance(exc, RateLimited):
-                    held.add(row.platform)
-                self._reply_failed(
-                    row, exc if isinstance(exc, PlatformError) else _untranslated(row.platform, exc)
-                )
-                continue
-            state = "sent" if receipt is not None else "unsupported"
-            with self.store.engine.begin() as conn:
-                conn.execute(
-                    update(r)
-                    .where(r.id == row.id)
-                    .values(reply_state=state, replied_at=self.clock.now(), reply_error=None)
-                )
-            sent += receipt is not None
+                sent += await self._deliver_one(row, now, held)
+            except Exception as exc:  # bad data or a bug in one answer: it alone backs off
+                log.exception("an answer to a member failed unexpectedly", extra={"request": row.id})
+                self._reply_failed(row, _untranslated(str(row.platform), exc))
         return sent
+
+    async def _deliver_one(self, row: Any, now: datetime, held: set[str]) -> bool:
+        r = m.MemberRequest
+        adapter = self.adapters.get(Platform(row.platform))
+        if adapter is None or row.platform in held or not self._claim_reply(row.id, now):
+            return False
+        # the last look, right before the platform call: consent answers always go
+        verdict = await asyncio.to_thread(
+            self.last_look.reply, row.kind, int(row.account_id), self.clock.now()
+        )
+        if verdict is not None:
+            self._reply_vetoed(row, verdict)
+            return False
+        member = Author(account_id=row.platform_account_id, handle=row.handle, display_name=row.display_name)
+        reply_to = None if row.request_ref.startswith("local:") else row.request_ref
+        try:
+            receipt = await adapter.send_direct(member, row.reply_text or "", reply_to=reply_to)
+        except Exception as exc:
+            if isinstance(exc, RateLimited):
+                held.add(row.platform)
+            self._reply_failed(
+                row, exc if isinstance(exc, PlatformError) else _untranslated(row.platform, exc)
+            )
+            return False
+        state = "sent" if receipt is not None else "unsupported"
+        with self.store.engine.begin() as conn:
+            conn.execute(
+                update(r)
+                .where(r.id == row.id)
+                .values(reply_state=state, replied_at=self.clock.now(), reply_error=None)
+            )
+        return receipt is not None
+
+    def _reply_vetoed(self, row: Any, verdict: Verdict) -> None:
+        """Held (a freeze): back to pending until then. Stopped (opted out, blocked): never sent."""
+        r = m.MemberRequest
+        values: dict[str, Any] = {"reply_error": verdict.reason[:1000]}
+        if verdict.until is not None:
+            values.update(reply_state="pending", reply_next_at=verdict.until)
+        else:
+            values.update(reply_state="vetoed")
+        with self.store.engine.begin() as conn:
+            conn.execute(update(r).where(r.id == row.id).values(**values))
+        log.info(
+            "answer to a member " + ("held" if verdict.until is not None else "not sent"),
+            extra={
+                "community": self.settings.community.slug,
+                "platform": row.platform,
+                "reason": verdict.reason,
+            },
+        )
 
     def _claim_reply(self, request_id: int, now: datetime) -> bool:
         r = m.MemberRequest
@@ -343,8 +375,18 @@ class TrustService:
                     reply_next_at=now + timedelta(seconds=delay),
                 )
             )
+            if last:
+                raise_alert(
+                    conn,
+                    self.cid,
+                    f"reply:{row.id}",
+                    f"⚠️ Could not answer a member ({row.handle} on {str(row.platform).capitalize()}, "
+                    f"about {row.kind}) after {attempts} tries: {str(exc)[:300]}",
+                    now,
+                )
         log.warning(
-            "could not confirm to a member" + ("; giving up" if last else "; will retry"),
+            "could not confirm to a member"
+            + ("; giving up, the curators are alerted" if last else "; will retry"),
             extra={"community": self.settings.community.slug, "platform": row.platform, "error": str(exc)},
         )
 

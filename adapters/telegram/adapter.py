@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -187,6 +187,7 @@ class TelegramAdapter(PlatformAdapter):
         self._applied: set[int] = set()  # update ids applied or stored but maybe not yet confirmed
         self._attempts: dict[int, int] = {}  # update id -> failed applications so far
         self._replies: set[asyncio.Task[None]] = set()  # answers to members, still on their way
+        self._may_answer: Callable[[str], bool] | None = None  # the core's last look, once given
         self._handlers()
 
     # -- lifecycle ------------------------------------------------------------------------------------
@@ -649,10 +650,27 @@ class TelegramAdapter(PlatformAdapter):
             self._reply(message, "Thank you! The curators will have a look.")
         return out
 
-    def _reply(self, message: Message, text: str, *, html: bool = False) -> None:
-        """Answer a member without holding up the update stream (replies wait for the pacer)."""
-        self._later(
-            call(
+    def use_last_look(self, may_answer: Callable[[str], bool]) -> None:
+        self._may_answer = may_answer
+
+    def _reply(self, message: Message, text: str, *, html: bool = False, consent: bool = False) -> None:
+        """Answer a member without holding up the update stream (replies wait for the pacer).
+        The core's last look comes first (nothing for someone opted out, blocked or frozen, or
+        while the account is frozen), except for help about consent itself."""
+        sender = str(message.from_user.id) if message.from_user is not None else None
+        may_answer = None if consent or sender is None else self._may_answer
+
+        async def answer() -> None:
+            if (
+                may_answer is not None
+                and sender is not None
+                and not await asyncio.to_thread(may_answer, sender)
+            ):
+                log.info(
+                    "an answer to a member was held back by the last look", extra={"platform": "telegram"}
+                )
+                return
+            await call(
                 self.bot.send_message(
                     message.chat.id,
                     text,
@@ -660,7 +678,8 @@ class TelegramAdapter(PlatformAdapter):
                     reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
                 )
             )
-        )
+
+        self._later(answer())
 
     def _later(self, request: Any) -> None:
         async def quietly() -> None:

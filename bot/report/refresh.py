@@ -22,6 +22,7 @@ from bot.domain import Platform
 from bot.errors import PlatformError, RateLimited
 from bot.report.store import ReachStore
 from bot.store import Store
+from bot.veto import LastLook, is_frozen
 
 if TYPE_CHECKING:
     from bot.app import Coalesce
@@ -48,8 +49,10 @@ class Refresher:
         clock: Clock,
         *,
         dry_run: bool = False,
+        last_look: LastLook | None = None,
     ) -> None:
         self.reach = ReachStore(store)
+        self.last_look = last_look or LastLook(store, settings)
         self.adapters = adapters
         self.settings = settings
         self.clock = clock
@@ -73,6 +76,9 @@ class Refresher:
             except PlatformError as exc:
                 result.error = str(exc)
                 log.warning("reach refresh failed", extra={"platform": platform.value, "error": str(exc)})
+            except Exception as exc:  # one platform's bad answer or a bug: the others go on
+                result.error = f"{type(exc).__name__}: {exc}"
+                log.exception("reach refresh failed unexpectedly", extra={"platform": platform.value})
         return out
 
     async def record_central(self) -> None:
@@ -120,6 +126,11 @@ class Refresher:
 
         if self.settings.directory.list_sync and not self.dry_run:
             members = await asyncio.to_thread(self.reach.consenting, platform)
+            # the last look, right before the platform call: consent, blocks, freezes
+            if await asyncio.to_thread(is_frozen, self.last_look.store):
+                self._skip(platform, result, "members list (the curators froze the account)")
+                return
+            members = await asyncio.to_thread(self.last_look.listable, platform, members, self.clock.now())
             synced = await adapter.sync_member_list(self.list_title(), members)
             if synced is None:
                 self._skip(platform, result, "members list")
@@ -164,5 +175,7 @@ class ReachService:
 
 async def reach_service(app: Coalesce, stop: asyncio.Event) -> None:
     """The app's service (``Coalesce.services``) that keeps the report's numbers fresh."""
-    refresher = Refresher(app.store, app.adapters, app.settings, app.clock, dry_run=app.dry_run)
+    refresher = Refresher(
+        app.store, app.adapters, app.settings, app.clock, dry_run=app.dry_run, last_look=app.trust.last_look
+    )
     await ReachService(refresher, app.clock, app.settings.report.refresh_minutes).run(stop)

@@ -171,7 +171,10 @@ class _Composer:
             heading_len = measure(heading) + measure(HEADING_GAP)
             first_in_part = True  # of this group, in the current part
             for o in items:
-                text = self.fitted_entry(o, room - heading_len)
+                try:
+                    text = self.fitted_entry(o, room - heading_len)
+                except Exception:  # one entry that cannot be written is left out (Digest.left_out), not all
+                    text = None
                 if text is None:
                     left_out.append(o)
                     continue

@@ -604,14 +604,21 @@ class InterviewBook:
 
     # -- the queue and the slots ------------------------------------------------------------
 
-    def assign(self, series: str, slot: datetime, languages: Sequence[str]) -> Interview | None:
+    def assign(
+        self,
+        series: str,
+        slot: datetime,
+        languages: Sequence[str],
+        eligible: Callable[[Interview], bool] = lambda _: True,
+    ) -> Interview | None:
         """The interview for this slot: the one already given it, or the oldest confirmed one in
-        one of ``languages``, taken with a compare-and-set so two workers agree on it."""
+        one of ``languages`` that is ``eligible`` (the last look lets it out now), taken with a
+        compare-and-set so two workers agree on it."""
         for _ in range(20):
             already = self.by_slot(series, slot)
             if already is not None:
                 return already
-            waiting = [i for i in self.queue() if not languages or i.language in languages]
+            waiting = [i for i in self.queue() if (not languages or i.language in languages) and eligible(i)]
             if not waiting:
                 return None
             first = waiting[0]

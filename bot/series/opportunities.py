@@ -63,14 +63,18 @@ def normalize_url(url: str) -> str:
 
     Raises SeriesError when ``url`` is not an http(s) link."""
     text = url.strip()
-    parts = urlsplit(text)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise SeriesError(f"{text!r} is not a web link (expected https://…)")
-    host = parts.hostname.lower().rstrip(".")
+    try:  # urllib raises ValueError on a bad port (99999) or a broken [IPv6] host: the link's fault
+        parts = urlsplit(text)
+        hostname, port_given = parts.hostname, parts.port
+    except ValueError as exc:
+        raise SeriesError(f"{text[:200]!r} is not a usable web link ({exc})") from None
+    if parts.scheme.lower() not in ("http", "https") or not hostname:
+        raise SeriesError(f"{text[:200]!r} is not a web link (expected https://…)")
+    host = hostname.lower().rstrip(".")
     with contextlib.suppress(UnicodeError):  # a host idna cannot encode is kept as written
         host = host.encode("idna").decode("ascii")
     host = host.removeprefix("www.")
-    port = parts.port if parts.port not in (None, 80, 443) else None
+    port = port_given if port_given not in (None, 80, 443) else None
     path = quote(unquote(parts.path), safe=_UNRESERVED_OR_PATH + "%")
     path = re.sub(r"/{2,}", "/", path).rstrip("/")
     query = sorted(

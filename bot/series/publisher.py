@@ -24,6 +24,7 @@ from bot.clock import Clock
 from bot.domain import Action, Platform, Receipt
 from bot.errors import PlatformError
 from bot.store import Store, _insert
+from bot.veto import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class PublishOutcome:
     series: str
     slot: datetime
     platform: Platform
-    state: str  # done | empty | skipped | retry | failed | busy | already | dry-run | withdrawn
+    state: str  # done | empty | skipped | retry | failed | busy | already | dry-run | withdrawn | held
     published: int = 0  # parts on the platform now
     total: int = 0
     url: str | None = None  # of the first part
@@ -82,6 +83,7 @@ class Publisher:
         worker: str,
         dry_run: bool = False,
         screen: Callable[[str], str | None] | None = None,
+        veto: Callable[[str, datetime], Verdict | None] | None = None,
     ) -> None:
         self.store = store
         self.adapters = adapters
@@ -89,6 +91,8 @@ class Publisher:
         self.worker = worker
         self.dry_run = dry_run
         self.screen = screen  # a reason a text must not go out as it is (it names a curator), or None
+        # the last look (bot.veto) before each part: (series, slot) -> why not now, or None
+        self.veto = veto
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -201,7 +205,21 @@ class Publisher:
             return PublishOutcome(series, slot, platform, "failed", detail="platform not running")
         row = self.find(series, slot, platform)
         if row is None:
-            parts = compose()
+            verdict = self.veto(series, slot) if self.veto is not None else None
+            if verdict is not None and verdict.until is not None:
+                return PublishOutcome(series, slot, platform, "held", detail=verdict.reason)
+            if verdict is not None:
+                self.record(series, slot, platform, "empty", verdict.reason)
+                return PublishOutcome(series, slot, platform, "empty", detail=verdict.reason)
+            try:
+                parts = compose()
+            except Exception as exc:  # one publication that cannot be composed fails alone, saying why
+                reason = f"could not be composed: {type(exc).__name__}: {str(exc)[:300]}"
+                log.exception(
+                    "publication not composed", extra={"series": series, "platform": platform.value}
+                )
+                self.record(series, slot, platform, "failed", reason)
+                return PublishOutcome(series, slot, platform, "failed", detail=reason)
             if not parts:
                 self.record(series, slot, platform, "empty")
                 return PublishOutcome(series, slot, platform, "empty", detail="nothing to publish")
@@ -270,6 +288,9 @@ class Publisher:
         adapter = self.adapters[platform]
         reply_to = Receipt(platform, Action.PUBLISH, done[-1][1], done[-1][2]) if done else None
         for position in range(len(done) + 1, len(plan) + 1):
+            stopped = self._vetoed(pub_id)
+            if stopped is not None:
+                return stopped
             try:
                 receipt = await adapter.publish_part(plan[position - 1], reply_to)
             except PlatformError as exc:
@@ -303,6 +324,33 @@ class Publisher:
             },
         )
         return self._outcome(row, "done")
+
+    def _vetoed(self, pub_id: int) -> PublishOutcome | None:
+        """The last look right before a part goes out. Held (a freeze): the lease is let go and
+        a later round carries on. Stopped (the member opted out): what landed is taken back."""
+        if self.veto is None:
+            return None
+        row = self._get(pub_id)
+        verdict = self.veto(row.series, row.slot)
+        if verdict is None:
+            return None
+        held = verdict.until is not None
+        with self.store.engine.begin() as conn:
+            conn.execute(
+                update(m.Publication)
+                .where(m.Publication.id == pub_id, m.Publication.state == "intent")
+                .values(
+                    error=verdict.reason,
+                    lease_owner=None,
+                    lease_until=None,
+                    **({} if held else {"state": "withdrawing"}),
+                )
+            )
+        log.info(
+            "publication held" if held else "publication stopped",
+            extra={"series": row.series, "platform": row.platform.value, "reason": verdict.reason},
+        )
+        return self._outcome(self._get(pub_id), "held" if held else "withdrawn", verdict.reason)
 
     def _get(self, pub_id: int) -> PublicationRow:
         with self.store.engine.connect() as conn:
@@ -406,7 +454,7 @@ class Publisher:
             try:
                 for _, ref, url in reversed(parts):
                     await adapter.undo(Receipt(row.platform, Action.PUBLISH, ref, url))
-            except PlatformError as exc:
+            except Exception as exc:  # one deletion that fails waits alone for the next round
                 log.warning(
                     "could not delete a withdrawn post yet",
                     extra={"series": row.series, "platform": row.platform.value, "error": str(exc)},

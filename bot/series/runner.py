@@ -17,10 +17,11 @@ from sqlalchemy import select
 from adapters.base import PlatformAdapter
 from adapters.registry import inert_rules_for, limits_for, markup_for
 from bot import models as m
-from bot.amplifier import is_frozen
+from bot.alerts import alert
 from bot.clock import Clock
 from bot.config import Settings
-from bot.domain import Platform, TextLimits
+from bot.discovery import ProfileRule
+from bot.domain import Author, Platform, TextLimits
 from bot.flags import names_a_curator
 from bot.inert import InertRules, inert, inert_html, own_tags
 from bot.report.compute import build_report
@@ -41,6 +42,7 @@ from bot.series.schedule import Schedule, zone
 from bot.series.settings import SeriesRule
 from bot.store import Store, _insert
 from bot.text import split_thread
+from bot.veto import LastLook, Verdict, is_frozen, profile_refusal, reads_profiles
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +79,11 @@ class SeriesRunner:
         limits: Callable[[Platform], TextLimits] = limits_for,
         markup: Callable[[Platform], str] = markup_for,
         inert_rules: Callable[[Platform], InertRules | None] = inert_rules_for,
+        last_look: LastLook | None = None,
     ) -> None:
         self.store = store
+        self.last_look = last_look or LastLook(store, settings)
+        self.rule = ProfileRule.of(settings)  # the opt-out markers, read in members' profiles
         self.settings = settings
         self.series = settings.series
         self.clock = clock
@@ -93,7 +98,13 @@ class SeriesRunner:
         for adapter in adapters.values():  # the community's tags stay live in what it publishes
             adapter.own_tags = adapter.own_tags | own_tags(settings)
         self.publisher = Publisher(
-            store, adapters, clock, worker=worker, dry_run=dry_run, screen=self._names_a_curator
+            store,
+            adapters,
+            clock,
+            worker=worker,
+            dry_run=dry_run,
+            screen=self._names_a_curator,
+            veto=self._last_look,
         )
         self._paused = False  # a freeze is logged once, when it is first seen
         self.opportunities = OpportunityList(store)
@@ -151,9 +162,24 @@ class SeriesRunner:
             )
         return why is None
 
-    def digest(self, language: str, platform: Platform, day: date) -> Digest:
+    def _last_look(self, series: str, slot: datetime) -> Verdict | None:
+        return self.last_look.publication(series, slot, self.clock.now())
+
+    def _from_members_withheld(self, listed: list[Opportunity], unread: set[int]) -> set[int]:
+        """Opportunities from members that the veto keeps out of a digest now (she opted out,
+        is blocked or frozen, deleted the post), or whose author's profile could not be read."""
+        withheld = self.last_look.withheld_opportunities([o.id for o in listed], self.clock.now())
+        for opportunity_id, why in withheld.items():
+            log.info(
+                "opportunity left out of the digest", extra={"opportunity": opportunity_id, "error": why}
+            )
+        return set(withheld) | unread
+
+    def digest(self, language: str, platform: Platform, day: date, unread: set[int] | None = None) -> Digest:
+        listed = [o for o in self.opportunities.open_on(day) if self._listable(o)]
+        withheld = self._from_members_withheld(listed, unread or set())
         return compose_digest(
-            [o for o in self.opportunities.open_on(day) if self._listable(o)],
+            [o for o in listed if o.id not in withheld],
             day=day,
             templates=self.series.templates_for(language),
             limits=self.limits(platform),
@@ -228,7 +254,10 @@ class SeriesRunner:
         handled: set[tuple[str, datetime, Platform]] = set()
         for slot in self.schedule.due(now, grace):
             rule = self.rules[slot.series]
-            outcomes.extend(await self._publish_slot(rule, slot.at, states, handled))
+            try:
+                outcomes.extend(await self._publish_slot(rule, slot.at, states, handled))
+            except Exception as exc:  # one series slot that goes wrong fails alone, saying why
+                outcomes.extend(self._slot_failed(rule, slot.at, exc))
         outcomes.extend(await self._finish_unfinished(now, handled))
         self._settle_interviews()
         outcomes.extend(await self.publisher.retract_pending())
@@ -258,14 +287,92 @@ class SeriesRunner:
                 await self.publisher.publish(rule.name, at, p, self._numbers(rule, at, p)) for _, p in pending
             ]
         day = self.local_day(rule, at)
+        unread = await self._read_member_profiles(day)
         outcomes = []
         for edition, platform in pending:
 
             def compose(lang: str = edition.language, p: Platform = platform) -> list[str]:
-                return self.digest(lang, p, day).parts
+                return self.digest(lang, p, day, unread).parts
 
             outcomes.append(await self.publisher.publish(edition.key, at, platform, compose))
         return outcomes
+
+    async def _read_member_profiles(self, day: date) -> set[int]:
+        """Before a digest: each member behind a listed opportunity has her profile read now, as
+        before a boost (a #nobot added since counts). An opportunity whose author's profile cannot
+        be read stays out of this digest (fail closed); the ids of those are returned."""
+        listed = self.opportunities.open_on(day)
+        authors = await asyncio.to_thread(self._opportunity_authors, [o.id for o in listed])
+        unread: set[int] = set()
+        for (platform, author), ids in authors.items():
+            adapter = self.publisher.adapters.get(platform)
+            if adapter is None:
+                continue
+            try:
+                fresh = await adapter.fetch_author(author)
+            except Exception as exc:  # fail closed: not in this digest; the next one looks again
+                log.warning(
+                    "opportunity left out of the digest: the author's profile could not be read",
+                    extra={"platform": platform.value, "opportunities": ids, "error": str(exc)[:300]},
+                )
+                unread.update(ids)
+                continue
+            if fresh is None and reads_profiles(adapter):
+                log.warning(
+                    "opportunity left out of the digest: the author's profile was not found",
+                    extra={"platform": platform.value, "opportunities": ids},
+                )
+                unread.update(ids)
+            elif fresh is not None and profile_refusal(fresh, self.rule) is not None:
+                await asyncio.to_thread(
+                    self.store.set_account_flags,
+                    platform,
+                    author.account_id,
+                    consent="out",
+                    source="profile marker",
+                )
+        return unread
+
+    def _opportunity_authors(self, ids: list[int]) -> dict[tuple[Platform, Author], list[int]]:
+        o, c, p, a = m.Opportunity, m.Candidate, m.Post, m.Account
+        if not ids:
+            return {}
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                select(o.id, a.platform, a.platform_account_id, a.handle)
+                .join(c, c.id == o.candidate_id)
+                .join(p, p.id == c.post_id)
+                .join(a, a.id == p.account_id)
+                .where(o.community_id == self.store.community_id, o.id.in_(ids))
+            ).all()
+        out: dict[tuple[Platform, Author], list[int]] = {}
+        for row in rows:
+            key = (Platform(row.platform), Author(row.platform_account_id, row.handle))
+            out.setdefault(key, []).append(int(row.id))
+        return out
+
+    def _slot_failed(self, rule: SeriesRule, at: datetime, exc: Exception) -> list[PublishOutcome]:
+        """Record the slot as failed on each platform still open, and tell the curators once."""
+        reason = f"{type(exc).__name__}: {str(exc)[:300]}"
+        log.error("series slot failed", extra={"series": rule.name, "slot": at.isoformat()}, exc_info=exc)
+        out = []
+        for edition in self.editions(rule):
+            for platform in self.platforms(rule):
+                try:
+                    self.publisher.record(edition.key, at, platform, "failed", reason)
+                except Exception:  # the database: the next cycle tries the slot again
+                    log.exception("could not record a failed slot", extra={"series": rule.name})
+                out.append(PublishOutcome(edition.key, at, platform, "failed", detail=reason))
+        try:
+            alert(
+                self.store,
+                f"series:{rule.name}:{at.isoformat()}",
+                f"⚠️ The {rule.name} of {at:%d %b %H:%M} UTC could not be published: {reason}",
+                self.clock.now(),
+            )
+        except Exception:
+            log.exception("could not alert the curators", extra={"series": rule.name})
+        return out
 
     def _numbers(self, rule: SeriesRule, at: datetime, platform: Platform) -> Callable[[], list[str]]:
         """The monthly "community in numbers" post for the calendar month before the slot (in the
@@ -284,8 +391,17 @@ class SeriesRunner:
     ) -> list[PublishOutcome]:
         if self.publisher.dry_run:
             return []
-        interview = self.interviews.assign(rule.name, at, rule.languages)
+        # an interview of a member who opted out (or was blocked) leaves the queue first, with a note
+        await asyncio.to_thread(self.last_look.sweep, self.clock.now())
+        now = self.clock.now()
+        # an interview whose member is frozen waits in the queue; the next one takes the slot
+        interview = self.interviews.assign(
+            rule.name, at, rule.languages, eligible=lambda i: self.last_look.interview(i.id, now) is None
+        )
         outcomes = []
+        verdict = None if interview is None else self.last_look.interview(interview.id, now)
+        if verdict is not None and verdict.until is not None:  # a freeze: the slot waits, in its grace
+            return [PublishOutcome(rule.name, at, p, "held", detail=verdict.reason) for p in platforms]
         for platform in platforms:
             if interview is None:
                 self.publisher.record(rule.name, at, platform, "empty", "no confirmed interview in the queue")
@@ -332,7 +448,11 @@ class SeriesRunner:
                     },
                 )
                 continue
-            outcomes.append(await self.publisher.resume(row))
+            try:
+                outcomes.append(await self.publisher.resume(row))
+            except Exception as exc:  # one thread that cannot be finished fails alone
+                log.exception("could not finish a publication", extra={"series": row.series})
+                outcomes.append(PublishOutcome(row.series, row.slot, row.platform, "retry", detail=str(exc)))
         return outcomes
 
     def _skip_missed(self, now: datetime) -> None:
