@@ -826,7 +826,7 @@ class ConsentRegistry:
             )
             opted_out = select(a.id).where(a.community_id == self.cid, a.consent == OUT)
             live = self._live_amplifications(
-                conn, or_(m.Post.account_id.in_(opted_out), m.Post.quoted_account_id.in_(opted_out))
+                conn, or_(m.Post.account_id.in_(opted_out), m.Post.quoted_account_id.in_(opted_out)), now
             )
             undoing = self.queue_undos(conn, live, "optout", "system", now)
         if restated or withdrawn or undoing:
@@ -841,17 +841,22 @@ class ConsentRegistry:
             )
         return {"linked": restated, "withdrawn": withdrawn, "undos": undoing}
 
-    def _live_amplifications(self, conn: Connection, posts: ColumnElement[bool]) -> list[int]:
-        """Amplifications still standing on a platform with no undo already under way."""
+    def _live_amplifications(self, conn: Connection, posts: ColumnElement[bool], now: datetime) -> list[int]:
+        """Amplifications still standing on a platform with no undo already under way (or given
+        up on lately: the curators were alerted, and it is tried again after a long pause)."""
         x, u = m.Amplification, m.Undo
         return list(
             conn.execute(
                 select(x.id)
                 .join(m.Candidate, m.Candidate.id == x.candidate_id)
                 .join(m.Post, m.Post.id == m.Candidate.post_id)
-                # an undo given up on (the platform refused it) alerted the curators once: it is
-                # not queued again every round
-                .outerjoin(u, and_(u.amplification_id == x.id, u.state.in_(("pending", "failed"))))
+                .outerjoin(
+                    u,
+                    and_(
+                        u.amplification_id == x.id,
+                        or_(u.state == "pending", and_(u.state == "failed", u.next_attempt_at > now)),
+                    ),
+                )
                 .where(x.community_id == self.cid, x.state == "done", u.id.is_(None), posts)
             ).scalars()
         )

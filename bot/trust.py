@@ -44,6 +44,7 @@ LEASE = timedelta(minutes=2)
 UNDO_ATTEMPTS = 12
 REPLY_ATTEMPTS = 8
 REFUSED_ATTEMPTS = 3  # a platform that refuses outright is asked a few times more, with backoff
+GIVEN_UP_PAUSE = timedelta(hours=6)  # an undo given up on (the curators alerted) is tried again then
 PER_ROUND = 25
 PILE_ON_DAYS = 3  # open candidates' posts this young have their replies counted
 PILE_ON_BATCH = 10  # posts per platform per round (each costs a platform two requests or more)
@@ -247,7 +248,8 @@ class TrustService:
                     state="failed" if last else "pending",
                     attempts=attempts,
                     error=str(exc)[:1000],
-                    next_attempt_at=None if last else now + timedelta(seconds=delay),
+                    # given up: the sweep queues it again only after GIVEN_UP_PAUSE, never every round
+                    next_attempt_at=now + (GIVEN_UP_PAUSE if last else timedelta(seconds=delay)),
                     lease_owner=None,
                     lease_until=None,
                 )

@@ -1,7 +1,8 @@
 """Work that fails for good backs off, then alerts the curators once: an undo the platform keeps
 refusing (the member opted out, the boost must come back) is asked a few times with growing
-pauses, then given up with one message in the curators' chat — never retried every round
-forever, not even by the consent sweep — while other undos go on.
+pauses, then given up with one message in the curators' chat — never retried every round,
+not even by the consent sweep (which asks again only after a long pause) — while other undos
+go on.
 
 The real python-telegram-bot and Mastodon.py against the sandboxes; SQLite and PostgreSQL."""
 
@@ -76,12 +77,13 @@ async def test_a_refused_undo_backs_off_then_alerts_the_curators_once(
 
     assert masto.reblogs_of(fine) == []  # the other undo went through at once
     assert len(masto.reblogs_of(refused)) == 1  # the platform still refuses this one
-    assert tries[-1] == 3  # asked three times in all, with pauses…
-    assert tries[0] == 1
-    assert tries[-1] == tries[len(tries) // 2]  # …and never again, not even by the sweep
+    assert tries[:5] == [1, 2, 3, 3, 3]  # asked three times with pauses, then given up…
+    assert tries[-1] < len(tries)  # …and never again every round: a try every 6 h at most after
+    assert tries[-1] > 3  # (the platform may accept later: it is not forgotten either)
     (alert,) = alerts(tg)  # one message to the curators, saying what and where
     assert "Mastodon" in alert
     assert "This action is not allowed" in alert or "403" in alert
     with h.engine.connect() as conn:
         states = sorted(str(s) for (s,) in conn.execute(select(m.Undo.state)))
-    assert states == ["done", "failed"]
+    assert states[0] == "done"
+    assert states[1] in ("failed", "pending")  # given up, or asked again after the long pause
