@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 
 from bot.clock import FakeClock
@@ -18,6 +19,12 @@ from bot.config import Settings, parse
 from bot.migrate import upgrade
 from bot.schema import Environment
 from bot.store import Store, make_engine
+
+# In CI the property tests draw the same examples on every run (a fixed seed per test), so a
+# landing is judged on the code, not on the draw; on a developer's machine they search afresh.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 PG_ADMIN_URL = os.environ.get("COALESCE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
