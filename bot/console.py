@@ -477,6 +477,10 @@ class Console:
         except Exception as exc:
             log.exception("console event failed", extra=self._ctx)
             reason = f"{type(exc).__name__}: {str(exc)[:200]}" if str(exc) else type(exc).__name__
+            if isinstance(event, Tap) and hasattr(self.front, "settled"):
+                # A front that reads a failed tap again retries it, and that attempt answers the
+                # curator (a tap is answered once); the spinner stops by itself meanwhile.
+                return
             try:
                 if isinstance(event, Tap):
                     await self.front.answer(event, f"That did not work: {reason}", alert=True)
@@ -487,11 +491,14 @@ class Console:
             except Exception:  # the platform refused the answer too: the log has both
                 log.exception("could not answer a console event", extra=self._ctx)
         finally:
-            # A front that confirms events to its platform only once applied (Telegram's update
-            # stream) learns the outcome here; a failed one is read again and retried.
-            settled = getattr(self.front, "settled", None)
-            if settled is not None:
-                settled(event, ok)
+            self._settle(event, ok=ok)
+
+    def _settle(self, event: Tap | Command, *, ok: bool) -> None:
+        """A front that confirms events to its platform only once applied (Telegram's update
+        stream) learns the outcome here, first word counting; a failed one is read again."""
+        settled = getattr(self.front, "settled", None)
+        if settled is not None:
+            settled(event, ok)
 
     def _lock(self, candidate_id: int) -> asyncio.Lock:
         lock = self._locks.get(candidate_id)

@@ -399,7 +399,9 @@ class TelegramAdapter(PlatformAdapter):
         Raises when it cannot be read, so nothing is amplified on a stale profile."""
         await self.start()
         bio = await self._bio_of(author, fresh=True)
-        return None if bio is None else dataclasses.replace(author, bio=bio)
+        # Nothing to read (a sender who hides their account in forwards) is not an unreadable
+        # profile: the author stands as the message showed them.
+        return author if bio is None else dataclasses.replace(author, bio=bio)
 
     async def _poll_gate(self) -> None:
         """At least ``poll_min_interval`` between two getUpdates, even when a server (or a proxy,

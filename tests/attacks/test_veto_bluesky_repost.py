@@ -54,7 +54,7 @@ async def test_no_repost(condition: str, app: Coalesce, sandbox: BlueskySandbox,
     did, post, cid = await approved_post(app, sandbox, clock)
     now = clock.now()
     if condition == "opted_out":
-        app.trust.consent.mark_opted_out(Platform.BLUESKY, [did], "profile marker")
+        app.trust.consent.mark_opted_out(Platform.BLUESKY, [did], "profile marker", clock.now())
     elif condition == "frozen":
         Freezer(app.store, app.settings, app.trust.consent).freeze("ana.test", "ana", now)
     elif condition == "blocked":
