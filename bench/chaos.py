@@ -122,10 +122,16 @@ class World:
         from sandbox.telegram import TelegramSandbox
 
         self.rng = rng
-        # Ten times Mastodon's usual 300 requests in 5 minutes (a server may set its own; the bot
-        # keeps to 90 % of what the headers say): the soak is where the real limits are held to.
+        # Ten times Mastodon's usual limits — 300 requests in 5 minutes, 300 posts and boosts in 3
+        # hours, 30 deletions in 30 minutes (a server may set its own; the bot keeps to 90 % of
+        # what the headers say): the chaos run is about faults, the soak holds the real limits.
         self.mastodon = MastodonSandbox(
-            domain="medicine.example", username="latinasinmed", clock=_now, rate_limit=3000
+            domain="medicine.example",
+            username="latinasinmed",
+            clock=_now,
+            rate_limit=3000,
+            post_limit=3000,
+            delete_limit=300,
         )
         self.bluesky = BlueskySandbox(handle="latinasinmed.test", display_name="Latinas in Medicine")
         self.telegram = TelegramSandbox(realistic_limits=True)
