@@ -34,7 +34,7 @@ from bot.config import Settings
 from bot.domain import CandidateState, MemberRequest, Platform, normalize_tag
 from bot.series import interview_chat
 from bot.series.interviews import InterviewBook
-from bot.store import Store, _insert
+from bot.store import Store, _insert, owe_member
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -664,23 +664,8 @@ class ConsentRegistry:
 
     def _tell(self, conn: Connection, account_pk: int, ref: str, text: str, now: datetime) -> None:
         """A message of our own to a member, delivered by the trust service like an answer."""
-        account = conn.execute(select(m.Account.platform).where(m.Account.id == account_pk)).scalar_one()
-        conn.execute(
-            _insert(conn, m.table(m.MemberRequest))
-            .values(
-                community_id=self.cid,
-                platform=account,
-                request_ref=ref,
-                kind=LINK_ASK,
-                account_id=account_pk,
-                outcome="link_asked",
-                received_at=now,
-                reply_text=text,
-                reply_state="pending",
-                reply_attempts=0,
-                reply_next_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["community_id", "platform", "request_ref"])
+        owe_member(
+            conn, self.cid, account_pk, ref=ref, kind=LINK_ASK, outcome="link_asked", text=text, now=now
         )
 
     # -- what opting out (or a deleted post, a freeze, a block) leads to ---------------------------

@@ -70,6 +70,43 @@ def _insert(conn: Connection, table: Any) -> Any:
     return dialect.insert(table)
 
 
+def owe_member(
+    conn: Connection,
+    community_id: int,
+    account_pk: int,
+    *,
+    ref: str,
+    kind: str,
+    outcome: str,
+    text: str,
+    now: datetime,
+    platform: str | None = None,
+    argument: str | None = None,
+) -> None:
+    """A message of our own to a member, queued where the trust service delivers the answers to
+    members' requests (once: ``ref`` names it). ``platform``: the account's, read when not given."""
+    if platform is None:
+        platform = conn.execute(select(m.Account.platform).where(m.Account.id == account_pk)).scalar_one()
+    conn.execute(
+        _insert(conn, m.table(m.MemberRequest))
+        .values(
+            community_id=community_id,
+            platform=platform,
+            request_ref=ref,
+            kind=kind,
+            argument=argument,
+            account_id=account_pk,
+            outcome=outcome,
+            received_at=now,
+            reply_text=text,
+            reply_state="pending",
+            reply_attempts=0,
+            reply_next_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["community_id", "platform", "request_ref"])
+    )
+
+
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]

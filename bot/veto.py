@@ -30,7 +30,7 @@ from bot.discovery import OPTED_OUT, ProfileRule, objection
 from bot.domain import Author, Platform, Post
 from bot.pipeline import Filters
 from bot.safety import Blocklist
-from bot.store import Store, _insert
+from bot.store import Store, owe_member
 
 log = logging.getLogger(__name__)
 
@@ -381,23 +381,15 @@ def _queue_note(
     conn: Connection, look: LastLook, interview_id: int, language: str, account_pk: int, now: datetime
 ) -> None:
     text = _NOTE.get(language, _NOTE["en"]).format(community=look.settings.community.name)
-    platform = conn.execute(select(m.Account.platform).where(m.Account.id == account_pk)).scalar_one()
-    conn.execute(
-        _insert(conn, m.table(m.MemberRequest))
-        .values(
-            community_id=look.cid,
-            platform=platform,
-            request_ref=f"local:interview:{interview_id}:optout",
-            kind=OPTOUT_NOTE,
-            account_id=account_pk,
-            outcome="interview_withdrawn",
-            received_at=now,
-            reply_text=text,
-            reply_state="pending",
-            reply_attempts=0,
-            reply_next_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["community_id", "platform", "request_ref"])
+    owe_member(
+        conn,
+        look.cid,
+        account_pk,
+        ref=f"local:interview:{interview_id}:optout",
+        kind=OPTOUT_NOTE,
+        outcome="interview_withdrawn",
+        text=text,
+        now=now,
     )
 
 

@@ -37,7 +37,7 @@ from bot.series.interviews import (
     InterviewBook,
 )
 from bot.series.settings import Question
-from bot.store import _insert
+from bot.store import owe_member
 
 log = logging.getLogger(__name__)
 
@@ -151,23 +151,17 @@ class InterviewChat:
             ).scalar_one_or_none()
             if account is None:  # never wrote to the bot: it cannot write to them
                 return False
-            conn.execute(
-                _insert(conn, m.table(m.MemberRequest))
-                .values(
-                    community_id=store.community_id,
-                    platform=self.platform.value,
-                    request_ref=f"local:interview:{interview.id}:consent:{interview.version}",
-                    kind=CONSENT,
-                    argument=digest(interview.consent_text),
-                    account_id=account,
-                    outcome="consent_requested",
-                    received_at=now,
-                    reply_text=text,
-                    reply_state="pending",
-                    reply_attempts=0,
-                    reply_next_at=now,
-                )
-                .on_conflict_do_nothing(index_elements=["community_id", "platform", "request_ref"])
+            owe_member(
+                conn,
+                store.community_id,
+                account,
+                ref=f"local:interview:{interview.id}:consent:{interview.version}",
+                kind=CONSENT,
+                outcome="consent_requested",
+                text=text,
+                now=now,
+                platform=self.platform.value,
+                argument=digest(interview.consent_text),
             )
         return True
 
