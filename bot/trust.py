@@ -30,7 +30,6 @@ from bot.config import Settings
 from bot.consent import ConsentRegistry
 from bot.domain import OPEN_STATES, Action, Author, CandidateState, Platform, Post, Receipt
 from bot.errors import PlatformError, RateLimited, Transient
-from bot.pipeline import Filters
 from bot.safety import Blocklist
 from bot.store import Store, _insert, to_domain
 from bot.veto import LastLook, Verdict
@@ -83,7 +82,6 @@ class TrustService:
         self.worker = worker
         self.consent = consent or ConsentRegistry(store, settings)
         self.blocklist = Blocklist(store, settings, self.consent)
-        self.filters = Filters(settings)
         # the one veto every way the account speaks passes (see bot.veto)
         self.last_look = LastLook(store, settings, self.consent, self.blocklist)
         self.rng = rng or random.Random()
