@@ -12,7 +12,7 @@ from bot.domain import Action, Author, Batch, Platform, Post, Receipt, TextLimit
 from bot.inert import InertRules, inert, inert_html
 
 if TYPE_CHECKING:
-    from bot.console import ConsoleFront
+    from bot.console.console import ConsoleFront
 
 
 @dataclass(frozen=True, slots=True)

@@ -214,11 +214,11 @@ async def _latencies(network: Any, tmp: Path) -> list[float]:
 
     from adapters.bluesky.adapter import BlueskyAdapter, Position, make_client
     from adapters.bluesky.settings import BlueskySettings
-    from bot import models as m
     from bot.app import Coalesce
     from bot.config import parse
     from bot.domain import Platform
     from bot.schema import Environment
+    from bot.store import models as m
 
     settings = parse(
         {

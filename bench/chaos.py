@@ -42,13 +42,13 @@ import yaml
 from sqlalchemy import create_engine, func, select, text
 
 from bench.registry import group
-from bot import models as m
 from bot.config import Settings, load
+from bot.curation.queue import Queue
 from bot.domain import Platform
 from bot.errors import QueueError
-from bot.queue import Queue
 from bot.schema import Environment
-from bot.store import Store, make_engine
+from bot.store import models as m
+from bot.store.store import Store, make_engine
 from sandbox._server import Fault
 
 PG_ADMIN = os.environ.get("COALESCE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -321,7 +321,7 @@ class Chaos:
     def _run(
         self, world: World, settings: Settings, engine: Any, workers: Workers, directory: Path
     ) -> dict[str, float]:
-        from bot.migrate import upgrade
+        from bot.store.migrate import upgrade
 
         upgrade(engine)
         store = Store.open(engine, settings.community.slug, settings.community.name, _now())
@@ -465,7 +465,7 @@ class Chaos:
 
     def _optout_by_email(self, world: World, store: Store, queue: Queue) -> None:
         """A member writes to the curators, who record it (``python -m bot member optout``)."""
-        from bot.consent import ConsentRegistry
+        from bot.trust.consent import ConsentRegistry
 
         for platform in (Platform.BLUESKY, Platform.TELEGRAM):
             keys = self._boosted_members(store, platform) or [
@@ -479,7 +479,7 @@ class Chaos:
             self.made.opted_out[key] = when
 
     def _block_server(self, world: World, store: Store, queue: Queue) -> None:
-        from bot.safety import Blocklist
+        from bot.trust.safety import Blocklist
 
         Blocklist(store, queue.settings).add("domain", "spam.example", "rosa", _now(), "spam wave")
         self.made.blocked |= {k for k in world.members if k.startswith("mastodon:spam")}

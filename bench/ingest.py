@@ -14,11 +14,11 @@ from sqlalchemy import create_engine, text
 
 from bench.registry import group
 from bot.config import Settings, parse
+from bot.curation.pipeline import Pipeline
 from bot.domain import Author, Batch, Platform, Post
-from bot.migrate import upgrade
-from bot.pipeline import Pipeline
 from bot.schema import Environment
-from bot.store import Store, make_engine
+from bot.store.migrate import upgrade
+from bot.store.store import Store, make_engine
 
 BATCH = 10_000
 NAIVE_SAMPLE = 500

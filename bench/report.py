@@ -25,11 +25,11 @@ from sqlalchemy import Engine, create_engine, text
 
 from bench.registry import group
 from bot.config import Settings, parse
-from bot.migrate import upgrade
-from bot.queue import Queue
+from bot.curation.queue import Queue
 from bot.report.compute import build_report
 from bot.schema import Environment
-from bot.store import Store, make_engine
+from bot.store.migrate import upgrade
+from bot.store.store import Store, make_engine
 
 POSTS = 1_000_000
 MEMBERS = 50_000

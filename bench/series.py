@@ -139,11 +139,11 @@ def _due_with_store(schedule: Schedule, grace: timedelta) -> float:
     import tempfile
     from pathlib import Path
 
-    from bot import models as m
     from bot.clock import FakeClock
-    from bot.migrate import upgrade
     from bot.series.publisher import Publisher
-    from bot.store import Store, make_engine
+    from bot.store import models as m
+    from bot.store.migrate import upgrade
+    from bot.store.store import Store, make_engine
 
     logging.disable(logging.INFO)  # the migration's log lines are not figures
     now = datetime(2027, 3, 2, 12, tzinfo=UTC)

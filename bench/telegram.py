@@ -34,7 +34,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings, parse
 from bot.domain import Author, Platform, Post
 from bot.schema import Environment
-from bot.store import Item, make_engine
+from bot.store.store import Item, make_engine
 from sandbox.telegram import StoredMessage, TelegramSandbox
 
 CURATORS = -1001000000001

@@ -21,22 +21,22 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.base import PlatformAdapter
 from adapters.registry import create_adapter
-from bot.amplifier import Amplifier, Outcome
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.curation.amplifier import Amplifier, Outcome
+from bot.curation.pipeline import Pipeline
+from bot.curation.queue import Queue
 from bot.domain import Batch, Platform
 from bot.errors import PlatformError, RateLimited, Transient, Unauthorized
 from bot.health import WatchHealthRecorder
-from bot.migrate import upgrade
-from bot.pipeline import Pipeline
-from bot.queue import Queue
 from bot.series.publisher import PublishOutcome
 from bot.series.runner import SeriesRunner
-from bot.store import IngestResult, Store, engine_for
-from bot.trust import TrustService
+from bot.store.migrate import upgrade
+from bot.store.store import IngestResult, Store, engine_for
+from bot.trust.service import TrustService
 
 if TYPE_CHECKING:
-    from bot.console import Console
+    from bot.console.console import Console
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ class Coalesce:
 
     def _console(self) -> Console | None:
         """The curators' console, on the first platform that offers one; it runs as a service."""
-        from bot.console import Console
+        from bot.console.console import Console
 
         for adapter in self.adapters.values():
             front = adapter.curator_console()

@@ -20,7 +20,7 @@ from bot.errors import ConfigError
 from bot.files import parse_mode
 from bot.schema import Environment, build, number
 from bot.series.settings import SeriesSettings
-from bot.trust_settings import TrustSettings
+from bot.trust.settings import TrustSettings
 
 DEFAULT_CONFIG = "config.yaml"
 

@@ -77,7 +77,7 @@ class Author:
     created_at: datetime | None = None
     followers_count: int | None = None
     # What the author told their own platform about being found, read with the profile: the
-    # names of the signals that hold discovery back (see bot.discovery.SIGNALS). Empty: none.
+    # names of the signals that hold discovery back (see bot.trust.discovery.SIGNALS). Empty: none.
     withheld: frozenset[str] = frozenset()
 
 

@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot import models as m
 from bot.config import Settings
 from bot.domain import CandidateState, Platform
-from bot.store import Store, _insert
+from bot.store import models as m
+from bot.store.store import Store, _insert
 
 WRITE_EVERY = timedelta(seconds=5)  # a busy stream needn't write its health on every batch
 

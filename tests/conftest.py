@@ -16,9 +16,9 @@ from sqlalchemy import Engine, create_engine, text
 
 from bot.clock import FakeClock
 from bot.config import Settings, parse
-from bot.migrate import upgrade
 from bot.schema import Environment
-from bot.store import Store, make_engine
+from bot.store.migrate import upgrade
+from bot.store.store import Store, make_engine
 
 # In CI the property tests draw the same examples on every run (a fixed seed per test), so a
 # landing is judged on the code, not on the draw; on a developer's machine they search afresh.

@@ -61,7 +61,6 @@ from adapters.bluesky.xrpc import (
     is_session_error,
     translate,
 )
-from bot import member_commands
 from bot.clock import Clock, SystemClock
 from bot.domain import (
     Action,
@@ -84,6 +83,7 @@ from bot.errors import (
 )
 from bot.inert import own_tags
 from bot.text import length, split_thread
+from bot.trust import member_commands
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -958,7 +958,7 @@ def _indexed_at(view: Mapping[str, Any]) -> datetime | None:
 
 
 def create(settings: BlueskySettings, app: Settings) -> BlueskyAdapter:
-    from bot.store import engine_for
+    from bot.store.store import engine_for
 
     budget = RateBudget()
     client = make_client(settings.service_url, timeout=settings.request_timeout, budget=budget)

@@ -17,9 +17,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Engine, delete, select
 
-from bot import models as m
 from bot.domain import Platform
-from bot.store import Store, _insert
+from bot.store import models as m
+from bot.store.store import Store, _insert
 
 log = logging.getLogger(__name__)
 

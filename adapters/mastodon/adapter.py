@@ -33,8 +33,6 @@ from adapters.base import PlatformAdapter
 from adapters.mastodon.normalize import id_key, to_author, to_post
 from adapters.mastodon.reach import STATUSES_PER_REQUEST, MastodonReach
 from adapters.mastodon.settings import MastodonSettings
-from bot import member_commands
-from bot.budget import Budget, Limit
 from bot.clock import Clock, SystemClock
 from bot.domain import Action, Author, Batch, MemberRequest, Nomination, Platform, Post, Receipt, TextLimits
 from bot.errors import (
@@ -47,6 +45,8 @@ from bot.errors import (
     Unauthorized,
 )
 from bot.inert import own_tags
+from bot.trust import member_commands
+from bot.trust.budget import Budget, Limit
 
 if TYPE_CHECKING:
     from bot.config import Settings

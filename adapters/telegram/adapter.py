@@ -70,17 +70,17 @@ from adapters.telegram.pacer import Pacer
 from adapters.telegram.profiles import Profiles
 from adapters.telegram.render import LIMITS, RULES, to_html
 from adapters.telegram.settings import TelegramSettings
-from bot import member_commands
 from bot.clock import Clock, SystemClock
-from bot.console import COMMANDS, safe_url
+from bot.console.console import COMMANDS, safe_url
 from bot.domain import Action, Author, Batch, MemberRequest, Nomination, Platform, Post, Receipt
 from bot.errors import MalformedPayload, NotFound, PlatformError, Rejected
 from bot.inert import own_tags
 from bot.richtext import Doc, Span, Style
-from bot.sender_budget import SenderBudget
 from bot.series import interview_chat
 from bot.series.markup import Markup
 from bot.text import fits
+from bot.trust import member_commands
+from bot.trust.sender_budget import SenderBudget
 
 if TYPE_CHECKING:
     from bot.config import Settings

@@ -1,5 +1,5 @@
 """The curators' console on Telegram: cards as HTML messages with inline buttons in the
-curators' group, taps and commands turned into ``bot.console`` events.
+curators' group, taps and commands turned into ``bot.console.console`` events.
 
 Button data is signed (HMAC with a key derived from the bot token, bound to the curators'
 chat), so a forged or altered payload is answered and dropped before it reaches the console.
@@ -32,7 +32,7 @@ from telegram.ext import ContextTypes, ExtBot
 from adapters.telegram.errors import call
 from adapters.telegram.render import to_html
 from adapters.telegram.settings import TelegramSettings
-from bot.console import VERBS, Card, Command, Tap, Timings, Verb
+from bot.console.console import VERBS, Card, Command, Tap, Timings, Verb
 from bot.domain import Platform
 from bot.errors import PlatformError, Rejected
 from bot.richtext import Doc

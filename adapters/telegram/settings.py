@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.console import Timings
+from bot.console.console import Timings
 from bot.errors import ConfigError
 from bot.schema import number, secret_field
 

@@ -21,13 +21,13 @@ from sqlalchemy import bindparam, case, exists, func, literal, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot import models as m
 from bot.config import Settings
 from bot.domain import CandidateState
-from bot.models import UTCDateTime
 from bot.report import sql
 from bot.report.model import Curation, FollowerMonth, PlatformNumbers, Report, Spotlight, TopPost, Week
-from bot.store import Store
+from bot.store import models as m
+from bot.store.models import UTCDateTime
+from bot.store.store import Store
 
 WALK_ENGAGEMENT_FROM = 20_000  # posts in the period
 

@@ -15,13 +15,13 @@ from typing import Any
 from sqlalchemy import Row, Select, func, or_, select
 
 from bot import files
-from bot import models as m
 from bot.config import Settings
 from bot.domain import Platform
 from bot.errors import DirectoryError
 from bot.report import sql
 from bot.report.store import ReachStore
-from bot.store import Store
+from bot.store import models as m
+from bot.store.store import Store
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from bot.config import Settings
 from bot.domain import Platform
 from bot.errors import PlatformError, RateLimited
 from bot.report.store import ReachStore
-from bot.store import Store
-from bot.veto import LastLook, is_frozen
+from bot.store.store import Store
+from bot.trust.veto import LastLook, is_frozen
 
 if TYPE_CHECKING:
     from bot.app import Coalesce

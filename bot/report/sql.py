@@ -11,8 +11,8 @@ from sqlalchemy import BigInteger, Integer, and_, case, cast, extract, false, fu
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot import models as m
 from bot.config import Settings
+from bot.store import models as m
 
 OUT = "out"
 

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from adapters.base import Engagement
-from bot import models as m
 from bot.domain import Author, Platform, Post
 from bot.report import sql
-from bot.store import Store, _insert, chunks, to_domain
+from bot.store import models as m
+from bot.store.store import Store, _insert, chunks, to_domain
 
 
 class ReachStore:

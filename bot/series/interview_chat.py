@@ -23,7 +23,6 @@ from typing import NamedTuple
 
 from sqlalchemy import select
 
-from bot import models as m
 from bot.domain import Platform
 from bot.errors import SeriesError
 from bot.series.interviews import (
@@ -37,7 +36,8 @@ from bot.series.interviews import (
     InterviewBook,
 )
 from bot.series.settings import Question
-from bot.store import owe_member
+from bot.store import models as m
+from bot.store.store import owe_member
 
 log = logging.getLogger(__name__)
 

@@ -21,12 +21,12 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
-from bot import models as m
 from bot.domain import TextLimits
 from bot.errors import SeriesError
 from bot.series.settings import InterviewSettings, Question
 from bot.series.templates import Templates
-from bot.store import Store
+from bot.store import models as m
+from bot.store.store import Store
 from bot.text import length
 
 if TYPE_CHECKING:

@@ -17,11 +17,11 @@ import yaml
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, RowMapping
 
-from bot import models as m
 from bot.domain import Post
 from bot.errors import SeriesError
 from bot.series.templates import KINDS
-from bot.store import Store, _insert
+from bot.store import models as m
+from bot.store.store import Store, _insert
 from bot.text import URL
 
 # Query parameters that say where a link was shared, not what it points to.

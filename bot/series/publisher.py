@@ -19,12 +19,12 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from adapters.base import PlatformAdapter
-from bot import models as m
 from bot.clock import Clock
 from bot.domain import Action, Platform, Receipt
 from bot.errors import PlatformError
-from bot.store import Store, _insert
-from bot.veto import Verdict
+from bot.store import models as m
+from bot.store.store import Store, _insert
+from bot.trust.veto import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class Publisher:
         self.worker = worker
         self.dry_run = dry_run
         self.screen = screen  # a reason a text must not go out as it is (it names a curator), or None
-        # the last look (bot.veto) before each part: (series, slot) -> why not now, or None
+        # the last look (bot.trust.veto) before each part: (series, slot) -> why not now, or None
         self.veto = veto
 
     # -- reading ----------------------------------------------------------------------------

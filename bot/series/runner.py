@@ -16,13 +16,11 @@ from sqlalchemy import select
 
 from adapters.base import PlatformAdapter
 from adapters.registry import inert_rules_for, limits_for, markup_for
-from bot import models as m
-from bot.alerts import alert
 from bot.clock import Clock
 from bot.config import Settings
-from bot.discovery import ProfileRule
+from bot.console.alerts import alert
+from bot.curation.flags import names_a_curator
 from bot.domain import Author, Platform, TextLimits
-from bot.flags import names_a_curator
 from bot.inert import InertRules, inert, inert_html, own_tags
 from bot.report.compute import build_report
 from bot.report.numbers import compose_numbers, last_month
@@ -40,9 +38,11 @@ from bot.series.opportunities import Opportunity, OpportunityList
 from bot.series.publisher import FINAL, Publisher, PublishOutcome
 from bot.series.schedule import Schedule, zone
 from bot.series.settings import SeriesRule
-from bot.store import Store, _insert
+from bot.store import models as m
+from bot.store.store import Store, _insert
 from bot.text import split_thread
-from bot.veto import LastLook, Verdict, is_frozen, profile_refusal, reads_profiles
+from bot.trust.discovery import ProfileRule
+from bot.trust.veto import LastLook, Verdict, is_frozen, profile_refusal, reads_profiles
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,11 @@ from sqlalchemy import Engine, select
 
 from adapters.bluesky.adapter import BlueskyAdapter, make_client
 from adapters.bluesky.settings import BlueskySettings
-from bot import models as m
 from bot.app import Coalesce
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain import Platform
+from bot.store import models as m
 from sandbox.bluesky import BlueskySandbox
 
 TAG = "LatinasInMedicine"

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from bot import models as m
 from bot.app import Coalesce
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain import Platform
+from bot.store import models as m
 from sandbox._server import Fault
 from sandbox.mastodon import MastodonSandbox
 from tests.bot.trust.conftest import make_adapter

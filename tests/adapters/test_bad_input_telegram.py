@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from bot import models as m
 from bot.app import Coalesce
 from bot.clock import FakeClock
 from bot.domain import Platform
+from bot.store import models as m
 from sandbox._server import Fault
 from sandbox.telegram import TelegramSandbox
 from tests.adapters.telegram.conftest import BEA, CHANNEL, COMMUNITY, MARIA, console_settings, make_telegram

@@ -19,12 +19,12 @@ from sqlalchemy import Engine, select
 
 from adapters.mastodon.adapter import MastodonAdapter
 from adapters.mastodon.normalize import html_to_text, to_post
-from bot import models as m
 from bot.app import Coalesce
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain import Action, Platform
 from bot.errors import MalformedPayload, RateLimited, Unauthorized
+from bot.store import models as m
 from sandbox._server import Fault
 from sandbox.mastodon import MastodonSandbox
 from tests.mastodon_adapter import sandbox_adapter
@@ -476,7 +476,7 @@ def test_killed_after_the_boost_before_the_commit_boosts_once_on_restart(
     doomed.send_signal(signal.SIGKILL)
     doomed.wait(10)
     assert len(sandbox.reblogs_of(status)) == 1
-    from bot.store import make_engine
+    from bot.store.store import make_engine
 
     engine = make_engine(db_url)
     with engine.connect() as conn:

@@ -25,10 +25,10 @@ from telegram import Message
 
 from adapters.bluesky.adapter import Position
 from adapters.telegram.normalize import to_post
-from bot.cli import main
+from bot.cli.main import main
 from bot.clock import FakeClock, SystemClock
-from bot.flags import bot_flag
-from bot.queue import Queue
+from bot.curation.flags import bot_flag
+from bot.curation.queue import Queue
 from tests.adapters.bluesky.conftest import build_adapter, network_settings, vault_engine
 from tests.atproto_network.fixture import AtprotoNetwork, atproto_network
 from tests.attacks.bots_world import AUTOMATED, AUTOMATION_NOTE, CURATORS, HUMAN, running

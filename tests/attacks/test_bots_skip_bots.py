@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, select
 
-from bot import models as m
 from bot.clock import FakeClock
+from bot.curation.pipeline import Filters
 from bot.domain import Author, Platform, Post
-from bot.pipeline import Filters
+from bot.store import models as m
 from tests.attacks.bots_world import AUTOMATED, HUMAN, TAG, running
 from tests.conftest import make_settings
 

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.registry import settings_class
-from bot.cli import main
+from bot.cli.main import main
 from bot.config import Settings, parse
 from bot.domain import Platform
 from bot.errors import ConfigError

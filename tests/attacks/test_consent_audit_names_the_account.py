@@ -12,9 +12,9 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from bot import models as m
-from bot.cli import main
+from bot.cli.main import main
 from bot.domain import Platform
+from bot.store import models as m
 from tests.attacks.consent_world import TAG, World, linked_pair, masto, sky, world
 from tests.conftest import BASE_CONFIG
 

@@ -11,11 +11,11 @@ from atproto import AsyncClient, client_utils
 from sqlalchemy import Engine, select
 
 from adapters.bluesky.adapter import Position
-from bot import models as m
 from bot.app import Coalesce
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.domain import Platform
+from bot.store import models as m
 from tests.adapters.bluesky.conftest import build_adapter, network_settings
 from tests.atproto_network.fixture import AtprotoNetwork, atproto_network
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot import models as m
+from bot.store import models as m
 from tests.attacks.consent_world import CODE, World, masto, sky, world
 
 __all__ = ["masto", "sky", "world"]  # fixtures

@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from bot import member_commands as cmd
-from bot import models as m
-from bot.consent import HELP_TEXT
 from bot.domain import Platform
+from bot.store import models as m
+from bot.trust import member_commands as cmd
+from bot.trust.consent import HELP_TEXT
 from tests.adapters.telegram.conftest import BEA, MARIA, SAM, Harness, harness_factory, tg
 from tests.attacks.consent_world import World, masto, sky, world
 

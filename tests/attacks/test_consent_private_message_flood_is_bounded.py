@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from bot import models as m
 from bot.clock import FakeClock
 from bot.domain import Platform
+from bot.store import models as m
 from sandbox.bluesky import BlueskySandbox
 from sandbox.mastodon import MastodonSandbox
 from tests.adapters.telegram.conftest import SAM, Harness, console_settings, harness_factory, tg

@@ -25,11 +25,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from sqlalchemy import Connection, Engine
 
-from bot import member_commands as cmd
-from bot.consent import ConsentRegistry
 from bot.domain import Author, MemberRequest, Platform
-from bot.migrate import upgrade
-from bot.store import Store, make_engine
+from bot.store.migrate import upgrade
+from bot.store.store import Store, make_engine
+from bot.trust import member_commands as cmd
+from bot.trust.consent import ConsentRegistry
 from tests.conftest import make_settings
 
 EXAMPLES = 50

@@ -16,12 +16,12 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
 from adapters.bluesky.normalize import to_author
-from bot import models as m
-from bot.amplifier import WITHHELD_HOLD
 from bot.app import Coalesce
 from bot.clock import FakeClock
 from bot.config import Settings
+from bot.curation.amplifier import WITHHELD_HOLD
 from bot.domain import Platform
+from bot.store import models as m
 from sandbox.bluesky import BlueskySandbox
 from tests.adapters.bluesky.conftest import TAG, build_adapter, sandbox_settings
 from tests.conftest import make_settings

@@ -15,14 +15,14 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
 from adapters.mastodon.normalize import to_author
-from bot import models as m
-from bot.amplifier import WITHHELD_HOLD
 from bot.app import Coalesce
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.discovery import OPTED_OUT, SIGNALS, WITHHELD, ProfileRule, objection
+from bot.curation.amplifier import WITHHELD_HOLD
+from bot.curation.flags import card_flags
 from bot.domain import Platform
-from bot.flags import card_flags
+from bot.store import models as m
+from bot.trust.discovery import OPTED_OUT, SIGNALS, WITHHELD, ProfileRule, objection
 from sandbox.mastodon import MastodonSandbox
 from tests.conftest import make_settings
 from tests.mastodon_adapter import sandbox_adapter

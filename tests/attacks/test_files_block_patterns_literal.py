@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
-from bot import models as m
+from bot.curation.pipeline import Pipeline
 from bot.domain import Author, Batch, Platform, Post
 from bot.errors import QueueError
-from bot.pipeline import Pipeline
-from bot.safety import Blocklist
-from bot.store import Store
+from bot.store import models as m
+from bot.store.store import Store
+from bot.trust.safety import Blocklist
 from tests.conftest import make_settings
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)

@@ -14,13 +14,13 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.cli import main
+from bot.cli.main import main
+from bot.curation.pipeline import Pipeline
 from bot.domain import Author, Batch, Platform, Post
 from bot.files import csv_cell, csv_text, csv_value
-from bot.migrate import upgrade
-from bot.pipeline import Pipeline
 from bot.report import directory
-from bot.store import Store, make_engine
+from bot.store.migrate import upgrade
+from bot.store.store import Store, make_engine
 from tests.conftest import make_settings
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.cli import main
+from bot.cli.main import main
+from bot.curation.pipeline import Pipeline
 from bot.domain import Author, Batch, Platform, Post
-from bot.pipeline import Pipeline
-from bot.store import Store, make_engine
+from bot.store.store import Store, make_engine
 from tests.conftest import make_settings
 
 
@@ -49,7 +49,7 @@ def _seed(tmp_path: Path) -> None:
     """One member with a display name a spreadsheet would run, so the exports have a row."""
     settings = make_settings(database={"url": f"sqlite:///{tmp_path / 'coalesce.db'}"})
     engine = make_engine(settings.database.url)
-    from bot.migrate import upgrade
+    from bot.store.migrate import upgrade
 
     upgrade(engine)
     now = datetime.now(UTC)

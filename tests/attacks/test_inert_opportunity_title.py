@@ -19,7 +19,7 @@ from bot.clock import FakeClock
 from bot.domain import normalize_tag
 from bot.series.opportunities import OpportunityDraft, OpportunityList
 from bot.series.runner import SeriesRunner
-from bot.store import Store
+from bot.store.store import Store
 from sandbox.bluesky import BlueskySandbox
 from sandbox.mastodon import MastodonSandbox
 from sandbox.telegram import TelegramSandbox

@@ -18,14 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
-from bot import models as m
 from bot.app import Coalesce
 from bot.clock import FakeClock
 from bot.config import Settings
+from bot.curation.pipeline import Pipeline
 from bot.domain import Batch, Platform
-from bot.pipeline import Pipeline
 from bot.sanitize import MAX_TAGS, clean_post
-from bot.store import Store
+from bot.store import models as m
+from bot.store.store import Store
 from sandbox.mastodon import MastodonSandbox
 from tests.factories import author, post
 from tests.mastodon_adapter import sandbox_adapter

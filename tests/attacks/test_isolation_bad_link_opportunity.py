@@ -16,13 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
-from bot import models as m
 from bot.clock import FakeClock
-from bot.console import safe_url
+from bot.console.console import safe_url
+from bot.curation.queue import Queue
 from bot.domain import Platform
 from bot.errors import SeriesError
-from bot.queue import Queue
 from bot.series.opportunities import OpportunityList, normalize_url
+from bot.store import models as m
 from sandbox.mastodon import MastodonSandbox
 from sandbox.telegram import TelegramSandbox
 from tests.adapters.telegram import conftest as telegram_world

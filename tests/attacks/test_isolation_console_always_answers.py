@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from bot.clock import FakeClock
-from bot.console import COMMANDS
+from bot.console.console import COMMANDS
 from sandbox.telegram import TelegramSandbox
 from tests.adapters.telegram import conftest as telegram_world
 from tests.adapters.telegram.conftest import ANA, Harness

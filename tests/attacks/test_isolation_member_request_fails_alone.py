@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, text
 
-from bot import models as m
 from bot.clock import FakeClock
-from bot.queue import Queue
+from bot.curation.queue import Queue
+from bot.store import models as m
 from sandbox.telegram import TelegramSandbox
 from tests.adapters.telegram import conftest as telegram_world
 from tests.adapters.telegram.conftest import BEA, COMMUNITY, CURATORS, MARIA, Harness

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot import models as m
 from bot.clock import FakeClock
+from bot.curation.queue import Queue
 from bot.domain import Platform
-from bot.queue import Queue
+from bot.store import models as m
 from sandbox._server import Fault
 from sandbox.mastodon import MastodonSandbox
 from sandbox.telegram import TelegramSandbox

@@ -33,12 +33,12 @@ from adapters.telegram.render import RULES as TELEGRAM
 from adapters.telegram.render import to_html
 from bot.clock import FakeClock
 from bot.config import Settings
+from bot.curation.pipeline import Pipeline
 from bot.domain import Author, Batch, Post, normalize_tag
 from bot.errors import MalformedPayload
 from bot.inert import InertRules, inert
-from bot.pipeline import Pipeline
 from bot.series.markup import Markup
-from bot.store import Store
+from bot.store.store import Store
 from tests.attacks.inert_hostile import (
     ALLOWED,
     hostile,

@@ -24,8 +24,8 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from bot import models as m
-from bot.store import make_engine
+from bot.store import models as m
+from bot.store.store import make_engine
 from sandbox.bluesky import BlueskySandbox
 from sandbox.mastodon import DEFAULT_TOKEN as MASTODON_TOKEN
 from sandbox.mastodon import MastodonSandbox

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import Engine, select
 
 from adapters.telegram.profiles import Profiles
-from bot import models as m
 from bot.clock import FakeClock
 from bot.domain import Platform
+from bot.store import models as m
 from sandbox.telegram import TelegramSandbox
 from tests.adapters.telegram import conftest as world
 from tests.adapters.telegram.conftest import BEA, CHANNEL, COMMUNITY, MARIA, TAG, Harness

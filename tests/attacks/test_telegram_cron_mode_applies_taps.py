@@ -18,8 +18,8 @@ from adapters.telegram.adapter import APPLY_ATTEMPTS
 from bot.app import Coalesce
 from bot.clock import FakeClock
 from bot.domain import Platform
-from bot.migrate import upgrade
-from bot.store import make_engine
+from bot.store.migrate import upgrade
+from bot.store.store import make_engine
 from sandbox.telegram import TelegramSandbox
 from tests.adapters.telegram import conftest as world
 from tests.adapters.telegram.conftest import ANA, CHANNEL, COMMUNITY, CURATORS, MARIA, TAG, Harness

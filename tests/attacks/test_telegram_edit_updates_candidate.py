@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from adapters.mastodon.normalize import to_post as to_mastodon_post
-from bot import models as m
 from bot.clock import FakeClock
 from bot.config import Settings
+from bot.curation.pipeline import Pipeline
+from bot.curation.queue import Queue
 from bot.domain import Author, Batch, Nomination, Platform
-from bot.pipeline import Pipeline
-from bot.queue import Queue
-from bot.store import Store
+from bot.store import models as m
+from bot.store.store import Store
 from sandbox.telegram import TelegramSandbox
 from tests.adapters.telegram import conftest as world
 from tests.adapters.telegram.conftest import BEA, CHANNEL, COMMUNITY, CURATORS, MARIA, TAG, Harness

@@ -18,11 +18,11 @@ from sqlalchemy import Engine, select
 from telegram import Update
 
 from adapters.telegram.normalize import repair_text, to_post
-from bot import models as m
 from bot.app import Coalesce
 from bot.clock import FakeClock
 from bot.domain import Platform
 from bot.domain import normalize_tag as norm
+from bot.store import models as m
 from sandbox.mastodon import MastodonSandbox
 from sandbox.telegram import TelegramSandbox
 from tests.adapters.telegram import conftest as world

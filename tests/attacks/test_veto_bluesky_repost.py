@@ -17,7 +17,7 @@ from bot.app import Coalesce
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain import Platform
-from bot.safety import Blocklist, Freezer
+from bot.trust.safety import Blocklist, Freezer
 from sandbox._server import Fault
 from sandbox.bluesky import BlueskySandbox
 from tests.adapters.bluesky import conftest as bluesky_world

@@ -1,4 +1,4 @@
-"""Every way the central account speaks passes the same last look (bot/veto.py): after a member
+"""Every way the central account speaks passes the same last look (bot/trust/veto.py): after a member
 opts out (or adds #nobot to her profile), is frozen, is blocked — or the curators freeze the
 whole account — the boost, her opportunity in the digest, her interview, her place on the
 members list and the numbers post are tried, and the Mastodon sandbox records no such call.
@@ -18,11 +18,11 @@ from adapters.mastodon.normalize import html_to_text
 from bot.app import Coalesce
 from bot.clock import FakeClock
 from bot.config import Settings
+from bot.curation.queue import Queue
 from bot.domain import Platform, TextLimits
-from bot.queue import Queue
 from bot.report.refresh import Refresher
-from bot.safety import Blocklist, Freezer
 from bot.series.opportunities import OpportunityDraft, OpportunityList
+from bot.trust.safety import Blocklist, Freezer
 from sandbox.mastodon import MastodonSandbox
 from tests.bot.series.conftest import SLOT, TOKEN, mastodon_adapter, series_config
 from tests.conftest import make_settings

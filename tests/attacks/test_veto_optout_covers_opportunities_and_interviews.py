@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from bot.clock import FakeClock
+from bot.curation.queue import Queue
 from bot.domain import Platform, TextLimits
-from bot.queue import Queue
 from bot.series.opportunities import OpportunityList
 from sandbox.mastodon import MastodonSandbox
 from sandbox.telegram import TelegramSandbox
@@ -106,7 +106,7 @@ async def test_opting_out_takes_her_opportunity_out_of_digests_and_withdraws_her
 async def test_an_opt_out_on_her_linked_account_covers_her_telegram_interview(
     harness_factory: Callable[..., Any], tg: TelegramSandbox, masto: MastodonSandbox, clock: FakeClock
 ) -> None:
-    from bot import models as m
+    from bot.store import models as m
 
     h: Harness = await harness_factory(run=False, extra={Platform.MASTODON: make_mastodon(masto, clock)})
     maria = masto.add_account("maria")

@@ -15,9 +15,9 @@ import pytest
 
 from bot.app import Coalesce
 from bot.clock import FakeClock
+from bot.curation.queue import Queue
 from bot.domain import Platform
-from bot.queue import Queue
-from bot.safety import Blocklist, Freezer
+from bot.trust.safety import Blocklist, Freezer
 from sandbox.mastodon import MastodonSandbox
 from sandbox.telegram import TelegramSandbox
 from tests.adapters.telegram import conftest as telegram_world

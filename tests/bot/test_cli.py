@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.cli import parse_when
+from bot.cli.main import parse_when
 from bot.errors import QueueError
 from sandbox.mastodon import MastodonSandbox
 

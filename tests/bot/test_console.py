@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from bot.amplifier import Amplifier
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.console import Card, compose_card
+from bot.console.console import Card, compose_card
+from bot.curation.amplifier import Amplifier
+from bot.curation.queue import AmplificationView, CandidateView, DecisionView, Queue
 from bot.domain import Platform, TextLimits
-from bot.queue import AmplificationView, CandidateView, DecisionView, Queue
 from bot.richtext import Doc, Span, cut_text
-from bot.store import Item, Store
+from bot.store.store import Item, Store
 from tests.factories import author, post
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)

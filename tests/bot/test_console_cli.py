@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.amplifier import Amplifier
-from bot.cli import main
+from bot.cli.main import main
 from bot.clock import SystemClock
 from bot.config import load
-from bot.store import Store, make_engine
+from bot.curation.amplifier import Amplifier
+from bot.store.store import Store, make_engine
 
 
 def test_freeze_and_unfreeze_from_the_command_line(

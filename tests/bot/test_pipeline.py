@@ -9,9 +9,9 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.config import Settings
+from bot.curation.pipeline import Filters, Pipeline, hashtags_in
 from bot.domain import Author, Batch, Nomination, Platform
-from bot.pipeline import Filters, Pipeline, hashtags_in
-from bot.store import Store
+from bot.store.store import Store
 from tests.factories import author, post
 
 

@@ -11,10 +11,10 @@ from sqlalchemy import Engine
 
 from bot.clock import FakeClock
 from bot.config import Settings
+from bot.curation.queue import Queue
 from bot.domain import Platform
 from bot.errors import QueueError
-from bot.queue import Queue
-from bot.store import Item, Store
+from bot.store.store import Item, Store
 from tests.factories import author, post
 
 

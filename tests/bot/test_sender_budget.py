@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.sender_budget import SenderBudget
+from bot.trust.sender_budget import SenderBudget
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from bot import models as m
 from bot.clock import FakeClock
 from bot.domain import Platform
-from bot.migrate import alembic_config
-from bot.store import Item, Store
+from bot.store import models as m
+from bot.store.migrate import alembic_config
+from bot.store.store import Item, Store
 from tests.factories import author, post
 
 

@@ -18,8 +18,8 @@ from adapters.bluesky.settings import BlueskySettings
 from adapters.bluesky.xrpc import RateBudget
 from bot.clock import Clock, FakeClock
 from bot.domain import Batch
-from bot.migrate import upgrade
-from bot.store import make_engine
+from bot.store.migrate import upgrade
+from bot.store.store import make_engine
 from sandbox.bluesky import BlueskySandbox
 from tests.atproto_network.fixture import AtprotoNetwork, atproto_network
 

@@ -17,11 +17,11 @@ import yaml
 from sqlalchemy import Engine, select
 
 from adapters.bluesky.adapter import BlueskyAdapter
-from bot import models as m
 from bot.app import Coalesce
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain import Platform
+from bot.store import models as m
 from sandbox._server import Fault
 from sandbox.bluesky import BlueskySandbox
 from tests.adapters.bluesky.conftest import TAG, build_adapter, sandbox_settings

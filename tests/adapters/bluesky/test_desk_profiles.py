@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.discovery import SIGNALS
+from bot.curation.pipeline import Filters
 from bot.domain import Author, Batch, Nomination, Platform, Post
-from bot.pipeline import Filters
+from bot.trust.discovery import SIGNALS
 from tests.conftest import make_settings
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)

@@ -11,8 +11,8 @@ from typing import Any
 from adapters.bluesky.normalize import read_record
 from adapters.mastodon.normalize import to_post
 from bot.config import Settings
+from bot.curation.pipeline import Filters
 from bot.domain import Author, Platform, Post
-from bot.pipeline import Filters
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 

@@ -16,12 +16,12 @@ from atproto import AsyncClient, client_utils, models
 from sqlalchemy import Engine, select
 
 from adapters.bluesky.adapter import Position
-from bot import models as m
 from bot.app import Coalesce
 from bot.clock import SystemClock
 from bot.config import Settings
+from bot.curation.flags import card_flags
 from bot.domain import Platform
-from bot.flags import card_flags
+from bot.store import models as m
 from tests.adapters.bluesky.conftest import TAG, build_adapter, network_settings
 from tests.atproto_network.fixture import AtprotoNetwork
 

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from bot import models as m
 from bot.app import Coalesce
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.console import compose_card
+from bot.console.console import compose_card
 from bot.domain import Platform
+from bot.store import models as m
 from sandbox.bluesky import BlueskySandbox, cid_of
 from tests.adapters.bluesky.conftest import TAG, build_adapter, sandbox_settings
 

@@ -13,12 +13,12 @@ from sqlalchemy import Engine, select
 
 from adapters.bluesky.adapter import BlueskyAdapter, Position
 from adapters.bluesky.richtext import thread
-from bot import models as m
 from bot.app import Coalesce
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.domain import Action, Platform, Receipt
 from bot.errors import NotFound
+from bot.store import models as m
 from tests.adapters.bluesky.conftest import TAG, build_adapter, follow_until, network_settings, uris
 from tests.atproto_network.fixture import AtprotoAccount, AtprotoNetwork
 

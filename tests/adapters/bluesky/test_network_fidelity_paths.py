@@ -25,10 +25,10 @@ from adapters.bluesky.adapter import BlueskyAdapter, Position
 from bot.clock import FakeClock, SystemClock
 from bot.config import parse
 from bot.domain import Action, Author, Platform
-from bot.migrate import upgrade
 from bot.schema import Environment
 from bot.series.runner import SeriesRunner
-from bot.store import Store, make_engine
+from bot.store.migrate import upgrade
+from bot.store.store import Store, make_engine
 from tests.adapters.bluesky.conftest import WAIT_S, build_adapter, network_settings
 from tests.atproto_network.fixture import AtprotoNetwork
 from tests.bot.series.test_publishing import INTERVIEW_SLOT, confirmed_interview

@@ -19,9 +19,9 @@ from sqlalchemy import Engine, select
 
 from adapters.bluesky.session import SessionVault, session_key
 from adapters.bluesky.xrpc import RateBudget, WritePacer, is_session_error, translate
-from bot import models as m
 from bot.clock import FakeClock
 from bot.errors import MalformedPayload, NotFound, RateLimited, Rejected, Transient, Unauthorized
+from bot.store import models as m
 
 
 def _sdk_error(

@@ -17,11 +17,11 @@ from adapters.base import PlatformAdapter
 from adapters.mastodon.adapter import MastodonAdapter
 from adapters.telegram.adapter import TelegramAdapter, build_application
 from adapters.telegram.settings import TelegramSettings
-from bot import models as m
 from bot.app import Coalesce
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain import Platform
+from bot.store import models as m
 from sandbox.mastodon import MastodonSandbox
 from sandbox.telegram import StoredMessage, TelegramSandbox
 from tests.adapters.test_mastodon import make_adapter as make_mastodon_adapter

@@ -13,12 +13,12 @@ from sqlalchemy import Engine, select
 from adapters.telegram.adapter import spotlight
 from adapters.telegram.render import to_html
 from adapters.telegram.settings import TelegramSettings
-from bot import models as m
 from bot.clock import FakeClock
 from bot.config import parse
 from bot.domain import Action, Author, Platform, Post, Receipt
 from bot.errors import ConfigError, NotFound, RateLimited, Rejected, Unauthorized
 from bot.schema import Environment
+from bot.store import models as m
 from sandbox.mastodon import MastodonSandbox
 from sandbox.telegram import TelegramSandbox
 from tests.adapters.telegram.conftest import (

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from bot import models as m
-from bot.amplifier import Amplifier
 from bot.clock import FakeClock
+from bot.curation.amplifier import Amplifier
+from bot.curation.queue import Queue
 from bot.domain import Batch, Platform
-from bot.queue import Queue
 from bot.series.opportunities import OpportunityList
-from bot.store import Item
+from bot.store import models as m
+from bot.store.store import Item
 from sandbox.telegram import TelegramSandbox
 from tests.adapters.telegram.conftest import ANA, CURATORS, ROSA, SAM, Harness, console_settings
 from tests.factories import author, post

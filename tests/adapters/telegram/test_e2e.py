@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from bot import models as m
 from bot.clock import FakeClock
 from bot.domain import Platform
+from bot.store import models as m
 from sandbox._server import Fault
 from sandbox.bluesky import BlueskySandbox
 from sandbox.mastodon import MastodonSandbox

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot import models as m
 from bot.domain import Platform
 from bot.series.interview_chat import LINK_HELP, InterviewChat
 from bot.series.interviews import ANSWERED, INVITED, QUEUED, WITHDRAWN
+from bot.store import models as m
 from sandbox.telegram import StoredMessage, TelegramSandbox
 from tests.adapters.telegram.conftest import ANA, BEA, CURATORS, MARIA, SAM, Harness
 

@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import update
 
 from adapters.base import Engagement
-from bot import models as m
 from bot.config import Settings
+from bot.curation.queue import Queue
 from bot.domain import Author, CandidateState, Platform, Post
-from bot.queue import Queue
 from bot.report.store import ReachStore
-from bot.store import Item, Store
+from bot.store import models as m
+from bot.store.store import Item, Store
 from tests.conftest import make_settings
 
 SINCE = datetime(2026, 3, 1, tzinfo=UTC)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.cli import main
+from bot.cli.main import main
 from bot.report import directory, render
 from sandbox.mastodon import MastodonSandbox
 from tests.bot.report.conftest import Seeded

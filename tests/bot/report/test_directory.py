@@ -9,7 +9,7 @@ import pytest
 from bot.domain import Platform, Post
 from bot.errors import ConfigError, DirectoryError
 from bot.report import directory
-from bot.store import Item
+from bot.store.store import Item
 from tests.bot.report.conftest import TAG, Seeded, at, who
 
 
@@ -61,7 +61,7 @@ def test_platform_filter_and_limit(seeded: Seeded) -> None:
 def test_blocked_accounts_are_counted_but_not_listed(seeded: Seeded) -> None:
     from sqlalchemy import update
 
-    from bot import models as m
+    from bot.store import models as m
 
     with seeded.store.engine.begin() as conn:
         conn.execute(update(m.Account).where(m.Account.handle == "hospital@med.example").values(blocked=True))

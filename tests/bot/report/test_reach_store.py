@@ -7,11 +7,11 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from adapters.base import Engagement
-from bot import models as m
 from bot.clock import FakeClock
 from bot.domain import Platform
 from bot.report.store import ReachStore
-from bot.store import Item, Store
+from bot.store import models as m
+from bot.store.store import Item, Store
 from tests.factories import author, post
 
 WINDOW = timedelta(days=14)

@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import Engine, select
 
 from adapters.base import PlatformAdapter
-from bot import models as m
 from bot.app import Coalesce
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain import Action, Author, Batch, Platform, Post, Receipt, TextLimits
 from bot.report.compute import build_report
 from bot.report.refresh import ReachService, Refresher, reach_service
-from bot.store import Item
+from bot.store import models as m
+from bot.store.store import Item
 from sandbox.mastodon import MastodonSandbox
 from tests.adapters.test_mastodon import make_adapter
 from tests.conftest import make_settings

@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.domain import Platform
 from bot.series.opportunities import OpportunityDraft, OpportunityList
 from bot.series.runner import SeriesRunner
-from bot.store import Store
+from bot.store.store import Store
 from sandbox.mastodon import MastodonSandbox
 from tests.conftest import make_settings
 from tests.mastodon_adapter import sandbox_adapter

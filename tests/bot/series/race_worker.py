@@ -12,7 +12,7 @@ from bot.config import parse
 from bot.domain import Platform
 from bot.schema import Environment
 from bot.series.runner import SeriesRunner
-from bot.store import Store, make_engine
+from bot.store.store import Store, make_engine
 from tests.bot.series.conftest import TOKEN, mastodon_adapter
 
 

@@ -22,7 +22,7 @@ from bot.domain import Platform
 from bot.schema import Environment
 from bot.series.markup import Markup
 from bot.series.runner import SeriesRunner
-from bot.store import Store
+from bot.store.store import Store
 from bot.text import length
 from sandbox.bluesky import BlueskySandbox
 from sandbox.mastodon import MastodonSandbox

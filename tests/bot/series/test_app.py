@@ -14,16 +14,16 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from adapters.mastodon.normalize import html_to_text
-from bot import models as m
 from bot.app import Coalesce
 from bot.clock import FakeClock
 from bot.config import Settings, parse
+from bot.curation.queue import Queue
 from bot.domain import Platform
-from bot.queue import Queue
 from bot.schema import Environment
 from bot.series.opportunities import OpportunityList
 from bot.series.runner import SeriesRunner
-from bot.store import Store
+from bot.store import models as m
+from bot.store.store import Store
 from sandbox.mastodon import MastodonSandbox
 from tests.bot.series.conftest import (
     SLOT,

@@ -21,7 +21,7 @@ from bot.config import load
 from bot.domain import Platform
 from bot.schema import Environment
 from bot.series.runner import SeriesRunner
-from bot.store import Store, make_engine
+from bot.store.store import Store, make_engine
 from sandbox.mastodon import MastodonSandbox
 
 TOKEN = "tok-series-cli-secret"

@@ -23,7 +23,7 @@ from bot.series.interviews import (
     compose_interview,
     interview_limits,
 )
-from bot.store import Store
+from bot.store.store import Store
 from bot.text import graphemes
 
 LIMITS = {"mastodon": TextLimits(280, "chars", 23), "bluesky": TextLimits(280, "graphemes")}

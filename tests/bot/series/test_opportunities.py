@@ -16,7 +16,7 @@ from bot.series.opportunities import (
     draft_from_post,
     normalize_url,
 )
-from bot.store import Store
+from bot.store.store import Store
 from tests.factories import post
 
 

@@ -14,15 +14,15 @@ from sqlalchemy import Engine, select
 
 from adapters.mastodon.adapter import MastodonAdapter
 from adapters.mastodon.normalize import html_to_text
-from bot import models as m
-from bot.amplifier import Amplifier
 from bot.clock import FakeClock
+from bot.curation.amplifier import Amplifier
+from bot.curation.pipeline import Pipeline
 from bot.domain import Batch, Platform, Receipt, TextLimits
-from bot.pipeline import Pipeline
 from bot.series.interviews import PUBLISHED, WITHDRAWN
 from bot.series.opportunities import OpportunityDraft, OpportunityList
 from bot.series.runner import SeriesRunner
-from bot.store import Store
+from bot.store import models as m
+from bot.store.store import Store
 from sandbox._server import Fault
 from sandbox.mastodon import MastodonSandbox
 from tests.bot.series.conftest import CHICAGO, SLOT, add_opportunities, central_statuses, series_config

@@ -11,11 +11,11 @@ from sqlalchemy import Engine, select
 
 from adapters.mastodon.adapter import MastodonAdapter
 from adapters.mastodon.normalize import html_to_text
-from bot import models as m
 from bot.app import Coalesce
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain import Platform
+from bot.store import models as m
 from sandbox.mastodon import MastodonSandbox
 from tests.mastodon_adapter import sandbox_adapter
 

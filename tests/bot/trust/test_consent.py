@@ -11,11 +11,11 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
-from bot import models as m
 from bot.app import Coalesce
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain import Platform
+from bot.store import models as m
 from sandbox._server import Fault
 from sandbox.mastodon import MastodonSandbox
 from tests.bot.trust.conftest import TAG, directs_to, mention, plain, states

@@ -6,11 +6,11 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, select
 
-from bot import models as m
 from bot.app import Coalesce
 from bot.clock import FakeClock
 from bot.domain import Platform
 from bot.health import report
+from bot.store import models as m
 from sandbox._server import Fault
 from sandbox.mastodon import MastodonSandbox
 from tests.bot.trust.conftest import TAG, states

@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot import member_commands as cmd
-from bot.budget import Budget, Limit
 from bot.clock import FakeClock
 from bot.config import Settings
+from bot.curation.flags import FlagSettings, card_flags, mentions_in, names_a_curator
 from bot.domain import Author, Batch, MemberRequest, Platform
 from bot.errors import ConfigError, RateLimited
-from bot.flags import FlagSettings, card_flags, mentions_in, names_a_curator
 from bot.sanitize import Rejected, clean_batch, clean_post
+from bot.trust import member_commands as cmd
+from bot.trust.budget import Budget, Limit
 from tests.conftest import make_settings
 from tests.factories import author, post
 

@@ -13,12 +13,12 @@ import pytest
 import yaml
 from sqlalchemy import Engine, select, update
 
-from bot import models as m
 from bot.app import Coalesce
-from bot.cli import main
+from bot.cli.main import main
 from bot.clock import FakeClock
 from bot.domain import Platform
-from bot.safety import Freezer, FreezeResult
+from bot.store import models as m
+from bot.trust.safety import Freezer, FreezeResult
 from sandbox.mastodon import MastodonSandbox
 from tests.bot.trust.conftest import TAG, states
 from tests.conftest import BASE_CONFIG

@@ -17,9 +17,9 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from bot import models as m
-from bot.queue import Queue
-from bot.store import Store, make_engine
+from bot.curation.queue import Queue
+from bot.store import models as m
+from bot.store.store import Store, make_engine
 from sandbox._server import Fault
 from sandbox.mastodon import MastodonSandbox
 from tests.conftest import BASE_CONFIG, make_settings

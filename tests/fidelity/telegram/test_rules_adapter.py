@@ -22,7 +22,7 @@ from adapters.telegram.pacer import Pacer
 from adapters.telegram.render import to_html
 from adapters.telegram.settings import TelegramSettings
 from bot.clock import FakeClock
-from bot.console import VERBS, Button, Card, Tap
+from bot.console.console import VERBS, Button, Card, Tap
 from bot.domain import Action, Author, Batch, Platform, Post, Receipt, normalize_tag
 from bot.errors import ConfigError, NotFound, RateLimited, Rejected
 from bot.richtext import Doc

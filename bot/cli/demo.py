@@ -22,8 +22,8 @@ from bot.config import Settings, load
 from bot.domain import Platform
 
 if TYPE_CHECKING:
-    from bot.amplifier import Outcome
     from bot.app import Coalesce
+    from bot.curation.amplifier import Outcome
 
 CURATOR = "ana"
 CURATOR_TELEGRAM = 1001  # ana's Telegram user id: her taps on the cards decide

@@ -1,7 +1,7 @@
 """The consent registry: one place where a member's opt-out, opt-in and linked accounts are kept,
 and what follows from them — waiting candidates withdrawn, earlier amplifications queued to be
 taken back, a confirmation owed to the member, an audit row for every change. Database only; the
-platform calls those lead to (undo, reply) are made by :mod:`bot.trust`.
+platform calls those lead to (undo, reply) are made by :mod:`bot.trust.service`.
 
 A person is the set of accounts sharing ``accounts.person_id`` (an unlinked account is a person
 on its own). Each account keeps its own word (``own_consent``); what holds for every account of
@@ -28,13 +28,13 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
-from bot import member_commands as cmd
-from bot import models as m
 from bot.config import Settings
 from bot.domain import CandidateState, MemberRequest, Platform, normalize_tag
 from bot.series import interview_chat
 from bot.series.interviews import InterviewBook
-from bot.store import Store, _insert, owe_member
+from bot.store import models as m
+from bot.store.store import Store, _insert, owe_member
+from bot.trust import member_commands as cmd
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -431,7 +431,7 @@ class ConsentRegistry:
             )
         elif not req.private:
             reply += PUBLIC_IN_CAVEAT
-        from bot.pipeline import hashtags_in  # the pipeline hands requests here: import late
+        from bot.curation.pipeline import hashtags_in  # the pipeline hands requests here: import late
 
         if self.markers & hashtags_in(req.author.bio):
             reply += " Your profile still says #nobot (or similar), and that keeps you out: remove it first."
@@ -460,7 +460,7 @@ class ConsentRegistry:
         posts = and_(m.Post.account_id.in_(pks), m.Post.account_id != pk)
         withdrawn = own_withdrawn + self.withdraw(conn, posts, "the member opted out", now)
         undoing = own_undoing + self.schedule_undos(conn, posts, "optout", by, now)
-        from bot.veto import opt_out_cascade  # the veto reads consent from here: import late
+        from bot.trust.veto import opt_out_cascade  # the veto reads consent from here: import late
 
         opt_out_cascade(conn, self, pks, now)  # her interviews not yet published, with a note
         return OptOutSummary(len(pks), withdrawn, undoing, own_withdrawn, own_undoing)

@@ -23,8 +23,8 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Connection
 
-from bot import models as m
 from bot.domain import CandidateState, Platform
+from bot.store import models as m
 
 WAITING = (CandidateState.PENDING.value, CandidateState.SNOOZED.value)
 DECIDED = (CandidateState.APPROVED.value, CandidateState.FAILED.value)
@@ -45,7 +45,7 @@ def known(conn: Connection, community_id: int, platform: Platform, post_ids: Seq
 
 
 def apply(conn: Connection, community_id: int, item: Any, row: Any, now: datetime) -> int | None:
-    """Apply one edit (``item``: a ``bot.store.Item`` whose post has ``edited_at``) to the stored
+    """Apply one edit (``item``: a ``bot.store.store.Item`` whose post has ``edited_at``) to the stored
     post ``row``; the id of the candidate it changed, if any. A replayed or older edit is ignored."""
     post = item.post
     if row.edited_at is not None and post.edited_at <= _aware(row.edited_at, post.edited_at):

@@ -14,15 +14,15 @@ from typing import Any
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from bot.alerts import alert
 from bot.config import Settings
-from bot.consent import ConsentRegistry
-from bot.discovery import OPTED_OUT, ProfileRule, objection
+from bot.console.alerts import alert
 from bot.domain import Author, Batch, MemberRequest, Platform, Post
 from bot.domain import hashtags_in as hashtags_in  # its home was here; importers still find it
-from bot.safety import Blocklist, RuntimeBlocks
 from bot.sanitize import clean_batch
-from bot.store import IngestResult, Item, Store
+from bot.store.store import IngestResult, Item, Store
+from bot.trust.consent import ConsentRegistry
+from bot.trust.discovery import OPTED_OUT, ProfileRule, objection
+from bot.trust.safety import Blocklist, RuntimeBlocks
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class Filters:
         return {}
 
     def edit_notes(self, post: Post) -> dict[str, Any]:
-        """What an edit of a stored post means for its candidate (``bot.edits``)."""
+        """What an edit of a stored post means for its candidate (``bot.curation.edits``)."""
         if post.edited_at is None:
             return {}
         markers = sorted(self.rule.markers & post.hashtags)

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot import config as config_mod
 from bot import files, logs
-from bot.cli import EXIT_ERROR, EXIT_OK, Commands, add_mode_option, file_mode, parse_when
+from bot.cli.main import EXIT_ERROR, EXIT_OK, Commands, add_mode_option, file_mode, parse_when
 from bot.clock import SystemClock
 from bot.domain import Platform
 from bot.errors import SeriesError
@@ -41,8 +41,8 @@ class _Ctx:
 
 
 def _ctx(args: argparse.Namespace) -> _Ctx:
-    from bot.migrate import upgrade
-    from bot.store import Store, engine_for
+    from bot.store.migrate import upgrade
+    from bot.store.store import Store, engine_for
 
     settings = config_mod.load(config_mod.config_path(args.config))
     logs.setup(args.log_format, args.log_level, list(settings.secrets))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from alembic import context
 
-from bot.models import Base
+from bot.store.models import Base
 
 config = context.config
 connection = config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("run migrations through bot.store.upgrade(), which supplies the connection")
+    raise RuntimeError("run migrations through bot.store.store.upgrade(), which supplies the connection")
 
 context.configure(
     connection=connection,

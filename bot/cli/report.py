@@ -11,15 +11,16 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot import cli, files
-from bot.cli import EXIT_OK, Commands
+from bot import files
+from bot.cli import main as cli
+from bot.cli.main import EXIT_OK, Commands
 from bot.domain import Platform
 
 EXIT_USAGE = 2  # as argparse exits on a bad option
 
 
 def _store(args: argparse.Namespace) -> tuple[Any, Any]:
-    from bot.store import Store, engine_for
+    from bot.store.store import Store, engine_for
 
     settings = cli._settings(args)
     cli._setup_logs(args, list(settings.secrets))

@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
-from bot import models as m
-from bot.store import Store, _insert
+from bot.store import models as m
+from bot.store.store import Store, _insert
 
 log = logging.getLogger(__name__)
 

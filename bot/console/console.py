@@ -25,11 +25,12 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import and_, func, or_, select, update
 
-from bot import models as m
-from bot.alerts import AlertOutbox, raise_alert
-from bot.amplifier import Amplifier
 from bot.clock import Clock
 from bot.config import Curator, Settings
+from bot.console.alerts import AlertOutbox, raise_alert
+from bot.curation.amplifier import Amplifier
+from bot.curation.flags import view_flags
+from bot.curation.queue import CandidateView, Queue
 from bot.domain import OPEN_STATES, CandidateState, Platform
 from bot.errors import (
     NotFound,
@@ -40,13 +41,12 @@ from bot.errors import (
     SeriesError,
     Unauthorized,
 )
-from bot.flags import view_flags
-from bot.queue import CandidateView, Queue
 from bot.richtext import Doc, Line, Span
 from bot.series.interview_chat import InterviewChat
 from bot.series.interviews import InterviewBook
 from bot.series.opportunities import OpportunityDraft, OpportunityList, guess_kind
-from bot.store import Store, _insert
+from bot.store import models as m
+from bot.store.store import Store, _insert
 
 log = logging.getLogger(__name__)
 
@@ -560,7 +560,7 @@ class Console:
         return more
 
     async def send_alerts(self) -> int:
-        """Alerts about work that failed for good (bot.alerts), each sent at most once."""
+        """Alerts about work that failed for good (bot.console.alerts), each sent at most once."""
         outbox = AlertOutbox(self.store)
         sent = 0
         for waiting in await asyncio.to_thread(outbox.waiting):
@@ -759,7 +759,7 @@ class Console:
 
     def _block(self, curator: str, command: Command, now: datetime) -> Doc:
         """/block and /unblock: the runtime blocklist, as ``python -m bot block`` keeps it."""
-        from bot.safety import Blocklist, normalize  # the console is imported by the adapters: late
+        from bot.trust.safety import Blocklist, normalize  # the console is imported by the adapters: late
 
         kind, _, rest = command.args.strip().partition(" ")
         value, _, reason = rest.strip().partition(" ")

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import argparse
 
-from bot.cli import EXIT_OK, Commands, _queue
+from bot.cli.main import EXIT_OK, Commands, _queue
 
 
 def _switch(args: argparse.Namespace, frozen: bool) -> int:
-    from bot.amplifier import Amplifier
     from bot.clock import SystemClock
+    from bot.curation.amplifier import Amplifier
 
     queue, now = _queue(args)
     curator = queue.settings.curator(args.curator).name  # names the known curators if unknown

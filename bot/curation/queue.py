@@ -12,12 +12,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 
-from bot import models as m
 from bot.config import Settings
-from bot.discovery import ProfileRule, objection
 from bot.domain import OPEN_STATES, CandidateState, Platform
 from bot.errors import QueueError
-from bot.store import Store
+from bot.store import models as m
+from bot.store.store import Store
+from bot.trust.discovery import ProfileRule, objection
 
 _SELF_ACTIONS = ("approve",)
 # What still needs a curator or the amplifier.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.discovery import PlatformSignals
-from bot.flags import FlagSettings
+from bot.curation.flags import FlagSettings
 from bot.schema import number
+from bot.trust.discovery import PlatformSignals
 
 YEAR_HOURS = 24 * 366
 MONTH_MINUTES = 31 * 24 * 60

@@ -15,12 +15,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, false, func, or_, select, update
 from sqlalchemy.engine import Connection
 
-from bot import models as m
 from bot.config import Settings
-from bot.consent import ConsentRegistry
 from bot.domain import Platform
 from bot.errors import QueueError
-from bot.store import Store, _insert
+from bot.store import models as m
+from bot.store.store import Store, _insert
+from bot.trust.consent import ConsentRegistry
 
 log = logging.getLogger(__name__)
 

@@ -70,7 +70,7 @@ async def _run(settings: config_mod.Settings, args: argparse.Namespace) -> int:
     world = None
     adapters = None
     if settings.sandbox.enabled:
-        from bot.demo import world_for
+        from bot.cli.demo import world_for
 
         world = world_for(settings)
         adapters = world.adapters(settings)
@@ -110,8 +110,8 @@ async def _run(settings: config_mod.Settings, args: argparse.Namespace) -> int:
 
 
 def _queue(args: argparse.Namespace) -> Any:
-    from bot.queue import Queue
-    from bot.store import Store, engine_for
+    from bot.curation.queue import Queue
+    from bot.store.store import Store, engine_for
 
     settings = _settings(args)
     _setup_logs(args, list(settings.secrets))
@@ -123,7 +123,7 @@ def _queue(args: argparse.Namespace) -> Any:
 
 
 def _ensure_schema(engine: Any) -> None:
-    from bot.migrate import upgrade
+    from bot.store.migrate import upgrade
 
     upgrade(engine)
 
@@ -189,7 +189,7 @@ def cmd_queue_show(args: argparse.Namespace) -> int:
         print("this is a reply")
     if c.quoted_handle:
         print(f"quotes a post by {c.quoted_handle}")
-    from bot.flags import view_flags
+    from bot.curation.flags import view_flags
 
     for flag in view_flags(queue.settings.trust.flags, c, now):
         print(f"⚑ {flag.text}")
@@ -279,8 +279,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from bot.migrate import upgrade
-    from bot.store import engine_for
+    from bot.store.migrate import upgrade
+    from bot.store.store import engine_for
 
     settings = _settings(args)
     _setup_logs(args, list(settings.secrets))
@@ -291,7 +291,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_demo
+    from bot.cli.demo import run_demo
 
     _setup_logs(args)
     logging.getLogger().setLevel(logging.WARNING)  # the demo narrates; logs only for trouble
@@ -301,7 +301,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # -- parser ------------------------------------------------------------------------------------
 
 # Feature modules that add commands: each has ``register(cli: Commands) -> None``.
-EXTENSIONS: list[str] = ["bot.cli_report", "bot.cli_trust", "bot.cli_series", "bot.cli_console"]
+EXTENSIONS: list[str] = ["bot.cli.report", "bot.cli.trust", "bot.cli.series", "bot.cli.freeze"]
 
 
 class Commands:

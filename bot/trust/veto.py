@@ -22,15 +22,15 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
 from adapters.base import PlatformAdapter
-from bot import member_commands as cmd
-from bot import models as m
 from bot.config import Settings
-from bot.consent import ConsentRegistry
-from bot.discovery import OPTED_OUT, ProfileRule, objection
+from bot.curation.pipeline import Filters
 from bot.domain import Author, Platform, Post
-from bot.pipeline import Filters
-from bot.safety import Blocklist
-from bot.store import Store, owe_member
+from bot.store import models as m
+from bot.store.store import Store, owe_member
+from bot.trust import member_commands as cmd
+from bot.trust.consent import ConsentRegistry
+from bot.trust.discovery import OPTED_OUT, ProfileRule, objection
+from bot.trust.safety import Blocklist
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ FREEZE_HOLD = timedelta(minutes=5)  # work held by /freeze is looked at again th
 # The note that tells a member her opt-out withdrew her interview: part of the consent answer.
 OPTOUT_NOTE = "optout_note"
 # Answers a member is owed whatever her standing: what she asked about her own consent.
-# "link_ask" is the question to a code's owner whether to link (bot.consent.LINK_ASK).
+# "link_ask" is the question to a code's owner whether to link (bot.trust.consent.LINK_ASK).
 CONSENT_ANSWERS = frozenset({*cmd.ALL_KINDS, "link_ask", OPTOUT_NOTE})
 
 
@@ -67,7 +67,7 @@ def is_frozen(store: Store) -> bool:
 
 
 def profile_refusal(fresh: Author, rule: ProfileRule) -> str | None:
-    """Why a member's profile, as just read, opts her out (an opt-out marker, ``bot.discovery``'s
+    """Why a member's profile, as just read, opts her out (an opt-out marker, ``bot.trust.discovery``'s
     rule), or None."""
     found = objection(rule, bio=fresh.bio, withheld=fresh.withheld)
     return found.reason if found is not None and found.kind == OPTED_OUT else None

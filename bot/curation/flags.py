@@ -17,7 +17,7 @@ from bot.schema import number
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.queue import CandidateView
+    from bot.curation.queue import CandidateView
 
 # Patterns that suggest a post may identify a patient. Case-insensitive; English and Spanish,
 # as the communities this bot serves write in both. A community adds its own in the config.
@@ -99,7 +99,7 @@ def card_flags(
 ) -> list[Flag]:
     """Every flag the post earns. ``mentions`` defaults to counting them in the text;
     ``stranger_replies`` is given only by platforms that can tell (None: not known).
-    ``consent_note``: why the profile rule (bot.discovery) holds the post back, if it does."""
+    ``consent_note``: why the profile rule (bot.trust.discovery) holds the post back, if it does."""
     flags: list[Flag] = []
     bot = bot_flag(author_is_bot, automated)
     if bot is not None:

@@ -115,7 +115,7 @@ class Account(Base):
     frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     frozen_by: Mapped[str | None] = mapped_column(String(255))
     # The platform signals the profile last showed against being discovered (space-separated
-    # names from bot.discovery.SIGNALS): under consent opt-out they hold posts back until opt-in.
+    # names from bot.trust.discovery.SIGNALS): under consent opt-out they hold posts back until opt-in.
     withheld: Mapped[str] = mapped_column(String(128), default="", server_default="")
 
 

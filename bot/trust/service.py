@@ -23,16 +23,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from adapters.base import PlatformAdapter
-from bot import models as m
-from bot.alerts import raise_alert
 from bot.clock import Clock
 from bot.config import Settings
-from bot.consent import ConsentRegistry
+from bot.console.alerts import raise_alert
 from bot.domain import OPEN_STATES, Action, Author, CandidateState, Platform, Post, Receipt
 from bot.errors import PlatformError, RateLimited, Transient
-from bot.safety import Blocklist
-from bot.store import Store, _insert, to_domain
-from bot.veto import LastLook, Verdict
+from bot.store import models as m
+from bot.store.store import Store, _insert, to_domain
+from bot.trust.consent import ConsentRegistry
+from bot.trust.safety import Blocklist
+from bot.trust.veto import LastLook, Verdict
 
 if TYPE_CHECKING:
     from bot.app import Coalesce
@@ -82,7 +82,7 @@ class TrustService:
         self.worker = worker
         self.consent = consent or ConsentRegistry(store, settings)
         self.blocklist = Blocklist(store, settings, self.consent)
-        # the one veto every way the account speaks passes (see bot.veto)
+        # the one veto every way the account speaks passes (see bot.trust.veto)
         self.last_look = LastLook(store, settings, self.consent, self.blocklist)
         self.rng = rng or random.Random()
         # Told the database id of each post found deleted, after its undos are queued (digests

@@ -10,14 +10,14 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot import models as m
-from bot.cli import EXIT_ERROR, EXIT_OK, Commands, _ensure_schema, _settings, _setup_logs
+from bot.cli.main import EXIT_ERROR, EXIT_OK, Commands, _ensure_schema, _settings, _setup_logs
 from bot.config import Settings
-from bot.store import Store
+from bot.store import models as m
+from bot.store.store import Store
 
 
 def _open(args: argparse.Namespace) -> tuple[Settings, Store, datetime]:
-    from bot.store import engine_for
+    from bot.store.store import engine_for
 
     settings = _settings(args)
     _setup_logs(args, list(settings.secrets))
@@ -35,7 +35,7 @@ def _curator(settings: Settings, args: argparse.Namespace) -> str:
 
 
 def cmd_block_add(args: argparse.Namespace) -> int:
-    from bot.safety import Blocklist
+    from bot.trust.safety import Blocklist
 
     settings, store, now = _open(args)
     new, withdrawn = Blocklist(store, settings).add(
@@ -48,7 +48,7 @@ def cmd_block_add(args: argparse.Namespace) -> int:
 
 
 def cmd_block_remove(args: argparse.Namespace) -> int:
-    from bot.safety import Blocklist
+    from bot.trust.safety import Blocklist
 
     settings, store, now = _open(args)
     if Blocklist(store, settings).remove(args.kind, args.value, _curator(settings, args), now):
@@ -59,7 +59,7 @@ def cmd_block_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_block_list(args: argparse.Namespace) -> int:
-    from bot.safety import Blocklist
+    from bot.trust.safety import Blocklist
 
     settings, store, _ = _open(args)
     entries = Blocklist(store, settings).entries()
@@ -95,7 +95,7 @@ def cmd_block_list(args: argparse.Namespace) -> int:
 
 
 def cmd_member_freeze(args: argparse.Namespace) -> int:
-    from bot.safety import Freezer
+    from bot.trust.safety import Freezer
 
     settings, store, now = _open(args)
     result = Freezer(store, settings).freeze(args.member, _curator(settings, args), now)
@@ -110,7 +110,7 @@ def cmd_member_freeze(args: argparse.Namespace) -> int:
 
 
 def cmd_member_unfreeze(args: argparse.Namespace) -> int:
-    from bot.safety import Freezer
+    from bot.trust.safety import Freezer
 
     settings, store, now = _open(args)
     result = Freezer(store, settings).unfreeze(args.member, _curator(settings, args), now)
@@ -120,8 +120,8 @@ def cmd_member_unfreeze(args: argparse.Namespace) -> int:
 
 def cmd_member_optout(args: argparse.Namespace) -> int:
     """A member asked by other means (an email, in person): record it as theirs."""
-    from bot.consent import ConsentRegistry
-    from bot.safety import find_member
+    from bot.trust.consent import ConsentRegistry
+    from bot.trust.safety import find_member
 
     settings, store, now = _open(args)
     registry = ConsentRegistry(store, settings)
@@ -137,8 +137,8 @@ def cmd_member_optout(args: argparse.Namespace) -> int:
 
 
 def cmd_member_show(args: argparse.Namespace) -> int:
-    from bot.consent import ConsentRegistry
-    from bot.safety import find_member
+    from bot.trust.consent import ConsentRegistry
+    from bot.trust.safety import find_member
 
     settings, store, _ = _open(args)
     registry = ConsentRegistry(store, settings)
@@ -221,7 +221,7 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 
 def register(cli: Commands) -> None:
-    from bot.safety import KINDS
+    from bot.trust.safety import KINDS
 
     add = cli.command
     block = cli.group("block", "the runtime blocklist: accounts, servers, Bluesky DIDs, keywords")

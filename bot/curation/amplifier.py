@@ -20,15 +20,15 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from adapters.base import PlatformAdapter
-from bot import models as m
 from bot.clock import Clock
 from bot.config import Settings
-from bot.consent import ConsentRegistry
-from bot.discovery import OPTED_OUT, ProfileRule, objection
 from bot.domain import Action, Author, CandidateState, Platform, Post, Receipt
 from bot.errors import MalformedPayload, PlatformError, RateLimited, SeriesError, Transient
-from bot.store import Store, _insert
-from bot.veto import FROZEN, Verdict, is_frozen, reads_profiles
+from bot.store import models as m
+from bot.store.store import Store, _insert
+from bot.trust.consent import ConsentRegistry
+from bot.trust.discovery import OPTED_OUT, ProfileRule, objection
+from bot.trust.veto import FROZEN, Verdict, is_frozen, reads_profiles
 
 __all__ = ["FROZEN", "Amplifier", "Outcome", "Verdict", "Veto", "is_frozen"]
 
@@ -316,7 +316,7 @@ class Amplifier:
         return await self._vetoed(cid, post)
 
     def _profile_verdict(self, platform: Platform, profile: Author, whose: str) -> Verdict | None:
-        """The profile rule (bot.discovery) on the profile as just read (or, where the platform
+        """The profile rule (bot.trust.discovery) on the profile as just read (or, where the platform
         cannot read one, as stored: its platform signals still count)."""
         self.store.set_withheld(platform, profile)
         found = objection(

@@ -1,0 +1,1 @@
+"""The curators' console: cards, their delivery, and the commands curators type."""

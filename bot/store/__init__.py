@@ -1,0 +1,1 @@
+"""The store: the schema, the store's queries, and migrations."""
