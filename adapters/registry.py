@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 from bot.domain import Platform, TextLimits
 
 if TYPE_CHECKING:
-    from adapters.base import PlatformAdapter
     from bot.config import Settings
     from bot.inert import InertRules
+    from bot.ports import PlatformAdapter
 
 # platform -> (settings class, factory(settings, app_settings) -> adapter)
 _SPECS: dict[Platform, tuple[str, str]] = {
@@ -37,8 +37,8 @@ def settings_class(platform: Platform) -> type:
 
 def adapter_class(platform: Platform) -> type[PlatformAdapter]:
     """The adapter class serving ``platform``, found beside its factory (no client is made)."""
-    from adapters.base import PlatformAdapter
     from bot.errors import ConfigError
+    from bot.ports import PlatformAdapter
 
     if platform not in _SPECS:
         raise ConfigError(f"platforms.{platform.value}", "this platform is not supported yet")

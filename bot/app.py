@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.base import PlatformAdapter
 from adapters.registry import create_adapter
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -29,6 +28,7 @@ from bot.curation.queue import Queue
 from bot.domain import Batch, Platform
 from bot.errors import PlatformError, RateLimited, Transient, Unauthorized
 from bot.health import WatchHealthRecorder
+from bot.ports import PlatformAdapter
 from bot.series.publisher import PublishOutcome
 from bot.series.runner import SeriesRunner
 from bot.store.migrate import upgrade

@@ -31,7 +31,6 @@ from atproto_client.client.session import SessionEvent
 from atproto_client.request import AsyncRequest
 from atproto_core.exceptions import AtProtocolError
 
-from adapters.base import PlatformAdapter
 from adapters.bluesky import richtext
 from adapters.bluesky.normalize import (
     POST,
@@ -82,6 +81,7 @@ from bot.errors import (
     Unauthorized,
 )
 from bot.inert import own_tags
+from bot.ports import PlatformAdapter
 from bot.text import length, split_thread
 from bot.trust import member_commands
 

@@ -11,9 +11,9 @@ from typing import Any
 
 from atproto_client import models
 
-from adapters.base import Engagement, ListSync
 from bot.domain import Author, Post
 from bot.errors import NotFound
+from bot.ports import Engagement, ListSync
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,6 @@ from mastodon.errors import (
     MastodonUnauthorizedError,
 )
 
-from adapters.base import PlatformAdapter
 from adapters.mastodon.normalize import id_key, to_author, to_post
 from adapters.mastodon.reach import STATUSES_PER_REQUEST, MastodonReach
 from adapters.mastodon.settings import MastodonSettings
@@ -45,6 +44,7 @@ from bot.errors import (
     Unauthorized,
 )
 from bot.inert import own_tags
+from bot.ports import PlatformAdapter
 from bot.trust import member_commands
 from bot.trust.budget import Budget, Limit
 

@@ -10,9 +10,9 @@ from typing import Any, TypeVar
 
 from mastodon import Mastodon
 
-from adapters.base import Engagement, ListSync
 from bot.domain import Author, Post
 from bot.errors import NotFound, Rejected
+from bot.ports import Engagement, ListSync
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -53,7 +53,6 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from adapters.base import PlatformAdapter
 from adapters.telegram.console import TelegramConsole
 from adapters.telegram.errors import call, translate
 from adapters.telegram.normalize import (
@@ -71,10 +70,12 @@ from adapters.telegram.profiles import Profiles
 from adapters.telegram.render import LIMITS, RULES, to_html
 from adapters.telegram.settings import TelegramSettings
 from bot.clock import Clock, SystemClock
-from bot.console.console import COMMANDS, safe_url
+from bot.console.console import COMMANDS
 from bot.domain import Action, Author, Batch, MemberRequest, Nomination, Platform, Post, Receipt
 from bot.errors import MalformedPayload, NotFound, PlatformError, Rejected
 from bot.inert import own_tags
+from bot.links import safe_url
+from bot.ports import PlatformAdapter
 from bot.richtext import Doc, Span, Style
 from bot.series import interview_chat
 from bot.series.markup import Markup

@@ -32,9 +32,9 @@ from telegram.ext import ContextTypes, ExtBot
 from adapters.telegram.errors import call
 from adapters.telegram.render import to_html
 from adapters.telegram.settings import TelegramSettings
-from bot.console.console import VERBS, Card, Command, Tap, Timings, Verb
 from bot.domain import Platform
 from bot.errors import PlatformError, Rejected
+from bot.ports import VERBS, Card, Command, Tap, Timings, Verb
 from bot.richtext import Doc
 
 log = logging.getLogger(__name__)

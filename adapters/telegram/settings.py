@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.console.console import Timings
 from bot.errors import ConfigError
+from bot.ports import Timings
 from bot.schema import number, secret_field
 
 CHAT_ID_MAX = 2**53 - 1  # Telegram: ids have at most 52 significant bits

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from adapters.base import PlatformAdapter
 from bot import files
 from bot.config import Settings, load
 from bot.domain import Platform
+from bot.ports import PlatformAdapter
 
 if TYPE_CHECKING:
     from bot.app import Coalesce

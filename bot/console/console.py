@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import statistics
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
-from urllib.parse import urlsplit
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 
@@ -41,6 +39,8 @@ from bot.errors import (
     SeriesError,
     Unauthorized,
 )
+from bot.links import safe_url
+from bot.ports import Button, Card, Command, ConsoleFront, Tap, Verb
 from bot.richtext import Doc, Line, Span
 from bot.series.interview_chat import InterviewChat
 from bot.series.interviews import InterviewBook
@@ -50,8 +50,6 @@ from bot.store.store import Store, _insert
 
 log = logging.getLogger(__name__)
 
-Verb = Literal["approve", "reject", "snooze", "retry"]
-VERBS: tuple[Verb, ...] = ("approve", "reject", "snooze", "retry")
 SEND_BATCH = 50  # cards sent per sync pass; the next pass follows at once while more wait
 COMMANDS = ("queue", "stats", "freeze", "unfreeze", "block", "unblock", "opportunity", "interview", "help")
 BLOCK_USAGE = "Usage: /block account|domain|did|keyword VALUE [reason…] (e.g. /block domain pile.example)"
@@ -59,84 +57,6 @@ INTERVIEW_USAGE = "Usage: /interview @handle Name… (e.g. /interview @maria_md 
 OPPORTUNITY_USAGE = (
     "Usage: /opportunity URL TITLE… (e.g. /opportunity https://aamc.org/visiting Visiting rotation)"
 )
-
-
-# -- what a card is --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Button:
-    label: str
-    verb: Verb | None = None  # a decision button…
-    url: str | None = None  # …or a link
-
-
-@dataclass(frozen=True, slots=True)
-class Card:
-    doc: Doc
-    buttons: tuple[tuple[Button, ...], ...] = ()
-    candidate_id: int | None = None  # what the decision buttons decide
-
-    def fingerprint(self) -> str:
-        """Changes exactly when what a curator sees changes (so unchanged cards are not edited)."""
-        shown = self.doc.plain() + "".join(f"|{b.label}>{b.url}" for row in self.buttons for b in row)
-        return hashlib.sha256(shown.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class Timings:
-    nudge_after: timedelta = timedelta(hours=12)
-    expire_after: timedelta = timedelta(days=7)
-    sync_every: timedelta = timedelta(seconds=10)  # how soon decisions made elsewhere show
-
-
-# -- what the front end tells the console, and what it can do ---------------------------------------
-
-
-@dataclass(frozen=True)
-class Tap:
-    """A person tapped a decision button whose data the front end has verified as ours."""
-
-    user: str  # the person's id on the front end's platform
-    verb: Verb
-    candidate_id: int
-    handle: Any = None  # the front end's own object, to answer the tap
-
-
-@dataclass(frozen=True)
-class Command:
-    user: str
-    name: str  # without the slash
-    args: str = ""
-    handle: Any = None
-
-
-class ConsoleFront(Protocol):
-    """The console on one platform. Errors are ``bot.errors``: RateLimited, Rejected, NotFound
-    and Unauthorized mean the message surely did not go out; anything else may have."""
-
-    platform: Platform
-    chat: str  # where the cards go
-    timings: Timings
-
-    async def next_event(self) -> Tap | Command: ...
-
-    async def send_card(self, card: Card, *, reply_to: str | None = None) -> str:
-        """Send ``card``; the message's id."""
-        ...
-
-    async def edit_card(self, message: str, card: Card) -> None:
-        """Show ``card`` in place of message ``message`` (NotFound: a person deleted it)."""
-        ...
-
-    async def answer(self, tap: Tap, text: str, *, alert: bool) -> None: ...
-
-    async def reply(self, command: Command, doc: Doc) -> None: ...
-
-    def start_link(self, payload: str) -> str | None:
-        """A link that opens a private chat with the bot and hands it ``payload``, if the
-        platform has such links (None otherwise)."""
-        ...
 
 
 def surely_undelivered(exc: PlatformError) -> bool:
@@ -160,18 +80,6 @@ def duration(delta: timedelta) -> str:
     return f"{hours // 24} days"
 
 
-def safe_url(url: str | None) -> str | None:
-    """Only web links become links: a platform's odd URL scheme, a link with no host or a port
-    out of range (which would make the platform refuse the whole message) is shown as text, if
-    at all. Never raises."""
-    if not url or not url.startswith(("https://", "http://")) or any(c.isspace() for c in url):
-        return None
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a port out of range
-    except ValueError:
-        return None
-    return url if parts.hostname else None
 
 
 def _names(view: CandidateView, action: str) -> list[str]:

@@ -19,11 +19,11 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from adapters.base import PlatformAdapter
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain import Action, Author, CandidateState, Platform, Post, Receipt
 from bot.errors import MalformedPayload, PlatformError, RateLimited, SeriesError, Transient
+from bot.ports import PlatformAdapter
 from bot.store import models as m
 from bot.store.store import Store, _insert
 from bot.trust.consent import ConsentRegistry

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from adapters.base import ListSync, PlatformAdapter
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain import Platform
 from bot.errors import PlatformError, RateLimited
+from bot.ports import ListSync, PlatformAdapter
 from bot.report.store import ReachStore
 from bot.store.store import Store
 from bot.trust.veto import LastLook, is_frozen

@@ -12,8 +12,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from adapters.base import Engagement
 from bot.domain import Author, Platform, Post
+from bot.ports import Engagement
 from bot.report import sql
 from bot.store import models as m
 from bot.store.store import Store, _insert, chunks, to_domain

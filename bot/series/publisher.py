@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Connection
 
-from adapters.base import PlatformAdapter
 from bot.clock import Clock
 from bot.domain import Action, Platform, Receipt
 from bot.errors import PlatformError
+from bot.ports import PlatformAdapter
 from bot.store import models as m
 from bot.store.store import Store, _insert
 from bot.trust.veto import Verdict

@@ -14,7 +14,6 @@ from functools import partial
 
 from sqlalchemy import select
 
-from adapters.base import PlatformAdapter
 from adapters.registry import inert_rules_for, limits_for, markup_for
 from bot.clock import Clock
 from bot.config import Settings
@@ -22,6 +21,7 @@ from bot.console.alerts import alert
 from bot.curation.flags import names_a_curator
 from bot.domain import Author, Platform, TextLimits
 from bot.inert import InertRules, inert, inert_html, own_tags
+from bot.ports import PlatformAdapter
 from bot.report.compute import build_report
 from bot.report.numbers import compose_numbers, last_month
 from bot.series.digest import Digest, DigestContext, compose_digest

@@ -22,12 +22,12 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from adapters.base import PlatformAdapter
 from bot.clock import Clock
 from bot.config import Settings
 from bot.console.alerts import raise_alert
 from bot.domain import OPEN_STATES, Action, Author, CandidateState, Platform, Post, Receipt
 from bot.errors import PlatformError, RateLimited, Transient
+from bot.ports import PlatformAdapter
 from bot.store import models as m
 from bot.store.store import Store, _insert, to_domain
 from bot.trust.consent import ConsentRegistry

@@ -21,10 +21,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
-from adapters.base import PlatformAdapter
 from bot.config import Settings
 from bot.curation.pipeline import Filters
 from bot.domain import Author, Platform, Post
+from bot.ports import PlatformAdapter
 from bot.store import models as m
 from bot.store.store import Store, owe_member
 from bot.trust import member_commands as cmd

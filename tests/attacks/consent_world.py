@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from adapters.base import PlatformAdapter
 from adapters.bluesky.adapter import BlueskyAdapter
 from adapters.mastodon.normalize import html_to_text
 from bot.app import Coalesce
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain import Platform
+from bot.ports import PlatformAdapter
 from bot.store import models as m
 from sandbox.bluesky import POST, BlueskySandbox
 from sandbox.mastodon import MastodonSandbox

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from bot.clock import FakeClock
-from bot.console.console import safe_url
 from bot.curation.queue import Queue
 from bot.domain import Platform
 from bot.errors import SeriesError
+from bot.links import safe_url
 from bot.series.opportunities import OpportunityList, normalize_url
 from bot.store import models as m
 from sandbox.mastodon import MastodonSandbox

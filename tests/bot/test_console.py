@@ -10,10 +10,11 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.console.console import Card, compose_card
+from bot.console.console import compose_card
 from bot.curation.amplifier import Amplifier
 from bot.curation.queue import AmplificationView, CandidateView, DecisionView, Queue
 from bot.domain import Platform, TextLimits
+from bot.ports import Card
 from bot.richtext import Doc, Span, cut_text
 from bot.store.store import Item, Store
 from tests.factories import author, post

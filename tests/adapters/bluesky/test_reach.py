@@ -10,10 +10,10 @@ import pytest
 from atproto import AsyncClient, client_utils
 from sqlalchemy import Engine
 
-from adapters.base import Engagement
 from adapters.bluesky.adapter import BlueskyAdapter
 from bot.clock import SystemClock
 from bot.domain import Action, Author
+from bot.ports import Engagement
 from sandbox.bluesky import BlueskySandbox
 from tests.adapters.bluesky.conftest import TAG, build_adapter, network_settings
 from tests.atproto_network.fixture import AtprotoNetwork

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from adapters.base import PlatformAdapter
 from adapters.mastodon.adapter import MastodonAdapter
 from adapters.telegram.adapter import TelegramAdapter, build_application
 from adapters.telegram.settings import TelegramSettings
@@ -21,6 +20,7 @@ from bot.app import Coalesce
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain import Platform
+from bot.ports import PlatformAdapter
 from bot.store import models as m
 from sandbox.mastodon import MastodonSandbox
 from sandbox.telegram import StoredMessage, TelegramSandbox

@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import update
 
-from adapters.base import Engagement
 from bot.config import Settings
 from bot.curation.queue import Queue
 from bot.domain import Author, CandidateState, Platform, Post
+from bot.ports import Engagement
 from bot.report.store import ReachStore
 from bot.store import models as m
 from bot.store.store import Item, Store

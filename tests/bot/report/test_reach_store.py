@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from adapters.base import Engagement
 from bot.clock import FakeClock
 from bot.domain import Platform
+from bot.ports import Engagement
 from bot.report.store import ReachStore
 from bot.store import models as m
 from bot.store.store import Item, Store

@@ -10,11 +10,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, select
 
-from adapters.base import PlatformAdapter
 from bot.app import Coalesce
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain import Action, Author, Batch, Platform, Post, Receipt, TextLimits
+from bot.ports import PlatformAdapter
 from bot.report.compute import build_report
 from bot.report.refresh import ReachService, Refresher, reach_service
 from bot.store import models as m

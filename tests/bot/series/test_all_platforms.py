@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from adapters.base import PlatformAdapter
 from adapters.bluesky import richtext
 from adapters.bluesky.adapter import BlueskyAdapter
 from adapters.mastodon.normalize import html_to_text
@@ -19,6 +18,7 @@ from adapters.telegram.adapter import TelegramAdapter, build_application
 from bot.clock import FakeClock
 from bot.config import Settings, parse
 from bot.domain import Platform
+from bot.ports import PlatformAdapter
 from bot.schema import Environment
 from bot.series.markup import Markup
 from bot.series.runner import SeriesRunner

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from adapters.base import Engagement
 from adapters.mastodon.adapter import MastodonAdapter
 from adapters.mastodon.normalize import html_to_text
 from bot.clock import FakeClock
 from bot.domain import Action, Author, Platform, Post, Receipt
 from bot.errors import NotFound, Rejected, Unauthorized
+from bot.ports import Engagement
 from tests.fidelity.mastodon.cassettes import Interaction, Replay, find, load, require_recordings
 from tests.mastodon_adapter import sandbox_adapter
 

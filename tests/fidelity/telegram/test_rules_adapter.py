@@ -22,9 +22,9 @@ from adapters.telegram.pacer import Pacer
 from adapters.telegram.render import to_html
 from adapters.telegram.settings import TelegramSettings
 from bot.clock import FakeClock
-from bot.console.console import VERBS, Button, Card, Tap
 from bot.domain import Action, Author, Batch, Platform, Post, Receipt, normalize_tag
 from bot.errors import ConfigError, NotFound, RateLimited, Rejected
+from bot.ports import VERBS, Button, Card, Tap
 from bot.richtext import Doc
 from bot.schema import Environment, build
 from bot.series import interview_chat

@@ -1,18 +1,20 @@
-"""The contract every platform adapter fulfils; the core talks to platforms only through it."""
+"""The core's ports: the contract every platform adapter fulfils, and the contract of the curators'
+console on a platform. The core talks to platforms only through these; adapters import this
+module, never the reverse."""
 
 from __future__ import annotations
 
 import abc
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import timedelta
+from typing import Any, Literal, Protocol
 
 from bot.domain import Action, Author, Batch, Platform, Post, Receipt, TextLimits
 from bot.inert import InertRules, inert, inert_html
-
-if TYPE_CHECKING:
-    from bot.console.console import ConsoleFront
+from bot.richtext import Doc
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,3 +171,85 @@ class PlatformAdapter(abc.ABC):
         """Make the central account's list ``title`` hold exactly ``members`` (created if need be).
         Only members who consented are ever passed in."""
         return None
+
+
+Verb = Literal["approve", "reject", "snooze", "retry"]
+VERBS: tuple[Verb, ...] = ("approve", "reject", "snooze", "retry")
+
+
+# -- the console contract: what a card is ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    label: str
+    verb: Verb | None = None  # a decision button…
+    url: str | None = None  # …or a link
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    doc: Doc
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    candidate_id: int | None = None  # what the decision buttons decide
+
+    def fingerprint(self) -> str:
+        """Changes exactly when what a curator sees changes (so unchanged cards are not edited)."""
+        shown = self.doc.plain() + "".join(f"|{b.label}>{b.url}" for row in self.buttons for b in row)
+        return hashlib.sha256(shown.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Timings:
+    nudge_after: timedelta = timedelta(hours=12)
+    expire_after: timedelta = timedelta(days=7)
+    sync_every: timedelta = timedelta(seconds=10)  # how soon decisions made elsewhere show
+
+
+# -- what the front end tells the console, and what it can do ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Tap:
+    """A person tapped a decision button whose data the front end has verified as ours."""
+
+    user: str  # the person's id on the front end's platform
+    verb: Verb
+    candidate_id: int
+    handle: Any = None  # the front end's own object, to answer the tap
+
+
+@dataclass(frozen=True)
+class Command:
+    user: str
+    name: str  # without the slash
+    args: str = ""
+    handle: Any = None
+
+
+class ConsoleFront(Protocol):
+    """The console on one platform. Errors are ``bot.errors``: RateLimited, Rejected, NotFound
+    and Unauthorized mean the message surely did not go out; anything else may have."""
+
+    platform: Platform
+    chat: str  # where the cards go
+    timings: Timings
+
+    async def next_event(self) -> Tap | Command: ...
+
+    async def send_card(self, card: Card, *, reply_to: str | None = None) -> str:
+        """Send ``card``; the message's id."""
+        ...
+
+    async def edit_card(self, message: str, card: Card) -> None:
+        """Show ``card`` in place of message ``message`` (NotFound: a person deleted it)."""
+        ...
+
+    async def answer(self, tap: Tap, text: str, *, alert: bool) -> None: ...
+
+    async def reply(self, command: Command, doc: Doc) -> None: ...
+
+    def start_link(self, payload: str) -> str | None:
+        """A link that opens a private chat with the bot and hands it ``payload``, if the
+        platform has such links (None otherwise)."""
+        ...
