@@ -254,6 +254,8 @@ def parse(data: Any, env: Environment | None = None) -> Settings:
             "curation.approvals_required",
             f"needs {base.curation.approvals_required} curators but only {len(curators)} are listed",
         )
+    if base.sandbox.enabled:  # the demo's config names its platforms as production does
+        env.unset_credential = "sandbox"
     platforms: dict[Platform, Any] = {}
     for name, raw in raw_platforms.items():
         key = f"platforms.{name}"

@@ -3,7 +3,11 @@ the console cards, the adapters and (next) the web console."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+# Query parameters that only tell an advertiser where a click came from.
+TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|dclid|mc_cid|mc_eid|igshid|ref_src|_hsenc|_hsmi|si)$", re.I)
 
 
 def safe_url(url: str | None) -> str | None:
@@ -18,3 +22,19 @@ def safe_url(url: str | None) -> str | None:
     except ValueError:
         return None
     return url if parts.hostname else None
+
+
+def without_tracking(url: str) -> str:
+    """``url`` without its tracking parameters (``utm_…``, ``fbclid``, ``gclid`` …); everything
+    else — the other parameters in their order and spelling, the fragment — stays as written.
+    A link that cannot be read is returned unchanged. Never raises."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if not parts.query:
+        return url
+    kept = [p for p in parts.query.split("&") if not TRACKING.match(p.split("=", 1)[0])]
+    if len(kept) == len(parts.query.split("&")):
+        return url
+    return urlunsplit(parts._replace(query="&".join(kept)))

@@ -124,10 +124,14 @@ class Environment:
     def __init__(self, values: Mapping[str, str] | None = None) -> None:
         self._values = dict(os.environ if values is None else values)
         self.secrets: set[str] = set()
+        # The sandbox hands out its own credentials, so a credential left unset is no mistake there.
+        self.unset_credential: str | None = None
 
     def expand(self, text: str, key: str, *, secret: bool) -> str:
         def sub(m: re.Match[str]) -> str:
             name = m.group(1)
+            if (name not in self._values or self._values[name] == "") and secret and self.unset_credential:
+                return self.unset_credential
             if name not in self._values or self._values[name] == "":
                 raise ConfigError(key, f"environment variable {name} is not set")
             value = self._values[name]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -222,6 +223,15 @@ def _parse_multipart(ctype: str, body: bytes) -> dict[str, list[str]]:
     return out
 
 
+class _QuietOnHangUp(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that resets a kept-alive connection while the handler waits for its next
+        # request (a cancelled long poll) is no error here; anything else is still printed.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class LoopbackServer:
     """Serves a :class:`Router` on 127.0.0.1 (port 0 by default) from a daemon thread."""
 
@@ -232,7 +242,7 @@ class LoopbackServer:
         self.handled: list[tuple[str, str]] = []  # requests whose work is done, in order
         self.served = threading.Condition()  # notified after every handled request
         self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        self._httpd = _QuietOnHangUp(("127.0.0.1", port), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 

@@ -19,13 +19,13 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from bot.domain import Post
 from bot.errors import SeriesError
+from bot.links import TRACKING, without_tracking
 from bot.series.templates import KINDS
 from bot.store import models as m
 from bot.store.store import Store, _insert
 from bot.text import URL
 
 # Query parameters that say where a link was shared, not what it points to.
-_TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|dclid|mc_cid|mc_eid|igshid|ref_src|_hsenc|_hsmi|si)$", re.I)
 _UNRESERVED_OR_PATH = "/:@!$&'()*+,;=-._~"
 
 _KIND_WORDS = {
@@ -78,7 +78,7 @@ def normalize_url(url: str) -> str:
     path = quote(unquote(parts.path), safe=_UNRESERVED_OR_PATH + "%")
     path = re.sub(r"/{2,}", "/", path).rstrip("/")
     query = sorted(
-        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING.match(k)
     )
     key = host + (f":{port}" if port else "") + path
     return key + (f"?{urlencode(query)}" if query else "")
@@ -111,7 +111,7 @@ class OpportunityDraft:
         return replace(
             self,
             title=title,
-            url=self.url.strip(),
+            url=without_tracking(self.url.strip()),
             organisation=" ".join(self.organisation.split()),
             eligibility=tags,
             language=(self.language or None) and self.language.strip().lower(),
