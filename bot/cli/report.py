@@ -144,7 +144,14 @@ async def _refresh(settings: Any, store: Any) -> int:
     from bot.clock import SystemClock
     from bot.report.refresh import Refresher
 
-    adapters = {p: create_adapter(p, settings) for p in settings.enabled_platforms()}
+    world = None
+    if settings.sandbox.enabled:  # the demo's config: the platforms are its sandboxes
+        from bot.cli.demo import world_for
+
+        world = world_for(settings)
+        adapters = world.adapters(settings)
+    else:
+        adapters = {p: create_adapter(p, settings) for p in settings.enabled_platforms()}
     try:
         for adapter in adapters.values():
             await adapter.start()
@@ -153,6 +160,8 @@ async def _refresh(settings: Any, store: Any) -> int:
         for adapter in adapters.values():
             await adapter.close()
         store.engine.dispose()
+        if world is not None:
+            world.stop()
     for platform, r in results.items():
         said = [f"{r.engagement} posts' engagement", f"{r.follows_checked} accounts' follows"]
         if r.followers is not None:

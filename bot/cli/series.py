@@ -374,12 +374,19 @@ async def _withdraw(args: argparse.Namespace, who: str) -> int:
     settings = config_mod.load(config_mod.config_path(args.config))
     logs.setup(args.log_format, args.log_level, list(settings.secrets))
     settings.curator(who)
-    app = Coalesce(settings, worker="cli")
+    world = None
+    if settings.sandbox.enabled:  # the demo's config: the platforms are its sandboxes
+        from bot.cli.demo import world_for
+
+        world = world_for(settings)
+    app = Coalesce(settings, worker="cli", adapters=world.adapters(settings) if world else None)
     await app.start()
     try:
         interview, outcomes = await app.series.withdraw_interview(args.id, by=who)
     finally:
         await app.stop()
+        if world is not None:
+            world.stop()
     print(f"#{interview.id} withdrawn.")
     for o in outcomes:
         print(f"  {o.platform.value}: {o.state} {o.detail}".rstrip())
