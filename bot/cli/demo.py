@@ -305,7 +305,9 @@ async def _demo(config_file: Path) -> int:
         await app.start()
         say("\n2. Coalesce reads the hashtag timeline and the central account's mentions.")
         # One platform after another, so the same run gives the same candidate ids every time.
-        ingested = {p: await app.watch_once(p) for p in (Platform.MASTODON, Platform.BLUESKY, Platform.TELEGRAM)}
+        ingested = {
+            p: await app.watch_once(p) for p in (Platform.MASTODON, Platform.BLUESKY, Platform.TELEGRAM)
+        }
         result = ingested[Platform.MASTODON]
         say(f"   {result.stored} posts stored; {len(result.candidates)} wait for a curator.")
         reasons = {
@@ -402,7 +404,9 @@ async def _until(condition: Any, app: Coalesce, cycles: int = 10) -> bool:
     return False
 
 
-async def _series_and_report(app: Coalesce, world: DemoWorld, settings: Settings, directory: Path) -> list[Path]:
+async def _series_and_report(
+    app: Coalesce, world: DemoWorld, settings: Settings, directory: Path
+) -> list[Path]:
     """Steps 7 to 10: a digest edition, an interview from invitation to publication, a member's
     opt-out and its undo, and the report for a grant application."""
     from bot.report import chart, render
@@ -449,7 +453,10 @@ async def _series_and_report(app: Coalesce, world: DemoWorld, settings: Settings
     for draft in drafts:
         added = app.series.opportunities.add(draft, now).opportunity
         say(f"   #{added.id} {added.kind:11} {added.url}")
-    say(f"   The scheduler publishes it {digest_at.astimezone(zone):%a %d %b %H:%M} ({settings.series.timezone}),")
+    say(
+        f"   The scheduler publishes it {digest_at.astimezone(zone):%a %d %b %H:%M} "
+        f"({settings.series.timezone}),"
+    )
     say("   in English and in Spanish, on every platform. What the Spanish edition on Bluesky says:")
     spanish = app.series.digest("es", Platform.BLUESKY, day).parts
     for line in "\n\n".join(spanish).splitlines():
@@ -476,15 +483,24 @@ async def _series_and_report(app: Coalesce, world: DemoWorld, settings: Settings
     limits = app.series.interview_limits(app.series.platforms(rules["interview"]))
     interview = book.get(interview.id)
     fits = not check_fit(interview.text or "", limits, book.sections(interview))
-    say(f"   She answers the four questions; the post {'fits' if fits else 'does not fit'} every platform (280 characters).")
+    say(
+        f"   She answers the four questions; the post {'fits' if fits else 'does not fit'} "
+        "every platform (280 characters)."
+    )
     book.approve(interview.id, by="rosa", now=now, limits=limits)
     say("   rosa approves the text; Dra. Paz reads it and says yes by email:")
     book.confirm(interview.id, now, via=f"cli:{CURATOR} (email)")
-    say(f"   `python -m bot interviews confirm {interview.id} --as {CURATOR} --via email` puts it in the queue.")
+    say(
+        f"   `python -m bot interviews confirm {interview.id} --as {CURATOR} --via email` "
+        "puts it in the queue."
+    )
     thursday = SeriesRunner(app.store, app.adapters, settings, _At(interview_at), worker="demo")
     out = [o for o in await thursday.run_due() if o.series == "interview" and o.state == "done"]
     when = interview_at.astimezone(zone)
-    say(f"   {when:%a %d %b %H:%M}: published on {', '.join(sorted(o.platform.value for o in out))}. On Mastodon:")
+    say(
+        f"   {when:%a %d %b %H:%M}: published on "
+        f"{', '.join(sorted(o.platform.value for o in out))}. On Mastodon:"
+    )
     statuses = world.mastodon.statuses_by(world.mastodon.central)
     posted = next((s for s in reversed(statuses) if "Paz" in s.get("content", "")), None)
     if posted is not None:
@@ -500,7 +516,10 @@ async def _series_and_report(app: Coalesce, world: DemoWorld, settings: Settings
     say("   and the bot answers her privately saying so. Nothing of hers is amplified from now on.")
     world.mastodon.post("lupe_md", f"@{central} optin", visibility="direct")
     await _until(lambda: _consent_of(app, "lupe_md") == "in", app)
-    say(f"   She sends “optin”: she takes part again ({_consent_of(app, 'lupe_md')}); what was taken back stays")
+    say(
+        f"   She sends “optin”: she takes part again ({_consent_of(app, 'lupe_md')}); "
+        "what was taken back stays"
+    )
     say("   taken back until a curator approves it again.")
 
     say("\n10. The community in numbers, for a grant application (`python -m bot report …`):")
