@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.registry import create_adapter
+from adapters.registry import REGISTRY, create_adapter
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.curation.amplifier import Amplifier, Outcome
@@ -141,6 +141,7 @@ class Coalesce:
             worker=self.worker,
             dry_run=self.dry_run,
             last_look=self.trust.last_look,
+            catalog=REGISTRY,
         )
         self.services.append(self.series.service)
         open_intents = self.amplifier.reconcile()
