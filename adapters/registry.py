@@ -1,9 +1,13 @@
 """Which adapter serves which platform. Modules load lazily: a platform that is not enabled
-never imports its client library (it keeps start-up fast and memory low)."""
+never imports its client library (it keeps start-up fast and memory low).
+
+Only the composition root (``bot.app``, ``bot.cli``) imports this module; it hands the core
+``REGISTRY`` (a ``bot.ports.PlatformCatalog``) where the core needs to know a platform."""
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bot.domain import Platform, TextLimits
@@ -71,3 +75,24 @@ def create_adapter(platform: Platform, settings: Settings) -> PlatformAdapter:
     factory = _load(_SPECS[platform][1])
     adapter: PlatformAdapter = factory(settings.platforms[platform], settings)
     return adapter
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The registry as the core's ``PlatformCatalog``: each platform's settings schema and what
+    its adapter class declares, with no client made."""
+
+    def settings_class(self, platform: Platform) -> type:
+        return settings_class(platform)
+
+    def limits(self, platform: Platform) -> TextLimits:
+        return limits_for(platform)
+
+    def markup(self, platform: Platform) -> str:
+        return markup_for(platform)
+
+    def inert_rules(self, platform: Platform) -> InertRules | None:
+        return inert_rules_for(platform)
+
+
+REGISTRY = Registry()

@@ -214,6 +214,7 @@ async def _latencies(network: Any, tmp: Path) -> list[float]:
 
     from adapters.bluesky.adapter import BlueskyAdapter, Position, make_client
     from adapters.bluesky.settings import BlueskySettings
+    from adapters.registry import settings_class
     from bot.app import Coalesce
     from bot.config import parse
     from bot.domain import Platform
@@ -226,6 +227,7 @@ async def _latencies(network: Any, tmp: Path) -> list[float]:
             "database": {"url": f"sqlite:///{tmp / 'bench.db'}"},
         },
         Environment({}),
+        schemas=settings_class,
     )
     central = network.central
     cfg = BlueskySettings(

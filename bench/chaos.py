@@ -41,6 +41,7 @@ from typing import Any
 import yaml
 from sqlalchemy import create_engine, func, select, text
 
+from adapters.registry import settings_class
 from bench.registry import group
 from bot.config import Settings, load
 from bot.curation.queue import Queue
@@ -307,7 +308,7 @@ class Chaos:
             world = World(self.rng).start()
             try:
                 config, env = world.config(directory, db_url)
-                settings = load(config, Environment({**os.environ, **env}))
+                settings = load(config, Environment({**os.environ, **env}), schemas=settings_class)
                 engine = make_engine(db_url)
                 workers = Workers(config, env, directory)
                 try:
@@ -834,7 +835,9 @@ class Soak:
                 ]
                 skies = [sky.add_account(f"b{i}.test", display_name=f"B {i}") for i in range(30)]
                 settings = parse(
-                    self._config(Path(tmp), masto, sky, tg), Environment({"SOAK_MASTODON_TOKEN": masto.token})
+                    self._config(Path(tmp), masto, sky, tg),
+                    Environment({"SOAK_MASTODON_TOKEN": masto.token}),
+                    schemas=settings_class,
                 )
                 adapters = self._adapters(settings, clock, masto, sky, tg)
                 app = Coalesce(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from adapters.registry import settings_class
 from bench.registry import group
 from bot.config import Settings, parse
 from bot.curation.pipeline import Pipeline
@@ -31,6 +32,7 @@ def settings() -> Settings:
     return parse(
         {"community": {"slug": "bench", "name": "Bench", "hashtags": ["LatinasInMedicine"]}},
         Environment({}),
+        schemas=settings_class,
     )
 
 

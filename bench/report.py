@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, text
 
+from adapters.registry import settings_class
 from bench.registry import group
 from bot.config import Settings, parse
 from bot.curation.queue import Queue
@@ -48,6 +49,7 @@ def settings() -> Settings:
     return parse(
         {"community": {"slug": "bench", "name": "Bench", "hashtags": ["LatinasInMedicine"]}},
         Environment({}),
+        schemas=settings_class,
     )
 
 

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from adapters.registry import settings_class
 from adapters.telegram.adapter import TelegramAdapter, build_application
 from adapters.telegram.settings import TelegramSettings
 from bench.registry import group
@@ -83,7 +84,7 @@ def settings() -> Settings:
         "curators": [{"name": "ana", "telegram": ANA}],
         "amplify": {"max_per_hour": 3600, "burst": 100},
     }
-    return parse(data, Environment({}))
+    return parse(data, Environment({}), schemas=settings_class)
 
 
 def sandbox(clock: Clock) -> TelegramSandbox:

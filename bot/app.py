@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.registry import create_adapter
+from adapters.registry import REGISTRY, create_adapter
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.curation.amplifier import Amplifier, Outcome
@@ -29,6 +29,7 @@ from bot.domain import Batch, Platform
 from bot.errors import PlatformError, RateLimited, Transient, Unauthorized
 from bot.health import WatchHealthRecorder
 from bot.ports import PlatformAdapter
+from bot.report.refresh import ReachService, Refresher
 from bot.series.publisher import PublishOutcome
 from bot.series.runner import SeriesRunner
 from bot.store.migrate import upgrade
@@ -85,6 +86,7 @@ class Coalesce:
         self.series: SeriesRunner  # the weekly digest and the mini-interviews, on their schedule
         self.trust: TrustService  # consent, undos, deleted originals; the amplifier's last veto
         self.health: WatchHealthRecorder
+        self.reach: ReachService  # keeps the report's numbers fresh
         self.adapters: dict[Platform, PlatformAdapter] = {}
         self._started: set[Platform] = set()  # adapters whose start() succeeded; the rest retry it
         self.wake = asyncio.Event()  # set when there may be new work for the amplifier
@@ -141,14 +143,23 @@ class Coalesce:
             worker=self.worker,
             dry_run=self.dry_run,
             last_look=self.trust.last_look,
+            catalog=REGISTRY,
         )
         self.services.append(self.series.service)
         open_intents = self.amplifier.reconcile()
         if open_intents:
             log.warning("resuming amplifications interrupted by a restart", extra={"count": open_intents})
-        from bot.report.refresh import reach_service  # engagement, followers, follows, members lists
-
-        self.services.append(reach_service)
+        # engagement, followers, follows, members lists
+        refresher = Refresher(
+            self.store,
+            self.adapters,
+            self.settings,
+            self.clock,
+            dry_run=self.dry_run,
+            last_look=self.trust.last_look,
+        )
+        self.reach = ReachService(refresher, self.clock, self.settings.report.refresh_minutes)
+        self.services.append(self.reach.serve)
         for adapter in self.adapters.values():
             adapter.attach(self.adapters)
         self.console = self._console()

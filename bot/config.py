@@ -6,7 +6,7 @@ Every mistake stops start-up with one line naming the key path and what was expe
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -229,10 +229,13 @@ def _platform(name: Any, key: str) -> Platform:
         raise ConfigError(key, f"unknown platform (expected one of: {expected})") from None
 
 
-def parse(data: Any, env: Environment | None = None) -> Settings:
-    """Validate already-loaded YAML data into Settings."""
-    from adapters.registry import settings_class  # the registry knows each platform's schema
+#: Each platform's settings class (its schema): the composition root passes the adapters'
+#: registry's (``adapters.registry.REGISTRY.settings_class``), so the core imports no adapter.
+PlatformSchemas = Callable[[Platform], type]
 
+
+def parse(data: Any, env: Environment | None = None, *, schemas: PlatformSchemas) -> Settings:
+    """Validate already-loaded YAML data into Settings; ``schemas`` reads each platform's part."""
     env = env or Environment()
     if not isinstance(data, dict):
         raise ConfigError("(top level)", "expected a mapping of settings")
@@ -260,7 +263,7 @@ def parse(data: Any, env: Environment | None = None) -> Settings:
     for name, raw in raw_platforms.items():
         key = f"platforms.{name}"
         platform = _platform(name, key)
-        platforms[platform] = build(settings_class(platform), raw, key, env)
+        platforms[platform] = build(schemas(platform), raw, key, env)
     database = base.database
     override = env.get("DATABASE_URL")
     if override:
@@ -290,7 +293,7 @@ def config_path(explicit: str | None) -> Path:
     return Path(explicit or os.environ.get("COALESCE_CONFIG") or DEFAULT_CONFIG)
 
 
-def load(path: str | Path, env: Environment | None = None) -> Settings:
+def load(path: str | Path, env: Environment | None = None, *, schemas: PlatformSchemas) -> Settings:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -305,4 +308,4 @@ def load(path: str | Path, env: Environment | None = None) -> Settings:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(str(path), f"{problem}{where}") from None
-    return parse(data, env)
+    return parse(data, env, schemas=schemas)

@@ -37,6 +37,20 @@ class ListSync:
     pending: tuple[str, ...] = ()  # account ids that cannot be listed yet (a follow request waits)
 
 
+class PlatformCatalog(Protocol):
+    """What the core may know of each platform without making its adapter: the schema of its
+    settings and what its adapter class declares about text. The composition root passes the
+    adapters' registry (``adapters.registry.REGISTRY``); nothing in the core imports it."""
+
+    def settings_class(self, platform: Platform) -> type: ...
+
+    def limits(self, platform: Platform) -> TextLimits: ...
+
+    def markup(self, platform: Platform) -> str: ...
+
+    def inert_rules(self, platform: Platform) -> InertRules | None: ...
+
+
 class PlatformAdapter(abc.ABC):
     """One platform, one central account.
 

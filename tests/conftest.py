@@ -14,6 +14,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 
+from adapters.registry import settings_class
 from bot.clock import FakeClock
 from bot.config import Settings, parse
 from bot.schema import Environment
@@ -113,7 +114,7 @@ def make_settings(**overrides: Any) -> Settings:
             data[section] = {**data[section], key: value}
         else:
             data[section] = value
-    return parse(data, Environment({"MASTODON_TOKEN": "sekrit-token-value"}))
+    return parse(data, Environment({"MASTODON_TOKEN": "sekrit-token-value"}), schemas=settings_class)
 
 
 @pytest.fixture

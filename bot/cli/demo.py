@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from adapters.registry import settings_class
 from bot import files
 from bot.config import Settings, load
 from bot.domain import Platform
@@ -293,7 +294,7 @@ def run_demo(directory: Path) -> int:
 async def _demo(config_file: Path) -> int:
     from bot.app import Coalesce
 
-    settings = load(config_file)
+    settings = load(config_file, schemas=settings_class)
     world = world_for(settings)
     central = world.mastodon.central["acct"]
     say(f"1. A pretend Mastodon server is running at {world.mastodon.base_url}.")

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from adapters.registry import settings_class
 from bot import config as config_mod
 from bot import logs
 from bot.errors import CoalesceError, ConfigError, QueueError
@@ -30,7 +31,7 @@ EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
 
 
 def _settings(args: argparse.Namespace) -> config_mod.Settings:
-    return config_mod.load(config_mod.config_path(args.config))
+    return config_mod.load(config_mod.config_path(args.config), schemas=settings_class)
 
 
 def file_mode(args: argparse.Namespace, settings: config_mod.Settings) -> int:

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from adapters.registry import REGISTRY, settings_class
 from bot import config as config_mod
 from bot import files, logs
 from bot.cli.main import EXIT_ERROR, EXIT_OK, Commands, add_mode_option, file_mode, parse_when
@@ -44,14 +45,14 @@ def _ctx(args: argparse.Namespace) -> _Ctx:
     from bot.store.migrate import upgrade
     from bot.store.store import Store, engine_for
 
-    settings = config_mod.load(config_mod.config_path(args.config))
+    settings = config_mod.load(config_mod.config_path(args.config), schemas=settings_class)
     logs.setup(args.log_format, args.log_level, list(settings.secrets))
     engine = engine_for(settings)
     upgrade(engine)
     clock = SystemClock()
     now = clock.now()
     store = Store.open(engine, settings.community.slug, settings.community.name, now)
-    runner = SeriesRunner(store, {}, settings, clock, worker="cli")
+    runner = SeriesRunner(store, {}, settings, clock, worker="cli", catalog=REGISTRY)
     return _Ctx(settings, runner, now)
 
 
@@ -371,7 +372,7 @@ def cmd_interviews_withdraw(args: argparse.Namespace) -> int:
 async def _withdraw(args: argparse.Namespace, who: str) -> int:
     from bot.app import Coalesce
 
-    settings = config_mod.load(config_mod.config_path(args.config))
+    settings = config_mod.load(config_mod.config_path(args.config), schemas=settings_class)
     logs.setup(args.log_format, args.log_level, list(settings.secrets))
     settings.curator(who)
     world = None

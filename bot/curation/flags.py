@@ -12,52 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from bot.errors import ConfigError
-from bot.schema import number
+from bot.trust.settings import FlagSettings
 
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.curation.queue import CandidateView
 
-# Patterns that suggest a post may identify a patient. Case-insensitive; English and Spanish,
-# as the communities this bot serves write in both. A community adds its own in the config.
-DEFAULT_PATIENT_PATTERNS: tuple[str, ...] = (
-    r"\b(?:d\.?o\.?b\.?|date of birth|fecha de nacimiento)\b\s*[:#]?\s*\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}",
-    r"\b(?:mrn|medical record (?:number|no\.?|#)|chart (?:number|no\.?|#)|n[úu]mero de expediente)"
-    r"\s*[:#]?\s*\d{4,}",
-    r"\bmy (?:patient|pt)\b.{0,80}?\b\d{1,3}[\s-]?(?:yo|y/o|years?[- ]old|[mf])\b",
-    r"\b\d{1,3}[\s-]?(?:yo|y/o|years?[- ]old)\b.{0,80}?\bmy (?:patient|pt)\b",
-    r"\bmi paciente\b.{0,80}?\b\d{1,3}\s?a[ñn]os\b",
-    r"\bmy (?:patient|pt)\b.{0,60}?\b(?:room|bed|rm)\s*#?\s*\d{1,4}\b",
-)
-
 _MENTION = re.compile(r"(?<![\w@/])@[\w.-]+(?:@[\w-]+(?:\.[\w-]+)+)?")
-
-
-@dataclass(frozen=True)
-class FlagSettings:
-    """``trust.flags`` in the config: when a card gets which flag."""
-
-    # an author's account younger than this
-    new_account_days: float = number(30.0, 0, 36_500, unit="days", zero="off")
-    many_mentions: int = number(5, 0, 10_000, zero="off")  # the post mentions this many accounts or more
-    # this many replies from accounts that don't follow the author
-    stranger_replies: int = number(10, 0, 1_000_000, zero="off")
-    # how often an open candidate's replies are counted again
-    pile_on_recheck_minutes: float = number(15.0, 0, 31 * 24 * 60, unit="minutes", zero="never")
-    patient_patterns: tuple[str, ...] = DEFAULT_PATIENT_PATTERNS
-
-    def validate(self, key: str) -> None:
-        for i, pattern in enumerate(self.patient_patterns):
-            try:
-                re.compile(pattern, re.IGNORECASE)
-            except re.error as exc:
-                raise ConfigError(
-                    f"{key}.patient_patterns[{i}]", f"not a regular expression ({exc})"
-                ) from None
-
-    def compiled(self) -> tuple[re.Pattern[str], ...]:
-        return tuple(re.compile(p, re.IGNORECASE | re.DOTALL) for p in self.patient_patterns)
 
 
 @dataclass(frozen=True)

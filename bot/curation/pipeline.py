@@ -103,7 +103,7 @@ class Filters:
         return {}
 
     def edit_notes(self, post: Post) -> dict[str, Any]:
-        """What an edit of a stored post means for its candidate (``bot.curation.edits``)."""
+        """What an edit of a stored post means for its candidate (``bot.store.edits``)."""
         if post.edited_at is None:
             return {}
         markers = sorted(self.rule.markers & post.hashtags)

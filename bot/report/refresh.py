@@ -13,7 +13,6 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from bot.clock import Clock
 from bot.config import Settings
@@ -23,9 +22,6 @@ from bot.ports import ListSync, PlatformAdapter
 from bot.report.store import ReachStore
 from bot.store.store import Store
 from bot.trust.veto import LastLook, is_frozen
-
-if TYPE_CHECKING:
-    from bot.app import Coalesce
 
 log = logging.getLogger(__name__)
 
@@ -172,10 +168,6 @@ class ReachService:
             self.round_done.set()
             await self.clock.sleep(self.minutes * 60)
 
-
-async def reach_service(app: Coalesce, stop: asyncio.Event) -> None:
-    """The app's service (``Coalesce.services``) that keeps the report's numbers fresh."""
-    refresher = Refresher(
-        app.store, app.adapters, app.settings, app.clock, dry_run=app.dry_run, last_look=app.trust.last_look
-    )
-    await ReachService(refresher, app.clock, app.settings.report.refresh_minutes).run(stop)
+    async def serve(self, _app: object, stop: asyncio.Event) -> None:
+        """As one of the app's services (``Coalesce.services``)."""
+        await self.run(stop)

@@ -14,14 +14,13 @@ from functools import partial
 
 from sqlalchemy import select
 
-from adapters.registry import inert_rules_for, limits_for, markup_for
 from bot.clock import Clock
 from bot.config import Settings
 from bot.console.alerts import alert
 from bot.curation.flags import names_a_curator
 from bot.domain import Author, Platform, TextLimits
 from bot.inert import InertRules, inert, inert_html, own_tags
-from bot.ports import PlatformAdapter
+from bot.ports import PlatformAdapter, PlatformCatalog
 from bot.report.compute import build_report
 from bot.report.numbers import compose_numbers, last_month
 from bot.series.digest import Digest, DigestContext, compose_digest
@@ -76,9 +75,7 @@ class SeriesRunner:
         *,
         worker: str,
         dry_run: bool = False,
-        limits: Callable[[Platform], TextLimits] = limits_for,
-        markup: Callable[[Platform], str] = markup_for,
-        inert_rules: Callable[[Platform], InertRules | None] = inert_rules_for,
+        catalog: PlatformCatalog,  # each platform's text limits and markup, without an adapter
         last_look: LastLook | None = None,
     ) -> None:
         self.store = store
@@ -87,9 +84,9 @@ class SeriesRunner:
         self.settings = settings
         self.series = settings.series
         self.clock = clock
-        self.limits = limits
-        self.markup = markup
-        self.inert_rules = inert_rules
+        self.limits: Callable[[Platform], TextLimits] = catalog.limits
+        self.markup: Callable[[Platform], str] = catalog.markup
+        self.inert_rules: Callable[[Platform], InertRules | None] = catalog.inert_rules
         self.rules = {r.name: r for r in self.series.schedule if r.enabled}
         if settings.report.monthly_post and not any(r.kind == "numbers" for r in self.series.schedule):
             # report.monthly_post without a series of its own: 10:00 on the 1st, series time zone

@@ -18,9 +18,9 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.pool import NullPool
 
-from bot.curation import edits
 from bot.domain import Author, CandidateState, Platform, Post
 from bot.files import OWNER_ONLY, private_sqlite
+from bot.store import edits
 from bot.store import models as m
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ class Item:
     nominated_by: str | None = None
     kind: str = "post"
     nominated_by_stranger: bool = False  # the nominating account never took part (a card flag)
-    # For an edit of a stored post (``bot.curation.edits``): the opt-out marker it now carries, if any, and
+    # For an edit of a stored post (``bot.store.edits``): the opt-out marker it now carries, if any, and
     # whether it lost the community hashtag.
     edit_optout: str | None = None
     edit_untagged: bool = False

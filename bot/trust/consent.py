@@ -29,12 +29,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
 from bot.config import Settings
-from bot.domain import CandidateState, MemberRequest, Platform, normalize_tag
+from bot.domain import CandidateState, MemberRequest, Platform, hashtags_in, normalize_tag
 from bot.series import interview_chat
 from bot.series.interviews import InterviewBook
 from bot.store import models as m
 from bot.store.store import Store, _insert, owe_member
 from bot.trust import member_commands as cmd
+from bot.trust.withdrawal import withdraw_interviews
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -431,8 +432,6 @@ class ConsentRegistry:
             )
         elif not req.private:
             reply += PUBLIC_IN_CAVEAT
-        from bot.curation.pipeline import hashtags_in  # the pipeline hands requests here: import late
-
         if self.markers & hashtags_in(req.author.bio):
             reply += " Your profile still says #nobot (or similar), and that keeps you out: remove it first."
         reply += " Send 'optout' any time."
@@ -460,9 +459,10 @@ class ConsentRegistry:
         posts = and_(m.Post.account_id.in_(pks), m.Post.account_id != pk)
         withdrawn = own_withdrawn + self.withdraw(conn, posts, "the member opted out", now)
         undoing = own_undoing + self.schedule_undos(conn, posts, "optout", by, now)
-        from bot.trust.veto import opt_out_cascade  # the veto reads consent from here: import late
-
-        opt_out_cascade(conn, self, pks, now)  # her interviews not yet published, with a note
+        # her interviews not yet published are withdrawn, each with a private note
+        covered = set(pks)
+        name = self.settings.community.name
+        withdraw_interviews(conn, self.store.community_id, name, lambda _conn, pk: pk in covered, now)
         return OptOutSummary(len(pks), withdrawn, undoing, own_withdrawn, own_undoing)
 
     def opt_out(

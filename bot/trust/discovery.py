@@ -16,38 +16,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from bot.domain import hashtags_in, normalize_tag
-from bot.errors import ConfigError
+from bot.trust.settings import SIGNALS
 
 if TYPE_CHECKING:
     from bot.config import Settings
 
-# The signals adapters read, by the names ``Author.withheld`` and the settings use, with what a
-# curator reads on the card when one holds a post back.
-SIGNALS: dict[str, str] = {
-    "discoverable": "is not discoverable on their server",
-    "noindex": "asks search engines not to index them",
-    "no_unauthenticated": "asks to be shown only to logged-in users",
-}
 OPTED_OUT: Literal["opted_out"] = "opted_out"
 WITHHELD: Literal["withheld"] = "withheld"
-
-
-@dataclass(frozen=True)
-class PlatformSignals:
-    """``trust.respect_platform_signals``: which signals count as "not (yet) consenting".
-    Every one is respected unless the community turns it off here."""
-
-    discoverable: bool = True
-    noindex: bool = True
-    no_unauthenticated: bool = True
-
-    def validate(self, key: str) -> None:
-        for name in SIGNALS:
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{key}.{name}", "expected true or false")
-
-    def respected(self) -> frozenset[str]:
-        return frozenset(name for name in SIGNALS if getattr(self, name))
 
 
 @dataclass(frozen=True)

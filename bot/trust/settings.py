@@ -1,15 +1,81 @@
-"""``trust`` in the config: consent links, undo and deletion checks, health, request budgets, flags."""
+"""``trust`` in the config: consent links, undo and deletion checks, health, request budgets, flags
+(read by ``bot.curation.flags``) and the platform signals respected (``bot.trust.discovery``).
+Settings only: this module imports no other part of the bot but the schema, so the config can."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
-from bot.curation.flags import FlagSettings
+from bot.errors import ConfigError
 from bot.schema import number
-from bot.trust.discovery import PlatformSignals
 
 YEAR_HOURS = 24 * 366
 MONTH_MINUTES = 31 * 24 * 60
+
+# Patterns that suggest a post may identify a patient. Case-insensitive; English and Spanish,
+# as the communities this bot serves write in both. A community adds its own in the config.
+DEFAULT_PATIENT_PATTERNS: tuple[str, ...] = (
+    r"\b(?:d\.?o\.?b\.?|date of birth|fecha de nacimiento)\b\s*[:#]?\s*\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}",
+    r"\b(?:mrn|medical record (?:number|no\.?|#)|chart (?:number|no\.?|#)|n[úu]mero de expediente)"
+    r"\s*[:#]?\s*\d{4,}",
+    r"\bmy (?:patient|pt)\b.{0,80}?\b\d{1,3}[\s-]?(?:yo|y/o|years?[- ]old|[mf])\b",
+    r"\b\d{1,3}[\s-]?(?:yo|y/o|years?[- ]old)\b.{0,80}?\bmy (?:patient|pt)\b",
+    r"\bmi paciente\b.{0,80}?\b\d{1,3}\s?a[ñn]os\b",
+    r"\bmy (?:patient|pt)\b.{0,60}?\b(?:room|bed|rm)\s*#?\s*\d{1,4}\b",
+)
+
+# The signals adapters read, by the names ``Author.withheld`` and the settings use, with what a
+# curator reads on the card when one holds a post back.
+SIGNALS: dict[str, str] = {
+    "discoverable": "is not discoverable on their server",
+    "noindex": "asks search engines not to index them",
+    "no_unauthenticated": "asks to be shown only to logged-in users",
+}
+
+
+@dataclass(frozen=True)
+class FlagSettings:
+    """``trust.flags`` in the config: when a card gets which flag."""
+
+    # an author's account younger than this
+    new_account_days: float = number(30.0, 0, 36_500, unit="days", zero="off")
+    many_mentions: int = number(5, 0, 10_000, zero="off")  # the post mentions this many accounts or more
+    # this many replies from accounts that don't follow the author
+    stranger_replies: int = number(10, 0, 1_000_000, zero="off")
+    # how often an open candidate's replies are counted again
+    pile_on_recheck_minutes: float = number(15.0, 0, 31 * 24 * 60, unit="minutes", zero="never")
+    patient_patterns: tuple[str, ...] = DEFAULT_PATIENT_PATTERNS
+
+    def validate(self, key: str) -> None:
+        for i, pattern in enumerate(self.patient_patterns):
+            try:
+                re.compile(pattern, re.IGNORECASE)
+            except re.error as exc:
+                raise ConfigError(
+                    f"{key}.patient_patterns[{i}]", f"not a regular expression ({exc})"
+                ) from None
+
+    def compiled(self) -> tuple[re.Pattern[str], ...]:
+        return tuple(re.compile(p, re.IGNORECASE | re.DOTALL) for p in self.patient_patterns)
+
+
+@dataclass(frozen=True)
+class PlatformSignals:
+    """``trust.respect_platform_signals``: which signals count as "not (yet) consenting".
+    Every one is respected unless the community turns it off here."""
+
+    discoverable: bool = True
+    noindex: bool = True
+    no_unauthenticated: bool = True
+
+    def validate(self, key: str) -> None:
+        for name in SIGNALS:
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{key}.{name}", "expected true or false")
+
+    def respected(self) -> frozenset[str]:
+        return frozenset(name for name in SIGNALS if getattr(self, name))
 
 
 @dataclass(frozen=True)
@@ -39,4 +105,3 @@ class TrustSettings:
     # Which of the members' own platform signals (not discoverable, noindex, logged-in users
     # only) hold their posts back until they opt in; all of them unless turned off here.
     respect_platform_signals: PlatformSignals = field(default_factory=PlatformSignals)
-

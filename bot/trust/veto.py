@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from bot.config import Settings
@@ -26,11 +26,12 @@ from bot.curation.pipeline import Filters
 from bot.domain import Author, Platform, Post
 from bot.ports import PlatformAdapter
 from bot.store import models as m
-from bot.store.store import Store, owe_member
+from bot.store.store import Store
 from bot.trust import member_commands as cmd
 from bot.trust.consent import ConsentRegistry
 from bot.trust.discovery import OPTED_OUT, ProfileRule, objection
 from bot.trust.safety import Blocklist
+from bot.trust.withdrawal import OPTOUT_NOTE, interview_account, withdraw_interviews
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,6 @@ FROZEN = "frozen"  # the switch curators flip with /freeze
 MEMBER_HOLD = timedelta(minutes=15)  # a frozen member's work is looked at again then
 FREEZE_HOLD = timedelta(minutes=5)  # work held by /freeze is looked at again then
 
-# The note that tells a member her opt-out withdrew her interview: part of the consent answer.
-OPTOUT_NOTE = "optout_note"
 # Answers a member is owed whatever her standing: what she asked about her own consent.
 # "link_ask" is the question to a code's owner whether to link (bot.trust.consent.LINK_ASK).
 CONSENT_ANSWERS = frozenset({*cmd.ALL_KINDS, "link_ask", OPTOUT_NOTE})
@@ -199,22 +198,8 @@ class LastLook:
     def interview_account(
         self, conn: Connection, platform: str | None, member_ref: str | None, handle: str
     ) -> int | None:
-        """The account an interview belongs to: the one that opened its link, else (an interview
-        imported by a curator) the account with its handle on its platform; None if unknown."""
-        a = m.Account
-        # an interview a curator entered without a platform is matched by its handle anywhere
-        mine = (a.community_id == self.cid, a.platform == platform if platform else a.id.is_not(None))
-        if member_ref and not member_ref.startswith("invite:"):
-            found = conn.execute(select(a.id).where(*mine, a.platform_account_id == member_ref)).scalar()
-            if found is not None:
-                return int(found)
-        wanted = handle.strip().lstrip("@").casefold()
-        if not wanted:
-            return None
-        found = conn.execute(
-            select(a.id).where(*mine, func.lower(func.ltrim(a.handle, "@")) == wanted).order_by(a.id).limit(1)
-        ).scalar()
-        return int(found) if found is not None else None
+        """The account an interview belongs to (:func:`bot.trust.withdrawal.interview_account`)."""
+        return interview_account(conn, self.cid, platform, member_ref, handle)
 
     def interview(self, interview_id: int, now: datetime) -> Verdict | None:
         """An interview about to be published: the freeze, then its member's standing (the
@@ -304,98 +289,11 @@ class LastLook:
 
     def sweep(self, now: datetime) -> int:
         """Interviews not yet published of members who opted out or are blocked are withdrawn,
-        each with a private note to her (the safety net behind :func:`opt_out_cascade`)."""
+        each with a private note to her (the safety net behind the consent registry's opt-out)."""
+
+        def out_or_blocked(conn: Connection, pk: int) -> bool:
+            standing = self.consent.consent_of(conn, pk)
+            return standing["consent"] == "out" or bool(standing["blocked"])
+
         with self.store.engine.begin() as conn:
-            return withdraw_interviews(conn, self, None, now)
-
-
-_OPEN_INTERVIEW = ("invited", "answered", "awaiting_consent", "queued", "scheduled")
-
-
-def withdraw_interviews(conn: Connection, look: LastLook, people: Sequence[int] | None, now: datetime) -> int:
-    """Inside ``conn``'s transaction: withdraw the open interviews of the accounts ``people``
-    (None: of everyone who opted out or is blocked), mark what of them was published for deletion,
-    and queue a private note to each member. Returns how many were withdrawn."""
-    i, a = m.Interview, m.Account
-    rows = conn.execute(
-        select(i.id, i.platform, i.member_ref, i.handle, i.series, i.slot, i.version, i.language).where(
-            i.community_id == look.cid, i.state.in_(_OPEN_INTERVIEW)
-        )
-    ).all()
-    withdrawn = 0
-    for row in rows:
-        pk = look.interview_account(conn, row.platform, row.member_ref, row.handle)
-        if pk is None:
-            continue
-        if people is not None:
-            if pk not in people:
-                continue
-        else:
-            standing = look.consent.consent_of(conn, pk)
-            if standing["consent"] != "out" and not standing["blocked"]:
-                continue
-        done = conn.execute(
-            update(i)
-            .where(i.id == row.id, i.version == row.version, i.state.in_(_OPEN_INTERVIEW))
-            .values(
-                state="withdrawn",
-                withdrawn_at=now,
-                withdrawn_by="system: the member opted out",
-                version=row.version + 1,
-            )
-        ).rowcount
-        if not done:
-            continue
-        withdrawn += 1
-        if row.series is not None and row.slot is not None:
-            conn.execute(
-                update(m.Publication)
-                .where(
-                    m.Publication.community_id == look.cid,
-                    m.Publication.series == row.series,
-                    m.Publication.slot == row.slot,
-                    m.Publication.state.in_(("intent", "done", "failed")),
-                )
-                .values(state="withdrawing", lease_owner=None, lease_until=None)
-            )
-        blocked = conn.execute(select(a.blocked).where(a.id == pk)).scalar()
-        if not blocked:
-            _queue_note(conn, look, int(row.id), str(row.language or "en"), pk, now)
-        log.info("interview withdrawn: the member opted out", extra={"interview": row.id})
-    return withdrawn
-
-
-_NOTE = {
-    "en": (
-        "You opted out, so your mini-interview with {community} was withdrawn and will not be "
-        "published. If you would still like it published, write to the curators."
-    ),
-    "es": (
-        "Pediste no ser compartida, así que tu mini-entrevista con {community} fue retirada y no "
-        "se publicará. Si aun así quieres que se publique, escribe a las curadoras."
-    ),
-}
-
-
-def _queue_note(
-    conn: Connection, look: LastLook, interview_id: int, language: str, account_pk: int, now: datetime
-) -> None:
-    text = _NOTE.get(language, _NOTE["en"]).format(community=look.settings.community.name)
-    owe_member(
-        conn,
-        look.cid,
-        account_pk,
-        ref=f"local:interview:{interview_id}:optout",
-        kind=OPTOUT_NOTE,
-        outcome="interview_withdrawn",
-        text=text,
-        now=now,
-    )
-
-
-def opt_out_cascade(conn: Connection, consent: ConsentRegistry, people: Sequence[int], now: datetime) -> int:
-    """What opting out covers beyond the queue and earlier boosts (called by the consent
-    registry inside the opt-out's transaction): her interviews not yet published are withdrawn,
-    with a private note. Her opportunities need nothing here: the digest asks the veto."""
-    look = LastLook(consent.store, consent.settings, consent)
-    return withdraw_interviews(conn, look, list(people), now)
+            return withdraw_interviews(conn, self.cid, self.settings.community.name, out_or_blocked, now)

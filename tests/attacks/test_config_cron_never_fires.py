@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from adapters.registry import settings_class
 from bot.cli.main import main
 from bot.config import parse
 from bot.errors import ConfigError
@@ -42,7 +43,7 @@ def test_a_rule_no_date_matches_is_refused(
 
 @pytest.mark.parametrize("cron", ["0 9 29 2 *", "0 9 29 2 mon", "0 9 31 * *", "0 9 1-7 * mon", "*/5 * * * *"])
 def test_rare_rules_that_do_fire_are_kept(cron: str) -> None:
-    assert parse(_config(cron), Environment({})).series.schedule[0].cron == cron
+    assert parse(_config(cron), Environment({}), schemas=settings_class).series.schedule[0].cron == cron
 
 
 @settings(max_examples=200, deadline=None)
@@ -51,10 +52,10 @@ def test_a_day_and_month_rule_fires_exactly_when_some_month_has_that_day(day: in
     cron = f"0 9 {day} {','.join(map(str, sorted(months)))} *"
     fires = any(day <= LONGEST[m] for m in months)
     if fires:
-        assert parse(_config(cron), Environment({})).series.schedule[0].cron == cron
+        assert parse(_config(cron), Environment({}), schemas=settings_class).series.schedule[0].cron == cron
     else:
         with pytest.raises(ConfigError) as info:
-            parse(_config(cron), Environment({}))
+            parse(_config(cron), Environment({}), schemas=settings_class)
         assert info.value.key == "series.schedule[0].cron"
 
 

@@ -140,7 +140,7 @@ def _check(path: str, f: dataclasses.Field[Any], tp: Any, value: Any) -> None:
 
 def _refusal(data: dict[str, Any]) -> ConfigError | None:
     try:
-        parse(data, Environment(ENV))
+        parse(data, Environment(ENV), schemas=settings_class)
     except ConfigError as err:
         return err
     return None

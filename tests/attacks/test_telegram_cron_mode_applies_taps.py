@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
-from adapters.telegram.adapter import APPLY_ATTEMPTS
+from adapters.telegram.updates import APPLY_ATTEMPTS
 from bot.app import Coalesce
 from bot.clock import FakeClock
 from bot.domain import Platform

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from adapters.registry import settings_class
 from bot.config import load, parse
 from bot.domain import Platform
 from bot.errors import ConfigError
@@ -42,7 +43,7 @@ _DELETE = object()
 
 
 def test_good_config_is_frozen_and_typed() -> None:
-    s = parse(GOOD, Environment(ENV))
+    s = parse(GOOD, Environment(ENV), schemas=settings_class)
     assert s.community.tags == ("latinasinmedicine",)
     assert s.enabled_platforms() == [Platform.MASTODON]
     assert s.secrets == frozenset({"tok-123456789"})
@@ -80,14 +81,14 @@ def test_good_config_is_frozen_and_typed() -> None:
 )
 def test_each_mistake_names_its_key(path: str, value: Any, key: str, reason: str) -> None:
     with pytest.raises(ConfigError) as info:
-        parse(_with(path, value), Environment(ENV))
+        parse(_with(path, value), Environment(ENV), schemas=settings_class)
     assert info.value.key == key
     assert reason in info.value.reason
 
 
 def test_missing_environment_variable_is_named_and_no_secret_leaks() -> None:
     with pytest.raises(ConfigError) as info:
-        parse(GOOD, Environment({}))
+        parse(GOOD, Environment({}), schemas=settings_class)
     assert info.value.key == "platforms.mastodon.access_token"
     assert "MASTODON_ACCESS_TOKEN is not set" in str(info.value)
 
@@ -96,11 +97,12 @@ def test_two_person_approval_needs_two_curators() -> None:
     data = _with("curation.approvals_required", 2)
     data["curators"] = [{"name": "ana"}]
     with pytest.raises(ConfigError, match="needs 2 curators"):
-        parse(data, Environment(ENV))
+        parse(data, Environment(ENV), schemas=settings_class)
 
 
 def test_database_url_comes_from_the_environment_when_set() -> None:
-    s = parse(GOOD, Environment({**ENV, "DATABASE_URL": "postgresql://postgres@127.0.0.1/test"}))
+    env = Environment({**ENV, "DATABASE_URL": "postgresql://postgres@127.0.0.1/test"})
+    s = parse(GOOD, env, schemas=settings_class)
     assert s.database.url == "postgresql://postgres@127.0.0.1/test"
 
 
@@ -108,7 +110,7 @@ def test_yaml_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
     f = tmp_path / "config.yaml"
     f.write_text("community:\n  slug: [unclosed\n")
     with pytest.raises(ConfigError) as info:
-        load(f)
+        load(f, schemas=settings_class)
     assert str(f) in str(info.value)
     assert "line" in str(info.value)
 
@@ -143,5 +145,5 @@ def test_check_config_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> 
 def test_example_config_is_valid() -> None:
     example = Path(__file__).parents[2] / "config.example.yaml"
     env = {"MASTODON_ACCESS_TOKEN": "x" * 10, "BLUESKY_APP_PASSWORD": "y" * 10, "TELEGRAM_BOT_TOKEN": "1:z"}
-    s = load(example, Environment(env))
+    s = load(example, Environment(env), schemas=settings_class)
     assert s.community.hashtags

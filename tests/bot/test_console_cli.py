@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from adapters.registry import settings_class
 from bot.cli.main import main
 from bot.clock import SystemClock
 from bot.config import load
@@ -29,7 +30,7 @@ def test_freeze_and_unfreeze_from_the_command_line(
     )
     assert main(["freeze", "--as", "ana", "--config", str(config)]) == 0
     assert "Amplification is frozen" in capsys.readouterr().out
-    settings = load(config)
+    settings = load(config, schemas=settings_class)
     engine = make_engine(db_url)
     store = Store.open(engine, "lim", "LiM", SystemClock().now())
     assert Amplifier(store, {}, settings, SystemClock()).frozen  # what every worker reads

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from adapters.bluesky import adapter as adapter_module
+from adapters.bluesky import watching as watching_module
 from adapters.bluesky.adapter import BlueskyAdapter, Position
 from bot.clock import FakeClock
 from bot.domain import Action, Author, Batch, Receipt
@@ -489,8 +489,8 @@ async def test_a_quiet_stream_still_says_it_is_alive(
     sandbox: BlueskySandbox, make_adapter: Make, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Our own pacing constants, shortened so the test need not wait a minute for a heartbeat.
-    monkeypatch.setattr(adapter_module, "CURSOR_FLUSH_S", 0.05)
-    monkeypatch.setattr(adapter_module, "HEARTBEAT_S", 0.1)
+    monkeypatch.setattr(watching_module, "CURSOR_FLUSH_S", 0.05)
+    monkeypatch.setattr(watching_module, "HEARTBEAT_S", 0.1)
     adapter = make_adapter()
     cursors: dict[str, str | None] = {}
     await run_once(adapter, cursors)

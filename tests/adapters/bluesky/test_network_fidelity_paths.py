@@ -22,6 +22,7 @@ from atproto import AsyncClient, client_utils
 from sqlalchemy import Engine
 
 from adapters.bluesky.adapter import BlueskyAdapter, Position
+from adapters.registry import REGISTRY, settings_class
 from bot.clock import FakeClock, SystemClock
 from bot.config import parse
 from bot.domain import Action, Author, Platform
@@ -202,12 +203,15 @@ async def test_a_withdrawn_interviews_posts_are_deleted_from_the_network(
             ]
         },
     }
-    settings = parse(data, Environment({"BLUESKY_PASSWORD": atproto_network.central.password}))
+    env = Environment({"BLUESKY_PASSWORD": atproto_network.central.password})
+    settings = parse(data, env, schemas=settings_class)
     store = Store.open(engine, settings.community.slug, settings.community.name, clock.now())
     adapter = build_adapter(settings.platforms[Platform.BLUESKY], clock, None)
     await adapter.start()
     try:
-        runner = SeriesRunner(store, {Platform.BLUESKY: adapter}, settings, clock, worker="w1")
+        runner = SeriesRunner(
+            store, {Platform.BLUESKY: adapter}, settings, clock, worker="w1", catalog=REGISTRY
+        )
         interview_id = await confirmed_interview(runner, clock, f"Dra. Fidelity {uuid.uuid4().hex[:6]}")
         clock.advance(seconds=(INTERVIEW_SLOT - clock.now()).total_seconds())
         (published,) = await runner.run_due()

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from adapters.bluesky.settings import BlueskySettings
+from adapters.registry import settings_class
 from bot.config import parse
 from bot.domain import Platform
 from bot.errors import ConfigError
@@ -23,7 +24,7 @@ def config(**bluesky: Any) -> dict[str, Any]:
 
 
 def test_a_minimal_bluesky_section() -> None:
-    settings = parse(config(app_password="${BLUESKY_APP_PASSWORD}"), ENV)
+    settings = parse(config(app_password="${BLUESKY_APP_PASSWORD}"), ENV, schemas=settings_class)
     bluesky = settings.platforms[Platform.BLUESKY]
     assert isinstance(bluesky, BlueskySettings)
     assert (bluesky.watch, bluesky.account, bluesky.app_password) == (
@@ -56,6 +57,6 @@ def test_mistakes_name_the_key(overrides: dict[str, Any], message: str) -> None:
     if not overrides:
         del data["platforms"]["bluesky"]["app_password"]
     with pytest.raises(ConfigError) as err:
-        parse(data, ENV)
+        parse(data, ENV, schemas=settings_class)
     assert str(err.value).startswith(message)
     assert "abcd-efgh-ijkl-mnop" not in str(err.value)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
+from adapters.registry import settings_class
 from adapters.telegram.adapter import spotlight
 from adapters.telegram.render import to_html
 from adapters.telegram.settings import TelegramSettings
@@ -292,7 +293,7 @@ def test_settings_are_checked_at_start_up() -> None:
             "community": {"slug": "lim", "name": "LiM", "hashtags": [TAG]},
             "platforms": {"telegram": {"bot_token": "${TELEGRAM_BOT_TOKEN}", **telegram}},
         }
-        return parse(data, Environment({"TELEGRAM_BOT_TOKEN": "1:abc"}))
+        return parse(data, Environment({"TELEGRAM_BOT_TOKEN": "1:abc"}), schemas=settings_class)
 
     cfg = load(curator_chat_id=-100, community_chat_ids=[-200], channel_id="@lim")
     assert isinstance(cfg.platforms[Platform.TELEGRAM], TelegramSettings)
@@ -305,6 +306,7 @@ def test_settings_are_checked_at_start_up() -> None:
                 "platforms": {"telegram": {"bot_token": "1:abc"}},
             },
             Environment({}),
+            schemas=settings_class,
         )
     with pytest.raises(ConfigError, match="channel_id: expected the channel's id"):
         load(channel_id="lim")

@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.domain import Action, Author, Batch, Platform, Post, Receipt, TextLimits
 from bot.ports import PlatformAdapter
 from bot.report.compute import build_report
-from bot.report.refresh import ReachService, Refresher, reach_service
+from bot.report.refresh import ReachService, Refresher
 from bot.store import models as m
 from bot.store.store import Item
 from sandbox.mastodon import MastodonSandbox
@@ -214,7 +214,7 @@ async def test_a_platform_without_reach_answers_is_skipped(
 async def test_the_service_refreshes_at_start_and_then_on_schedule(
     app: Coalesce, engine: Engine, clock: FakeClock, sandbox: MastodonSandbox, reach_settings: Settings
 ) -> None:
-    assert reach_service in app.services
+    assert app.reach.serve in app.services
     service = ReachService(Refresher(app.store, app.adapters, reach_settings, clock), clock, minutes=60)
     stop = asyncio.Event()
     task = asyncio.create_task(service.run(stop))

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from adapters.mastodon.adapter import MastodonAdapter
+from adapters.registry import REGISTRY
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain import Platform
@@ -67,7 +68,9 @@ def make_runner(
         adapter_cls: type[MastodonAdapter] = MastodonAdapter,
     ) -> SeriesRunner:
         adapters = {Platform.MASTODON: mastodon_adapter(sandbox.base_url, clock, adapter_cls)}
-        return SeriesRunner(store, adapters, settings or series_settings, clock, worker=worker)
+        return SeriesRunner(
+            store, adapters, settings or series_settings, clock, worker=worker, catalog=REGISTRY
+        )
 
     return build
 

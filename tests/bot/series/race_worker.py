@@ -7,6 +7,7 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
+from adapters.registry import REGISTRY, settings_class
 from bot.clock import FakeClock
 from bot.config import parse
 from bot.domain import Platform
@@ -17,12 +18,14 @@ from tests.bot.series.conftest import TOKEN, mastodon_adapter
 
 
 def run(config: dict[str, Any], db_url: str, now: str, worker: str, barrier: Any, results: Any) -> None:
-    settings = parse(config, Environment({"MASTODON_TOKEN": TOKEN}))
+    settings = parse(config, Environment({"MASTODON_TOKEN": TOKEN}), schemas=settings_class)
     clock = FakeClock(datetime.fromisoformat(now))
     engine = make_engine(db_url)
     store = Store.open(engine, settings.community.slug, settings.community.name, clock.now())
     adapter = mastodon_adapter(settings.platforms[Platform.MASTODON].api_base_url, clock)
-    runner = SeriesRunner(store, {Platform.MASTODON: adapter}, settings, clock, worker=worker)
+    runner = SeriesRunner(
+        store, {Platform.MASTODON: adapter}, settings, clock, worker=worker, catalog=REGISTRY
+    )
     barrier.wait(timeout=60)
     outcomes = asyncio.run(runner.run_due())
     results.put((worker, sorted((o.series, o.state) for o in outcomes)))

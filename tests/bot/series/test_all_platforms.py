@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from adapters.bluesky import richtext
 from adapters.bluesky.adapter import BlueskyAdapter
 from adapters.mastodon.normalize import html_to_text
+from adapters.registry import REGISTRY, settings_class
 from adapters.telegram.adapter import TelegramAdapter, build_application
 from bot.clock import FakeClock
 from bot.config import Settings, parse
@@ -87,7 +88,7 @@ def everywhere(sandbox: MastodonSandbox, bsky: BlueskySandbox, tg: TelegramSandb
     env = Environment(
         {"MASTODON_TOKEN": TOKEN, "BLUESKY_PASSWORD": bsky.password, "TELEGRAM_TOKEN": tg.token}
     )
-    return parse(data, env)
+    return parse(data, env, schemas=settings_class)
 
 
 @pytest.fixture
@@ -104,7 +105,7 @@ async def runner(
     }
     for adapter in adapters.values():
         await adapter.start()
-    yield SeriesRunner(store, adapters, everywhere, clock, worker="w1")
+    yield SeriesRunner(store, adapters, everywhere, clock, worker="w1", catalog=REGISTRY)
     for adapter in adapters.values():
         await adapter.close()
 

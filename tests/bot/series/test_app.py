@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from adapters.mastodon.normalize import html_to_text
+from adapters.registry import REGISTRY, settings_class
 from bot.app import Coalesce
 from bot.clock import FakeClock
 from bot.config import Settings, parse
@@ -185,7 +186,7 @@ async def test_two_worker_processes_racing_a_slot_publish_it_once(
         ),
         "database": {"url": db_url},
     }
-    runner: SeriesRunner = SeriesRunner(store, {}, _settings(config), clock, worker="setup")
+    runner: SeriesRunner = SeriesRunner(store, {}, _settings(config), clock, worker="setup", catalog=REGISTRY)
     add_opportunities(store, 12, clock.now())
     await confirmed_interview(runner, clock)
     parts = runner.digest("en", Platform.MASTODON, SLOT.date()).parts
@@ -210,4 +211,4 @@ async def test_two_worker_processes_racing_a_slot_publish_it_once(
 
 
 def _settings(config: dict[str, Any]) -> Settings:
-    return parse(config, Environment({"MASTODON_TOKEN": TOKEN}))
+    return parse(config, Environment({"MASTODON_TOKEN": TOKEN}), schemas=settings_class)

@@ -16,6 +16,7 @@ import yaml
 from sqlalchemy import Engine
 
 from adapters.mastodon.normalize import html_to_text
+from adapters.registry import REGISTRY, settings_class
 from bot.clock import FakeClock
 from bot.config import load
 from bot.domain import Platform
@@ -129,11 +130,11 @@ def test_opportunities_from_the_command_line_and_the_digest_preview(
 
     preview = ok(bot(config, "digest", "preview", "--platform", "mastodon", "--at", AT))
     # exactly what the runner would publish, part by part
-    settings = load(config, Environment({"MASTO_TOKEN": TOKEN}))
+    settings = load(config, Environment({"MASTO_TOKEN": TOKEN}), schemas=settings_class)
     engine: Engine = make_engine(settings.database.url)
     now = datetime.fromisoformat(AT)
     store = Store.open(engine, "lim", "Latinas in Medicine", now)
-    runner = SeriesRunner(store, {}, settings, FakeClock(now), worker="test")
+    runner = SeriesRunner(store, {}, settings, FakeClock(now), worker="test", catalog=REGISTRY)
     expected = runner.digest("en", Platform.MASTODON, date(2027, 3, 1)).parts
     engine.dispose()
     (part,) = expected
