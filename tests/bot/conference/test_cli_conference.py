@@ -83,8 +83,7 @@ def test_chats_from_the_command_line(config: Path, capsys: pytest.CaptureFixture
     assert code == 0, out
     assert (
         'Chat #1 "Mentorship in residency" (#limchat) with Dra. Ruiz: '
-        "2030-03-07 19:00 America/New_York, 2 questions."
-        in out
+        "2030-03-07 19:00 America/New_York, 2 questions." in out
     )
     code, out = _bot(capsys, config, "chats", "list")
     assert "Q1 at :00  What did a mentor do for you?" in out
