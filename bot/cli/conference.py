@@ -7,10 +7,11 @@ import argparse
 import json
 from typing import Any
 
-from bot.cli.main import Commands, _queue
+from bot.cli.main import Commands, _queue, add_mode_option, file_mode
 from bot.conference.model import MATCHES
 from bot.ops import chats as chat_ops
 from bot.ops import conferences as conf_ops
+from bot.ops import gatherings
 from bot.ops.result import Result
 
 
@@ -118,6 +119,73 @@ def cmd_chats_remove(args: argparse.Namespace) -> int:
     return _show(chat_ops.remove_chat(store, settings, args.id, by=args.curator, now=now), args)
 
 
+def _platforms(settings: Any) -> dict[Any, tuple[Any, str]]:
+    from adapters.registry import limits_for, markup_for
+
+    return {p: (limits_for(p), markup_for(p)) for p in settings.enabled_platforms()}
+
+
+def cmd_highlights_preview(args: argparse.Namespace) -> int:
+    store, settings, _ = _context(args)
+    result = gatherings.preview_highlights(store, settings, args.tag, args.day, _platforms(settings))
+    lines = []
+    for platform, parts in (result.data.parts if result.data else {}).items():
+        lines.append(f"--- {platform} ({len(parts)} part{'s' if len(parts) != 1 else ''})")
+        lines.extend(f"[{i}] {part}" for i, part in enumerate(parts, 1))
+    return _show(result, args, lines)
+
+
+def cmd_highlights_hold(args: argparse.Namespace) -> int:
+    from bot.clock import SystemClock
+
+    store, settings, _ = _context(args)
+    platforms = list(settings.enabled_platforms())
+    result = gatherings.hold_highlights(
+        store, settings, SystemClock(), args.tag, args.day, platforms, by=args.curator
+    )
+    return _show(result, args)
+
+
+def cmd_conferences_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot import files
+    from bot.conference.report import to_csv, to_text
+
+    store, settings, _ = _context(args)
+    result = gatherings.report(store, settings, args.tag)
+    if result.data is None:
+        return _show(result, args)
+    print(to_text(result.data), end="")
+    if args.csv:
+        files.write_text(Path(args.csv), to_csv(result.data), file_mode(args, settings))
+        print(f"CSV written to {args.csv}")
+    return result.exit_code
+
+
+def cmd_chats_recap(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot import files
+    from bot.chats.recap import to_html, to_markdown
+
+    store, settings, _ = _context(args)
+    result = gatherings.recap(store, settings, args.id)
+    if result.data is None:
+        return _show(result, args)
+    markdown = to_markdown(result.data)
+    mode = file_mode(args, settings)
+    if args.markdown:
+        files.write_text(Path(args.markdown), markdown, mode)
+    if args.html:
+        files.write_text(Path(args.html), to_html(result.data), mode)
+    if not args.markdown and not args.html:
+        print(markdown, end="")
+    else:
+        print(result.message)
+    return result.exit_code
+
+
 def _as(p: argparse.ArgumentParser) -> None:
     p.add_argument("--as", dest="curator", required=True, help="your curator name, as in the config")
     p.add_argument("--json", action="store_true", help="the result as JSON")
@@ -154,6 +222,21 @@ def register(cli: Commands) -> None:
     rm.add_argument("tag")
     _as(rm)
 
+    hp = add("highlights", cmd_highlights_preview, "print exactly what a day's highlights would post", conf)
+    hp.add_argument("tag")
+    hp.add_argument("--day", required=True, metavar="YYYY-MM-DD", help="a local day of the conference")
+    hp.add_argument("--json", action="store_true")
+    hh = add("hold", cmd_highlights_hold, "keep a day's highlights from going out", conf)
+    hh.add_argument("tag")
+    hh.add_argument("--day", required=True, metavar="YYYY-MM-DD")
+    _as(hh)
+    rp = add(
+        "report", cmd_conferences_report, "after the conference: posts, authors, engagement, top posts", conf
+    )
+    rp.add_argument("tag")
+    rp.add_argument("--csv", metavar="FILE", help="also write the figures and top posts as CSV")
+    add_mode_option(rp)
+
     champ = cli.group("champions", "conference champions: members who decide their conference's posts")
     for name, fn, text in (
         ("add", cmd_champions_add, "name a member champion of a conference"),
@@ -184,6 +267,11 @@ def register(cli: Commands) -> None:
     _as(c)
     cl = add("list", cmd_chats_list, "the chats on the schedule", chat)
     cl.add_argument("--json", action="store_true")
+    rc = add("recap", cmd_chats_recap, "the chat's recap (Markdown on the terminal, or files)", chat)
+    rc.add_argument("id", type=int)
+    rc.add_argument("--markdown", metavar="FILE", help="write the transcript as Markdown")
+    rc.add_argument("--html", metavar="FILE", help="write the transcript as HTML for the website")
+    add_mode_option(rc)
     cr = add("remove", cmd_chats_remove, "take a chat off the schedule", chat)
     cr.add_argument("id", type=int)
     _as(cr)

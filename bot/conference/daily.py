@@ -74,6 +74,15 @@ def day_items(store: Store, conference: ConferenceView, day: date) -> list[Highl
     ]
 
 
+def hold(
+    publisher: Publisher, conference: ConferenceView, day: date, platforms: list[Platform], by: str
+) -> list[Platform]:
+    """Record ``day``'s highlights as skipped on ``platforms`` before they go out (the slot's
+    row is what the publisher honours); the platforms where that was still possible."""
+    slot, series = slot_of(conference, day), series_of(conference)
+    return [p for p in platforms if publisher.record(series, slot, p, "skipped", f"held by {by}")]
+
+
 class DailyHighlights:
     def __init__(self, store: Store, publisher: Publisher, settings: Settings) -> None:
         self.store = store
@@ -102,13 +111,7 @@ class DailyHighlights:
 
     def hold(self, conference: ConferenceView, day: date, by: str) -> list[Platform]:
         """Keep ``day``'s highlights from going out; the platforms where that was still possible."""
-        slot = slot_of(conference, day)
-        series = series_of(conference)
-        return [
-            p
-            for p in self.publisher.adapters
-            if self.publisher.record(series, slot, p, "skipped", f"held by {by}")
-        ]
+        return hold(self.publisher, conference, day, list(self.publisher.adapters), by)
 
     async def run_due(self, now: datetime) -> list[PublishOutcome]:
         """Publish every day's highlights whose time has come (within GRACE) and is not done."""

@@ -72,7 +72,9 @@ def test_conferences_from_the_command_line(config: Path, capsys: pytest.CaptureF
     assert "No conferences yet" in out
 
 
-def test_chats_from_the_command_line(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_chats_from_the_command_line(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out = _bot(
         capsys, config, "chats", "add", "--topic", "Mentorship in residency", "--host", "Dra. Ruiz",
         "--tag", "#LIMchat", "--start", "2030-03-07 19:00", "--timezone", "America/New_York",
@@ -95,6 +97,11 @@ def test_chats_from_the_command_line(config: Path, capsys: pytest.CaptureFixture
     )  # fmt: skip
     assert code == 2
     assert "does not exist or happens twice" in out
+    md, page = tmp_path / "recap.md", tmp_path / "recap.html"
+    code, out = _bot(capsys, config, "chats", "recap", "1", "--markdown", str(md), "--html", str(page))
+    assert (code, out.strip()) == (0, "Chat #1: 0 answers collected.")
+    assert md.read_text().startswith("# Mentorship in residency\n")
+    assert "<h2>Q2: How do you find one?</h2>" in page.read_text()
     code, out = _bot(capsys, config, "chats", "remove", "1", "--as", "rosa")
     assert code == 0
     code, out = _bot(capsys, config, "chats", "remove", "1", "--as", "rosa")

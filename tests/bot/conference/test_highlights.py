@@ -168,3 +168,14 @@ async def test_a_curator_holds_a_day(
     assert [o.state for o in await daily.run_due(clock.now())] == ["already"]
     assert central_statuses(sandbox) == []
     assert TOKEN  # the sandbox's token is what the adapter used
+
+
+def test_every_platform_gets_parts_within_its_own_limits() -> None:
+    from adapters.registry import limits_for, markup_for
+
+    items = [_h(i, text="Résumé of a talk 🎤 on rural surgery access and mentorship " * 2) for i in range(40)]
+    for platform in Platform:
+        limits, mk = limits_for(platform), Markup(markup_for(platform))
+        parts = _compose(items, limits, markup=mk)
+        assert parts, platform
+        assert all(length(mk.visible(p), limits) <= limits.max_length for p in parts), platform
