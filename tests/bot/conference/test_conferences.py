@@ -235,3 +235,24 @@ def test_naming_a_champion_needs_a_seen_member(store: Store, settings: Settings,
     )
     assert again.outcome is Outcome.REFUSED
     assert ops.list_conferences(store).data[0].champions == ("maria@med.example (mastodon)",)  # type: ignore[index]
+
+
+def test_a_window_across_the_end_of_daylight_saving() -> None:
+    from datetime import date, time
+
+    from bot.conference.daily import days_of, slot_of
+    from bot.conference.model import ConferenceView
+
+    # Daylight saving ends in Chicago at 02:00 on Sunday 7 November 2027.
+    conf = ConferenceView(1, "Fall", "fall27", date(2027, 11, 6), date(2027, 11, 8), "America/Chicago")
+    start, end = conf.day_bounds(date(2027, 11, 7))
+    assert end - start == timedelta(hours=25)
+    assert (conf.opens, conf.closes) == (
+        datetime(2027, 11, 6, 5, 0, tzinfo=UTC),
+        datetime(2027, 11, 9, 6, 0, tzinfo=UTC),
+    )
+    slots = [slot_of(conf, d) for d in days_of(conf)]
+    assert [s.astimezone(conf.zone).time() for s in slots] == [time(20, 0)] * 3
+    assert [s.hour for s in slots] == [1, 2, 2]  # 20:00 CDT, then 20:00 CST
+    assert not conf.is_open(conf.closes)
+    assert conf.is_open(conf.closes - timedelta(microseconds=1))
