@@ -24,7 +24,7 @@ _MENTION = re.compile(r"(?<![\w@/])@[\w.-]+(?:@[\w-]+(?:\.[\w-]+)+)?")
 @dataclass(frozen=True)
 class Flag:
     # bot | new_account | many_mentions | stranger_replies | patient_info | not_consenting
-    # | stranger_nomination
+    # | stranger_nomination | conference (a badge, not a warning)
     code: str
     text: str  # what the curator reads on the card
 
@@ -57,11 +57,14 @@ def card_flags(
     consent_note: str | None = None,
     author_is_bot: bool = False,
     automated: str | None = None,
+    conference: str | None = None,
 ) -> list[Flag]:
     """Every flag the post earns. ``mentions`` defaults to counting them in the text;
     ``stranger_replies`` is given only by platforms that can tell (None: not known).
     ``consent_note``: why the profile rule (bot.trust.discovery) holds the post back, if it does."""
     flags: list[Flag] = []
+    if conference:
+        flags.append(Flag("conference", f"🎤 conference post: {conference}"))
     bot = bot_flag(author_is_bot, automated)
     if bot is not None:
         flags.append(bot)
@@ -105,6 +108,7 @@ def view_flags(settings: FlagSettings, view: CandidateView, now: datetime) -> li
         automated=view.automated,
         nominated_by_stranger=view.nominated_by_stranger,
         consent_note=view.consent_note,
+        conference=view.conference,
     )
 
 

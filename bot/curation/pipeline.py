@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from bot.conference.model import MATCH_KNOWN_MEMBERS, ConferenceView, conferences, open_at
 from bot.config import Settings
 from bot.console.alerts import alert
 from bot.domain import Author, Batch, MemberRequest, Platform, Post
@@ -48,7 +49,25 @@ class Filters:
                 curators.setdefault(platform, set()).add(value.lstrip("@").casefold())
         self._curators = {p: frozenset(v) for p, v in curators.items()}
         # The tags that decide what happens to a post: never cut from an oversized tag list.
-        self.kept_tags = self.tags | {self.opportunity_tag} | self.rule.markers
+        self.base_kept_tags = self.tags | {self.opportunity_tag} | self.rule.markers
+        self.kept_tags = self.base_kept_tags
+        # Open conferences that queue their tag alone from known members (bot.conference), and
+        # the authors of the batch at hand known to have taken part.
+        self.member_conference_tags: frozenset[str] = frozenset()
+        self.known_members: frozenset[str] = frozenset()
+
+    def use_conferences(self, open_now: Iterable[ConferenceView], known_members: Iterable[str] = ()) -> None:
+        """The conferences open now: their tags are kept, and those matched by known members
+        let such a member's post in without the community's tag."""
+        confs = list(open_now)
+        self.kept_tags = self.base_kept_tags | {c.tag for c in confs}
+        self.member_conference_tags = frozenset(c.tag for c in confs if c.match == MATCH_KNOWN_MEMBERS)
+        self.known_members = frozenset(known_members)
+
+    def conference_admits(self, post: Post) -> bool:
+        return (
+            bool(post.hashtags & self.member_conference_tags) and post.author.account_id in self.known_members
+        )
 
     def use_runtime_blocks(self, runtime: RuntimeBlocks) -> None:
         """The config's blocklist plus what curators blocked at runtime (``python -m bot block``)."""
@@ -88,7 +107,7 @@ class Filters:
             return "bot"  # nominated or not: the community asked to hear only from people
         if nominated:
             return None  # a member asked for it: replies and older posts are fine
-        if not (post.hashtags & self.tags):
+        if not (post.hashtags & self.tags) and not self.conference_admits(post):
             return "no_hashtag"
         if post.is_reply and not self.include_replies:
             return "reply"
@@ -109,7 +128,7 @@ class Filters:
         markers = sorted(self.rule.markers & post.hashtags)
         return {
             "edit_optout": f"the author added #{markers[0]} to the post" if markers else None,
-            "edit_untagged": not (post.hashtags & self.tags),
+            "edit_untagged": not (post.hashtags & self.tags) and not self.conference_admits(post),
         }
 
     def items(self, batch: Batch, now: datetime, taken_part: frozenset[str] = frozenset()) -> list[Item]:
@@ -162,6 +181,7 @@ class Pipeline:
         self.blocklist = Blocklist(store, settings, self.consent)
 
     def ingest(self, platform: Platform, batch: Batch, now: datetime) -> IngestResult:
+        self._use_conferences(platform, batch, now)
         batch, rejected = clean_batch(batch, self.filters.kept_tags)
         for item_id, why in rejected:
             log.warning(
@@ -222,6 +242,14 @@ class Pipeline:
                 },
             )
         return result
+
+    def _use_conferences(self, platform: Platform, batch: Batch, now: datetime) -> None:
+        with self.store.engine.connect() as conn:
+            open_now = open_at(conferences(conn, self.store.community_id), now)
+        member_tags = {c.tag for c in open_now if c.match == MATCH_KNOWN_MEMBERS}
+        ids = [p.author.account_id for p in batch.posts if p.hashtags & member_tags]
+        known = self.store.taken_part(platform, ids, self.filters.tags) if ids else set()
+        self.filters.use_conferences(open_now, known)
 
     def _taken_part(self, platform: Platform, batch: Batch) -> frozenset[str]:
         """The nominators of ``batch`` who took part before: a tagged post, an opt-in, a link,

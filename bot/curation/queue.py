@@ -4,6 +4,7 @@ can never produce two approvals of one state, and every decision leaves a trace.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 
+from bot.conference.model import ConferenceView, conference_of, conferences
+from bot.conference.roles import CHAMPION, as_champion, champion_scope, is_champion
 from bot.config import Settings
 from bot.domain import OPEN_STATES, CandidateState, Platform
 from bot.errors import QueueError
@@ -72,6 +75,7 @@ class CandidateView:
     consent_note: str | None = None  # why the profile rule holds it back until the member opts in
     author_is_bot: bool = False  # the platform says the author is a bot or automated account
     automated: str | None = None  # what made the post automated though its author is not a bot
+    conference: str | None = None  # "Name (#tag)" when the post is one of a conference's: its badge
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -135,6 +139,7 @@ class Queue:
         a: m.Account,
         q: m.Account | None = None,
         conn: Connection | None = None,
+        confs: Sequence[ConferenceView] = (),
     ) -> CandidateView:
         decisions: tuple[DecisionView, ...] = ()
         amps: tuple[AmplificationView, ...] = ()
@@ -185,6 +190,7 @@ class Queue:
             consent_note=self._consent_note((a, "the author"), (q, "the quoted author")),
             author_is_bot=a.is_bot,
             automated=p.automated,
+            conference=_badge(confs, p),
         )
 
     def list(
@@ -202,7 +208,8 @@ class Queue:
         from sqlalchemy.orm import Session
 
         with Session(self.store.engine) as session:
-            return [self._view(*row) for row in session.execute(q)]
+            confs = conferences(session.connection(), self.store.community_id)
+            return [self._view(c, p, a, qa, confs=confs) for c, p, a, qa in session.execute(q)]
 
     def counts(self, states: tuple[CandidateState, ...] = OPEN_WORK) -> dict[str, int]:
         """How many candidates are in each of ``states`` (by default the open work: counting
@@ -226,13 +233,26 @@ class Queue:
             if row is None:
                 raise QueueError(f"no candidate #{candidate_id} in this community")
             c, p, a, q = row
-            return self._view(c, p, a, q, conn=session.connection())
+            conn = session.connection()
+            return self._view(c, p, a, q, conn=conn, confs=conferences(conn, self.store.community_id))
 
     # -- deciding ----------------------------------------------------------------------------
+
+    def _actor(self, name: str) -> str:
+        """Who signs a decision: a curator or the system by name, anyone else as a conference
+        champion (whose scope the decision itself checks)."""
+        if name == "system" or any(c.name == name for c in self.settings.curators):
+            return name
+        with self.store.engine.connect() as conn:
+            if not is_champion(conn, self.store.community_id, name):
+                self.settings.curator(name)  # raises, naming the known curators
+        return as_champion(name)
 
     def approve(
         self, candidate_id: int, curator: str, now: datetime, reason: str | None = None
     ) -> CandidateView:
+        curator = self._actor(curator)
+
         def change(c: Any, conn: Connection) -> dict[str, Any]:
             # Approvals given before the author last edited the post were of another text.
             edited = (
@@ -260,6 +280,7 @@ class Queue:
     def reject(
         self, candidate_id: int, curator: str, now: datetime, reason: str | None = None
     ) -> CandidateView:
+        curator = self._actor(curator)
         return self._decide(
             candidate_id,
             curator,
@@ -342,7 +363,7 @@ class Queue:
         change: Any,
         allowed: tuple[CandidateState, ...] = OPEN_STATES,
     ) -> CandidateView:
-        if curator != "system":
+        if curator != "system" and not curator.startswith(CHAMPION):
             self.settings.curator(curator)  # raises with the list of known curators
         for _ in range(20):
             try:
@@ -372,7 +393,11 @@ class Queue:
             if c.state not in {s.value for s in allowed}:
                 who = _last_decider(conn, c.id)
                 raise QueueError(f"#{c.id} is already {c.state}{who}")
-            if action in _SELF_ACTIONS and curator != "system":
+            if curator.startswith(CHAMPION):  # a scoped role: her conference's posts, in its window
+                known = ", ".join(k.name for k in self.settings.curators) or "none configured"
+                tag = champion_scope(conn, self.store.community_id, curator, p, action, now, known)
+                reason = f"conference #{tag}: {reason}" if reason else f"conference #{tag}"
+            elif action in _SELF_ACTIONS and curator != "system":
                 mine = self.settings.curator(curator).identities().get(Platform(p.platform))
                 if mine and mine.lstrip("@").casefold() in {
                     a.platform_account_id.casefold(),
@@ -402,7 +427,7 @@ class Queue:
             )
             session.expire_all()
             c, p, a, q = session.execute(self._select().where(m.Candidate.id == candidate_id)).one()
-            return self._view(c, p, a, q, conn=conn)
+            return self._view(c, p, a, q, conn=conn, confs=conferences(conn, self.store.community_id))
 
 
 def _last_decider(conn: Connection, candidate_id: int) -> str:
@@ -413,3 +438,8 @@ def _last_decider(conn: Connection, candidate_id: int) -> str:
         .limit(1)
     ).one_or_none()
     return f" ({row.action} by {row.curator})" if row else ""
+
+
+def _badge(confs: Sequence[ConferenceView], post: m.Post) -> str | None:
+    found = conference_of(confs, post.hashtags, post.created_at) if confs else None
+    return f"{found.name} (#{found.tag})" if found else None

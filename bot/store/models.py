@@ -590,3 +590,12 @@ Index(
     table(MemberRequest).c.account_id,
     table(MemberRequest).c.received_at,
 )
+
+# The gatherings' tables (conferences, chats) live in a module of their own, on this metadata.
+from bot.store import gatherings as _gatherings  # noqa: E402
+
+Conference = _gatherings.Conference
+ConferenceChampion = _gatherings.ConferenceChampion
+Chat = _gatherings.Chat
+ChatSlot = _gatherings.ChatSlot
+ChatAnswer = _gatherings.ChatAnswer

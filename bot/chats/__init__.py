@@ -1,0 +1,1 @@
+"""Scheduled community chats: announcements, questions on time, answers, and the recap."""

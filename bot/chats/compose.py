@@ -1,0 +1,64 @@
+"""What a chat posts, in its languages: the announcements (a day and an hour before) and each
+question, with how to answer it (``A1`` in English, ``R1`` in Spanish). Pure."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.chats.model import ANNOUNCE_DAY, ANNOUNCE_HOUR, ChatView
+from bot.domain import TextLimits
+from bot.series.markup import Markup
+from bot.text import split_thread
+
+# Per language: the announcements, the question, and the answer marker members write.
+TEMPLATES: dict[str, dict[str, str]] = {
+    "en": {
+        ANNOUNCE_DAY: "Tomorrow at {time} ({zone}): our community chat on “{topic}”, hosted by {host}. "
+        "Follow #{tag}; answer each question with A1, A2 … and #{tag}.",
+        ANNOUNCE_HOUR: "In one hour, at {time} ({zone}): our chat on “{topic}” with {host}. "
+        "Join us on #{tag}: questions come every few minutes.",
+        "question": "Q{n}: {question} Answer with A{n} and #{tag}, or reply here.",
+        "marker": "A",
+    },
+    "es": {
+        ANNOUNCE_DAY: "Mañana a las {time} ({zone}): chat de la comunidad sobre “{topic}”, con {host}. "
+        "Sigue #{tag}; responde a cada pregunta con R1, R2 … y #{tag}.",
+        ANNOUNCE_HOUR: "En una hora, a las {time} ({zone}): chat sobre “{topic}” con {host}. "
+        "Únete en #{tag}: las preguntas llegan cada pocos minutos.",
+        "question": "P{n}: {question} Responde con R{n} y #{tag}, o contesta aquí.",
+        "marker": "R",
+    },
+}
+MARKERS = {lang: t["marker"] for lang, t in TEMPLATES.items()}
+
+
+def _local(at: datetime, chat: ChatView) -> str:
+    local = at.astimezone(chat.local_start.tzinfo)
+    return f"{local:%H:%M}"
+
+
+def compose_slot(chat: ChatView, key: str, limits: TextLimits, markup: Markup | None = None) -> list[str]:
+    """The parts of one slot's post on one platform: every language of the chat, the chat's
+    first language first, as one post or a numbered thread."""
+    mk = markup or Markup()
+    question = chat.question(key)
+    paragraphs = []
+    for lang in chat.languages:
+        words = TEMPLATES[lang]
+        if question is not None:
+            text = words["question"].format(n=question.number, question=question.in_(lang), tag=chat.tag)
+        elif key in (ANNOUNCE_DAY, ANNOUNCE_HOUR):
+            text = words[key].format(
+                time=_local(chat.starts_at, chat),
+                zone=chat.timezone,
+                topic=chat.topic,
+                host=chat.host,
+                tag=chat.tag,
+            )
+        else:
+            raise ValueError(f"chat #{chat.id} has no slot {key!r}")
+        paragraphs.append(mk.text(text))
+    body = "\n\n".join(paragraphs)
+    if mk.is_html:  # the thread splitter counts characters as readers see them: keep it plain there
+        return [body] if mk.measure(limits)(body) <= limits.max_length else split_thread(body, limits)
+    return split_thread(body, limits)

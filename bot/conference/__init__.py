@@ -1,0 +1,1 @@
+"""Conference mode: conferences, their champions, the daily highlights and the report after."""

@@ -1,0 +1,131 @@
+"""What curators ask of a conference day or a chat once it is on: preview or hold a day's
+highlights, the report after the conference, a chat's recap. Each returns a Result."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from bot.chats.recap import Recap, build_recap
+from bot.chats.runner import answers_of
+from bot.clock import Clock
+from bot.conference import daily
+from bot.conference.highlights import compose_highlights
+from bot.conference.model import ConferenceView, conferences
+from bot.conference.report import ConferenceReport, conference_report
+from bot.config import Settings
+from bot.domain import Platform, TextLimits, normalize_tag
+from bot.errors import ConfigError
+from bot.ops.chats import get_chat
+from bot.ops.result import Result, done, refused, usage
+from bot.series.markup import Markup
+from bot.series.publisher import Publisher
+from bot.store.store import Store
+
+
+@dataclass(frozen=True)
+class Preview:
+    conference: str
+    day: date
+    slot: datetime
+    parts: dict[str, list[str]]  # platform -> the parts it would get
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "conference": self.conference,
+            "day": self.day.isoformat(),
+            "slot": self.slot.isoformat(),
+            "parts": self.parts,
+        }
+
+
+def _conference(store: Store, tag: str) -> ConferenceView | None:
+    key = normalize_tag(tag)
+    with store.engine.connect() as conn:
+        return next((c for c in conferences(conn, store.community_id) if c.tag == key), None)
+
+
+def _day(conference: ConferenceView, text: str) -> date:
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--day must be a date like {conference.starts_on}, not {text!r}") from None
+    if not conference.starts_on <= day <= conference.ends_on:
+        raise ValueError(
+            f"{day} is not a day of #{conference.tag} ({conference.starts_on} to {conference.ends_on})"
+        )
+    return day
+
+
+def preview_highlights(
+    store: Store, settings: Settings, tag: str, day: str, platforms: Mapping[Platform, tuple[TextLimits, str]]
+) -> Result[Preview]:
+    """Exactly what each platform (its limits and markup) would get for ``day``'s highlights."""
+    conference = _conference(store, tag)
+    if conference is None:
+        return refused(f"no conference #{normalize_tag(tag)}")
+    try:
+        which = _day(conference, day)
+    except ValueError as exc:
+        return usage(str(exc))
+    items = daily.day_items(store, conference, which)
+    parts = {
+        p.value: compose_highlights(
+            conference=conference.name,
+            tag=conference.tag,
+            day=which,
+            day_number=(which - conference.starts_on).days + 1,
+            items=items,
+            limits=limits,
+            markup=Markup(markup),
+            consent_mode=settings.community.consent,
+        )
+        for p, (limits, markup) in platforms.items()
+    }
+    slot = daily.slot_of(conference, which)
+    count = max((len(v) for v in parts.values()), default=0)
+    message = (
+        f"{conference.name}, {which}: nothing approved to show yet."
+        if not count
+        else f"{conference.name}, {which}: {count} part{'s' if count != 1 else ''} "
+        f"at {slot:%Y-%m-%d %H:%M} UTC."
+    )
+    return done(message, Preview(conference.name, which, slot, parts))
+
+
+def hold_highlights(
+    store: Store, settings: Settings, clock: Clock, tag: str, day: str, platforms: list[Platform], *, by: str
+) -> Result[list[Platform]]:
+    try:
+        settings.curator(by)
+    except ConfigError as exc:
+        return usage(str(exc))
+    conference = _conference(store, tag)
+    if conference is None:
+        return refused(f"no conference #{normalize_tag(tag)}")
+    try:
+        which = _day(conference, day)
+    except ValueError as exc:
+        return usage(str(exc))
+    publisher = Publisher(store, {}, clock, worker=f"hold:{by}")
+    held = daily.hold(publisher, conference, which, platforms, by)
+    if not held:
+        return refused(f"the highlights of {which} were already published or held")
+    return done(f"The highlights of {which} are held on {', '.join(p.value for p in held)}.", held)
+
+
+def report(store: Store, settings: Settings, tag: str) -> Result[ConferenceReport]:
+    conference = _conference(store, tag)
+    if conference is None:
+        return refused(f"no conference #{normalize_tag(tag)}")
+    found = conference_report(store, conference, settings.community.consent)
+    return done(f"{conference.name}: {found.posts} posts by {found.authors} members.", found)
+
+
+def recap(store: Store, settings: Settings, chat_id: int) -> Result[Recap]:
+    chat = get_chat(store, chat_id)
+    if chat is None:
+        return refused(f"no chat #{chat_id}")
+    found = build_recap(chat, answers_of(store, chat), settings.community.consent)
+    return done(f"Chat #{chat_id}: {found.answers} answers collected.", found)
