@@ -14,7 +14,7 @@ from typing import Any
 from sandbox._server import Fault, FaultInjector
 from sandbox.mastodon.handlers import MastodonHandlers
 from sandbox.mastodon.http import _TOO_MANY
-from sandbox.mastodon.model import _MALFORMATIONS, DEFAULT_TOKEN, JSON, _Relationship
+from sandbox.mastodon.model import _MALFORMATIONS, DEFAULT_TOKEN, JSON, Relationship
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -322,10 +322,10 @@ class MastodonSandbox(MastodonHandlers):
         (``followers_count`` is left as it is: :meth:`set_followers_count` says that)."""
         with self._lock:
             target = self._account_ref(account)
-            rel = self._relationships.setdefault((self._central.id, target.id), _Relationship())
+            rel = self._relationships.setdefault((self._central.id, target.id), Relationship())
             rel.flags.update(flags)
             if flags.get("followed_by"):
-                back = self._relationships.setdefault((target.id, self._central.id), _Relationship())
+                back = self._relationships.setdefault((target.id, self._central.id), Relationship())
                 if not back.flags.get("following"):
                     back.flags["following"] = True
                     back.since = next(self._follow_ids)

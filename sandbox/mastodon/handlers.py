@@ -17,10 +17,10 @@ from sandbox.mastodon.model import (
     _UNREBLOG_PATH,
     _URL_ONLY_RE,
     _VISIBILITIES,
-    _Account,
+    Account,
+    Bucket,
+    Status,
     _aware,
-    _Bucket,
-    _Status,
     _truthy,
     normalize_tag,
 )
@@ -44,7 +44,7 @@ class MastodonHandlers(MastodonSocialHandlers):
             return "statuses", self.post_limit, self.post_period
         return None
 
-    def _take(self, key: str, limit: int, period_span: timedelta) -> tuple[_Bucket, float, float]:
+    def _take(self, key: str, limit: int, period_span: timedelta) -> tuple[Bucket, float, float]:
         """The bucket for ``key`` in its current window (fixed, aligned to the epoch like
         Rack::Attack's, so the reset time is predictable), its window start and length."""
         now = self.now().timestamp()
@@ -52,10 +52,10 @@ class MastodonHandlers(MastodonSocialHandlers):
         start = (now // period) * period
         bucket = self._buckets.get(key)
         if bucket is None or bucket.window_start != start:
-            bucket = self._buckets[key] = _Bucket(start)
+            bucket = self._buckets[key] = Bucket(start)
         return bucket, start, period
 
-    def _headers(self, bucket: _Bucket, limit: int, start: float, period: float) -> dict[str, str]:
+    def _headers(self, bucket: Bucket, limit: int, start: float, period: float) -> dict[str, str]:
         return {
             "X-RateLimit-Limit": str(limit),
             "X-RateLimit-Remaining": str(max(0, limit - bucket.used)),
@@ -88,7 +88,7 @@ class MastodonHandlers(MastodonSocialHandlers):
 
     def _router(self) -> Router:
         router = Router()
-        routes: list[tuple[str, str, Callable[[Request, _Account | None], Response], bool]] = [
+        routes: list[tuple[str, str, Callable[[Request, Account | None], Response], bool]] = [
             ("GET", r"/api/v1/instance", self._h_instance_v1, False),
             ("GET", r"/api/v2/instance", self._h_instance_v2, False),
             ("GET", r"/api/v1/accounts/verify_credentials", self._h_verify_credentials, True),
@@ -121,7 +121,7 @@ class MastodonHandlers(MastodonSocialHandlers):
         return router
 
     def _endpoint(
-        self, handler: Callable[[Request, _Account | None], Response], needs_user: bool
+        self, handler: Callable[[Request, Account | None], Response], needs_user: bool
     ) -> Callable[[Request], Response]:
         def serve(req: Request) -> Response:
             token = _bearer(req)
@@ -134,7 +134,7 @@ class MastodonHandlers(MastodonSocialHandlers):
 
         return serve
 
-    def _visible_status(self, raw_id: str, viewer: _Account | None) -> _Status:
+    def _visible_status(self, raw_id: str, viewer: Account | None) -> Status:
         try:
             status = self._statuses[int(raw_id)]
         except (ValueError, KeyError):
@@ -165,7 +165,7 @@ class MastodonHandlers(MastodonSocialHandlers):
             )
         return ", ".join(links)
 
-    def _h_instance_v1(self, req: Request, viewer: _Account | None) -> Response:
+    def _h_instance_v1(self, req: Request, viewer: Account | None) -> Response:
         local_statuses = sum(1 for s in self._statuses.values() if s.account.local and not s.deleted)
         return Response.of_json(
             {
@@ -192,7 +192,7 @@ class MastodonHandlers(MastodonSocialHandlers):
             }
         )
 
-    def _h_instance_v2(self, req: Request, viewer: _Account | None) -> Response:
+    def _h_instance_v2(self, req: Request, viewer: Account | None) -> Response:
         config = self._configuration()
         config["urls"] = {"streaming": f"wss://{self.domain}", "status": None}
         config["translation"] = {"enabled": False}
@@ -216,23 +216,23 @@ class MastodonHandlers(MastodonSocialHandlers):
             }
         )
 
-    def _h_verify_credentials(self, req: Request, viewer: _Account | None) -> Response:
+    def _h_verify_credentials(self, req: Request, viewer: Account | None) -> Response:
         assert viewer is not None
         return Response.of_json(self._credential_json(viewer))
 
-    def _h_account(self, req: Request, viewer: _Account | None) -> Response:
+    def _h_account(self, req: Request, viewer: Account | None) -> Response:
         account = self._accounts.get(req.match["id"])
         if account is None:
             raise HttpError(404, dict(_NOT_FOUND))
         return Response.of_json(self._account_json(account))
 
-    def _h_account_lookup(self, req: Request, viewer: _Account | None) -> Response:
+    def _h_account_lookup(self, req: Request, viewer: Account | None) -> Response:
         account = self._find_account(req.param("acct") or "")
         if account is None:
             raise HttpError(404, dict(_NOT_FOUND))
         return Response.of_json(self._account_json(account))
 
-    def _h_relationships(self, req: Request, viewer: _Account | None) -> Response:
+    def _h_relationships(self, req: Request, viewer: Account | None) -> Response:
         assert viewer is not None
         out = [
             self._relationship_json(viewer, account_id)
@@ -241,7 +241,7 @@ class MastodonHandlers(MastodonSocialHandlers):
         ]
         return Response.of_json(out)
 
-    def _h_account_statuses(self, req: Request, viewer: _Account | None) -> Response:
+    def _h_account_statuses(self, req: Request, viewer: Account | None) -> Response:
         account = self._accounts.get(req.match["id"])
         if account is None:
             raise HttpError(404, dict(_NOT_FOUND))
@@ -279,7 +279,7 @@ class MastodonHandlers(MastodonSocialHandlers):
             headers["Link"] = link
         return Response.of_json([self._status_json(s, viewer) for s in page], headers=headers)
 
-    def _h_tag_timeline(self, req: Request, viewer: _Account | None) -> Response:
+    def _h_tag_timeline(self, req: Request, viewer: Account | None) -> Response:
         main_tag = normalize_tag(unquote(req.match["tag"]))
         if main_tag not in self._known_tags:
             return Response.of_json([])
@@ -310,20 +310,20 @@ class MastodonHandlers(MastodonSocialHandlers):
             headers["Link"] = self._link(req.path, keep, str(page[-1].id), str(page[0].id))
         return Response.of_json([self._status_json(s, viewer) for s in page], headers=headers)
 
-    def _hidden_from(self, viewer: _Account, author: _Account) -> bool:
+    def _hidden_from(self, viewer: Account, author: Account) -> bool:
         rel = self._relationships.get((viewer.id, author.id))
         return rel is not None and (rel.flags.get("blocking", False) or rel.flags.get("muting", False))
 
-    def _h_status(self, req: Request, viewer: _Account | None) -> Response:
+    def _h_status(self, req: Request, viewer: Account | None) -> Response:
         return Response.of_json(self._status_json(self._visible_status(req.match["id"], viewer), viewer))
 
-    def _h_context(self, req: Request, viewer: _Account | None) -> Response:
+    def _h_context(self, req: Request, viewer: Account | None) -> Response:
         """The statuses above and below one in its thread, as the viewer may see them:
         ``ancestors`` oldest first, ``descendants`` depth first in reply order. Anonymous
         callers get at most 40 ancestors and 60 descendants, 20 levels deep (as Mastodon)."""
         status = self._visible_status(req.match["id"], viewer)
         most_up, most_down, deepest = (40, 60, 20) if viewer is None else (4096, 4096, 4096)
-        ancestors: list[_Status] = []
+        ancestors: list[Status] = []
         parent_id = status.in_reply_to_id
         while parent_id is not None and len(ancestors) < most_up:
             parent = self._statuses.get(parent_id)
@@ -331,9 +331,9 @@ class MastodonHandlers(MastodonSocialHandlers):
                 break
             ancestors.insert(0, parent)
             parent_id = parent.in_reply_to_id
-        descendants: list[_Status] = []
+        descendants: list[Status] = []
 
-        def below(parent: _Status, depth: int) -> None:
+        def below(parent: Status, depth: int) -> None:
             if depth > deepest:
                 return
             for child in sorted(
@@ -354,7 +354,7 @@ class MastodonHandlers(MastodonSocialHandlers):
             }
         )
 
-    def _h_statuses_many(self, req: Request, viewer: _Account | None) -> Response:
+    def _h_statuses_many(self, req: Request, viewer: Account | None) -> Response:
         out = []
         for raw in req.params("id"):
             try:
@@ -363,7 +363,7 @@ class MastodonHandlers(MastodonSocialHandlers):
                 continue
         return Response.of_json(out)
 
-    def _h_post_status(self, req: Request, viewer: _Account | None) -> Response:
+    def _h_post_status(self, req: Request, viewer: Account | None) -> Response:
         assert viewer is not None
         key = req.headers.get("idempotency-key")
         if key:
@@ -419,7 +419,7 @@ class MastodonHandlers(MastodonSocialHandlers):
         counted = _MENTION_ONLY_RE.sub(lambda m: "@" + m.group("user"), counted)
         return len(counted)
 
-    def _h_delete_status(self, req: Request, viewer: _Account | None) -> Response:
+    def _h_delete_status(self, req: Request, viewer: Account | None) -> Response:
         status = self._visible_status(req.match["id"], viewer)
         if status.account is not viewer:
             raise HttpError(404, dict(_NOT_FOUND))
@@ -427,7 +427,7 @@ class MastodonHandlers(MastodonSocialHandlers):
         self._delete(status)
         return Response.of_json(out)
 
-    def _h_reblog(self, req: Request, viewer: _Account | None) -> Response:
+    def _h_reblog(self, req: Request, viewer: Account | None) -> Response:
         assert viewer is not None
         target = self._visible_status(req.match["id"], viewer)
         if target.reblog_of is not None:
@@ -437,7 +437,7 @@ class MastodonHandlers(MastodonSocialHandlers):
         wrapper = self._reblog(viewer, target, req.param("visibility") or "public", None)
         return Response.of_json(self._status_json(wrapper, viewer))
 
-    def _h_unreblog(self, req: Request, viewer: _Account | None) -> Response:
+    def _h_unreblog(self, req: Request, viewer: Account | None) -> Response:
         assert viewer is not None
         target = self._visible_status(req.match["id"], viewer)
         for boost in self._live_reblogs(target, viewer):

@@ -118,7 +118,7 @@ def _truthy(value: str | None) -> bool:
 
 
 @dataclass
-class _Account:
+class Account:
     id: str
     username: str
     domain: str | None  # None: lives on this server
@@ -143,9 +143,9 @@ class _Account:
 
 
 @dataclass
-class _Status:
+class Status:
     id: int  # 0 until the status is known to this server
-    account: _Account
+    account: Account
     created_at: datetime
     content: str
     text: str
@@ -154,7 +154,7 @@ class _Status:
     spoiler_text: str
     sensitive: bool
     tags: list[str]  # as written, first spelling wins
-    mentions: list[_Account]
+    mentions: list[Account]
     media: list[JSON]
     in_reply_to_id: int | None
     in_reply_to_account_id: str | None
@@ -170,38 +170,38 @@ class _Status:
 
 
 @dataclass
-class _Notification:
+class Notification:
     id: int
     type: str
     created_at: datetime
-    account: _Account
+    account: Account
     status_id: int | None
 
 
 @dataclass
-class _Bucket:
+class Bucket:
     window_start: float
     used: int = 0
 
 
 @dataclass
-class _Relationship:
+class Relationship:
     flags: dict[str, bool] = field(default_factory=dict)
     since: int = 0  # the follow's id while ``following``: followers lists page by it
 
 
 @dataclass
-class _Follower:
+class Follower:
     """One entry of a followers list: paged by the follow's id, as Mastodon does."""
 
     id: int
-    account: _Account
+    account: Account
 
 
 @dataclass
-class _List:
+class MastodonList:
     id: str
-    owner: _Account
+    owner: Account
     title: str
     replies_policy: str = "list"
     exclusive: bool = False

@@ -7,13 +7,13 @@ import html
 from sandbox.mastodon.model import (
     _HTML_TAG_RE,
     JSON,
-    _Account,
+    Account,
+    MastodonList,
+    Notification,
+    Relationship,
+    Status,
     _iso,
-    _List,
     _midnight,
-    _Notification,
-    _Relationship,
-    _Status,
     normalize_tag,
 )
 from sandbox.mastodon.state import MastodonState
@@ -22,7 +22,7 @@ from sandbox.mastodon.state import MastodonState
 class MastodonRender(MastodonState):
     """Accounts, statuses, notifications, tags, relationships and lists as Mastodon's JSON."""
 
-    def _account_json(self, account: _Account) -> JSON:
+    def _account_json(self, account: Account) -> JSON:
         statuses = [s for s in self._statuses.values() if s.account is account and not s.deleted]
         last = max((s.created_at for s in statuses), default=None)
         avatar = f"https://{self.domain}/avatars/original/missing.png"
@@ -57,7 +57,7 @@ class MastodonRender(MastodonState):
             **({"noindex": account.noindex} if account.domain is None else {}),
         }
 
-    def _credential_json(self, account: _Account) -> JSON:
+    def _credential_json(self, account: Account) -> JSON:
         out = self._account_json(account)
         out["source"] = {
             "privacy": "public",
@@ -73,7 +73,7 @@ class MastodonRender(MastodonState):
         out["role"] = {"id": "-99", "name": "", "permissions": "65536", "color": "", "highlighted": False}
         return out
 
-    def _status_json(self, status: _Status, viewer: _Account | None, *, with_source: bool = False) -> JSON:
+    def _status_json(self, status: Status, viewer: Account | None, *, with_source: bool = False) -> JSON:
         original = self._statuses.get(status.reblog_of) if status.reblog_of is not None else None
         replies = sum(1 for s in self._statuses.values() if s.in_reply_to_id == status.id and not s.deleted)
         reblogs = len(self._live_reblogs(status, None)) if status.id else 0
@@ -129,7 +129,7 @@ class MastodonRender(MastodonState):
         out["poll"] = None
         return self._apply_malformation(status, out)
 
-    def _apply_malformation(self, status: _Status, out: JSON) -> JSON:
+    def _apply_malformation(self, status: Status, out: JSON) -> JSON:
         how = self._malformed.get(status.id)
         if how == "missing_account":
             del out["account"]
@@ -141,7 +141,7 @@ class MastodonRender(MastodonState):
             out["content"] = {"html": out["content"]}
         return out
 
-    def _notification_json(self, note: _Notification) -> JSON:
+    def _notification_json(self, note: Notification) -> JSON:
         out: JSON = {
             "id": str(note.id),
             "type": note.type,
@@ -183,8 +183,8 @@ class MastodonRender(MastodonState):
             },
         }
 
-    def _relationship_json(self, viewer: _Account, account_id: str) -> JSON:
-        rel = self._relationships.get((viewer.id, account_id), _Relationship())
+    def _relationship_json(self, viewer: Account, account_id: str) -> JSON:
+        rel = self._relationships.get((viewer.id, account_id), Relationship())
         entry: JSON = {"id": account_id}
         for flag in (
             "following",
@@ -205,7 +205,7 @@ class MastodonRender(MastodonState):
         entry["note"] = ""
         return entry
 
-    def _list_json(self, found: _List) -> JSON:
+    def _list_json(self, found: MastodonList) -> JSON:
         return {
             "id": found.id,
             "title": found.title,

@@ -10,12 +10,12 @@ from sandbox._server import HttpError, Request, Response
 from sandbox.mastodon.model import (
     _NOT_FOUND,
     _SEARCH_NEEDS_USER,
-    _Account,
-    _Follower,
-    _List,
-    _Relationship,
+    Account,
+    Follower,
+    MastodonList,
+    Relationship,
+    Status,
     _ruby_int,
-    _Status,
     _truthy,
     normalize_tag,
 )
@@ -55,20 +55,20 @@ def _page(items: Sequence[Any], req: Request, limit: int) -> list[Any]:
 class MastodonSocialHandlers(MastodonRender):
     """Search, notifications, follows and lists over HTTP."""
 
-    def _h_search(self, req: Request, viewer: _Account | None) -> Response:
+    def _h_search(self, req: Request, viewer: Account | None) -> Response:
         query = (req.param("q") or "").strip()
         resolve = _truthy(req.param("resolve"))
         if viewer is None and (resolve or _ruby_int(req.param("offset"))):
             raise HttpError(401, {"error": _SEARCH_NEEDS_USER})
         kind = req.param("type")
         limit = _limit(req, 20)
-        accounts: list[_Account] = []
-        statuses: list[_Status] = []
+        accounts: list[Account] = []
+        statuses: list[Status] = []
         tags: list[str] = []
         if re.match(r"https?://", query):
             if resolve:
                 found = self._resolve_url(query, viewer)
-                if isinstance(found, _Account):
+                if isinstance(found, Account):
                     accounts.append(found)
                 elif found is not None:
                     statuses.append(found)
@@ -90,7 +90,7 @@ class MastodonSocialHandlers(MastodonRender):
             }
         )
 
-    def _resolve_url(self, url: str, viewer: _Account | None) -> _Status | _Account | None:
+    def _resolve_url(self, url: str, viewer: Account | None) -> Status | Account | None:
         wanted = url.rstrip("/")
         for status in self._statuses.values():
             if wanted in (status.uri, status.url) and status.reblog_of is None:
@@ -107,7 +107,7 @@ class MastodonSocialHandlers(MastodonRender):
         stored = self._store(pending)
         return stored if self._can_see(stored, viewer) else None
 
-    def _search_accounts(self, query: str) -> list[_Account]:
+    def _search_accounts(self, query: str) -> list[Account]:
         exact = self._find_account(query)
         needle = query.lstrip("@").lower()
         matches = [] if exact is None else [exact]
@@ -118,7 +118,7 @@ class MastodonSocialHandlers(MastodonRender):
                 matches.append(account)
         return matches
 
-    def _h_notifications(self, req: Request, viewer: _Account | None) -> Response:
+    def _h_notifications(self, req: Request, viewer: Account | None) -> Response:
         assert viewer is not None
         if viewer is not self._central:
             return Response.of_json([])
@@ -141,12 +141,12 @@ class MastodonSocialHandlers(MastodonRender):
             headers["Link"] = self._link(req.path, keep, str(page[-1].id), str(page[0].id))
         return Response.of_json([self._notification_json(n) for n in page], headers=headers)
 
-    def _h_follow(self, req: Request, viewer: _Account | None) -> Response:
+    def _h_follow(self, req: Request, viewer: Account | None) -> Response:
         assert viewer is not None
         target = self._accounts.get(req.match["id"])
         if target is None or target is viewer:
             raise HttpError(404, dict(_NOT_FOUND))
-        rel = self._relationships.setdefault((viewer.id, target.id), _Relationship())
+        rel = self._relationships.setdefault((viewer.id, target.id), Relationship())
         if not rel.flags.get("following"):
             if target.locked:
                 rel.flags["requested"] = True
@@ -154,14 +154,14 @@ class MastodonSocialHandlers(MastodonRender):
                 self._start_following(viewer, target, reblogs=_truthy(req.param("reblogs") or "true"))
         return Response.of_json(self._relationship_json(viewer, target.id))
 
-    def _h_followers(self, req: Request, viewer: _Account | None) -> Response:
+    def _h_followers(self, req: Request, viewer: Account | None) -> Response:
         """Who follows the account, newest follow first, paged by the follows' ids (40 by
         default, at most 80) with a ``Link`` header."""
         account = self._accounts.get(req.match["id"])
         if account is None:
             raise HttpError(404, dict(_NOT_FOUND))
         found = [
-            _Follower(rel.since, self._accounts[follower_id])
+            Follower(rel.since, self._accounts[follower_id])
             for (follower_id, target_id), rel in self._relationships.items()
             if target_id == account.id and rel.flags.get("following")
         ]
@@ -174,20 +174,20 @@ class MastodonSocialHandlers(MastodonRender):
             headers["Link"] = self._link(req.path, keep, nxt, str(page[0].id), prev_key="since_id")
         return Response.of_json([self._account_json(f.account) for f in page], headers=headers)
 
-    def _own_list(self, req: Request, viewer: _Account | None) -> _List:
+    def _own_list(self, req: Request, viewer: Account | None) -> MastodonList:
         found = self._lists.get(req.match["id"])
         if found is None or found.owner is not viewer:
             raise HttpError(404, dict(_NOT_FOUND))
         return found
 
-    def _h_lists(self, req: Request, viewer: _Account | None) -> Response:
+    def _h_lists(self, req: Request, viewer: Account | None) -> Response:
         mine = [x for x in self._lists.values() if x.owner is viewer]
         return Response.of_json([self._list_json(x) for x in mine])
 
-    def _h_list(self, req: Request, viewer: _Account | None) -> Response:
+    def _h_list(self, req: Request, viewer: Account | None) -> Response:
         return Response.of_json(self._list_json(self._own_list(req, viewer)))
 
-    def _h_create_list(self, req: Request, viewer: _Account | None) -> Response:
+    def _h_create_list(self, req: Request, viewer: Account | None) -> Response:
         assert viewer is not None
         title = (req.param("title") or "").strip()
         if not title:
@@ -195,11 +195,12 @@ class MastodonSocialHandlers(MastodonRender):
         policy = req.param("replies_policy") or "list"
         if policy not in ("followed", "list", "none"):
             raise HttpError(422, {"error": "Validation failed: Replies policy is not included in the list"})
-        found = _List(str(next(self._list_ids)), viewer, title, policy, _truthy(req.param("exclusive")))
+        exclusive = _truthy(req.param("exclusive"))
+        found = MastodonList(str(next(self._list_ids)), viewer, title, policy, exclusive)
         self._lists[found.id] = found
         return Response.of_json(self._list_json(found))
 
-    def _h_list_accounts(self, req: Request, viewer: _Account | None) -> Response:
+    def _h_list_accounts(self, req: Request, viewer: Account | None) -> Response:
         found = self._own_list(req, viewer)
         members = [self._accounts[i] for i in found.members]
         if _ruby_int(req.param("limit")) == 0:
@@ -213,12 +214,12 @@ class MastodonSocialHandlers(MastodonRender):
             headers["Link"] = self._link(req.path, keep, nxt, page[0].id, prev_key="since_id")
         return Response.of_json([self._account_json(a) for a in page], headers=headers)
 
-    def _h_list_add(self, req: Request, viewer: _Account | None) -> Response:
+    def _h_list_add(self, req: Request, viewer: Account | None) -> Response:
         assert viewer is not None
         found = self._own_list(req, viewer)
         wanted = req.params("account_ids")
         for account_id in wanted:
-            rel = self._relationships.get((viewer.id, account_id), _Relationship())
+            rel = self._relationships.get((viewer.id, account_id), Relationship())
             if account_id not in self._accounts or not rel.flags.get("following"):
                 raise HttpError(404, dict(_NOT_FOUND))  # Mastodon lists only accounts one follows
             if account_id in found.members:
@@ -226,7 +227,7 @@ class MastodonSocialHandlers(MastodonRender):
         found.members.extend(dict.fromkeys(wanted))
         return Response.of_json({})
 
-    def _h_list_remove(self, req: Request, viewer: _Account | None) -> Response:
+    def _h_list_remove(self, req: Request, viewer: Account | None) -> Response:
         found = self._own_list(req, viewer)
         gone = set(req.params("account_ids"))
         found.members = [i for i in found.members if i not in gone]

@@ -21,14 +21,14 @@ from sandbox.mastodon.model import (
     _VISIBILITIES,
     DEFAULT_TOKEN,
     JSON,
+    Account,
+    Bucket,
     Clock,
-    _Account,
+    MastodonList,
+    Notification,
+    Relationship,
+    Status,
     _aware,
-    _Bucket,
-    _List,
-    _Notification,
-    _Relationship,
-    _Status,
     _utc_now,
     normalize_tag,
 )
@@ -73,17 +73,17 @@ class MastodonState:
         self._notification_ids = itertools.count(1)
         self._media_ids = itertools.count(1)
         self._sequence = itertools.count()
-        self._accounts: dict[str, _Account] = {}
-        self._statuses: dict[int, _Status] = {}
-        self._unfetched: dict[str, _Status] = {}  # remote statuses by uri and url
-        self._notifications: dict[int, _Notification] = {}
+        self._accounts: dict[str, Account] = {}
+        self._statuses: dict[int, Status] = {}
+        self._unfetched: dict[str, Status] = {}  # remote statuses by uri and url
+        self._notifications: dict[int, Notification] = {}
         self._known_tags: dict[str, str] = {}  # normalized -> first spelling seen
         self._tokens: dict[str, str] = {}
         self._idempotency: dict[tuple[str, str], tuple[int, datetime]] = {}
-        self._buckets: dict[str, _Bucket] = {}
-        self._relationships: dict[tuple[str, str], _Relationship] = {}
+        self._buckets: dict[str, Bucket] = {}
+        self._relationships: dict[tuple[str, str], Relationship] = {}
         self._malformed: dict[int, str] = {}
-        self._lists: dict[str, _List] = {}
+        self._lists: dict[str, MastodonList] = {}
         self._list_ids = itertools.count(1)
         self._follow_ids = itertools.count(1)
         self._central = self._new_account(username, None, display_name, "", False, False, None)
@@ -110,8 +110,8 @@ class MastodonState:
         bot: bool,
         group: bool,
         created_at: datetime | None,
-    ) -> _Account:
-        account = _Account(
+    ) -> Account:
+        account = Account(
             id=str(next(self._account_ids)),
             username=username,
             domain=domain,
@@ -129,7 +129,7 @@ class MastodonState:
         self._accounts[account.id] = account
         return account
 
-    def _find_account(self, acct: str) -> _Account | None:
+    def _find_account(self, acct: str) -> Account | None:
         acct = acct.strip().lstrip("@")
         user, _, host = acct.partition("@")
         if host.lower() == self.domain:
@@ -141,7 +141,7 @@ class MastodonState:
                 return account
         return None
 
-    def _account_ref(self, ref: Any) -> _Account:
+    def _account_ref(self, ref: Any) -> Account:
         if isinstance(ref, dict):
             ref = ref.get("id")
         if isinstance(ref, str):
@@ -152,7 +152,7 @@ class MastodonState:
                 return found
         raise KeyError(f"unknown account {ref!r}")
 
-    def _status_ref(self, ref: Any) -> _Status:
+    def _status_ref(self, ref: Any) -> Status:
         if isinstance(ref, dict):
             ref = ref.get("id") or ref.get("uri")
         if isinstance(ref, str) and ref in self._unfetched:
@@ -171,11 +171,11 @@ class MastodonState:
 
     def _compose(
         self,
-        author: _Account,
+        author: Account,
         text: str,
         *,
         tags: Iterable[str],
-        in_reply_to: _Status | None,
+        in_reply_to: Status | None,
         visibility: str,
         language: str | None,
         spoiler_text: str,
@@ -183,7 +183,7 @@ class MastodonState:
         media: Sequence[str],
         created_at: datetime | None,
         application: JSON | None,
-    ) -> _Status:
+    ) -> Status:
         if visibility not in _VISIBILITIES:
             raise ValueError(f"visibility must be one of {_VISIBILITIES}")
         extra_mentions = [self._account_ref(m) for m in mentions]
@@ -191,7 +191,7 @@ class MastodonState:
             content = text
             plain = html.unescape(_HTML_TAG_RE.sub(" ", text))
             found_tags = [m.group("tag") for m in _TAG_ONLY_RE.finditer(plain)]
-            found_mentions: list[_Account] = []
+            found_mentions: list[Account] = []
         else:
             present = {normalize_tag(m.group("tag")) for m in _TAG_ONLY_RE.finditer(text)}
             missing = [t.lstrip("#") for t in tags if normalize_tag(t) not in present]
@@ -202,11 +202,11 @@ class MastodonState:
         for tag in [*found_tags, *(t.lstrip("#") for t in tags)]:
             if normalize_tag(tag) not in {normalize_tag(t) for t in all_tags}:
                 all_tags.append(tag)
-        all_mentions: list[_Account] = []
+        all_mentions: list[Account] = []
         for account in [*found_mentions, *extra_mentions]:
             if account not in all_mentions:
                 all_mentions.append(account)
-        return _Status(
+        return Status(
             id=0,
             account=author,
             created_at=_aware(created_at) if created_at else self.now(),
@@ -225,7 +225,7 @@ class MastodonState:
             application=application,
         )
 
-    def _store(self, status: _Status) -> _Status:
+    def _store(self, status: Status) -> Status:
         """Give ``status`` its local id and make it visible; mentions notify as on Mastodon."""
         status.id = self._snowflake(status.created_at)
         author = status.account
@@ -245,14 +245,14 @@ class MastodonState:
         return status
 
     def _reblog(
-        self, booster: _Account, original: _Status, visibility: str, created_at: datetime | None
-    ) -> _Status:
+        self, booster: Account, original: Status, visibility: str, created_at: datetime | None
+    ) -> Status:
         if original.reblog_of is not None:
             original = self._statuses[original.reblog_of]
         existing = self._live_reblogs(original, booster)
         if existing:
             return existing[0]
-        wrapper = _Status(
+        wrapper = Status(
             id=0,
             account=booster,
             created_at=_aware(created_at) if created_at else self.now(),
@@ -274,14 +274,14 @@ class MastodonState:
             self._notify("reblog", booster, original)
         return wrapper
 
-    def _live_reblogs(self, original: _Status, booster: _Account | None) -> list[_Status]:
+    def _live_reblogs(self, original: Status, booster: Account | None) -> list[Status]:
         return [
             s
             for s in self._statuses.values()
             if s.reblog_of == original.id and not s.deleted and (booster is None or s.account is booster)
         ]
 
-    def _delete(self, status: _Status) -> None:
+    def _delete(self, status: Status) -> None:
         status.deleted = True
         for boost in self._live_reblogs(status, None):
             boost.deleted = True
@@ -289,8 +289,8 @@ class MastodonState:
             if note.status_id == status.id:
                 del self._notifications[note_id]
 
-    def _notify(self, type_: str, account: _Account, status: _Status | None) -> _Notification:
-        note = _Notification(
+    def _notify(self, type_: str, account: Account, status: Status | None) -> Notification:
+        note = Notification(
             id=next(self._notification_ids),
             type=type_,
             created_at=self.now(),
@@ -300,10 +300,10 @@ class MastodonState:
         self._notifications[note.id] = note
         return note
 
-    def _visible_notifications(self) -> list[_Notification]:
+    def _visible_notifications(self) -> list[Notification]:
         return sorted(self._notifications.values(), key=lambda n: -n.id)
 
-    def _can_see(self, status: _Status, viewer: _Account | None) -> bool:
+    def _can_see(self, status: Status, viewer: Account | None) -> bool:
         if status.deleted or status.id == 0:
             return False
         if status.reblog_of is not None:
@@ -314,30 +314,30 @@ class MastodonState:
             return True
         return viewer is not None and (viewer is status.account or viewer in status.mentions)
 
-    def _start_following(self, follower: _Account, target: _Account, *, reblogs: bool) -> _Relationship:
-        rel = self._relationships.setdefault((follower.id, target.id), _Relationship())
+    def _start_following(self, follower: Account, target: Account, *, reblogs: bool) -> Relationship:
+        rel = self._relationships.setdefault((follower.id, target.id), Relationship())
         if not rel.flags.get("following"):
             rel.flags.update(following=True, showing_reblogs=reblogs, requested=False)
             rel.since = next(self._follow_ids)
-            back = self._relationships.setdefault((target.id, follower.id), _Relationship())
+            back = self._relationships.setdefault((target.id, follower.id), Relationship())
             back.flags["followed_by"] = True
             target.followers_count += 1
             follower.following_count += 1
         return rel
 
-    def _profile_url(self, account: _Account) -> str:
+    def _profile_url(self, account: Account) -> str:
         return f"https://{account.domain or self.domain}/@{account.username}"
 
-    def _actor_uri(self, account: _Account) -> str:
+    def _actor_uri(self, account: Account) -> str:
         return f"https://{account.domain or self.domain}/users/{account.username}"
 
     def _tag_url(self, name: str, host: str | None = None) -> str:
         return f"https://{host or self.domain}/tags/{quote(name)}"
 
-    def _render(self, text: str, author: _Account) -> tuple[str, list[str], list[_Account]]:
+    def _render(self, text: str, author: Account) -> tuple[str, list[str], list[Account]]:
         """Plain text to Mastodon-style HTML: paragraphs, ``<br />``, linked tags/mentions/URLs."""
         tags: list[str] = []
-        mentions: list[_Account] = []
+        mentions: list[Account] = []
         remote = not author.local
         ext = ' rel="nofollow noopener noreferrer" target="_blank"' if remote else ""
 
@@ -392,7 +392,7 @@ class MastodonState:
             f'<span class="invisible">{html.escape(hidden)}</span></a>'
         )
 
-    def _media_json(self, author: _Account, description: str) -> JSON:
+    def _media_json(self, author: Account, description: str) -> JSON:
         media_id = str(next(self._media_ids))
         host = author.domain or self.domain
         url = f"https://{host}/system/media_attachments/files/{media_id}/original/image.png"
