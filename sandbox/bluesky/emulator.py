@@ -143,6 +143,10 @@ class BlueskySandbox(BlueskyJetstream):
     def did_of(self, handle: str) -> str:
         return self._handles[handle.lower()]
 
+    def handle_of(self, did: str) -> str:
+        with self._lock:
+            return self._accounts[did].handle
+
     def post(
         self,
         author: str,

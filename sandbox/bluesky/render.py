@@ -86,16 +86,3 @@ class BlueskyRender(BlueskyState):
             )
             view["replies"] = [self._thread_view(r, viewer, depth - 1) for r in replies]
         return view
-
-    def _session_json(self, account: Account) -> JSON:
-        access, access_exp = self._jwt(account.did, "com.atproto.access", self.access_ttl)
-        refresh, refresh_exp = self._jwt(account.did, "com.atproto.refresh", self.refresh_ttl)
-        self._access[access] = (account.did, access_exp)
-        self._refresh[refresh] = (account.did, refresh_exp)
-        return {
-            "did": account.did,
-            "handle": account.handle,
-            "accessJwt": access,
-            "refreshJwt": refresh,
-            "active": True,
-        }

@@ -75,10 +75,6 @@ class MastodonSandbox(MastodonHandlers):
     """
 
     @property
-    def base_url(self) -> str:
-        return self._http.base_url
-
-    @property
     def faults(self) -> FaultInjector:
         return self._http.faults
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from urllib.parse import unquote, urlencode
+from urllib.parse import unquote
 
 from sandbox._server import HttpError, Request, Response, Router
 from sandbox.mastodon.model import (
@@ -142,28 +142,6 @@ class MastodonHandlers(MastodonSocialHandlers):
         if not self._can_see(status, viewer):
             raise HttpError(404, dict(_NOT_FOUND))
         return status
-
-    def _link(
-        self,
-        path: str,
-        keep: dict[str, list[str]],
-        next_max: str | None,
-        prev_min: str | None,
-        *,
-        prev_key: str = "min_id",
-    ) -> str:
-        """A ``Link`` header. Status and notification pages point back with ``min_id``; account
-        lists (followers, a list's members) with ``since_id``, as Mastodon builds them."""
-        links = []
-        for rel, key, value in (("next", "max_id", next_max), ("prev", prev_key, prev_min)):
-            if value is None:
-                continue
-            query = {k: v for k, v in keep.items() if v}
-            query[key] = [value]
-            links.append(
-                f'<{self.base_url}{path}?{urlencode(sorted(query.items()), doseq=True)}>; rel="{rel}"'
-            )
-        return ", ".join(links)
 
     def _h_instance_v1(self, req: Request, viewer: Account | None) -> Response:
         local_statuses = sum(1 for s in self._statuses.values() if s.account.local and not s.deleted)

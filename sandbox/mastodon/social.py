@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 from sandbox._server import HttpError, Request, Response
 from sandbox.mastodon.model import (
@@ -232,3 +233,25 @@ class MastodonSocialHandlers(MastodonRender):
         gone = set(req.params("account_ids"))
         found.members = [i for i in found.members if i not in gone]
         return Response.of_json({})
+
+    def _link(
+        self,
+        path: str,
+        keep: dict[str, list[str]],
+        next_max: str | None,
+        prev_min: str | None,
+        *,
+        prev_key: str = "min_id",
+    ) -> str:
+        """A ``Link`` header. Status and notification pages point back with ``min_id``; account
+        lists (followers, a list's members) with ``since_id``, as Mastodon builds them."""
+        links = []
+        for rel, key, value in (("next", "max_id", next_max), ("prev", prev_key, prev_min)):
+            if value is None:
+                continue
+            query = {k: v for k, v in keep.items() if v}
+            query[key] = [value]
+            links.append(
+                f'<{self.base_url}{path}?{urlencode(sorted(query.items()), doseq=True)}>; rel="{rel}"'
+            )
+        return ", ".join(links)

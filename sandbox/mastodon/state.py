@@ -408,3 +408,7 @@ class MastodonState:
             "description": description or None,
             "blurhash": None,
         }
+
+    @property
+    def base_url(self) -> str:
+        return self._http.base_url
