@@ -118,30 +118,30 @@ class World:
     """The three sandboxes with the community in them, on the wall clock (the workers' clock)."""
 
     def __init__(self, rng: random.Random) -> None:
-        from sandbox.bluesky import BlueskySandbox
-        from sandbox.mastodon import MastodonSandbox
-        from sandbox.telegram import TelegramSandbox
+        from sandbox.world import Rooms, SandboxWorld
 
         self.rng = rng
         # Ten times Mastodon's usual limits — 300 requests in 5 minutes, 300 posts and boosts in 3
         # hours, 30 deletions in 30 minutes (a server may set its own; the bot keeps to 90 % of
         # what the headers say): the chaos run is about faults, the soak holds the real limits.
-        self.mastodon = MastodonSandbox(
-            domain="medicine.example",
-            username="latinasinmed",
-            clock=_now,
-            rate_limit=3000,
-            post_limit=3000,
-            delete_limit=300,
+        self.world = SandboxWorld(
+            rooms=Rooms(curators=CURATORS, community=COMMUNITY, channel=CHANNEL),
+            mastodon={
+                "domain": "medicine.example",
+                "username": "latinasinmed",
+                "clock": _now,
+                "rate_limit": 3000,
+                "post_limit": 3000,
+                "delete_limit": 300,
+            },
+            bluesky={"handle": "latinasinmed.test", "display_name": "Latinas in Medicine"},
+            telegram={"realistic_limits": True},
         )
-        self.bluesky = BlueskySandbox(handle="latinasinmed.test", display_name="Latinas in Medicine")
-        self.telegram = TelegramSandbox(realistic_limits=True)
+        self.mastodon, self.bluesky, self.telegram = self.world.sandboxes
         self.members: dict[str, tuple[Platform, Any]] = {}
 
     def start(self) -> World:
-        self.mastodon.start()
-        self.bluesky.start()
-        self.telegram.start()
+        self.world.start()
         for i in range(24):
             domain = "elsewhere.example" if i % 4 == 0 else None
             account = self.mastodon.add_account(f"m{i}", domain, note="#nobot" if i == 23 else "Physician")
@@ -154,17 +154,13 @@ class World:
             self.members[f"bluesky:b{i}"] = (Platform.BLUESKY, did)
         users = [self.telegram.add_user(5000 + i, f"T{i}", f"t{i}_md") for i in range(10)]
         curators = [self.telegram.add_user(4000 + i, f"Curator {i}") for i in range(2)]
-        self.telegram.add_chat(CURATORS, "supergroup", "Curators", members=curators)
-        self.telegram.add_chat(COMMUNITY, "supergroup", "Latinas in Medicine", members=users)
-        self.telegram.add_chat(CHANNEL, "channel", "Latinas in Medicine", username="lim_central")
+        self.world.open_rooms(curators, users, curators_title="Curators", channel_username="lim_central")
         for user in users:
             self.members[f"telegram:t{user.id - 5000}"] = (Platform.TELEGRAM, user)
         return self
 
     def stop(self) -> None:
-        for sandbox in (self.mastodon, self.bluesky, self.telegram):
-            with contextlib.suppress(Exception):
-                sandbox.stop()
+        self.world.stop()
 
     def faults(self, rate: float) -> None:
         """From now on ``rate`` of every platform call meets a fault (0: no more)."""
@@ -186,7 +182,7 @@ class World:
         )
 
     def injected(self) -> int:
-        return sum(s.faults.injected for s in (self.mastodon, self.bluesky, self.telegram))
+        return self.world.injected()
 
     def post(self, key: str, words: str) -> Any:
         platform, who = self.members[key]
@@ -197,6 +193,11 @@ class World:
         return self.telegram.user_sends(who, COMMUNITY, f"{words} #{TAG}")
 
     def config(self, directory: Path, db_url: str) -> tuple[Path, dict[str, str]]:
+        platforms = self.world.platforms_config(secrets_prefix="CHAOS")
+        # two workers: 300 requests in 5 minutes go quickly
+        platforms["mastodon"].update(poll_seconds=3, request_timeout=3)
+        platforms["bluesky"].update(caught_up_idle_seconds=0.5, request_timeout=3)
+        platforms["telegram"].update(poll_timeout=1, request_timeout=3)
         start = _now() + timedelta(minutes=1)
         minutes = sorted({start.minute, (start + timedelta(minutes=1)).minute})
         cfg = {
@@ -224,41 +225,11 @@ class World:
                     }
                 ],
             },
-            "platforms": {
-                "mastodon": {
-                    "api_base_url": self.mastodon.base_url,
-                    "access_token": "${CHAOS_MASTODON_TOKEN}",
-                    "poll_seconds": 3,  # two workers: 300 requests in 5 minutes go quickly
-                    "request_timeout": 3,
-                },
-                "bluesky": {
-                    "handle": "latinasinmed.test",
-                    "app_password": "${CHAOS_BLUESKY_PASSWORD}",
-                    "service_url": self.bluesky.base_url,
-                    "jetstream_url": self.bluesky.ws_url,
-                    "jetstream_compress": False,
-                    "caught_up_idle_seconds": 0.5,
-                    "request_timeout": 3,
-                },
-                "telegram": {
-                    "bot_token": "${CHAOS_TELEGRAM_TOKEN}",
-                    "base_url": self.telegram.bot_base_url,
-                    "curator_chat_id": CURATORS,
-                    "community_chat_ids": [COMMUNITY],
-                    "channel_id": CHANNEL,
-                    "poll_timeout": 1,
-                    "request_timeout": 3,
-                },
-            },
+            "platforms": platforms,
         }
         path = directory / "config.yaml"
         path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-        env = {
-            "CHAOS_MASTODON_TOKEN": self.mastodon.token,
-            "CHAOS_BLUESKY_PASSWORD": self.bluesky.password,
-            "CHAOS_TELEGRAM_TOKEN": self.telegram.token,
-        }
-        return path, env
+        return path, self.world.secrets("CHAOS")
 
 
 class Workers:
@@ -814,22 +785,25 @@ class Soak:
         from bot.app import Coalesce
         from bot.clock import FakeClock
         from bot.config import parse
-        from sandbox.bluesky import BlueskySandbox
-        from sandbox.mastodon import MastodonSandbox
-        from sandbox.telegram import TelegramSandbox
+        from sandbox.world import Rooms, SandboxWorld
 
         start = _now().replace(microsecond=0)
         clock = FakeClock(start)
-        masto = MastodonSandbox(domain="medicine.example", username="latinasinmed", clock=clock.now).start()
-        sky = BlueskySandbox(handle="latinasinmed.test", clock=clock.now).start()
-        tg = TelegramSandbox(realistic_limits=True, clock=lambda: clock.now().timestamp()).start()
+        world = SandboxWorld(
+            clock=clock.now,
+            rooms=Rooms(curators=CURATORS, community=COMMUNITY, channel=CHANNEL),
+            mastodon={"domain": "medicine.example", "username": "latinasinmed"},
+            bluesky={"handle": "latinasinmed.test"},
+            telegram={"realistic_limits": True},
+        ).start()
+        masto, sky, tg = world.sandboxes
         with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
             try:
                 users = [tg.add_user(7000 + i, f"T{i}") for i in range(20)]
                 curator_users = [tg.add_user(6000 + i, f"Curator {i}") for i in range(2)]
-                tg.add_chat(CURATORS, "supergroup", "Curators", members=curator_users)
-                tg.add_chat(COMMUNITY, "supergroup", "Latinas in Medicine", members=users)
-                tg.add_chat(CHANNEL, "channel", "Latinas in Medicine", username="lim_central")
+                world.open_rooms(
+                    curator_users, users, curators_title="Curators", channel_username="lim_central"
+                )
                 toots = [
                     masto.add_account(f"m{i}", created_at=start - timedelta(days=400)) for i in range(50)
                 ]
@@ -887,9 +861,7 @@ class Soak:
                     "held": float(getattr(budget, "refused", 0)),
                 }
             finally:
-                for sandbox in (masto, sky, tg):
-                    with contextlib.suppress(Exception):
-                        sandbox.stop()
+                world.stop()
 
     def _count(self, mean: float) -> int:
         """How many events in one 5 s step for ``mean`` of them per step."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -17,9 +18,14 @@ from sqlalchemy import Engine, create_engine, text
 from adapters.registry import settings_class
 from bot.clock import FakeClock
 from bot.config import Settings, parse
+from bot.domain import Platform
+from bot.ports import PlatformAdapter
 from bot.schema import Environment
 from bot.store.migrate import upgrade
 from bot.store.store import Store, make_engine
+
+if TYPE_CHECKING:
+    from bot.app import Coalesce
 
 # In CI the property tests draw the same examples on every run (a fixed seed per test), so a
 # landing is judged on the code, not on the draw; on a developer's machine they search afresh.
@@ -135,3 +141,47 @@ def clock() -> FakeClock:
 @pytest.fixture
 def store(engine: Engine, settings: Settings, clock: FakeClock) -> Store:
     return Store.open(engine, settings.community.slug, settings.community.name, clock.now())
+
+
+class StartApp(Protocol):
+    """What :func:`start_app` gives a test: build and start one app on the test's engine."""
+
+    def __call__(
+        self,
+        settings: Settings,
+        adapters: Mapping[Platform, PlatformAdapter],
+        *,
+        clock: FakeClock = ...,
+        **kw: Any,
+    ) -> Awaitable[Coalesce]: ...
+
+
+@pytest.fixture
+async def start_app(engine: Engine, clock: FakeClock) -> AsyncIterator[StartApp]:
+    """Builds and starts Coalesce apps against the given adapters, on the test's engine and clock
+    (another clock may be passed); afterwards cancels their tasks and closes their adapters."""
+    from bot.app import Coalesce
+
+    apps: list[Coalesce] = []
+
+    async def build(
+        settings: Settings,
+        adapters: Mapping[Platform, PlatformAdapter],
+        *,
+        clock: FakeClock = clock,
+        **kw: Any,
+    ) -> Coalesce:
+        app = Coalesce(settings, engine=engine, adapters=dict(adapters), clock=clock, **kw)
+        await app.start()
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        tasks = list(app._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
+        for adapter in app.adapters.values():
+            await adapter.close()

@@ -106,31 +106,29 @@ class DemoWorld:
     epoch: datetime
 
     def __post_init__(self) -> None:
-        from sandbox.mastodon import MastodonSandbox
+        from sandbox.world import Rooms, SandboxWorld
 
-        self.mastodon = MastodonSandbox(
-            domain="medicine.example", username="latinasinmed", display_name="Latinas in Medicine"
+        self.world = SandboxWorld(
+            rooms=Rooms(curators=TG_CURATORS, community=TG_COMMUNITY, channel=TG_CHANNEL),
+            mastodon={
+                "domain": "medicine.example",
+                "username": "latinasinmed",
+                "display_name": "Latinas in Medicine",
+            },
+            bluesky={"handle": "latinasinmed.test", "display_name": "Latinas in Medicine"},
+            telegram={"bot_username": "LatinasInMedBot", "bot_first_name": "Latinas in Medicine"},
         )
+        self.mastodon, self.bluesky, self.telegram = self.world.sandboxes
         self.statuses: list[dict[str, Any]] = []
-        from sandbox.bluesky import BlueskySandbox
-
-        self.bluesky = BlueskySandbox(handle="latinasinmed.test", display_name="Latinas in Medicine")
         self.skeets: list[str] = []
-        from sandbox.telegram import TelegramSandbox
-
-        self.telegram = TelegramSandbox(bot_username="LatinasInMedBot", bot_first_name="Latinas in Medicine")
 
     def start(self) -> DemoWorld:
-        self.mastodon.start()
-        self.bluesky.start()
-        self.telegram.start()
+        self.world.start()
         self._seed()
         return self
 
     def stop(self) -> None:
-        self.mastodon.stop()
-        self.bluesky.stop()
-        self.telegram.stop()
+        self.world.stop()
 
     def _seed(self) -> None:
         m = self.mastodon

@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from bot.errors import MalformedPayload, RateLimited, Unauthorized
 from bot.store import models as m
 from sandbox._server import Fault
 from sandbox.mastodon import MastodonSandbox
+from tests.conftest import StartApp
 from tests.mastodon_adapter import sandbox_adapter
 
 TAG = "LatinasInMedicine"
@@ -45,22 +46,12 @@ def make_adapter(
 
 
 @pytest.fixture
-async def app_factory(
-    engine: Engine, sandbox: MastodonSandbox, clock: FakeClock
-) -> AsyncIterator[Callable[..., Any]]:
-    apps: list[Coalesce] = []
-
+def app_factory(start_app: StartApp, sandbox: MastodonSandbox, clock: FakeClock) -> Callable[..., Any]:
     async def build(settings: Settings, **kw: Any) -> Coalesce:
         adapter = make_adapter(sandbox, clock, page_size=kw.pop("page_size", 40))
-        app = Coalesce(settings, engine=engine, adapters={Platform.MASTODON: adapter}, clock=clock, **kw)
-        await app.start()
-        apps.append(app)
-        return app
+        return await start_app(settings, {Platform.MASTODON: adapter}, **kw)
 
-    yield build
-    for app in apps:
-        for task in list(app._tasks):
-            task.cancel()
+    return build
 
 
 @pytest.fixture

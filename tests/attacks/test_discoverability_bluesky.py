@@ -7,7 +7,7 @@ tests/adapters/bluesky/test_desk_discoverability_network.py, the reference netwo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -24,7 +24,7 @@ from bot.domain import Platform
 from bot.store import models as m
 from sandbox.bluesky import BlueskySandbox
 from tests.adapters.bluesky.conftest import TAG, build_adapter, sandbox_settings
-from tests.conftest import make_settings
+from tests.conftest import StartApp, make_settings
 
 LOGGED_IN_ONLY = "!no-unauthenticated"
 
@@ -36,24 +36,14 @@ def sandbox(clock: FakeClock) -> Iterator[BlueskySandbox]:
 
 
 @pytest.fixture
-async def make_app(
-    engine: Engine, sandbox: BlueskySandbox, clock: FakeClock
-) -> AsyncIterator[Callable[..., Any]]:
-    apps: list[Coalesce] = []
-
+def make_app(
+    start_app: StartApp, engine: Engine, sandbox: BlueskySandbox, clock: FakeClock
+) -> Callable[..., Any]:
     async def build(settings: Settings | None = None, **overrides: Any) -> Coalesce:
         adapter = build_adapter(sandbox_settings(sandbox, **overrides), clock, engine)
-        app = Coalesce(
-            settings or make_settings(), engine=engine, adapters={Platform.BLUESKY: adapter}, clock=clock
-        )
-        await app.start()
-        apps.append(app)
-        return app
+        return await start_app(settings or make_settings(), {Platform.BLUESKY: adapter})
 
-    yield build
-    for app in apps:
-        for adapter in app.adapters.values():
-            await adapter.close()
+    return build
 
 
 def only_candidate(engine: Engine) -> int:

@@ -6,7 +6,7 @@ against the loopback sandbox, the store on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -24,7 +24,7 @@ from bot.domain import Platform
 from bot.store import models as m
 from bot.trust.discovery import OPTED_OUT, SIGNALS, WITHHELD, ProfileRule, objection
 from sandbox.mastodon import MastodonSandbox
-from tests.conftest import make_settings
+from tests.conftest import StartApp, make_settings
 from tests.mastodon_adapter import sandbox_adapter
 
 TAG = "LatinasInMedicine"
@@ -37,24 +37,12 @@ def sandbox(clock: FakeClock) -> Iterator[MastodonSandbox]:
 
 
 @pytest.fixture
-async def make_app(
-    engine: Engine, sandbox: MastodonSandbox, clock: FakeClock
-) -> AsyncIterator[Callable[..., Any]]:
-    apps: list[Coalesce] = []
-
+def make_app(start_app: StartApp, sandbox: MastodonSandbox, clock: FakeClock) -> Callable[..., Any]:
     async def build(settings: Settings | None = None) -> Coalesce:
         adapter = sandbox_adapter(sandbox.base_url, sandbox.token, clock)
-        app = Coalesce(
-            settings or make_settings(), engine=engine, adapters={Platform.MASTODON: adapter}, clock=clock
-        )
-        await app.start()
-        apps.append(app)
-        return app
+        return await start_app(settings or make_settings(), {Platform.MASTODON: adapter})
 
-    yield build
-    for app in apps:
-        for task in list(app._tasks):
-            task.cancel()
+    return build
 
 
 def _only_candidate(engine: Engine) -> int:

@@ -5,7 +5,7 @@ queue it exactly once."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,27 +19,20 @@ from bot.domain import Platform
 from bot.store import models as m
 from sandbox.bluesky import BlueskySandbox, cid_of
 from tests.adapters.bluesky.conftest import TAG, build_adapter, sandbox_settings
+from tests.conftest import StartApp
 
 NOBOT = "Neurologist. #NoBot please"
 
 
 @pytest.fixture
-async def make_app(
-    engine: Engine, sandbox: BlueskySandbox, clock: FakeClock, settings: Settings
-) -> AsyncIterator[Callable[..., Any]]:
-    apps: list[Coalesce] = []
-
+def make_app(
+    start_app: StartApp, engine: Engine, sandbox: BlueskySandbox, clock: FakeClock, settings: Settings
+) -> Callable[..., Any]:
     async def build(**overrides: Any) -> Coalesce:
         adapter = build_adapter(sandbox_settings(sandbox, **overrides), clock, engine, spellings=[TAG])
-        app = Coalesce(settings, engine=engine, adapters={Platform.BLUESKY: adapter}, clock=clock)
-        await app.start()
-        apps.append(app)
-        return app
+        return await start_app(settings, {Platform.BLUESKY: adapter})
 
-    yield build
-    for app in apps:
-        for adapter in app.adapters.values():
-            await adapter.close()
+    return build
 
 
 def outcome(engine: Engine, uri: str) -> tuple[str | None, str | None]:

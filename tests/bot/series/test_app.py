@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -35,7 +35,7 @@ from tests.bot.series.conftest import (
     series_config,
 )
 from tests.bot.series.test_publishing import confirmed_interview
-from tests.conftest import BASE_CONFIG
+from tests.conftest import BASE_CONFIG, StartApp
 
 
 class SlotClock(FakeClock):
@@ -54,22 +54,12 @@ class SlotClock(FakeClock):
 
 
 @pytest.fixture
-async def apps(engine: Engine, sandbox: MastodonSandbox) -> AsyncIterator[Callable[..., Any]]:
-    started: list[Coalesce] = []
-
+def apps(start_app: StartApp, sandbox: MastodonSandbox) -> Callable[..., Any]:
     async def build(settings: Settings, clock: FakeClock) -> Coalesce:
         adapter = mastodon_adapter(sandbox.base_url, clock)
-        app = Coalesce(
-            settings, engine=engine, adapters={Platform.MASTODON: adapter}, clock=clock, worker="w1"
-        )
-        await app.start()
-        started.append(app)
-        return app
+        return await start_app(settings, {Platform.MASTODON: adapter}, clock=clock, worker="w1")
 
-    yield build
-    for app in started:
-        for task in list(app._tasks):
-            task.cancel()
+    return build
 
 
 async def test_run_once_publishes_the_slots_that_are_due(

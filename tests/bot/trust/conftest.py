@@ -3,7 +3,7 @@ PostgreSQL, time from a FakeClock."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.domain import Platform
 from bot.store import models as m
 from sandbox.mastodon import MastodonSandbox
+from tests.conftest import StartApp
 from tests.mastodon_adapter import sandbox_adapter
 
 TAG = "LatinasInMedicine"
@@ -33,22 +34,11 @@ def make_adapter(sandbox: MastodonSandbox, clock: FakeClock) -> MastodonAdapter:
 
 
 @pytest.fixture
-async def app_factory(
-    engine: Engine, sandbox: MastodonSandbox, clock: FakeClock
-) -> AsyncIterator[Callable[..., Any]]:
-    apps: list[Coalesce] = []
-
+def app_factory(start_app: StartApp, sandbox: MastodonSandbox, clock: FakeClock) -> Callable[..., Any]:
     async def build(settings: Settings, **kw: Any) -> Coalesce:
-        adapter = make_adapter(sandbox, clock)
-        app = Coalesce(settings, engine=engine, adapters={Platform.MASTODON: adapter}, clock=clock, **kw)
-        await app.start()
-        apps.append(app)
-        return app
+        return await start_app(settings, {Platform.MASTODON: make_adapter(sandbox, clock)}, **kw)
 
-    yield build
-    for app in apps:
-        for task in list(app._tasks):
-            task.cancel()
+    return build
 
 
 @pytest.fixture

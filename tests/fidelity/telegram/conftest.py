@@ -12,5 +12,5 @@ __all__ = ["tg"]
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "rule(name): the documented Telegram rule (sandbox.telegram_rules.RULES)"
+        "markers", "rule(name): the documented Telegram rule (sandbox.telegram.rules.RULES)"
     )

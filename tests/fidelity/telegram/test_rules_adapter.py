@@ -1,6 +1,6 @@
 """Each documented Bot API rule from our side: the Telegram adapter, on the sandbox that now
 enforces the rule, keeps to it or copes with the refusal. The sandbox side of each rule is in
-``test_rules_sandbox.py``; the rules and their sections are in ``sandbox.telegram_rules.RULES``."""
+``test_rules_sandbox.py``; the rules and their sections are in ``sandbox.telegram.rules.RULES``."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from bot.richtext import Doc
 from bot.schema import Environment, build
 from bot.series import interview_chat
 from sandbox.telegram import TelegramSandbox, parse_html, utf16_len
-from sandbox.telegram_rules import CALLBACK_ANSWER_MAX, start_message
+from sandbox.telegram.rules import CALLBACK_ANSWER_MAX, start_message
 from tests.adapters.telegram.conftest import (
     ANA,
     BEA,

@@ -1,4 +1,4 @@
-"""Every rule in ``sandbox.telegram_rules.RULES`` is held from both sides: a test of the sandbox
+"""Every rule in ``sandbox.telegram.rules.RULES`` is held from both sides: a test of the sandbox
 and a test of the adapter carry its name in a ``rule`` mark."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from types import ModuleType
 
 import pytest
 
-from sandbox.telegram_rules import RULES
+from sandbox.telegram.rules import RULES
 from tests.fidelity.telegram import test_rules_adapter, test_rules_sandbox
 
 

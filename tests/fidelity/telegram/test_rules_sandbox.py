@@ -1,6 +1,6 @@
 """Each documented Bot API rule our flows depend on, held by the sandbox: the real
 python-telegram-bot ``Bot`` against it gets what Telegram's documentation says it gets.
-The rules, with their sections, are listed in ``sandbox.telegram_rules.RULES``."""
+The rules, with their sections, are listed in ``sandbox.telegram.rules.RULES``."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter
 
 from bot.clock import FakeClock
 from sandbox.telegram import FloodLimits, TelegramSandbox, utf16_len
-from sandbox.telegram_rules import start_message
+from sandbox.telegram.rules import start_message
 from tests.adapters.telegram.conftest import (
     BEA,
     CHANNEL,

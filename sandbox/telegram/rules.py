@@ -1,6 +1,6 @@
 """The Bot API's documented rules that Coalesce's Telegram flows depend on, for the sandbox.
 
-``sandbox/telegram.py`` emulates the methods; this module holds the rules the documentation
+``sandbox/telegram/`` emulates the methods; this module holds the rules the documentation
 states about them (who may delete what and until when, which group messages a bot in privacy
 mode is given, how ``allowed_updates`` filters, the length limits of the smaller fields), so
 the sandbox refuses what Telegram refuses. The sandbox calls these functions from small hooks.
@@ -14,13 +14,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from sandbox._server import HttpError
-
-if TYPE_CHECKING:
-    from sandbox.telegram import SandboxUser, StoredMessage
+from sandbox.telegram.model import SandboxUser, StoredMessage
 
 __all__ = [
     "CALLBACK_ANSWER_MAX",
@@ -60,80 +58,80 @@ RULES: tuple[Rule, ...] = (
         "about 1 message a second in a chat, 20 a minute in a group or channel, about 30 a second "
         "in all; over that, 429",
         f"{FAQ}#my-bot-is-hitting-limits-how-do-i-avoid-this",
-        "telegram.FloodLimits / _FloodControl.admit",
+        "telegram.model.FloodLimits / FloodControl.admit",
     ),
     Rule(
         "retry_after",
         "a 429 carries ResponseParameters.retry_after, the seconds to wait before repeating",
         f"{API}#responseparameters",
-        "telegram._too_many_requests",
+        "telegram.model._too_many_requests",
     ),
     Rule(
         "delete within 48 hours",
         "a message can only be deleted if it was sent less than 48 hours ago",
         f"{API}#deletemessage",
-        "telegram_rules.check_deletable",
+        "telegram.rules.check_deletable",
     ),
     Rule(
         "message is not modified",
         "an edit that leaves text, entities and keyboard as they were is refused",
         f"{API}#updating-messages",
-        "telegram._edit_message_text / _edit_message_reply_markup",
+        "telegram.handlers._edit_message_text / _edit_message_reply_markup",
     ),
     Rule(
         "text length in UTF-16",
         "a message text is 1-4096 characters after entities parsing, counted in UTF-16 code units",
         f"{API}#sendmessage and {API}#messageentity",
-        "telegram._formatted (MAX_MESSAGE_LENGTH)",
+        "telegram.inputs._formatted (MAX_MESSAGE_LENGTH)",
     ),
     Rule(
         "caption length",
         "a caption is 0-1024 characters after entities parsing",
         f"{API}#copymessage",
-        "telegram_rules.check_caption",
+        "telegram.rules.check_caption",
     ),
     Rule(
         "entity offsets in UTF-16",
         "MessageEntity.offset and length are in UTF-16 code units",
         f"{API}#messageentity",
-        "telegram.utf16_len / _TextBuilder / detect_entities",
+        "telegram.entities.utf16_len / TextBuilder / detect_entities",
     ),
     Rule(
         "callback_data 1-64 bytes",
         "InlineKeyboardButton.callback_data is 1-64 bytes",
         f"{API}#inlinekeyboardbutton",
-        "telegram._inline_markup",
+        "telegram.inputs._inline_markup",
     ),
     Rule(
         "button URLs",
         "InlineKeyboardButton.url is an HTTP(S) or tg:// link",
         f"{API}#inlinekeyboardbutton",
-        "telegram_rules.check_button_url",
+        "telegram.rules.check_button_url",
     ),
     Rule(
         "callback answer length",
         "answerCallbackQuery text is 0-200 characters",
         f"{API}#answercallbackquery",
-        "telegram_rules.check_callback_answer",
+        "telegram.rules.check_callback_answer",
     ),
     Rule(
         "allowed_updates",
         "only the kinds listed are sent; an empty list means all but chat_member, message_reaction "
         "and message_reaction_count; the setting does not affect updates created before the call",
         f"{API}#getupdates",
-        "telegram_rules.update_wanted (at creation), telegram._get_updates",
+        "telegram.rules.update_wanted (at creation), telegram.handlers._get_updates",
     ),
     Rule(
         "replies to a missing message",
         "a reply to a message that is not there is refused unless allow_sending_without_reply",
         f"{API}#replyparameters",
-        "telegram._reply_target",
+        "telegram.inputs._reply_target",
     ),
     Rule(
         "confirming updates",
         "an update is confirmed once getUpdates is called with a higher offset",
         f"{API}#getupdates",
-        "telegram._confirm",
+        "telegram.state._confirm",
     ),
     Rule(
         "privacy mode",
@@ -142,26 +140,26 @@ RULES: tuple[Rule, ...] = (
         "privacy mode get every message except other bots'",
         f"{FEATURES}#privacy-mode, {FAQ}#what-messages-will-my-bot-get and "
         f"{FAQ}#why-doesn-39t-my-bot-see-messages-from-other-bots",
-        "telegram_rules.bot_sees",
+        "telegram.rules.bot_sees",
     ),
     Rule(
         "bots cannot start a conversation",
         "a bot can message a person only after the person has started a chat with it",
         "https://core.telegram.org/bots#how-are-bots-different-from-users",
-        "telegram_rules.check_private_chat",
+        "telegram.rules.check_private_chat",
     ),
     Rule(
         "deep-link payload",
         "t.me/<bot>?start=<payload> hands the bot /start <payload>; a payload is up to 64 of A-Z a-z 0-9 _ -",
         f"{FEATURES}#deep-linking",
-        "telegram_rules.start_message",
+        "telegram.rules.start_message",
     ),
     Rule(
         "forward_origin",
         "a forward carries forward_origin: MessageOriginUser, MessageOriginHiddenUser (the sender "
         "hides forwards), MessageOriginChat (anonymous admin) or MessageOriginChannel",
         f"{API}#messageorigin",
-        "telegram._origin_of",
+        "telegram.render._origin_of",
     ),
 )
 
