@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from bot.config import Settings
 from bot.health import HealthReport, report
@@ -23,15 +22,6 @@ class Health:
     @property
     def ok(self) -> bool:
         return self.report.ok
-
-    def as_json(self) -> dict[str, Any]:
-        switch = self.freeze
-        return {
-            **self.report.as_json(),
-            "frozen": switch.frozen,
-            "frozen_by": switch.changed_by if switch.frozen else None,
-            "frozen_at": switch.changed_at.isoformat() if switch.frozen and switch.changed_at else None,
-        }
 
 
 def health(

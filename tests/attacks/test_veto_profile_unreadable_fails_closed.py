@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.app import Coalesce
-from bot.cli.main import _note as queue_show_note
+from bot.ops.messages import queue_note as queue_show_note
 from bot.clock import FakeClock
 from bot.console.console import compose_card
 from bot.curation.queue import Queue
