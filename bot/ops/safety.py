@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.errors import QueueError
 from bot.ops import messages
 from bot.ops.curators import unknown_curator
-from bot.ops.result import Result, done, refused, usage
+from bot.ops.result import Outcome, Result, done, refused, usage
 from bot.store import models as m
 from bot.store.store import Store
 from bot.trust.consent import ConsentRegistry
@@ -141,7 +141,7 @@ def unblock(
     if isinstance(text, Result):
         return text
     if not Blocklist(store, settings).remove(kind, text, curator, now):
-        return refused(messages.not_blocked(kind, text))
+        return Result(Outcome.REFUSED, messages.not_blocked(kind, text), BlockChange(kind, text, False))
     return done(messages.unblocked(kind, text), BlockChange(kind, text, True))
 
 
