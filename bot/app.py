@@ -175,7 +175,7 @@ class Coalesce:
             front = adapter.curator_console()
             if front is not None:
                 console = Console(
-                    front, self.store, self.queue, self.amplifier, self.settings, self.clock, self.wake.set
+                    front, self.store, self.queue, self.settings, self.clock, on_approved=self.wake.set
                 )
                 self.services.append(console.run)
                 self.on_change.append(console.poke)

@@ -2,6 +2,7 @@
 
 CoalesceError
 ├── ConfigError            a config key is missing, unknown or of the wrong shape
+├── UsageError             a command typed wrong (an unknown curator, a time it cannot read)
 ├── QueueError             a curator action that the queue refuses (wrong state, own post…)
 ├── SeriesError            an opportunity, interview or file the series refuse (bad url, no consent…)
 ├── DirectoryError         a member the directory cannot find, or cannot tell apart
@@ -28,6 +29,10 @@ class ConfigError(CoalesceError):
         super().__init__(f"{key}: {reason}")
         self.key = key
         self.reason = reason
+
+
+class UsageError(CoalesceError):
+    """What a person typed cannot be taken as it is (exit code 2); the message says what to type."""
 
 
 class QueueError(CoalesceError):

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from adapters.registry import settings_class
+from adapters.registry import REGISTRY, settings_class
 from bot import files
 from bot.config import Settings, load
 from bot.domain import Platform
@@ -460,7 +460,7 @@ async def _series_and_report(
     spanish = app.series.digest("es", Platform.BLUESKY, day).parts
     for line in "\n\n".join(spanish).splitlines():
         say(f"   │ {line}")
-    monday = SeriesRunner(app.store, app.adapters, settings, _At(digest_at), worker="demo")
+    monday = SeriesRunner(app.store, app.adapters, settings, _At(digest_at), worker="demo", catalog=REGISTRY)
     published = [o for o in await monday.run_due() if o.series.startswith("digest")]
     done = sorted({(o.series, o.platform.value) for o in published if o.state == "done"})
     say(f"   Published: {len(done)} editions ({', '.join(f'{s} on {p}' for s, p in done)}).")
@@ -493,7 +493,9 @@ async def _series_and_report(
         f"   `python -m bot interviews confirm {interview.id} --as {CURATOR} --via email` "
         "puts it in the queue."
     )
-    thursday = SeriesRunner(app.store, app.adapters, settings, _At(interview_at), worker="demo")
+    thursday = SeriesRunner(
+        app.store, app.adapters, settings, _At(interview_at), worker="demo", catalog=REGISTRY
+    )
     out = [o for o in await thursday.run_due() if o.series == "interview" and o.state == "done"]
     when = interview_at.astimezone(zone)
     say(

@@ -5,34 +5,19 @@ from __future__ import annotations
 
 import argparse
 
-from bot.cli.main import EXIT_OK, Commands, _queue
-
-
-def _switch(args: argparse.Namespace, frozen: bool) -> int:
-    from bot.clock import SystemClock
-    from bot.curation.amplifier import Amplifier
-
-    queue, now = _queue(args)
-    curator = queue.settings.curator(args.curator).name  # names the known curators if unknown
-    amplifier = Amplifier(queue.store, {}, queue.settings, SystemClock())
-    changed = amplifier.freeze(curator, now, frozen=frozen)
-    if frozen:
-        print(
-            "Amplification is frozen: nothing is boosted, copied or spotlighted until `unfreeze`."
-            if changed
-            else "Amplification was already frozen."
-        )
-    else:
-        print("Amplification is back on." if changed else "Amplification was not frozen.")
-    return EXIT_OK
+from bot.cli.context import add_json_option, open_context, report
+from bot.cli.main import Commands
+from bot.ops import safety
 
 
 def cmd_freeze(args: argparse.Namespace) -> int:
-    return _switch(args, True)
+    ctx = open_context(args)
+    return report(args, safety.freeze(ctx.store, ctx.settings, ctx.curator(args.curator), ctx.now))
 
 
 def cmd_unfreeze(args: argparse.Namespace) -> int:
-    return _switch(args, False)
+    ctx = open_context(args)
+    return report(args, safety.unfreeze(ctx.store, ctx.settings, ctx.curator(args.curator), ctx.now))
 
 
 def register(cli: Commands) -> None:
@@ -42,3 +27,4 @@ def register(cli: Commands) -> None:
     ):
         p = cli.command(name, fn, text)
         p.add_argument("--as", dest="curator", required=True, help="your curator name, as in the config")
+        add_json_option(p)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import json
 import logging
 import re
 import signal
@@ -14,24 +13,37 @@ import textwrap
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.registry import settings_class
 from bot import config as config_mod
 from bot import logs
-from bot.errors import CoalesceError, ConfigError, QueueError
+from bot.cli.context import Context, add_json_option, load_settings, open_context, report, setup_logs
+from bot.domain import CandidateState
+from bot.errors import CoalesceError, ConfigError, QueueError, UsageError
+from bot.ops import messages
+from bot.ops import queue as q_ops
+from bot.ops.result import Result, done, usage
+
+if TYPE_CHECKING:
+    from bot.curation.queue import CandidateView, Queue
 
 log = logging.getLogger("bot")
 
 Command = Callable[[argparse.Namespace], int]
 
-EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
+EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2  # done, refused, usage or config error
 
 
-def _settings(args: argparse.Namespace) -> config_mod.Settings:
-    return config_mod.load(config_mod.config_path(args.config), schemas=settings_class)
+# For bot/cli/report.py until it opens its context with bot.cli.context (the "series" change).
+_settings, _setup_logs = load_settings, setup_logs
+
+
+def _ensure_schema(engine: Any) -> None:
+    from bot.store.migrate import upgrade
+
+    upgrade(engine)
 
 
 def file_mode(args: argparse.Namespace, settings: config_mod.Settings) -> int:
@@ -50,16 +62,12 @@ def add_mode_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _setup_logs(args: argparse.Namespace, secrets: Sequence[str] = ()) -> None:
-    logs.setup(args.log_format, args.log_level, secrets)
-
-
 # -- run ---------------------------------------------------------------------------------------
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    _setup_logs(args, list(settings.secrets))
+    settings = load_settings(args)
+    setup_logs(args, list(settings.secrets))
     for warning in settings.warnings():
         log.warning("config: %s", warning)
     return asyncio.run(_run(settings, args))
@@ -110,130 +118,88 @@ async def _run(settings: config_mod.Settings, args: argparse.Namespace) -> int:
 # -- queue -------------------------------------------------------------------------------------
 
 
-def _queue(args: argparse.Namespace) -> Any:
+def _queue(args: argparse.Namespace) -> tuple[Context, Queue]:
     from bot.curation.queue import Queue
-    from bot.store.store import Store, engine_for
 
-    settings = _settings(args)
-    _setup_logs(args, list(settings.secrets))
-    engine = engine_for(settings)
-    _ensure_schema(engine)
-    now = datetime.now(UTC)
-    store = Store.open(engine, settings.community.slug, settings.community.name, now)
-    return Queue(store, settings), now
+    ctx = open_context(args)
+    return ctx, Queue(ctx.store, ctx.settings)
 
 
-def _ensure_schema(engine: Any) -> None:
-    from bot.store.migrate import upgrade
-
-    upgrade(engine)
-
-
-def _age(when: datetime, now: datetime) -> str:
-    seconds = max(0, int((now - when).total_seconds()))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-def _note(c: Any, now: datetime) -> str:
-    if c.state == "pending" and c.approvals_required > 1:
-        return f"{c.approvals} of {c.approvals_required} approvals"
-    if c.state == "snoozed" and c.snoozed_until:
-        return f"until {c.snoozed_until:%Y-%m-%d %H:%M} UTC"
-    if c.state == "failed":
-        return f"failed: {c.last_error}"
-    if c.state == "approved" and c.last_error and c.last_error.startswith("waiting: "):
-        later = f" (next look {c.next_attempt_at:%Y-%m-%d %H:%M} UTC)" if c.next_attempt_at else ""
-        return f"{c.last_error}{later}"  # held by the last look before amplifying: it says why
-    if c.state == "approved" and c.last_error:
-        return f"retrying ({c.attempts}): {c.last_error}"
-    if c.reason == "nomination":
-        return f"nominated by {c.nominated_by}"
-    return ""
+def _print_listing(result: Result[q_ops.Listing], now: datetime) -> None:
+    listing = result.data
+    assert listing is not None
+    if not listing.items:
+        print(result.message)
+    else:
+        print(f"{'ID':>5}  {'STATE':9} {'WHERE':9} {'AUTHOR':28} {'AGE':>4}  TEXT")
+    for c in listing.items:
+        text = " ".join(c.text.split())
+        text = text[:60] + "…" if len(text) > 61 else text
+        note = messages.queue_note(c, now)
+        age = messages.age(c.posted_at, now)
+        line = f"{c.id:>5}  {c.state:9} {c.platform:9} {c.author_handle[:28]:28} {age:>4}  {text}"
+        print(line + (f"\n{'':>7}↳ {note}" if note else ""))
+    if listing.items or listing.limit <= 0:
+        print("\n" + messages.open_counts(listing.counts))
+    if listing.frozen:
+        print(messages.frozen_since(None, None))
 
 
 def cmd_queue_list(args: argparse.Namespace) -> int:
-    queue, now = _queue(args)
-    items = queue.list(args.state, limit=args.limit, everything=args.all)
-    if args.json:
-        print(json.dumps([c.as_json() for c in items], ensure_ascii=False, indent=2))
-        return EXIT_OK
-    if not items:
-        print(f"Nothing is {args.state}." if args.state else "Nothing waits: the queue is empty.")
-        return EXIT_OK
-    print(f"{'ID':>5}  {'STATE':9} {'WHERE':9} {'AUTHOR':28} {'AGE':>4}  TEXT")
-    for c in items:
-        text = " ".join(c.text.split())
-        text = text[:60] + "…" if len(text) > 61 else text
-        note = _note(c, now)
-        age = _age(c.posted_at, now)
-        line = f"{c.id:>5}  {c.state:9} {c.platform:9} {c.author_handle[:28]:28} {age:>4}  {text}"
-        print(line + (f"\n{'':>7}↳ {note}" if note else ""))
-    counts = queue.counts()
-    print("\nopen: " + (", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "nothing"))
-    return EXIT_OK
+    ctx, queue = _queue(args)
+    result = q_ops.list_queue(queue, state=args.state, limit=args.limit, everything=args.all)
+    return report(args, result, lambda r: _print_listing(r, ctx.now))
 
 
 def cmd_queue_show(args: argparse.Namespace) -> int:
-    queue, now = _queue(args)
-    c = queue.show(args.id)
-    if args.json:
-        print(json.dumps(c.as_json(), ensure_ascii=False, indent=2))
-        return EXIT_OK
-    print(f"#{c.id} · {c.state} · {c.platform} · queued {_age(c.queued_at, now)} ago ({c.reason})")
-    print(f"{c.author_name} ({c.author_handle}) posted {_age(c.posted_at, now)} ago: {c.url}")
-    if c.content_warning:
-        print(f"content warning: {c.content_warning}")
-    if c.is_reply:
-        print("this is a reply")
-    if c.quoted_handle:
-        print(f"quotes a post by {c.quoted_handle}")
     from bot.curation.flags import view_flags
 
-    for flag in view_flags(queue.settings.trust.flags, c, now):
-        print(f"⚑ {flag.text}")
-    print()
-    print(textwrap.indent(textwrap.fill(c.text, 88, replace_whitespace=False), "  "))
-    print()
-    note = _note(c, now)
-    if note:
-        print(note)
-    for d in c.decisions:
-        print(f"  {d.at:%Y-%m-%d %H:%M} {d.curator} {d.action}" + (f": {d.reason}" if d.reason else ""))
-    for a in c.amplifications:
-        print(
-            f"  {a.platform} {a.action}: {a.state}"
-            + (f" {a.url}" if a.url else "")
-            + (f" ({a.error})" if a.error else "")
-        )
-    return EXIT_OK
+    ctx, queue = _queue(args)
+    result = q_ops.show(queue, args.id)
 
+    def show(result: Result[CandidateView]) -> None:
+        c, now = result.data, ctx.now
+        assert c is not None
+        age = messages.age
+        print(f"#{c.id} · {c.state} · {c.platform} · queued {age(c.queued_at, now)} ago ({c.reason})")
+        print(f"{c.author_name} ({c.author_handle}) posted {age(c.posted_at, now)} ago: {c.url}")
+        if c.content_warning:
+            print(f"content warning: {c.content_warning}")
+        if c.is_reply:
+            print("this is a reply")
+        if c.quoted_handle:
+            print(f"quotes a post by {c.quoted_handle}")
+        for flag in view_flags(ctx.settings.trust.flags, c, now):
+            print(f"⚑ {flag.text}")
+        print()
+        print(textwrap.indent(textwrap.fill(c.text, 88, replace_whitespace=False), "  "))
+        print()
+        note = messages.queue_note(c, now)
+        if note:
+            print(note)
+        for d in c.decisions:
+            print(f"  {d.at:%Y-%m-%d %H:%M} {d.curator} {d.action}" + (f": {d.reason}" if d.reason else ""))
+        for a in c.amplifications:
+            print(
+                f"  {a.platform} {a.action}: {a.state}"
+                + (f" {a.url}" if a.url else "")
+                + (f" ({a.error})" if a.error else "")
+            )
 
-def _decided(c: Any) -> str:
-    if c.state == "pending":
-        tally = f"{c.approvals} of {c.approvals_required}"
-        return f"#{c.id}: your approval is recorded ({tally}); it needs another curator."
-    if c.state == "approved":
-        return f"#{c.id} approved: the central account will amplify it at its next turn."
-    if c.state == "rejected":
-        return f"#{c.id} rejected. It will not be amplified."
-    if c.state == "snoozed":
-        return f"#{c.id} snoozed until {c.snoozed_until:%Y-%m-%d %H:%M} UTC."
-    return f"#{c.id} is now {c.state}."
+    return report(args, result, show)
 
 
 def cmd_queue_approve(args: argparse.Namespace) -> int:
-    queue, now = _queue(args)
-    print(_decided(queue.approve(args.id, args.curator, now, args.reason)))
-    return EXIT_OK
+    ctx, queue = _queue(args)
+    return report(args, q_ops.approve(queue, args.id, ctx.curator(args.curator), ctx.now, reason=args.reason))
 
 
 def cmd_queue_reject(args: argparse.Namespace) -> int:
-    queue, now = _queue(args)
-    print(_decided(queue.reject(args.id, args.curator, now, args.reason)))
-    return EXIT_OK
+    ctx, queue = _queue(args)
+    curator = ctx.curator(args.curator)
+    if len(args.ids) == 1:
+        return report(args, q_ops.reject(queue, args.ids[0], curator, ctx.now, reason=args.reason))
+    return report(args, q_ops.reject_many(queue, args.ids, curator, ctx.now, reason=args.reason))
 
 
 def parse_when(text: str, now: datetime) -> datetime:
@@ -247,44 +213,55 @@ def parse_when(text: str, now: datetime) -> datetime:
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise QueueError(
-            f"cannot read {text!r} as a time: try 2h, 3d, tomorrow or 2026-12-01T09:00"
-        ) from None
+        raise QueueError(messages.unreadable_time(text)) from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def cmd_queue_snooze(args: argparse.Namespace) -> int:
-    queue, now = _queue(args)
-    print(_decided(queue.snooze(args.id, args.curator, parse_when(args.until, now), now)))
-    return EXIT_OK
+    ctx, queue = _queue(args)
+    curator = ctx.curator(args.curator)
+    try:
+        until = parse_when(args.until, ctx.now)
+    except QueueError as exc:
+        raise UsageError(str(exc)) from None
+    return report(args, q_ops.snooze(queue, args.id, curator, until, ctx.now))
 
 
 def cmd_queue_retry(args: argparse.Namespace) -> int:
-    queue, now = _queue(args)
-    c = queue.retry(args.id, args.curator, now)
-    print(f"#{c.id} goes back to the amplifier.")
-    return EXIT_OK
+    ctx, queue = _queue(args)
+    return report(args, q_ops.retry(queue, args.id, ctx.curator(args.curator), ctx.now))
 
 
 # -- config, db, demo ------------------------------------------------------------------------
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    platforms = ", ".join(p.value for p in settings.enabled_platforms()) or "no platforms"
+    try:
+        settings = load_settings(args)
+    except ConfigError as exc:
+        if not args.json:
+            raise  # main prints it as every command does: "config error: …", exit 2
+        return report(args, usage(f"config error: {exc}"))
+    platforms = [p.value for p in settings.enabled_platforms()]
     tags = " ".join("#" + t for t in settings.community.hashtags)
-    print(f"config OK: {settings.community.name} watches {tags} on {platforms}")
-    for warning in settings.warnings():
-        print(f"warning: {warning}")
-    return EXIT_OK
+    watched = ", ".join(platforms) or "no platforms"
+    lines = [f"config OK: {settings.community.name} watches {tags} on {watched}"]
+    lines += [f"warning: {warning}" for warning in settings.warnings()]
+    data = {
+        "community": settings.community.slug,
+        "hashtags": list(settings.community.hashtags),
+        "platforms": platforms,
+        "warnings": list(settings.warnings()),
+    }
+    return report(args, done("\n".join(lines), data))
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from bot.store.migrate import upgrade
     from bot.store.store import engine_for
 
-    settings = _settings(args)
-    _setup_logs(args, list(settings.secrets))
+    settings = load_settings(args)
+    setup_logs(args, list(settings.secrets))
     engine = engine_for(settings)
     applied = upgrade(engine)
     print(f"database migrated ({', '.join(applied)})" if applied else "database is already up to date")
@@ -294,7 +271,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.cli.demo import run_demo
 
-    _setup_logs(args)
+    setup_logs(args)
     logging.getLogger().setLevel(logging.WARNING)  # the demo narrates; logs only for trouble
     return run_demo(Path(args.dir))
 
@@ -362,33 +339,35 @@ def build_parser() -> argparse.ArgumentParser:
     qlist = add(
         "list", cmd_queue_list, "list the open work (pending, snoozed, approved, failed), oldest first", qsub
     )
-    qlist.add_argument(
-        "--state",
-        choices=["pending", "snoozed", "approved", "rejected", "amplified", "failed", "expired", "withdrawn"],
-    )
+    qlist.add_argument("--state", choices=[s.value for s in CandidateState], help="only this state")
     qlist.add_argument("--all", action="store_true", help="every state, decided and done ones too")
-    qlist.add_argument("--json", action="store_true", help="machine-readable output")
-    qlist.add_argument("--limit", type=int, default=50)
+    add_json_option(qlist)
+    qlist.add_argument(
+        "--limit", type=int, default=50, metavar="N", help="list at most N candidates (default: 50)"
+    )
     qshow = add("show", cmd_queue_show, "one candidate with its text, decisions and amplifications", qsub)
-    qshow.add_argument("id", type=int)
-    qshow.add_argument("--json", action="store_true")
-    for name, fn, text in (
-        ("approve", cmd_queue_approve, "approve a candidate for amplification"),
-        ("reject", cmd_queue_reject, "reject a candidate"),
-    ):
-        p = add(name, fn, text, qsub)
-        p.add_argument("id", type=int)
-        p.add_argument("--as", dest="curator", required=True, help="your curator name, as in the config")
+    qshow.add_argument("id", type=int, help="the candidate's number (#ID in queue list)")
+    add_json_option(qshow)
+    curator_help = "your curator name, as in the config"
+    approve = add("approve", cmd_queue_approve, "approve a candidate for amplification", qsub)
+    approve.add_argument("id", type=int, help="the candidate's number (#ID in queue list)")
+    reject = add("reject", cmd_queue_reject, "reject one candidate, or several at once (a spam wave)", qsub)
+    reject.add_argument("ids", type=int, nargs="+", metavar="ID", help="the candidates' numbers")
+    for p in (approve, reject):
+        p.add_argument("--as", dest="curator", required=True, help=curator_help)
         p.add_argument("--reason", help="a note for the audit log")
+        add_json_option(p)
     qsnooze = add("snooze", cmd_queue_snooze, "put a candidate aside until later", qsub)
-    qsnooze.add_argument("id", type=int)
-    qsnooze.add_argument("--until", required=True, help="2h, 3d, tomorrow, or 2026-12-01T09:00")
-    qsnooze.add_argument("--as", dest="curator", required=True)
+    qsnooze.add_argument("id", type=int, help="the candidate's number (#ID in queue list)")
+    qsnooze.add_argument("--until", required=True, help="2h, 3d, tomorrow, or 2026-12-01T09:00 (UTC)")
     qretry = add("retry", cmd_queue_retry, "send a failed candidate back to the amplifier", qsub)
-    qretry.add_argument("id", type=int)
-    qretry.add_argument("--as", dest="curator", required=True)
+    qretry.add_argument("id", type=int, help="the failed candidate's number")
+    for p in (qsnooze, qretry):
+        p.add_argument("--as", dest="curator", required=True, help=curator_help)
+        add_json_option(p)
 
-    add("check-config", cmd_check_config, "validate the config file and exit 0 (valid) or 2 (not)")
+    check = add("check-config", cmd_check_config, "validate the config file and exit 0 (valid) or 2 (not)")
+    add_json_option(check)
     dbsub = cli.group("db", "database maintenance")
     add("upgrade", cmd_db_upgrade, "create or migrate the database schema", dbsub)
 
@@ -412,6 +391,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return func(args)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except UsageError as exc:
+        print(f"usage error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except QueueError as exc:
         print(f"cannot do that: {exc}", file=sys.stderr)

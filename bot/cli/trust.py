@@ -4,202 +4,107 @@ and whether the bot is keeping up."""
 from __future__ import annotations
 
 import argparse
-import json
-from datetime import UTC, datetime
-from typing import Any
+from datetime import timedelta
 
-from sqlalchemy import func, select
+from bot.cli.context import add_json_option, open_context, report
+from bot.cli.main import Commands
+from bot.health import age
+from bot.ops import health as health_ops
+from bot.ops import messages, safety
+from bot.ops.result import Result
 
-from bot.cli.main import EXIT_ERROR, EXIT_OK, Commands, _ensure_schema, _settings, _setup_logs
-from bot.config import Settings
-from bot.store import models as m
-from bot.store.store import Store
-
-
-def _open(args: argparse.Namespace) -> tuple[Settings, Store, datetime]:
-    from bot.store.store import engine_for
-
-    settings = _settings(args)
-    _setup_logs(args, list(settings.secrets))
-    engine = engine_for(settings)
-    _ensure_schema(engine)
-    now = datetime.now(UTC)
-    return settings, Store.open(engine, settings.community.slug, settings.community.name, now), now
-
-
-def _curator(settings: Settings, args: argparse.Namespace) -> str:
-    return settings.curator(args.curator).name  # raises, listing the known curators
+MEMBER_HELP = "user@server, handle.bsky.social, @tguser or platform:account-id"
+CURATOR_HELP = "your curator name, as in the config"
 
 
 # -- block -------------------------------------------------------------------------------------
 
 
 def cmd_block_add(args: argparse.Namespace) -> int:
-    from bot.trust.safety import Blocklist
-
-    settings, store, now = _open(args)
-    new, withdrawn = Blocklist(store, settings).add(
-        args.kind, args.value, _curator(settings, args), now, args.reason
+    ctx = open_context(args)
+    curator = ctx.curator(args.curator)
+    return report(
+        args,
+        safety.block(ctx.store, ctx.settings, args.kind, args.value, curator, ctx.now, reason=args.reason),
     )
-    print(f"{'Blocked' if new else 'Already blocked'}: {args.kind} {args.value}.")
-    if withdrawn:
-        print(f"{withdrawn} waiting candidate{'s' if withdrawn != 1 else ''} left the queue.")
-    return EXIT_OK
 
 
 def cmd_block_remove(args: argparse.Namespace) -> int:
-    from bot.trust.safety import Blocklist
-
-    settings, store, now = _open(args)
-    if Blocklist(store, settings).remove(args.kind, args.value, _curator(settings, args), now):
-        print(f"Unblocked: {args.kind} {args.value}. Posts from now on may reach the queue again.")
-        return EXIT_OK
-    print(f"{args.kind} {args.value} was not on the runtime blocklist (the config's is edited in the file).")
-    return EXIT_ERROR
+    ctx = open_context(args)
+    curator = ctx.curator(args.curator)
+    return report(args, safety.unblock(ctx.store, ctx.settings, args.kind, args.value, curator, ctx.now))
 
 
 def cmd_block_list(args: argparse.Namespace) -> int:
-    from bot.trust.safety import Blocklist
+    ctx = open_context(args)
 
-    settings, store, _ = _open(args)
-    entries = Blocklist(store, settings).entries()
-    config = settings.blocklist
-    if args.json:
-        rows: list[dict[str, Any]] = [
-            {**e.__dict__, "added_at": e.added_at.isoformat(), "source": "runtime"} for e in entries
-        ]
-        for kind, values in (
-            ("account", config.accounts),
-            ("domain", config.domains),
-            ("keyword", config.keywords),
-        ):
-            rows += [{"kind": kind, "value": v, "source": "config"} for v in values]
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
-        return EXIT_OK
-    for e in entries:
-        why = f" — {e.reason}" if e.reason else ""
-        print(f"{e.kind:8} {e.value:40} by {e.added_by} {e.added_at:%Y-%m-%d}{why}")
-    for kind, values in (
-        ("account", config.accounts),
-        ("domain", config.domains),
-        ("keyword", config.keywords),
-    ):
-        for value in values:
-            print(f"{kind:8} {value:40} (config file)")
-    if not entries and not (config.accounts or config.domains or config.keywords):
-        print("Nothing is blocked.")
-    return EXIT_OK
+    def show(result: Result[tuple[safety.BlockRow, ...]]) -> None:
+        for e in result.data or ():
+            if e.source == "config":
+                print(f"{e.kind:8} {e.value:40} (config file)")
+                continue
+            why = f" — {e.reason}" if e.reason else ""
+            added = f"{e.added_at:%Y-%m-%d}" if e.added_at else ""
+            print(f"{e.kind:8} {e.value:40} by {e.added_by} {added}{why}")
+        if not result.data:
+            print(result.message)
+
+    return report(args, safety.list_blocks(ctx.store, ctx.settings), show)
 
 
 # -- member ------------------------------------------------------------------------------------
 
 
 def cmd_member_freeze(args: argparse.Namespace) -> int:
-    from bot.trust.safety import Freezer
-
-    settings, store, now = _open(args)
-    result = Freezer(store, settings).freeze(args.member, _curator(settings, args), now)
-    print(f"Frozen: {', '.join(result.accounts)}. Nothing of theirs is amplified until unfrozen.")
-    if result.undoing:
-        hours = settings.trust.freeze_undo_hours
-        print(
-            f"{result.undoing} boost{'s' if result.undoing != 1 else ''} "
-            f"of the last {hours:g} h will be taken back."
-        )
-    return EXIT_OK
+    ctx = open_context(args)
+    curator = ctx.curator(args.curator)
+    return report(args, safety.freeze_member(ctx.store, ctx.settings, args.member, curator, ctx.now))
 
 
 def cmd_member_unfreeze(args: argparse.Namespace) -> int:
-    from bot.trust.safety import Freezer
-
-    settings, store, now = _open(args)
-    result = Freezer(store, settings).unfreeze(args.member, _curator(settings, args), now)
-    print(f"Unfrozen: {', '.join(result.accounts)}. Approved posts of theirs go ahead.")
-    return EXIT_OK
+    ctx = open_context(args)
+    curator = ctx.curator(args.curator)
+    return report(args, safety.unfreeze_member(ctx.store, ctx.settings, args.member, curator, ctx.now))
 
 
 def cmd_member_optout(args: argparse.Namespace) -> int:
     """A member asked by other means (an email, in person): record it as theirs."""
-    from bot.trust.consent import ConsentRegistry
-    from bot.trust.safety import find_member
-
-    settings, store, now = _open(args)
-    registry = ConsentRegistry(store, settings)
-    curator = _curator(settings, args)
-    with store.engine.begin() as conn:
-        pk = find_member(conn, store, args.member)[0]
-        summary = registry.opt_out_in(conn, pk, f"curator:{curator}", curator, now)
-    print(
-        f"Opted out ({summary.accounts} account{'s' if summary.accounts != 1 else ''}): "
-        f"{summary.withdrawn} waiting withdrawn, {summary.undoing} boosts being taken back."
-    )
-    return EXIT_OK
+    ctx = open_context(args)
+    curator = ctx.curator(args.curator)
+    return report(args, safety.opt_out_member(ctx.store, ctx.settings, args.member, curator, ctx.now))
 
 
 def cmd_member_show(args: argparse.Namespace) -> int:
-    from bot.trust.consent import ConsentRegistry
-    from bot.trust.safety import find_member
+    ctx = open_context(args)
 
-    settings, store, _ = _open(args)
-    registry = ConsentRegistry(store, settings)
-    a = m.Account
-    with store.engine.connect() as conn:
-        pk = find_member(conn, store, args.member)[0]
-        standing = registry.consent_of(conn, pk)
-        pks = registry.person_accounts(conn, pk)
-        accounts = conn.execute(
-            select(a.platform, a.handle, a.consent, a.consent_source, a.frozen_by).where(a.id.in_(pks))
-        ).all()
-        amplified = conn.execute(
-            select(m.Amplification.state, func.count())
-            .join(m.Candidate, m.Candidate.id == m.Amplification.candidate_id)
-            .join(m.Post, m.Post.id == m.Candidate.post_id)
-            .where(m.Post.account_id.in_(pks))
-            .group_by(m.Amplification.state)
-        ).all()
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    **standing,
-                    "linked": [dict(r._mapping) for r in accounts],
-                    "amplifications": {str(s): int(n) for s, n in amplified},
-                },
-                indent=2,
-            )
-        )
-        return EXIT_OK
-    consent = {"out": "opted out", "in": "opted in", None: "has said nothing"}[standing["consent"]]
-    print(
-        f"This member {consent}"
-        + (", is frozen" if standing["frozen"] else "")
-        + (", is blocked" if standing["blocked"] else "")
-        + "."
-    )
-    for r in accounts:
-        print(
-            f"  {r.platform:9} {r.handle}" + (f"  ({r.consent} via {r.consent_source})" if r.consent else "")
-        )
-    if amplified:
-        print("Amplifications: " + ", ".join(f"{n} {s}" for s, n in amplified))
-    return EXIT_OK
+    def show(result: Result[safety.MemberStanding]) -> None:
+        standing = result.data
+        assert standing is not None
+        print(result.message)
+        for r in standing.accounts:
+            consent = f"  ({r['consent']} via {r['consent_source']})" if r["consent"] else ""
+            print(f"  {r['platform']:9} {r['handle']}{consent}")
+        if standing.amplifications:
+            print("Amplifications: " + ", ".join(f"{n} {s}" for s, n in standing.amplifications.items()))
+
+    return report(args, safety.member_standing(ctx.store, ctx.settings, args.member), show)
 
 
 # -- health ------------------------------------------------------------------------------------
 
 
 def cmd_health(args: argparse.Namespace) -> int:
-    from datetime import timedelta
-
-    from bot.health import age, report
-
-    settings, store, now = _open(args)
+    ctx = open_context(args)
+    now = ctx.now
     stale = timedelta(minutes=args.stale_minutes) if args.stale_minutes else None
-    result = report(store, settings, now, stale)
+    result = health_ops.health(ctx.store, ctx.settings, now, stale_after=stale)
+    found = result.data
+    assert found is not None
     if args.json:
-        print(json.dumps(result.as_json(), indent=2))
-        return EXIT_OK if result.ok else EXIT_ERROR
-    for p in result.platforms:
+        return report(args, result)
+    if found.freeze.frozen:  # the curators' choice, shown first: nothing goes out until unfreeze
+        print(messages.frozen_since(found.freeze.changed_by, found.freeze.changed_at))
+    for p in found.report.platforms:
         mark = "STALE" if p.stale else "ok"
         print(
             f"{p.platform:9} {mark:5} last watch {age(p.last_ok_at, now)}, "
@@ -211,18 +116,17 @@ def cmd_health(args: argparse.Namespace) -> int:
             print(f"{'':15} last error {age(p.last_error_at, now)}: {p.last_error}")
         if p.why:
             print(f"{'':15} {p.why}")
-    if not result.platforms:
-        print("No platform is enabled in the config.")
+    if not found.report.platforms:
+        print(messages.NO_PLATFORM)
+    r = found.report
     print(
-        f"undos waiting: {result.undo_backlog}, undos given up: {result.undo_failed}, "
-        f"replies to members waiting: {result.replies_waiting}"
+        f"undos waiting: {r.undo_backlog}, undos given up: {r.undo_failed}, "
+        f"replies to members waiting: {r.replies_waiting}"
     )
-    return EXIT_OK if result.ok else EXIT_ERROR
+    return result.exit_code
 
 
 def register(cli: Commands) -> None:
-    from bot.trust.safety import KINDS
-
     add = cli.command
     block = cli.group("block", "the runtime blocklist: accounts, servers, Bluesky DIDs, keywords")
     for name, fn, text in (
@@ -230,33 +134,44 @@ def register(cli: Commands) -> None:
         ("remove", cmd_block_remove, "lift a runtime block"),
     ):
         p = add(name, fn, text, block)
-        p.add_argument("kind", choices=KINDS)
+        p.add_argument("kind", choices=safety.KINDS, help="what VALUE is: " + ", ".join(safety.KINDS))
         p.add_argument(
             "value", help="user@server, handle.bsky.social, @tguser, mastodon.example, did:plc:…, a word"
         )
-        p.add_argument("--as", dest="curator", required=True, help="your curator name, as in the config")
+        p.add_argument("--as", dest="curator", required=True, help=CURATOR_HELP)
         if name == "add":
             p.add_argument("--reason", help="a note for the other curators")
+        add_json_option(p)
     listing = add("list", cmd_block_list, "what is blocked, at runtime and in the config", block)
-    listing.add_argument("--json", action="store_true")
+    add_json_option(listing)
 
     member = cli.group("member", "one member: consent, linked accounts, freeze")
     for name, fn, text in (
         ("freeze", cmd_member_freeze, "stop amplifying a member and take back their last day's boosts"),
-        ("unfreeze", cmd_member_unfreeze, "amplify a frozen member again"),
+        (
+            "unfreeze",
+            cmd_member_unfreeze,
+            "amplify a frozen member again (take-backs not yet made are called off)",
+        ),
         ("optout", cmd_member_optout, "record an opt-out the member sent another way (email, in person)"),
     ):
         p = add(name, fn, text, member)
-        p.add_argument("member", help="user@server, handle.bsky.social, @tguser or platform:account-id")
-        p.add_argument("--as", dest="curator", required=True)
+        p.add_argument("member", help=MEMBER_HELP)
+        p.add_argument("--as", dest="curator", required=True, help=CURATOR_HELP)
+        add_json_option(p)
     show = add("show", cmd_member_show, "a member's consent, linked accounts and amplifications", member)
-    show.add_argument("member")
-    show.add_argument("--json", action="store_true")
+    show.add_argument("member", help=MEMBER_HELP)
+    add_json_option(show)
 
     health = add(
         "health",
         cmd_health,
-        "per platform: last successful watch, errors, queue; exit 1 when something is stale",
+        "per platform: last successful watch, errors, queue, and any freeze; exit 1 when something is stale",
     )
-    health.add_argument("--json", action="store_true")
-    health.add_argument("--stale-minutes", type=float, help="default: trust.health_stale_minutes")
+    add_json_option(health)
+    health.add_argument(
+        "--stale-minutes",
+        type=float,
+        metavar="MINUTES",
+        help="a platform not watched for this long is stale (default: trust.health_stale_minutes)",
+    )

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, false, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, false, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from bot.config import Settings
@@ -144,7 +144,7 @@ class Blocklist:
                 conn, self._posts_matching(kind, value), f"blocked by {by}", now
             )
         log.warning(
-            "block added",
+            "block added" if changed else "block already in place",
             extra={"community": self.settings.community.slug, "kind": kind, "by": by, "withdrawn": withdrawn},
         )
         return bool(changed), withdrawn
@@ -165,7 +165,8 @@ class Blocklist:
                 ):
                     self._mark_accounts(conn, other.kind, other.value, True)  # still blocked otherwise
         log.warning(
-            "block removed", extra={"community": self.settings.community.slug, "kind": kind, "by": by}
+            "block removed" if changed else "no such block to remove",
+            extra={"community": self.settings.community.slug, "kind": kind, "by": by},
         )
         return bool(changed)
 
@@ -205,6 +206,7 @@ class Blocklist:
 class FreezeResult:
     accounts: list[str]  # "platform handle" of every account of the person
     undoing: int = 0
+    called_off: int = 0  # take-backs the freeze queued that unfreezing cancelled before they ran
 
 
 def find_member(conn: Connection, store: Store, ref: str) -> list[int]:
@@ -272,5 +274,31 @@ class Freezer:
             pks = self.consent.person_accounts(conn, find_member(conn, self.store, ref)[0])
             conn.execute(update(a).where(a.id.in_(pks)).values(frozen_at=None, frozen_by=None))
             names = [f"{p} {h}" for p, h in conn.execute(select(a.platform, a.handle).where(a.id.in_(pks)))]
-        log.warning("member unfrozen", extra={"community": self.settings.community.slug, "by": by})
-        return FreezeResult(names)
+            called_off = self._call_off_undos(conn, pks, now)
+        log.warning(
+            "member unfrozen",
+            extra={"community": self.settings.community.slug, "by": by, "called_off": called_off},
+        )
+        return FreezeResult(names, called_off=called_off)
+
+    def _call_off_undos(self, conn: Connection, pks: list[int], now: datetime) -> int:
+        """The freeze's take-backs no worker has started: the freeze was lifted before they ran,
+        so the boosts stay. One a worker holds (its lease) goes on: it may be at the platform."""
+        u, x = m.Undo, m.Amplification
+        amps = (
+            select(x.id)
+            .join(m.Candidate, m.Candidate.id == x.candidate_id)
+            .join(m.Post, m.Post.id == m.Candidate.post_id)
+            .where(m.Post.account_id.in_(pks))
+        )
+        res = conn.execute(
+            delete(u).where(
+                u.community_id == self.store.community_id,
+                u.reason == "frozen",
+                u.state == "pending",
+                u.attempts == 0,
+                or_(u.lease_until.is_(None), u.lease_until < now),
+                u.amplification_id.in_(amps),
+            )
+        )
+        return int(res.rowcount or 0)

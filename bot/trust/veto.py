@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from bot.config import Settings
 from bot.curation.pipeline import Filters
@@ -63,6 +64,46 @@ def is_frozen(store: Store) -> bool:
                 )
             ).scalar()
         )
+
+
+@dataclass(frozen=True)
+class FreezeSwitch:
+    """The freeze switch as it stands: on or off, and who flipped it when."""
+
+    frozen: bool
+    changed_by: str | None = None
+    changed_at: datetime | None = None
+
+
+def freeze_switch(store: Store) -> FreezeSwitch:
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            select(m.Switch.enabled, m.Switch.changed_by, m.Switch.changed_at).where(
+                m.Switch.community_id == store.community_id, m.Switch.name == FROZEN
+            )
+        ).one_or_none()
+    return FreezeSwitch(bool(row.enabled), row.changed_by, row.changed_at) if row else FreezeSwitch(False)
+
+
+def set_frozen(store: Store, by: str, now: datetime, *, frozen: bool) -> bool:
+    """Flip the freeze switch (``frozen=False``: restart); True when that changed anything."""
+    s = m.Switch
+    where = (s.community_id == store.community_id, s.name == FROZEN)
+    values = {"enabled": frozen, "changed_by": by, "changed_at": now}
+    for _ in range(2):  # two first flips at once: the second finds the row the first wrote
+        try:
+            with store.engine.begin() as conn:
+                before = conn.execute(select(s.enabled).where(*where)).one_or_none()
+                if before is None:
+                    conn.execute(
+                        m.table(s).insert().values(community_id=store.community_id, name=FROZEN, **values)
+                    )
+                else:
+                    conn.execute(update(s).where(*where).values(**values))
+            return bool(before and before.enabled) != frozen
+        except IntegrityError:
+            continue
+    raise RuntimeError("the freeze switch could not be written")  # pragma: no cover
 
 
 def profile_refusal(fresh: Author, rule: ProfileRule) -> str | None:

@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.app import Coalesce
-from bot.cli.main import _note as queue_show_note
 from bot.clock import FakeClock
-from bot.console.console import compose_card
+from bot.console.cards import compose_card
 from bot.curation.queue import Queue
 from bot.domain import Platform
+from bot.ops.messages import queue_note as queue_show_note
 from sandbox._server import Fault
 from sandbox.mastodon import MastodonSandbox
 from tests.conftest import make_settings

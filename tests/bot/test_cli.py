@@ -66,7 +66,7 @@ def test_a_curator_works_the_queue_from_the_command_line(world: tuple[Path, Mast
     assert ingested[0]["platform"] == "mastodon"
     assert TOKEN not in ran.stdout + ran.stderr
 
-    listed = json.loads(bot(config, "queue", "list", "--json").stdout)
+    listed = json.loads(bot(config, "queue", "list", "--json").stdout)["data"]["items"]
     assert [c["state"] for c in listed] == ["pending", "pending"]
     first, second = listed[0]["id"], listed[1]["id"]
     assert "approved" in bot(config, "queue", "approve", str(first), "--as", "ana").stdout

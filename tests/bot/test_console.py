@@ -10,7 +10,7 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.console.console import compose_card
+from bot.console.cards import compose_card
 from bot.curation.amplifier import Amplifier
 from bot.curation.queue import AmplificationView, CandidateView, DecisionView, Queue
 from bot.domain import Platform, TextLimits

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select
 from bot.app import Coalesce
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.console.console import compose_card
+from bot.console.cards import compose_card
 from bot.domain import Platform
 from bot.store import models as m
 from sandbox.bluesky import BlueskySandbox, cid_of

@@ -1,0 +1,204 @@
+"""The curators' commands in the console (/queue /stats /freeze /unfreeze /block /unblock
+/opportunity /interview /help): each reads its arguments, calls the operation in bot/ops, and sets
+the result in the console's rich text (what members wrote stays an untrusted span)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.console.cards import duration
+from bot.curation.queue import Queue
+from bot.domain import Platform
+from bot.errors import SeriesError
+from bot.ops import messages, safety
+from bot.ops import queue as q_ops
+from bot.ops.result import Outcome
+from bot.ports import Command, ConsoleFront
+from bot.richtext import Doc, Line, Span
+from bot.series.interview_chat import InterviewChat
+from bot.series.interviews import InterviewBook
+from bot.series.opportunities import OpportunityDraft, OpportunityList, guess_kind
+from bot.store.store import Store
+
+log = logging.getLogger(__name__)
+
+COMMANDS = ("queue", "stats", "freeze", "unfreeze", "block", "unblock", "opportunity", "interview", "help")
+BLOCK_USAGE = "Usage: /block account|domain|did|keyword VALUE [reason…] (e.g. /block domain pile.example)"
+INTERVIEW_USAGE = "Usage: /interview @handle Name… (e.g. /interview @maria_md María Pérez)"
+OPPORTUNITY_USAGE = (
+    "Usage: /opportunity URL TITLE… (e.g. /opportunity https://aamc.org/visiting Visiting rotation)"
+)
+
+HELP = Doc.of(
+    (Span("Curators' console", "bold"),),
+    "Every new candidate arrives here as a card: Approve, Reject or Snooze it with a tap.",
+    "/queue — how many wait, and the oldest",
+    "/stats — this week in numbers",
+    "/freeze — stop all amplification at once (a pile-on, a mistake)",
+    "/unfreeze — start again",
+    "/block KIND VALUE [reason…] — keep an account, a server (domain), a DID or a keyword out "
+    "of the queue; /unblock KIND VALUE lifts it",
+    "/opportunity URL TITLE… — add an opportunity to the weekly digest",
+    "/interview @handle Name… — invite a member to the mini-interview (you get a link to forward)",
+    "/help — this message",
+)
+
+
+class ConsoleCommands:
+    """Answers one curator's command with a Doc (called in a thread: the operations touch the database)."""
+
+    def __init__(
+        self, front: ConsoleFront, store: Store, queue: Queue, settings: Settings, clock: Clock
+    ) -> None:
+        self.front = front
+        self.store = store
+        self.queue = queue
+        self.settings = settings
+        self.clock = clock
+        self._ctx = {"community": settings.community.slug, "platform": front.platform.value}
+
+    def answer(self, command: Command, curator: str, now: datetime) -> Doc:
+        if command.name == "queue":
+            return self.queue_summary(now)
+        if command.name == "stats":
+            return self.stats(now)
+        if command.name in ("freeze", "unfreeze"):
+            return self.freeze(curator, now, command.name == "freeze")
+        if command.name in ("block", "unblock"):
+            return self.block(curator, command, now)
+        if command.name == "interview":
+            return self.invite(curator, command.args, now)
+        if command.name == "opportunity":
+            return self.add_opportunity(curator, command.args, now)
+        return HELP
+
+    def queue_summary(self, now: datetime) -> Doc:
+        result = q_ops.summary(self.queue)
+        summary = result.data
+        assert summary is not None
+        lines: list[Line | str | None] = [(Span("The queue", "bold"),), result.message]
+        if summary.frozen:
+            lines.append((Span(messages.QUEUE_FROZEN, "bold"),))
+        if summary.oldest:
+            lines.append("Oldest first:")
+        for c in summary.oldest:
+            lines.append(
+                (
+                    Span(f"#{c.id} · {Platform(c.platform).value.capitalize()} · "),
+                    Span(c.author_handle, untrusted=True),
+                    Span(f" · waiting {duration(now - c.queued_at)}"),
+                )
+            )
+        return Doc.of(*lines)
+
+    def stats(self, now: datetime) -> Doc:
+        """This week in numbers (bot.ops.queue.stats)."""
+        head, *rest = q_ops.stats(self.store, now).message.splitlines()
+        return Doc.of((Span(head, "bold"),), *rest)
+
+    def freeze(self, curator: str, now: datetime, frozen: bool) -> Doc:
+        result = safety.set_amplification(self.store, self.settings, curator, now, frozen=frozen)
+        change = result.data
+        if change is None:  # not a curator: the console asked who it is first, so only a config change
+            return Doc.of(f"⚠️ {result.message}")
+        head = messages.switched_head(frozen, change.changed)
+        explained = messages.FROZEN_EXPLAINED if frozen else messages.UNFROZEN_EXPLAINED
+        return Doc.of((Span(head, "bold"), Span(f" (by {curator})")), *explained)
+
+    def block(self, curator: str, command: Command, now: datetime) -> Doc:
+        """/block and /unblock: the runtime blocklist, as ``python -m bot block`` keeps it."""
+        kind, _, rest = command.args.strip().partition(" ")
+        value, _, reason = rest.strip().partition(" ")
+        if not kind or not value:
+            return Doc.of(BLOCK_USAGE)
+        if command.name == "unblock":
+            lifted = safety.unblock(self.store, self.settings, kind, value, curator, now)
+            if lifted.outcome is Outcome.USAGE:
+                return Doc.of(f"⚠️ {lifted.message}", BLOCK_USAGE)
+            if lifted.data is None:  # not a curator any more (the config changed meanwhile)
+                return Doc.of(f"⚠️ {lifted.message}")
+            shown = Span(lifted.data.value, untrusted=True)
+            if not lifted.data.changed:
+                return Doc.of((Span(f"{kind} "), shown), messages.NOT_BLOCKED_HERE)
+            return Doc.of((Span("Unblocked", "bold"), Span(f": {kind} "), shown))
+        why = reason.strip() or None
+        added = safety.block(self.store, self.settings, kind, value, curator, now, reason=why)
+        if added.data is None:
+            return Doc.of(f"⚠️ {added.message}", BLOCK_USAGE)
+        change = added.data
+        head = "🚫 Blocked" if change.changed else "🚫 Already blocked"
+        return Doc.of(
+            (Span(head, "bold"), Span(f" (by {curator}): {kind} "), Span(change.value, untrusted=True)),
+            messages.BLOCK_EFFECT,
+            messages.withdrawn(change.withdrawn) if change.withdrawn else None,
+        )
+
+    # After the merge with the "series" engineer's bot/ops modules this calls
+    # bot.ops.interviews.invite (the same steps, returning a Result).
+    def invite(self, curator: str, args: str, now: datetime) -> Doc:
+        words = args.split()
+        handle = words.pop(0) if words and words[0].startswith("@") else ""
+        name = " ".join(words)
+        if not name:
+            return Doc.of("⚠️ Whom are we interviewing? Give their name after the handle.", INTERVIEW_USAGE)
+        chat = InterviewChat(InterviewBook.of(self.store, self.settings), self.front.platform)
+        try:
+            interview, payload = chat.invite(
+                name,
+                handle=handle,
+                language=self.settings.community.languages[0],
+                invited_by=curator,
+                now=now,
+            )
+        except SeriesError as exc:
+            return Doc.of((Span("⚠️ Not invited: "), Span(str(exc), untrusted=True)), INTERVIEW_USAGE)
+        log.info("interview invited from the console", extra={**self._ctx, "interview": interview.id})
+        link = self.front.start_link(payload)
+        head = (
+            Span(f"🎙️ Interview #{interview.id} for ", "bold"),
+            Span(interview.name, "bold", untrusted=True),
+        )
+        if link is None:  # a front without start links: the invitation to pass on by hand
+            invitation = chat.book.message(interview.id, "interview_invite")
+            return Doc.of(
+                head,
+                "Send them this invitation; import their answers with python -m bot interviews import.",
+                (Span(invitation, untrusted=True),),
+            )
+        return Doc.of(
+            head,
+            "Forward this link to them: it opens a private chat with me, where I ask the questions "
+            "one at a time. Then approve the text (interviews approve) and I ask them to confirm it.",
+            (Span(link, url=link),),
+        )
+
+    # After the merge with the "series" engineer's bot/ops modules this calls
+    # bot.ops.opportunities.add (the same steps, returning a Result).
+    def add_opportunity(self, curator: str, args: str, now: datetime) -> Doc:
+        url, _, title = args.strip().partition(" ")
+        title = " ".join(title.split())
+        if not url:
+            return Doc.of("⚠️ Give the opportunity's link and title.", OPPORTUNITY_USAGE)
+        if not title:
+            return Doc.of("⚠️ The opportunity needs a title after its link.", OPPORTUNITY_USAGE)
+        draft = OpportunityDraft(
+            title=title, url=url, kind=guess_kind(title), submitted_by=curator, source="console"
+        )
+        try:
+            added = OpportunityList(self.store).add(draft, now)
+        except SeriesError as exc:
+            return Doc.of((Span("⚠️ Not added: "), Span(str(exc), untrusted=True)), OPPORTUNITY_USAGE)
+        o = added.opportunity
+        head = (
+            f"#{o.id} already had that link; merged what was new: "
+            if added.merged
+            else f"#{o.id} added for the next digest ({o.kind}): "
+        )
+        log.info(
+            "opportunity from the console",
+            extra={**self._ctx, "opportunity": o.id, "curator": curator, "merged": added.merged},
+        )
+        return Doc.of((Span(head, "bold"), Span(o.title, untrusted=True)), (Span(o.url, untrusted=True),))
