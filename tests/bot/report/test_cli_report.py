@@ -74,7 +74,8 @@ def test_members_list_export_mark_unmark(
 
     assert main(["members", "list", "--json", "--platform", "bluesky", "--config", str(config)]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert {x["handle"] for x in listed} == {"rosa.bsky.social", "clinic.bsky.social"}
+    assert listed["outcome"] == "done"
+    assert {x["handle"] for x in listed["data"]["members"]} == {"rosa.bsky.social", "clinic.bsky.social"}
 
     path = tmp_path / "members.csv"
     assert main(["members", "export", "--csv", str(path), "--config", str(config)]) == 0
