@@ -78,7 +78,8 @@ def test_the_report_for_last_month_and_its_files(
     out.mkdir()
     csv, page = out / "r.csv", out / "r.html"
     made = report.report(store, seeded_settings, NOW, csv=csv, html=page)
-    assert made.outcome is Outcome.DONE and made.data is not None
+    assert made.outcome is Outcome.DONE
+    assert made.data is not None
     assert (made.data.period.first_day, made.data.period.last_day) == (date(2026, 3, 1), date(2026, 3, 31))
     assert made.message.startswith("period: 2026-03-01 to 2026-03-31, both days included (UTC)")
     assert made.data.written == [str(csv), str(page)]
@@ -114,12 +115,14 @@ def test_members_marks_and_export(store: Store, seeded_settings: Settings, tmp_p
     assert report.members(store, seeded_settings, limit=0).outcome is Outcome.USAGE
     marked = report.mark(store, seeded_settings, "ana", "@tgmember", organisation=True)
     assert marked.message == "@tgmember (telegram) now counts as an organisation."
-    assert marked.data is not None and marked.data.organisation
+    assert marked.data is not None
+    assert marked.data.organisation
     assert report.mark(store, seeded_settings, "ana", "nobody", organisation=True).outcome is Outcome.REFUSED
     assert report.mark(store, seeded_settings, "mallory", "@tgmember", organisation=True).exit_code == 2
     path = tmp_path / "m.csv"
     exported = report.export_members(store, seeded_settings, path)
-    assert exported.data is not None and exported.data.count == 7
+    assert exported.data is not None
+    assert exported.data.count == 7
     assert path.read_text(encoding="utf-8").count("\n") == 8
     nowhere = report.export_members(store, seeded_settings, tmp_path / "missing" / "m.csv")
     assert nowhere.outcome is Outcome.USAGE

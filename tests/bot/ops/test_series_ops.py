@@ -8,8 +8,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain import Platform
@@ -46,7 +44,8 @@ def test_add_merge_and_a_past_deadline(store: Store, settings: Settings) -> None
         url="https://rot.example/s",
         deadline="2026-04-01",
     )
-    assert added.outcome is Outcome.DONE and added.exit_code == 0
+    assert added.outcome is Outcome.DONE
+    assert added.exit_code == 0
     assert added.data is not None
     first = added.data.opportunity
     assert (first.kind, first.submitted_by, first.deadline) == ("rotation", "ana", date(2026, 4, 1))
@@ -54,7 +53,8 @@ def test_add_merge_and_a_past_deadline(store: Store, settings: Settings) -> None
     assert added.data.warnings == ()
 
     merged = opportunities.add(store, settings, NOW, "rosa", title="Again", url="http://www.rot.example/s/")
-    assert merged.data is not None and merged.data.merged
+    assert merged.data is not None
+    assert merged.data.merged
     assert merged.data.opportunity.id == first.id
 
     late = opportunities.add(
@@ -102,21 +102,25 @@ def test_edit_remove_and_list(store: Store, settings: Settings) -> None:
     assert "has passed" in edited.message
     assert opportunities.listing(store, settings, NOW).message == "No open opportunities."
     cleared = opportunities.edit(store, settings, NOW, "ana", oid, {"deadline": "none"})
-    assert cleared.data is not None and cleared.data.opportunity.deadline is None
+    assert cleared.data is not None
+    assert cleared.data.opportunity.deadline is None
     listed = opportunities.listing(store, settings, NOW)
     assert listed.data is not None
     assert [o.id for o in listed.data.opportunities] == [oid]
     assert "no deadline" in listed.message
 
     gone = opportunities.remove(store, settings, NOW, "rosa", oid)
-    assert gone.outcome is Outcome.DONE and gone.data is not None and gone.data.removed
+    assert gone.outcome is Outcome.DONE
+    assert gone.data is not None
+    assert gone.data.removed
     again = opportunities.remove(store, settings, NOW, "rosa", oid)
     assert (again.outcome, again.message) == (Outcome.REFUSED, f"#{oid} was removed already")
     missing = opportunities.remove(store, settings, NOW, "rosa", 999)
     assert missing.outcome is Outcome.REFUSED
     assert "no opportunity #999" in missing.message
     everything = opportunities.listing(store, settings, NOW, include_closed=True)
-    assert everything.data is not None and len(everything.data.opportunities) == 1
+    assert everything.data is not None
+    assert len(everything.data.opportunities) == 1
 
 
 def test_an_import_records_who_and_numbers_every_problem(
@@ -124,7 +128,9 @@ def test_an_import_records_who_and_numbers_every_problem(
 ) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(
-        "- {title: Fine, url: 'https://fine.example'}\n- {title: No link}\n- {title: Bad, url: 'https://b.example', kind: party}\n",
+        "- {title: Fine, url: 'https://fine.example'}\n"
+        "- {title: No link}\n"
+        "- {title: Bad, url: 'https://b.example', kind: party}\n",
         encoding="utf-8",
     )
     refused = opportunities.import_file(store, settings, NOW, "ana", bad)
@@ -136,11 +142,13 @@ def test_an_import_records_who_and_numbers_every_problem(
 
     good = tmp_path / "good.yaml"
     good.write_text(
-        "- {title: Fine, url: 'https://fine.example'}\n- {title: Old, url: 'https://old.example', deadline: 2025-12-01}\n",
+        "- {title: Fine, url: 'https://fine.example'}\n"
+        "- {title: Old, url: 'https://old.example', deadline: 2025-12-01}\n",
         encoding="utf-8",
     )
     done = opportunities.import_file(store, settings, NOW, "rosa", good)
-    assert done.outcome is Outcome.DONE and done.data is not None
+    assert done.outcome is Outcome.DONE
+    assert done.data is not None
     assert done.data.imported_by == "rosa"
     assert {o.submitted_by for o in done.data.added} == {"rosa"}
     assert "2 added, 0 merged into entries with the same link (imported by rosa)" in done.message
@@ -157,7 +165,8 @@ def test_an_interview_from_invitation_to_the_queue(store: Store, clock: FakeCloc
     invited = interviews.invite(
         runner, NOW, "ana", name="Dra. María Pérez", handle="@maria@med.example", language="es"
     )
-    assert invited.outcome is Outcome.DONE and invited.data is not None
+    assert invited.outcome is Outcome.DONE
+    assert invited.data is not None
     iid = invited.data.interview.id
     assert invited.data.start_payload is None
     assert "¿Cuál es tu rol y tu especialidad?" in invited.message
@@ -165,14 +174,17 @@ def test_an_interview_from_invitation_to_the_queue(store: Store, clock: FakeCloc
 
     answers = tmp_path / "answers.yaml"
     answers.write_text(
-        f"interview: {iid}\nanswers:\n  role: Residente\n  goals: Cardiología\n  outside: {LONG}\n  advice: Pide ayuda\n",
+        f"interview: {iid}\nanswers:\n  role: Residente\n  goals: Cardiología\n"
+        f"  outside: {LONG}\n  advice: Pide ayuda\n",
         encoding="utf-8",
     )
     imported = interviews.import_answers(runner, NOW, "rosa", answers)
-    assert imported.outcome is Outcome.DONE and imported.data is not None
+    assert imported.outcome is Outcome.DONE
+    assert imported.data is not None
     (fit,) = imported.data
     assert fit.platforms == ["mastodon"]
-    assert fit.overflows and fit.overflows[0].startswith("mastodon: ")
+    assert fit.overflows
+    assert fit.overflows[0].startswith("mastodon: ")
     assert "Too long" in imported.message
 
     too_long = interviews.approve(runner, NOW, "rosa", iid)
@@ -182,7 +194,8 @@ def test_an_interview_from_invitation_to_the_queue(store: Store, clock: FakeCloc
     edited = interviews.edit(
         runner, NOW, "rosa", iid, "🎙️ Mini-entrevista: Dra. María Pérez\n#LatinasInMedicine"
     )
-    assert edited.data is not None and edited.data.overflows == []
+    assert edited.data is not None
+    assert edited.data.overflows == []
     assert "Fits every platform (mastodon)" in edited.message
 
     approved = interviews.approve(runner, NOW, "rosa", iid)
@@ -191,7 +204,8 @@ def test_an_interview_from_invitation_to_the_queue(store: Store, clock: FakeCloc
     assert "interviews confirm" in approved.message
     assert interviews.approve(runner, NOW, "rosa", iid).outcome is Outcome.REFUSED  # already approved
     confirmed = interviews.confirm(runner, NOW, "rosa", iid, "email")
-    assert confirmed.data is not None and confirmed.data.confirmed_via == "cli:rosa (email)"
+    assert confirmed.data is not None
+    assert confirmed.data.confirmed_via == "cli:rosa (email)"
 
     listed = interviews.listing(runner, NOW)
     assert listed.data is not None
@@ -199,11 +213,12 @@ def test_an_interview_from_invitation_to_the_queue(store: Store, clock: FakeCloc
     first_slot = listed.data.next_slots[0]
     assert (first_slot.series, first_slot.interview_id) == ("interview", iid)
     assert first_slot.at == datetime(2026, 3, 5, 18, 0, tzinfo=UTC)  # Thursday noon in Chicago
-    assert "→ #%d Dra. María Pérez" % iid in listed.message
+    assert f"→ #{iid} Dra. María Pérez" in listed.message
     json.dumps(listed.as_json())
 
     declined = interviews.decline(runner, NOW, "ana", iid, "change the emoji")
-    assert declined.data is not None and declined.data.state == "answered"
+    assert declined.data is not None
+    assert declined.data.state == "answered"
     shown = interviews.show(runner, iid)
     assert "note: change the emoji" in shown.message
     assert interviews.show(runner, 999).outcome is Outcome.REFUSED
@@ -214,14 +229,17 @@ def test_an_invitation_by_chat_link_and_a_bad_answers_file(
 ) -> None:
     runner = runner_for(store, series_settings(), clock)
     by_chat = interviews.invite(runner, NOW, "ana", name="Ana Ruiz", chat=Platform.TELEGRAM)
-    assert by_chat.data is not None and by_chat.data.start_payload
+    assert by_chat.data is not None
+    assert by_chat.data.start_payload
     assert "Forward them the link" in by_chat.message
     assert interviews.invite(runner, NOW, "ana", name="  ").outcome is Outcome.REFUSED
     assert interviews.invite(runner, NOW, "zoe", name="X").outcome is Outcome.USAGE
 
     bad = tmp_path / "bad.yaml"
     bad.write_text(
-        "- {name: One, answers: {favourite_colour: blue}}\n- {answers: {role: x}}\n- {name: Fine, answers: {role: x}}\n",
+        "- {name: One, answers: {favourite_colour: blue}}\n"
+        "- {answers: {role: x}}\n"
+        "- {name: Fine, answers: {role: x}}\n",
         encoding="utf-8",
     )
     refused = interviews.import_answers(runner, NOW, "ana", bad)
@@ -240,7 +258,8 @@ def test_without_platforms_the_fit_is_not_claimed(
         f"name: Eva\nlanguage: en\nanswers: {{role: x, goals: y, outside: '{LONG}', advice: z}}\n"
     )
     imported = interviews.import_answers(runner, NOW, "ana", answers)
-    assert imported.data is not None and imported.data[0].platforms == []
+    assert imported.data is not None
+    assert imported.data[0].platforms == []
     assert "Fits every platform" not in imported.message
     assert "no platform is configured" in imported.message
 
@@ -248,7 +267,8 @@ def test_without_platforms_the_fit_is_not_claimed(
 def test_schedule_per_platform(store: Store, clock: FakeClock) -> None:
     runner = runner_for(store, series_settings(), clock)
     upcoming = schedule.upcoming(runner, NOW, 2)
-    assert upcoming.outcome is Outcome.DONE and upcoming.data is not None
+    assert upcoming.outcome is Outcome.DONE
+    assert upcoming.data is not None
     by_name = {s.name: s for s in upcoming.data.series}
     assert by_name["digest"].platforms == ["mastodon"]
     assert by_name["digest"].languages == ["en"]
@@ -275,7 +295,8 @@ def test_digest_preview(store: Store, clock: FakeClock) -> None:
     )
     runner = runner_for(store, settings, clock)
     shown = digest.preview(runner)
-    assert shown.outcome is Outcome.DONE and shown.data is not None
+    assert shown.outcome is Outcome.DONE
+    assert shown.data is not None
     (edition,) = shown.data
     assert (edition.language, edition.platform, edition.entries) == ("en", "mastodon", 1)
     assert edition.slot == datetime(2026, 3, 9, 14, 0, tzinfo=UTC)

@@ -136,7 +136,8 @@ def test_report_periods_as_people_write_them(config: Path, capsys: pytest.Captur
         "2026-03",
     )
     posts = {p["platform"]: p["posts"] for p in shown["data"]["report"]["platforms"]}
-    assert posts["mastodon"] > 0 and isinstance(posts["mastodon"], int)
+    assert posts["mastodon"] > 0
+    assert isinstance(posts["mastodon"], int)
 
     assert main(["report", "--since", "2026-03-01", "--until", "2026-03-31", "--config", str(config)]) == 0
     out = capsys.readouterr().out

@@ -119,7 +119,7 @@ def test_an_answers_file_that_cannot_be_written(
     config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     target = tmp_path / "missing" / "answers.yaml"
-    code, out, err = run(
+    code, _out, err = run(
         capsys, config, "interviews", "invite", "--name", "Eva", "--as", "ana", "--write", str(target)
     )
     assert code == 2
