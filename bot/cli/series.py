@@ -116,7 +116,8 @@ def cmd_digest_preview(args: argparse.Namespace) -> int:
 def cmd_interviews_invite(args: argparse.Namespace) -> int:
     ctx = _ctx(args)
     result = interview_ops.invite(
-        ctx.runner,
+        ctx.store,
+        ctx.settings,
         ctx.now,
         args.curator,
         name=args.name,

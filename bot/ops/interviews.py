@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from bot.config import Settings
 from bot.domain import Platform
 from bot.errors import SeriesError
 from bot.ops import series_messages as say
@@ -24,12 +25,14 @@ from bot.series.interviews import (
     QUEUED,
     SCHEDULED,
     Interview,
+    InterviewBook,
     answers_template,
     check_fit,
 )
 from bot.series.publisher import PublishOutcome
 from bot.series.runner import SeriesRunner
 from bot.series.schedule import zone
+from bot.store.store import Store
 
 OPEN_STATES = (INVITED, ANSWERED, AWAITING_CONSENT, QUEUED, SCHEDULED)
 
@@ -120,7 +123,8 @@ def describe(runner: SeriesRunner, interview: Interview) -> str:
 
 
 def invite(
-    runner: SeriesRunner,
+    store: Store,
+    settings: Settings,
     now: datetime,
     actor: str,
     *,
@@ -133,10 +137,9 @@ def invite(
 ) -> Result[Invited]:
     """A new interview. With ``chat`` (a front that opens private chats, such as Telegram) the
     member gets a link to answer there, one question at a time; ``start_payload`` is its payload."""
-    settings = runner.settings
     if (problem := not_a_curator(settings, actor)) is not None:
         return problem
-    book = runner.interviews
+    book = InterviewBook.of(store, settings)
     language = language or settings.community.languages[0]
     try:
         payload = None

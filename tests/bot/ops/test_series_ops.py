@@ -163,7 +163,7 @@ def test_an_interview_from_invitation_to_the_queue(store: Store, clock: FakeCloc
     settings = series_settings()
     runner = runner_for(store, settings, clock)
     invited = interviews.invite(
-        runner, NOW, "ana", name="Dra. María Pérez", handle="@maria@med.example", language="es"
+        store, settings, NOW, "ana", name="Dra. María Pérez", handle="@maria@med.example", language="es"
     )
     assert invited.outcome is Outcome.DONE
     assert invited.data is not None
@@ -228,12 +228,12 @@ def test_an_invitation_by_chat_link_and_a_bad_answers_file(
     store: Store, clock: FakeClock, tmp_path: Path
 ) -> None:
     runner = runner_for(store, series_settings(), clock)
-    by_chat = interviews.invite(runner, NOW, "ana", name="Ana Ruiz", chat=Platform.TELEGRAM)
+    by_chat = interviews.invite(store, runner.settings, NOW, "ana", name="Ana Ruiz", chat=Platform.TELEGRAM)
     assert by_chat.data is not None
     assert by_chat.data.start_payload
     assert "Forward them the link" in by_chat.message
-    assert interviews.invite(runner, NOW, "ana", name="  ").outcome is Outcome.REFUSED
-    assert interviews.invite(runner, NOW, "zoe", name="X").outcome is Outcome.USAGE
+    assert interviews.invite(store, runner.settings, NOW, "ana", name="  ").outcome is Outcome.REFUSED
+    assert interviews.invite(store, runner.settings, NOW, "zoe", name="X").outcome is Outcome.USAGE
 
     bad = tmp_path / "bad.yaml"
     bad.write_text(
