@@ -8,6 +8,7 @@ UTF-16 code units. Threads are split between words, never inside a word, link or
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import regex
 
@@ -120,3 +121,8 @@ def split_thread(text: str, limits: TextLimits, *, number: bool = True) -> list[
         return parts
     n = len(parts)
     return [f"{p} {i}/{n}" for i, p in enumerate(parts, 1)]
+
+
+def numbered(problems: Sequence[str]) -> str:
+    """Problems as a list a person can refer to, counted from 1: ``  1. …`` on a line each."""
+    return "\n".join(f"  {n}. {problem}" for n, problem in enumerate(problems, 1))

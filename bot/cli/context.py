@@ -1,26 +1,29 @@
 """What every command that works on the community's data starts from, built one way: the config
 read and checked, logs set up with its secrets redacted, the database migrated and the store open.
-Also how a command prints an operation's `Result` (text or ``--json``) and turns it into an exit code."""
+How a command prints an operation's `Result` is `bot.cli.present`."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
-from adapters.registry import settings_class
+from adapters.registry import REGISTRY, create_adapter, settings_class
 from bot import config as config_mod
 from bot import logs
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.errors import UsageError
 from bot.ops import messages
-from bot.ops.result import Outcome, Result
 from bot.store.store import Store
+
+if TYPE_CHECKING:
+    from bot.domain import Platform
+    from bot.ports import PlatformAdapter
+    from bot.series.runner import SeriesRunner
 
 
 def load_settings(args: argparse.Namespace) -> Settings:
@@ -44,6 +47,13 @@ class Context:
             return name
         raise UsageError(messages.no_curator(name, [c.name for c in self.settings.curators]))
 
+    def series_runner(self) -> SeriesRunner:
+        """The series as the command line sees them: limits and markup from the platform catalog,
+        no platform connection (commands that publish open one with `platform_adapters`)."""
+        from bot.series.runner import SeriesRunner
+
+        return SeriesRunner(self.store, {}, self.settings, self.clock, worker="cli", catalog=REGISTRY)
+
 
 def open_context(args: argparse.Namespace, clock: Clock | None = None) -> Context:
     """Load the config (``--config``), set up logs with its secrets redacted, build the engine,
@@ -61,25 +71,18 @@ def open_context(args: argparse.Namespace, clock: Clock | None = None) -> Contex
     return Context(settings, store, clock, now)
 
 
-def add_json_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--json", action="store_true", help="print the result as JSON (outcome, message, data)"
-    )
+@contextmanager
+def platform_adapters(settings: Settings) -> Iterator[dict[Platform, PlatformAdapter]]:
+    """The adapters a command that reaches the platforms uses: the real platforms of the config, or
+    the demo's loopback sandboxes when the config says ``sandbox: {enabled: true}`` (then they run
+    for the command's length and stop after it)."""
+    if not settings.sandbox.enabled:
+        yield {p: create_adapter(p, settings) for p in settings.enabled_platforms()}
+        return
+    from bot.cli.demo import world_for
 
-
-def report(args: argparse.Namespace, result: Result[Any], show: Any = None) -> int:
-    """Print ``result`` the way the person asked and return its exit code: with ``--json`` the whole
-    result; else the message (or what ``show`` prints for a done result) on stdout, a refusal or a
-    usage error on stderr, saying which."""
-    if getattr(args, "json", False):
-        print(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
-    elif result.outcome is Outcome.DONE:
-        if show is not None:
-            show(result)
-        else:
-            print(result.message)
-    elif result.outcome is Outcome.REFUSED:
-        print(f"cannot do that: {result.message}", file=sys.stderr)
-    else:
-        print(f"usage error: {result.message}", file=sys.stderr)
-    return result.exit_code
+    world = world_for(settings)
+    try:
+        yield world.adapters(settings)
+    finally:
+        world.stop()

@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import argparse
 
-from bot.cli.context import add_json_option, open_context, report
+from bot.cli.context import open_context
 from bot.cli.main import Commands
+from bot.cli.present import add_json_option, show
 from bot.ops import safety
 
 
 def cmd_freeze(args: argparse.Namespace) -> int:
     ctx = open_context(args)
-    return report(args, safety.freeze(ctx.store, ctx.settings, ctx.curator(args.curator), ctx.now))
+    return show(safety.freeze(ctx.store, ctx.settings, ctx.curator(args.curator), ctx.now), args)
 
 
 def cmd_unfreeze(args: argparse.Namespace) -> int:
     ctx = open_context(args)
-    return report(args, safety.unfreeze(ctx.store, ctx.settings, ctx.curator(args.curator), ctx.now))
+    return show(safety.unfreeze(ctx.store, ctx.settings, ctx.curator(args.curator), ctx.now), args)
 
 
 def register(cli: Commands) -> None:

@@ -19,7 +19,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import config as config_mod
 from bot import logs
-from bot.cli.context import Context, add_json_option, load_settings, open_context, report, setup_logs
+from bot.cli.context import Context, load_settings, open_context, setup_logs
+from bot.cli.present import add_json_option, show
 from bot.domain import CandidateState
 from bot.errors import CoalesceError, ConfigError, QueueError, UsageError
 from bot.ops import messages
@@ -148,7 +149,7 @@ def _print_listing(result: Result[q_ops.Listing], now: datetime) -> None:
 def cmd_queue_list(args: argparse.Namespace) -> int:
     ctx, queue = _queue(args)
     result = q_ops.list_queue(queue, state=args.state, limit=args.limit, everything=args.all)
-    return report(args, result, lambda r: _print_listing(r, ctx.now))
+    return show(result, args, lambda r: _print_listing(r, ctx.now))
 
 
 def cmd_queue_show(args: argparse.Namespace) -> int:
@@ -157,7 +158,7 @@ def cmd_queue_show(args: argparse.Namespace) -> int:
     ctx, queue = _queue(args)
     result = q_ops.show(queue, args.id)
 
-    def show(result: Result[CandidateView]) -> None:
+    def render(result: Result[CandidateView]) -> None:
         c, now = result.data, ctx.now
         assert c is not None
         age = messages.age
@@ -186,20 +187,20 @@ def cmd_queue_show(args: argparse.Namespace) -> int:
                 + (f" ({a.error})" if a.error else "")
             )
 
-    return report(args, result, show)
+    return show(result, args, render)
 
 
 def cmd_queue_approve(args: argparse.Namespace) -> int:
     ctx, queue = _queue(args)
-    return report(args, q_ops.approve(queue, args.id, ctx.curator(args.curator), ctx.now, reason=args.reason))
+    return show(q_ops.approve(queue, args.id, ctx.curator(args.curator), ctx.now, reason=args.reason), args)
 
 
 def cmd_queue_reject(args: argparse.Namespace) -> int:
     ctx, queue = _queue(args)
     curator = ctx.curator(args.curator)
     if len(args.ids) == 1:
-        return report(args, q_ops.reject(queue, args.ids[0], curator, ctx.now, reason=args.reason))
-    return report(args, q_ops.reject_many(queue, args.ids, curator, ctx.now, reason=args.reason))
+        return show(q_ops.reject(queue, args.ids[0], curator, ctx.now, reason=args.reason), args)
+    return show(q_ops.reject_many(queue, args.ids, curator, ctx.now, reason=args.reason), args)
 
 
 def parse_when(text: str, now: datetime) -> datetime:
@@ -224,12 +225,12 @@ def cmd_queue_snooze(args: argparse.Namespace) -> int:
         until = parse_when(args.until, ctx.now)
     except QueueError as exc:
         raise UsageError(str(exc)) from None
-    return report(args, q_ops.snooze(queue, args.id, curator, until, ctx.now))
+    return show(q_ops.snooze(queue, args.id, curator, until, ctx.now), args)
 
 
 def cmd_queue_retry(args: argparse.Namespace) -> int:
     ctx, queue = _queue(args)
-    return report(args, q_ops.retry(queue, args.id, ctx.curator(args.curator), ctx.now))
+    return show(q_ops.retry(queue, args.id, ctx.curator(args.curator), ctx.now), args)
 
 
 # -- config, db, demo ------------------------------------------------------------------------
@@ -241,7 +242,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         if not args.json:
             raise  # main prints it as every command does: "config error: …", exit 2
-        return report(args, usage(f"config error: {exc}"))
+        return show(usage(f"config error: {exc}"), args)
     platforms = [p.value for p in settings.enabled_platforms()]
     tags = " ".join("#" + t for t in settings.community.hashtags)
     watched = ", ".join(platforms) or "no platforms"
@@ -253,7 +254,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         "platforms": platforms,
         "warnings": list(settings.warnings()),
     }
-    return report(args, done("\n".join(lines), data))
+    return show(done("\n".join(lines), data), args)
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 from datetime import timedelta
 
-from bot.cli.context import add_json_option, open_context, report
+from bot.cli.context import open_context
 from bot.cli.main import Commands
+from bot.cli.present import add_json_option, show
 from bot.health import age
 from bot.ops import health as health_ops
 from bot.ops import messages, safety
@@ -23,22 +24,22 @@ CURATOR_HELP = "your curator name, as in the config"
 def cmd_block_add(args: argparse.Namespace) -> int:
     ctx = open_context(args)
     curator = ctx.curator(args.curator)
-    return report(
-        args,
+    return show(
         safety.block(ctx.store, ctx.settings, args.kind, args.value, curator, ctx.now, reason=args.reason),
+        args,
     )
 
 
 def cmd_block_remove(args: argparse.Namespace) -> int:
     ctx = open_context(args)
     curator = ctx.curator(args.curator)
-    return report(args, safety.unblock(ctx.store, ctx.settings, args.kind, args.value, curator, ctx.now))
+    return show(safety.unblock(ctx.store, ctx.settings, args.kind, args.value, curator, ctx.now), args)
 
 
 def cmd_block_list(args: argparse.Namespace) -> int:
     ctx = open_context(args)
 
-    def show(result: Result[tuple[safety.BlockRow, ...]]) -> None:
+    def render(result: Result[tuple[safety.BlockRow, ...]]) -> None:
         for e in result.data or ():
             if e.source == "config":
                 print(f"{e.kind:8} {e.value:40} (config file)")
@@ -49,7 +50,7 @@ def cmd_block_list(args: argparse.Namespace) -> int:
         if not result.data:
             print(result.message)
 
-    return report(args, safety.list_blocks(ctx.store, ctx.settings), show)
+    return show(safety.list_blocks(ctx.store, ctx.settings), args, render)
 
 
 # -- member ------------------------------------------------------------------------------------
@@ -58,26 +59,26 @@ def cmd_block_list(args: argparse.Namespace) -> int:
 def cmd_member_freeze(args: argparse.Namespace) -> int:
     ctx = open_context(args)
     curator = ctx.curator(args.curator)
-    return report(args, safety.freeze_member(ctx.store, ctx.settings, args.member, curator, ctx.now))
+    return show(safety.freeze_member(ctx.store, ctx.settings, args.member, curator, ctx.now), args)
 
 
 def cmd_member_unfreeze(args: argparse.Namespace) -> int:
     ctx = open_context(args)
     curator = ctx.curator(args.curator)
-    return report(args, safety.unfreeze_member(ctx.store, ctx.settings, args.member, curator, ctx.now))
+    return show(safety.unfreeze_member(ctx.store, ctx.settings, args.member, curator, ctx.now), args)
 
 
 def cmd_member_optout(args: argparse.Namespace) -> int:
     """A member asked by other means (an email, in person): record it as theirs."""
     ctx = open_context(args)
     curator = ctx.curator(args.curator)
-    return report(args, safety.opt_out_member(ctx.store, ctx.settings, args.member, curator, ctx.now))
+    return show(safety.opt_out_member(ctx.store, ctx.settings, args.member, curator, ctx.now), args)
 
 
 def cmd_member_show(args: argparse.Namespace) -> int:
     ctx = open_context(args)
 
-    def show(result: Result[safety.MemberStanding]) -> None:
+    def render(result: Result[safety.MemberStanding]) -> None:
         standing = result.data
         assert standing is not None
         print(result.message)
@@ -87,7 +88,7 @@ def cmd_member_show(args: argparse.Namespace) -> int:
         if standing.amplifications:
             print("Amplifications: " + ", ".join(f"{n} {s}" for s, n in standing.amplifications.items()))
 
-    return report(args, safety.member_standing(ctx.store, ctx.settings, args.member), show)
+    return show(safety.member_standing(ctx.store, ctx.settings, args.member), args, render)
 
 
 # -- health ------------------------------------------------------------------------------------
@@ -101,7 +102,7 @@ def cmd_health(args: argparse.Namespace) -> int:
     found = result.data
     assert found is not None
     if args.json:
-        return report(args, result)
+        return show(result, args)
     if found.freeze.frozen:  # the curators' choice, shown first: nothing goes out until unfreeze
         print(messages.frozen_since(found.freeze.changed_by, found.freeze.changed_at))
     for p in found.report.platforms:
@@ -159,9 +160,11 @@ def register(cli: Commands) -> None:
         p.add_argument("member", help=MEMBER_HELP)
         p.add_argument("--as", dest="curator", required=True, help=CURATOR_HELP)
         add_json_option(p)
-    show = add("show", cmd_member_show, "a member's consent, linked accounts and amplifications", member)
-    show.add_argument("member", help=MEMBER_HELP)
-    add_json_option(show)
+    member_show = add(
+        "show", cmd_member_show, "a member's consent, linked accounts and amplifications", member
+    )
+    member_show.add_argument("member", help=MEMBER_HELP)
+    add_json_option(member_show)
 
     health = add(
         "health",

@@ -27,7 +27,7 @@ from bot.series.settings import InterviewSettings, Question
 from bot.series.templates import Templates
 from bot.store import models as m
 from bot.store.store import Store
-from bot.text import length
+from bot.text import length, numbered
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -459,7 +459,14 @@ class InterviewBook:
                 f"{path}: not valid YAML" + (f" at line {mark.line + 1}" if mark else "")
             ) from None
         entries = data if isinstance(data, list) else [data]
-        checked = [self._check_entry(e, f"{path}[{i}]") for i, e in enumerate(entries)]
+        checked, problems = [], []
+        for i, e in enumerate(entries, 1):  # entries counted as people count them, from 1
+            try:
+                checked.append(self._check_entry(e, f"entry {i}"))
+            except SeriesError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise SeriesError(f"{path}: nothing imported, fix these first:\n" + numbered(problems))
         out = []
         for entry, answers in checked:
             interview_id = entry.get("interview")

@@ -23,7 +23,7 @@ from bot.links import TRACKING, without_tracking
 from bot.series.templates import KINDS
 from bot.store import models as m
 from bot.store.store import Store, _insert
-from bot.text import URL
+from bot.text import URL, numbered
 
 # Query parameters that say where a link was shared, not what it points to.
 _UNRESERVED_OR_PATH = "/:@!$&'()*+,;=-._~"
@@ -254,13 +254,13 @@ def read_import_file(path: str | Path, *, submitted_by: str) -> list[Opportunity
     if not isinstance(data, list):
         raise SeriesError(f"{path}: expected a list of opportunities (or opportunities: [...])")
     drafts, problems = [], []
-    for i, entry in enumerate(data):
+    for i, entry in enumerate(data, 1):  # entries counted as people count them, from 1
         try:
-            drafts.append(draft_from_mapping(entry, f"[{i}]", submitted_by=submitted_by, source="import"))
+            drafts.append(draft_from_mapping(entry, f"entry {i}", submitted_by=submitted_by, source="import"))
         except SeriesError as exc:
             problems.append(str(exc))
     if problems:
-        raise SeriesError(f"{path}: nothing imported, fix these first:\n  " + "\n  ".join(problems))
+        raise SeriesError(f"{path}: nothing imported, fix these first:\n" + numbered(problems))
     return drafts
 
 

@@ -74,7 +74,8 @@ def test_members_list_export_mark_unmark(
 
     assert main(["members", "list", "--json", "--platform", "bluesky", "--config", str(config)]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert {x["handle"] for x in listed} == {"rosa.bsky.social", "clinic.bsky.social"}
+    assert listed["outcome"] == "done"
+    assert {x["handle"] for x in listed["data"]["members"]} == {"rosa.bsky.social", "clinic.bsky.social"}
 
     path = tmp_path / "members.csv"
     assert main(["members", "export", "--csv", str(path), "--config", str(config)]) == 0
@@ -122,3 +123,46 @@ def test_refresh_asks_each_platform_once(
     out = capsys.readouterr().out
     assert out.strip() == "mastodon: 0 posts' engagement, 0 accounts' follows, 7 followers"
     assert TOKEN not in out
+
+
+def test_report_periods_as_people_write_them(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["report", "--since", "2026-03", "--config", str(config), "--json"])
+    shown = json.loads(capsys.readouterr().out)
+    assert code == 0
+    period = shown["data"]["period"]
+    assert (period["first_day"], period["last_day"], period["since_text"]) == (
+        "2026-03-01",
+        "2026-03-31",
+        "2026-03",
+    )
+    posts = {p["platform"]: p["posts"] for p in shown["data"]["report"]["platforms"]}
+    assert posts["mastodon"] > 0
+    assert isinstance(posts["mastodon"], int)
+
+    assert main(["report", "--since", "2026-03-01", "--until", "2026-03-31", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("period: 2026-03-01 to 2026-03-31, both days included (UTC)")
+    assert "as typed: --since 2026-03-01 --until 2026-03-31" in out
+
+    for words in (["--since", "yesterday"], ["--since", "30d"], ["--since", "last-month"], []):
+        assert main(["report", *words, "--config", str(config), "--log-level", "WARNING"]) == 0, words
+        out = capsys.readouterr().out
+        assert "both days included" in out
+    assert "the last full month" in out  # no period given
+
+    assert main(["report", "--until", "2026-03-01", "--config", str(config), "--log-level", "WARNING"]) == 2
+    assert "usage error: give --since too" in capsys.readouterr().err
+
+
+def test_report_outputs_all_or_none(config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    argv = ["report", "--since", "2026-03", "--config", str(config), "--log-level", "WARNING"]
+    missing = out_dir / "nowhere" / "r.html"
+    code = main([*argv, "--csv", str(out_dir / "r.csv"), "--html", str(missing)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert (
+        err.strip() == f"usage error: cannot write {missing}: No such file or directory; nothing was written"
+    )
+    assert list(out_dir.iterdir()) == []

@@ -118,7 +118,10 @@ def test_opportunities_from_the_command_line_and_the_digest_preview(
         "- {title: Old award, url: 'https://award.example/1', kind: award, deadline: 2020-01-01}\n",
         encoding="utf-8",
     )
-    assert "2 added, 0 merged" in ok(bot(config, "opportunities", "import", str(tmp_path / "more.yaml")))
+    imported = ok(bot(config, "opportunities", "import", str(tmp_path / "more.yaml"), "--as", "rosa"))
+    assert "2 added, 0 merged" in imported
+    assert "imported by rosa" in imported
+    assert "deadline 2020-01-01 has passed" in imported
     bad = bot(config, "opportunities", "add", "--title", "X", "--url", "ftp://x", "--as", "ana")
     assert bad.returncode == 1
     assert "not a web link" in bad.stderr

@@ -174,10 +174,10 @@ def test_a_bad_import_file_names_every_problem_and_imports_nothing(
         book.import_file(path, submitted_by="ana", now=clock.now())
     message = str(err.value)
     assert "nothing imported" in message
-    assert "[1].url: required" in message
-    assert "[2].deadline: expected a date like 2026-04-01" in message
-    assert "[3].kind: 'party' is not one of" in message
-    assert "[4].deadlin: unknown field" in message
+    assert "1. entry 2.url: required" in message
+    assert "2. entry 3.deadline: expected a date like 2026-04-01" in message
+    assert "3. entry 4.kind: 'party' is not one of" in message
+    assert "4. entry 5.deadlin: unknown field" in message
     assert book.all() == []
     (tmp_path / "broken.yaml").write_text("- title: [unclosed\n", encoding="utf-8")
     with pytest.raises(SeriesError, match="not valid YAML at line"):
