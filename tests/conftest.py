@@ -20,6 +20,11 @@ from bot.schema import Environment
 from bot.store.migrate import upgrade
 from bot.store.store import Store, make_engine
 
+# The reference atproto network, defined here once for every test. A session fixture imported
+# into several conftest or test modules is a separate fixture in each, and each started a
+# network of its own (five per run, each ~50 s to start and ~400 MB).
+from tests.atproto_network.fixture import atproto_network as atproto_network
+
 # In CI the property tests draw the same examples on every run (a fixed seed per test), so a
 # landing is judged on the code, not on the draw; on a developer's machine they search afresh.
 hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
@@ -41,6 +46,16 @@ def _loopback_only(self: socket.socket, address: Any) -> Any:
         if not loopback:
             raise RuntimeError(f"tests may only reach loopback, not {host}")
     return _real_connect(self, address)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (with --dist loadgroup)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test on the reference atproto network goes to one xdist worker, so a parallel run
+    starts one network (a Node process of ~400 MB that takes half a minute to start), not one
+    per worker."""
+    for item in items:
+        if "atproto_network" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("atproto_network"))
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,6 @@ from atproto import AsyncClient
 from bot.clock import SystemClock
 from bot.domain import Author
 from tests.adapters.bluesky.conftest import build_adapter, network_settings
-from tests.atproto_network.conftest import *  # noqa: F403 - the atproto_network fixture
 from tests.atproto_network.fixture import AtprotoAccount, AtprotoNetwork
 
 pytestmark = pytest.mark.atproto_network
