@@ -8,8 +8,13 @@ Environment:
     COALESCE_REQUIRE_ATPROTO=1         a missing setup is a failure, not a skip
     COALESCE_ATPROTO_MODE=no-appview   start PLC + PDS only (no PostgreSQL needed)
     COALESCE_ATPROTO_START_TIMEOUT     seconds to wait for the ready line (default 180)
-    COALESCE_ATPROTO_PG_URL            PostgreSQL URL for the AppView (default: a database of its
-                                       own, coalesce_atproto, created on first use)
+    COALESCE_ATPROTO_PG_URL            PostgreSQL URL for the AppView (default: a database of the
+                                       network's own, created at start and dropped at exit, so
+                                       networks started side by side never meet)
+
+Under pytest-xdist every test that uses the network is grouped onto one worker (tests/conftest.py
+marks them xdist_group("atproto_network"); pyproject's addopts has --dist loadgroup), so a
+parallel run starts one network.
 """
 
 from __future__ import annotations
