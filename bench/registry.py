@@ -15,6 +15,7 @@ MODULES = [
     "bench.series",
     "bench.telegram",
     "bench.chaos",
+    "bench.idle",
 ]
 
 
