@@ -3,20 +3,14 @@ a second session fixture of the same name, and with it a second network (~50 s, 
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 
-from tests.atproto_network.fixture import REPO_ROOT
+from tests.atproto_network.fixture import REPO_ROOT, network_test_modules
 
 
 def test_every_module_on_the_network_shares_one_network() -> None:
-    asks = re.compile(r"\batproto_network: AtprotoNetwork\b")  # a test taking the fixture
-    modules = sorted(
-        str(path.relative_to(REPO_ROOT))
-        for path in (REPO_ROOT / "tests").rglob("test_*.py")
-        if asks.search(path.read_text(encoding="utf-8"))
-    )
+    modules = sorted(network_test_modules())
     assert len(modules) >= 5  # the smoke tests, the Bluesky adapter's and the attacks'
     command = [sys.executable, "-m", "pytest", "--setup-plan", "-p", "no:cacheprovider", "-o", "addopts="]
     plan = subprocess.run(
