@@ -16,6 +16,7 @@ MODULES = [
     "bench.telegram",
     "bench.chaos",
     "bench.conference",
+    "bench.idle",
 ]
 
 

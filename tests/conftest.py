@@ -26,6 +26,11 @@ from bot.store.store import Store, make_engine
 
 if TYPE_CHECKING:
     from bot.app import Coalesce
+# The reference atproto network, defined here once for every test. A session fixture imported
+# into several conftest or test modules is a separate fixture in each, and each started a
+# network of its own (five per run, each ~50 s to start and ~400 MB).
+from tests.atproto_network.fixture import atproto_network as atproto_network
+from tests.atproto_network.fixture import network_test_modules
 
 # In CI the property tests draw the same examples on every run (a fixed seed per test), so a
 # landing is judged on the code, not on the draw; on a developer's machine they search afresh.
@@ -48,6 +53,27 @@ def _loopback_only(self: socket.socket, address: Any) -> Any:
         if not loopback:
             raise RuntimeError(f"tests may only reach loopback, not {host}")
     return _real_connect(self, address)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With --dist loadgroup, the modules with tests on the reference atproto network go to one
+    xdist worker, so a parallel run starts one network (a Node process of ~400 MB that takes
+    half a minute to start), not one per worker. Done here, in the controller, because
+    pytest-xdist 3.8's own xdist_group marks are lost under pytest 9.2 (it renames a node id
+    through an attribute pytest no longer reads)."""
+    if config.getoption("dist", "no") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    network = network_test_modules(config.rootpath)
+
+    class NetworkOnOneWorker(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.split("::", 1)[0] in network:
+                return "atproto_network"
+            return super()._split_scope(nodeid)
+
+    return NetworkOnOneWorker(config, log)
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,1 @@
-"""Fixtures for tests against the reference atproto network."""
-
-from tests.atproto_network.fixture import atproto_network
-
-__all__ = ["atproto_network"]
+"""The atproto_network fixture is defined once, in tests/conftest.py."""

@@ -8,8 +8,13 @@ Environment:
     COALESCE_REQUIRE_ATPROTO=1         a missing setup is a failure, not a skip
     COALESCE_ATPROTO_MODE=no-appview   start PLC + PDS only (no PostgreSQL needed)
     COALESCE_ATPROTO_START_TIMEOUT     seconds to wait for the ready line (default 180)
-    COALESCE_ATPROTO_PG_URL            PostgreSQL URL for the AppView (default: a database of its
-                                       own, coalesce_atproto, created on first use)
+    COALESCE_ATPROTO_PG_URL            PostgreSQL URL for the AppView (default: a database of the
+                                       network's own, created at start and dropped at exit, so
+                                       networks started side by side never meet)
+
+Under pytest-xdist with --dist loadgroup (pyproject's addopts), the modules of the tests that take
+the fixture (network_test_modules) run on one worker (tests/conftest.py's scheduler), so a
+parallel run starts one network.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import contextlib
 import json
 import os
 import queue
+import re
 import subprocess
 import threading
 import time
@@ -92,6 +98,19 @@ class AtprotoNetwork:
         async with httpx.AsyncClient(timeout=PROCESS_ALL_TIMEOUT_S) as http:
             response = await http.post(f"{self.control_url}/process-all")
         response.raise_for_status()
+
+
+# How a test takes the fixture: a parameter annotated with the network's type.
+_TAKES_NETWORK = re.compile(r"\batproto_network: AtprotoNetwork\b")
+
+
+def network_test_modules(root: Path = REPO_ROOT) -> frozenset[str]:
+    """The test modules (paths from ``root``, as in node ids) with a test on the network."""
+    return frozenset(
+        path.relative_to(root).as_posix()
+        for path in (root / "tests").rglob("test_*.py")
+        if _TAKES_NETWORK.search(path.read_text(encoding="utf-8"))
+    )
 
 
 def find_node() -> Path:

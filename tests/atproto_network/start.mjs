@@ -15,9 +15,11 @@
 //
 // Environment (all optional):
 //   COALESCE_ATPROTO_PG_URL  PostgreSQL URL for the AppView, bsync and ozone
-//                            (default postgresql://postgres@127.0.0.1:5432/test)
+//                            (default: a database of this run's own on
+//                            postgres@127.0.0.1:5432, dropped at exit)
 //   REDIS_HOST               host:port of Redis (default 127.0.0.1:6379)
-//   COALESCE_ATPROTO_KEEP_SCHEMAS=1  do not drop the run's schemas at exit
+//   COALESCE_ATPROTO_KEEP_SCHEMAS=1  do not drop the run's schemas (or database) at exit;
+//                            the next run's start sweeps a database left so
 
 import crypto from 'node:crypto'
 import fs from 'node:fs'
@@ -74,15 +76,21 @@ net.Server.prototype.listen = function listenOnLoopback(...args) {
 const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coalesce-atproto-'))
 process.env.TMPDIR = runDir
 
-// A database of its own: dev-env's migrations scan every schema of their database, and the
-// Python tests create and drop schemas in `test` all the time (a dropped one broke start-up).
-const pgUrl =
-  process.env.COALESCE_ATPROTO_PG_URL || 'postgresql://postgres@127.0.0.1:5432/coalesce_atproto'
-process.env.REDIS_HOST ||= `${LOOPBACK}:6379`
 // letters and underscores only: dev-env prefixes it with appview_, bsync_, ozone_
-const schema =
-  'coalesce_' +
-  Array.from(crypto.randomBytes(10), (b) => String.fromCharCode(97 + (b % 26))).join('')
+const runId = Array.from(crypto.randomBytes(10), (b) => String.fromCharCode(97 + (b % 26))).join('')
+const schema = 'coalesce_' + runId
+
+// A database of this run's own: dev-env's migrations scan every schema of their database, so
+// a schema created or dropped beside them while they run breaks start-up ("schema ... does not
+// exist"): the Python tests do that in `test` all the time, and so does a second network
+// starting at the same moment (pytest-xdist, or two people's test runs on one machine).
+// The name carries our pid, so a run that was killed is swept by the next one (dropLeftovers).
+const DB_PREFIX = 'coalesce_atproto_'
+const ownDatabase = !process.env.COALESCE_ATPROTO_PG_URL
+const pgUrl =
+  process.env.COALESCE_ATPROTO_PG_URL ||
+  `postgresql://postgres@${LOOPBACK}:5432/${DB_PREFIX}${process.pid}_${runId}`
+process.env.REDIS_HOST ||= `${LOOPBACK}:6379`
 
 const withAppView = !process.argv.includes('--no-appview')
 
@@ -107,20 +115,50 @@ async function createAccount(pdsUrl, account) {
   return { ...account, did: body.did }
 }
 
-async function ensureDatabase() {
-  if (!withAppView) return
+const quoteIdent = (name) => `"${name.replaceAll('"', '""')}"`
+
+async function adminClient() {
   const { default: pg } = await import('pg')
-  const target = new URL(pgUrl)
-  const name = decodeURIComponent(target.pathname.slice(1))
   const admin = new URL(pgUrl)
   admin.pathname = '/postgres'
   const client = new pg.Client({ connectionString: admin.toString() })
   await client.connect()
+  return client
+}
+
+function alive(pid) {
   try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return err.code === 'EPERM' // it exists, under another user
+  }
+}
+
+// Databases of earlier runs whose process is gone (killed before it could drop its own).
+async function dropLeftovers(client) {
+  const { rows } = await client.query('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [
+    DB_PREFIX,
+  ])
+  for (const { datname } of rows) {
+    const pid = Number(datname.slice(DB_PREFIX.length).split('_')[0])
+    if (Number.isInteger(pid) && pid > 0 && !alive(pid)) {
+      toStderr(`[atproto-network] dropping ${datname}, left by a run that is gone`)
+      await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(datname)} WITH (FORCE)`)
+    }
+  }
+}
+
+async function ensureDatabase() {
+  if (!withAppView) return
+  const name = decodeURIComponent(new URL(pgUrl).pathname.slice(1))
+  const client = await adminClient()
+  try {
+    if (ownDatabase) await dropLeftovers(client)
     const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])
     if (found.rowCount === 0) {
       try {
-        await client.query(`CREATE DATABASE "${name.replaceAll('"', '""')}"`)
+        await client.query(`CREATE DATABASE ${quoteIdent(name)}`)
       } catch (err) {
         if (err.code !== '42P04') throw err // created meanwhile by a parallel start: fine
       }
@@ -132,6 +170,16 @@ async function ensureDatabase() {
 
 async function dropSchemas() {
   if (!withAppView || process.env.COALESCE_ATPROTO_KEEP_SCHEMAS === '1') return
+  if (ownDatabase) {
+    const client = await adminClient()
+    try {
+      const name = decodeURIComponent(new URL(pgUrl).pathname.slice(1))
+      await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`)
+    } finally {
+      await client.end()
+    }
+    return
+  }
   const { default: pg } = await import('pg')
   const client = new pg.Client({ connectionString: pgUrl })
   await client.connect()

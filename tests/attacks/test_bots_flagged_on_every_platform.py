@@ -30,11 +30,11 @@ from bot.clock import FakeClock, SystemClock
 from bot.curation.flags import bot_flag
 from bot.curation.queue import Queue
 from tests.adapters.bluesky.conftest import build_adapter, network_settings, vault_engine
-from tests.atproto_network.fixture import AtprotoNetwork, atproto_network
+from tests.atproto_network.fixture import AtprotoNetwork
 from tests.attacks.bots_world import AUTOMATED, AUTOMATION_NOTE, CURATORS, HUMAN, running
 from tests.conftest import BASE_CONFIG, make_settings
 
-__all__ = ["atproto_network", "vault_engine"]  # the reference network and a session vault, as fixtures
+__all__ = ["vault_engine"]  # a session vault, as a fixture
 NETWORK_TAG = "LatinasInMedicine"
 
 pytestmark = pytest.mark.filterwarnings("ignore:Deprecated since version v22.2:DeprecationWarning")

@@ -17,9 +17,7 @@ from bot.config import Settings
 from bot.domain import Platform
 from bot.store import models as m
 from tests.adapters.bluesky.conftest import build_adapter, network_settings
-from tests.atproto_network.fixture import AtprotoNetwork, atproto_network
-
-__all__ = ["atproto_network"]  # the session's network fixture
+from tests.atproto_network.fixture import AtprotoNetwork
 
 pytestmark = pytest.mark.atproto_network
 

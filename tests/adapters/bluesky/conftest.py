@@ -21,9 +21,7 @@ from bot.domain import Batch
 from bot.store.migrate import upgrade
 from bot.store.store import make_engine
 from sandbox.bluesky import BlueskySandbox
-from tests.atproto_network.fixture import AtprotoNetwork, atproto_network
-
-__all__ = ["atproto_network"]
+from tests.atproto_network.fixture import AtprotoNetwork
 
 TAG = "LatinasInMedicine"
 WAIT_S = 30.0
