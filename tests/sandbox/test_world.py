@@ -7,6 +7,7 @@ import socket
 import pytest
 
 from bot.clock import FakeClock
+from adapters.registry import settings_class
 from bot.config import parse
 from bot.domain import Platform
 from bot.schema import Environment
@@ -17,7 +18,7 @@ from tests.conftest import BASE_CONFIG
 def test_the_platforms_section_parses_and_points_at_the_running_sandboxes(clock: FakeClock) -> None:
     with SandboxWorld(clock=clock.now, bluesky={"handle": "central.test"}) as world:
         config = {**BASE_CONFIG, "platforms": world.platforms_config(secrets_prefix="W")}
-        settings = parse(config, Environment(world.secrets("W")))
+        settings = parse(config, Environment(world.secrets("W")), schemas=settings_class)
 
         assert set(settings.enabled_platforms()) == set(Platform)
         section = world.platforms_config()

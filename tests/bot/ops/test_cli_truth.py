@@ -17,6 +17,7 @@ import yaml
 from sqlalchemy import update
 
 from bot.cli.main import build_parser, main
+from adapters.registry import settings_class
 from bot.config import load
 from bot.domain import Platform
 from bot.store import models as m
@@ -62,7 +63,7 @@ def cli(config: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
 def queued(config: Path, cli: Cli) -> list[int]:
     """Three candidates from maria, waiting; the store opened as the commands open it."""
     assert cli("db", "upgrade")[0] == 0
-    settings = load(config)
+    settings = load(config, schemas=settings_class)
     engine = engine_for(settings)
     store = Store.open(engine, "lim", "LiM", datetime.now(UTC))
     items = [Item(post(by=author(), now=datetime.now(UTC))) for _ in range(3)]
@@ -72,7 +73,7 @@ def queued(config: Path, cli: Cli) -> list[int]:
 
 
 def _state(config: Path, cid: int, state: str) -> None:
-    engine = engine_for(load(config))
+    engine = engine_for(load(config, schemas=settings_class))
     with engine.begin() as conn:
         conn.execute(update(m.Candidate).where(m.Candidate.id == cid).values(state=state, last_error="x"))
     engine.dispose()
