@@ -12,45 +12,37 @@ import logging
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.domain import Action, Author, CandidateState, Platform, Post, Receipt
-from bot.errors import MalformedPayload, PlatformError, RateLimited, SeriesError, Transient
+from bot.curation.candidate_work import LEASE, CandidateWork, Outcome
+from bot.domain import Action, Author, Platform, Post, Receipt
+from bot.durable import Failure, perform, run_sync, untranslated
+from bot.errors import PlatformError, Transient
 from bot.ports import PlatformAdapter
+from bot.series.filing import file_approved_opportunities
 from bot.store import models as m
 from bot.store.store import Store, _insert
 from bot.trust.consent import ConsentRegistry
 from bot.trust.discovery import OPTED_OUT, ProfileRule, objection
-from bot.trust.veto import FROZEN, Verdict, is_frozen, reads_profiles
+from bot.trust.freeze import FROZEN, freeze_account, is_frozen
+from bot.trust.veto import Verdict, reads_profiles
 
-__all__ = ["FROZEN", "Amplifier", "Outcome", "Verdict", "Veto", "is_frozen"]
+__all__ = ["FROZEN", "LEASE", "Amplifier", "Outcome", "Verdict", "Veto", "is_frozen"]
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=2)  # far longer than one platform call with its timeout
 # A post whose author (or quoted author) holds discovery back on their platform waits this long
 # before its author's profile and consent are read again (an opt-in lets it go at the next look).
 WITHHELD_HOLD = timedelta(hours=1)
 
 # A last look before each amplification (consent, blocks, freeze…); None lets it through.
 Veto = Callable[[int, Post], Awaitable[Verdict | None]]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    candidate_id: int
-    platform: Platform
-    action: Action
-    ok: bool
-    detail: str
-    url: str | None = None
 
 
 class Amplifier:
@@ -72,6 +64,7 @@ class Amplifier:
         self.dry_run = dry_run
         self.worker = worker or uuid.uuid4().hex[:12]
         self.rng = rng or random.Random()
+        self.work = CandidateWork(store, settings, clock, worker=self.worker, rng=self.rng)
         self.vetoes: list[Veto] = []
         self.rule = ProfileRule.of(settings)
         self.consent = ConsentRegistry(store, settings)
@@ -94,24 +87,8 @@ class Amplifier:
         return is_frozen(self.store)
 
     def freeze(self, by: str, now: datetime, *, frozen: bool = True) -> bool:
-        """Stop (``frozen=False``: restart) all amplification; True when that changed anything."""
-        with self.store.engine.begin() as conn:
-            before = conn.execute(
-                select(m.Switch.enabled).where(
-                    m.Switch.community_id == self.store.community_id, m.Switch.name == FROZEN
-                )
-            ).scalar()
-            values = {"enabled": frozen, "changed_by": by, "changed_at": now}
-            conn.execute(
-                _insert(conn, m.table(m.Switch))
-                .values(community_id=self.store.community_id, name=FROZEN, **values)
-                .on_conflict_do_update(index_elements=["community_id", "name"], set_=values)
-            )
-        log.warning(
-            "amplification frozen" if frozen else "amplification unfrozen",
-            extra={"community": self.settings.community.slug, "by": by},
-        )
-        return bool(before) != frozen
+        """Stop (``frozen=False``: restart) all amplification (bot.trust.freeze); True if changed."""
+        return freeze_account(self.store, by, now, frozen=frozen, community=self.settings.community.slug)
 
     # -- pacing ------------------------------------------------------------------------------
 
@@ -144,157 +121,61 @@ class Amplifier:
     # -- the work ----------------------------------------------------------------------------
 
     def due(self, now: datetime, limit: int = 100, *, opportunities: bool = False) -> list[int]:
-        with self.store.engine.connect() as conn:
-            return list(
-                conn.execute(
-                    select(m.Candidate.id)
-                    .where(
-                        m.Candidate.community_id == self.store.community_id,
-                        m.Candidate.state == CandidateState.APPROVED.value,
-                        or_(m.Candidate.next_attempt_at.is_(None), m.Candidate.next_attempt_at <= now),
-                        (m.Candidate.kind == "opportunity")
-                        if opportunities
-                        else (m.Candidate.kind != "opportunity"),
-                        or_(m.Candidate.lease_until.is_(None), m.Candidate.lease_until < now),
-                    )
-                    .order_by(m.Candidate.decided_at, m.Candidate.id)
-                    .limit(limit)
-                ).scalars()
-            )
-
-    def _claim(self, candidate_id: int, now: datetime) -> bool:
-        with self.store.engine.begin() as conn:
-            res = conn.execute(
-                update(m.Candidate)
-                .where(
-                    m.Candidate.id == candidate_id,
-                    m.Candidate.state == CandidateState.APPROVED.value,
-                    or_(m.Candidate.lease_until.is_(None), m.Candidate.lease_until < now),
-                )
-                .values(lease_owner=self.worker, lease_until=now + LEASE, version=m.Candidate.version + 1)
-            )
-            return res.rowcount == 1
-
-    def _release(self, candidate_id: int, **values: Any) -> None:
-        with self.store.engine.begin() as conn:
-            conn.execute(
-                update(m.Candidate)
-                .where(m.Candidate.id == candidate_id, m.Candidate.lease_owner == self.worker)
-                .values(
-                    lease_owner=None,
-                    lease_until=None,
-                    version=m.Candidate.version + 1,
-                    updated_at=self.clock.now(),
-                    **values,
-                )
-            )
-
-    async def list_opportunities(self, now: datetime) -> list[Outcome]:
-        """Approved candidates of kind "opportunity" are not boosted: they join the opportunity
-        list that the weekly digest is made from (merged with an entry that has their url), once
-        the veto lets them. One that cannot be listed (no usable link, a link the parser
-        refuses) fails alone, saying why."""
-        from bot.series.opportunities import list_approved_opportunity
-
-        outcomes = []
-        for cid in [] if self.dry_run else self.due(now, opportunities=True):
-            if not self._claim(cid, now):
-                continue
-            platform = Platform.MASTODON  # for the outcome only, until the post is read
-            try:
-                post = self.store.post_of_candidate(cid)
-                platform = post.platform
-                verdict = await self._vetoed(cid, post)
-                if verdict is not None:
-                    self._set_aside(cid, verdict)
-                    continue
-                added = list_approved_opportunity(self.store, cid, post, now)
-            except SeriesError as exc:  # e.g. no usable link: the curators see why
-                self._release(cid, state=CandidateState.FAILED.value, last_error=str(exc))
-                outcomes.append(Outcome(cid, platform, Action.PUBLISH, False, str(exc)))
-                continue
-            except Exception as exc:  # one bad item fails alone; the others go on
-                outcomes.append(self._failed_alone(cid, platform, exc))
-                continue
-            self._release(cid, state=CandidateState.AMPLIFIED.value, last_error=None, next_attempt_at=None)
-            how = "merged into" if added.merged else "added to the opportunities as"
-            outcomes.append(
-                Outcome(cid, post.platform, Action.PUBLISH, True, f"{how} #{added.opportunity.id}")
-            )
-        return outcomes
-
-    def _failed_alone(self, cid: int, platform: Platform, exc: Exception) -> Outcome:
-        """Something unexpected went wrong with this candidate (bad data, a bug): it fails on its
-        own, with the reason on its card, and the round goes on with the others."""
-        reason = f"could not be handled: {type(exc).__name__}: {str(exc)[:300]}"
-        log.error(
-            "a candidate failed on its own",
-            extra={"community": self.settings.community.slug, "candidate": cid, "error": reason},
-            exc_info=exc,
-        )
-        try:
-            with self.store.engine.begin() as conn:
-                conn.execute(
-                    update(m.Candidate)
-                    .where(m.Candidate.id == cid, m.Candidate.state == CandidateState.APPROVED.value)
-                    .values(
-                        state=CandidateState.FAILED.value,
-                        last_error=reason,
-                        next_attempt_at=None,
-                        lease_owner=None,
-                        lease_until=None,
-                        version=m.Candidate.version + 1,
-                        updated_at=self.clock.now(),
-                    )
-                )
-        except Exception:  # the database itself failed: the lease runs out and the next round looks
-            log.exception("could not record a candidate's failure", extra={"candidate": cid})
-        return Outcome(cid, platform, Action.BOOST, False, reason)
+        return self.work.due(now, limit, opportunities=opportunities)
 
     async def run_due(self) -> list[Outcome]:
         """Amplify every approved candidate that is due and fits the pacing; return what happened.
         Each candidate is handled on its own: whatever goes wrong with one fails it alone."""
-        if self.frozen:
+        if await run_sync(is_frozen, self.store):
             return []
         now = self.clock.now()
-        outcomes: list[Outcome] = await self.list_opportunities(now)
+        outcomes: list[Outcome] = []
+        if not self.dry_run:
+            outcomes += await file_approved_opportunities(self.store, self.work, self._vetoed, now)
         held: set[Platform] = set()
-        for cid in self.due(now):
+        for cid in await run_sync(self.work.due, now):
             platform = Platform.MASTODON
             try:
-                post = self.store.post_of_candidate(cid)
+                post = await run_sync(self.store.post_of_candidate, cid)
                 platform = post.platform
                 outcomes.extend(await self._one_candidate(cid, post, held))
             except Exception as exc:
-                outcomes.append(self._failed_alone(cid, platform, exc))
+                outcomes.append(await run_sync(self.work.failed_alone, cid, platform, exc))
         return outcomes
 
     async def _one_candidate(self, cid: int, post: Post, held: set[Platform]) -> list[Outcome]:
         targets = self.targets(post)
         # Spotlights ride along with a boost and never hold a platform's queue: a slow or
         # rate-limited spotlight platform must not delay boosts elsewhere.
-        paced = {p for p, a in targets if a is not Action.SPOTLIGHT and not self._done(cid, p, a)}
+        paced = await run_sync(self._to_pace, cid, targets)
         if paced & held:
             return []
-        blocked = [p for p in paced if self.next_slot(p, self.clock.now()) > self.clock.now()]
+        blocked = await run_sync(self._blocked, paced)
         if blocked:
             held.update(blocked)  # keep order: nothing jumps the queue on a paced platform
             return []
-        if not self._claim(cid, self.clock.now()):
+        if not await run_sync(self.work.claim, cid, self.clock.now()):
             return []
         try:
             verdict = await self._vetted(cid, post)
         except PlatformError as exc:
-            self._profile_unreadable(cid, exc)
+            await run_sync(self.work.profile_unreadable, cid, exc)
             return []
         except Exception as exc:  # untranslated by its adapter: waited out like an outage
             log.exception("re-checking before amplifying failed unexpectedly", extra={"candidate": cid})
-            self._profile_unreadable(cid, _untranslated(post.platform, exc))
+            await run_sync(self.work.profile_unreadable, cid, untranslated(post.platform.value, exc))
             return []
         if verdict is not None:
-            self._set_aside(cid, verdict)
+            await run_sync(self.work.set_aside, cid, verdict)
             return []
         return await self._amplify(cid, post, targets)
+
+    def _to_pace(self, cid: int, targets: list[tuple[Platform, Action]]) -> set[Platform]:
+        # Spotlights ride along with a boost and never hold a platform's queue (see above).
+        return {p for p, a in targets if a is not Action.SPOTLIGHT and not self._done(cid, p, a)}
+
+    def _blocked(self, paced: set[Platform]) -> list[Platform]:
+        return [p for p in paced if self.next_slot(p, self.clock.now()) > self.clock.now()]
 
     async def _vetted(self, cid: int, post: Post) -> Verdict | None:
         """The last look before amplifying: the author's profile as it is *now* (a #nobot added
@@ -310,7 +191,7 @@ class Amplifier:
             fresh = await adapter.fetch_author(author) if adapter is not None else None
             if fresh is None and adapter is not None and reads_profiles(adapter):
                 raise ProfileUnreadable(f"{post.platform.value}: {whose}'s profile was not found")
-            verdict = self._profile_verdict(post.platform, fresh or author, whose)
+            verdict = await run_sync(self._profile_verdict, post.platform, fresh or author, whose)
             if verdict is not None:
                 return verdict
         return await self._vetoed(cid, post)
@@ -338,83 +219,12 @@ class Amplifier:
             pk = self.consent.account_pk(conn, platform, account_id)
             return pk is not None and self.consent.consent_of(conn, pk)["consent"] == "in"
 
-    def _profile_unreadable(self, cid: int, error: PlatformError) -> None:
-        """Fail closed: nothing is amplified on consent read earlier. The candidate waits (with
-        backoff) and is looked at again, its card saying why; after ``amplify.outage_hours``
-        since approval it fails, saying why, for a curator to retry."""
-        with self.store.engine.connect() as conn:
-            tried, decided_at = conn.execute(
-                select(m.Candidate.attempts, m.Candidate.decided_at).where(m.Candidate.id == cid)
-            ).one()
-        cfg = self.settings.amplify
-        now = self.clock.now()
-        reason = f"the author's profile could not be read ({error}); nothing is amplified until it is"
-        if decided_at is not None and now - decided_at >= timedelta(hours=cfg.outage_hours):
-            self._release(
-                cid,
-                state=CandidateState.FAILED.value,
-                attempts=tried + 1,
-                last_error=f"{reason}; gave up after {cfg.outage_hours:g} h",
-                next_attempt_at=None,
-            )
-            log.error(
-                "amplification gave up: profile unreadable", extra={"candidate": cid, "error": str(error)}
-            )
-            return
-        if isinstance(error, RateLimited):
-            delay = error.retry_after
-        else:
-            delay = min(cfg.backoff_max_seconds, cfg.backoff_seconds * 2**tried) * (0.5 + self.rng.random())
-        self._release(
-            cid,
-            attempts=tried + 1,
-            last_error=f"waiting: {reason}",
-            next_attempt_at=now + timedelta(seconds=delay),
-        )
-        log.warning("amplification held: profile unreadable", extra={"candidate": cid, "error": str(error)})
-
     async def _vetoed(self, cid: int, post: Post) -> Verdict | None:
         for veto in self.vetoes:
             verdict = await veto(cid, post)
             if verdict is not None:
                 return verdict
         return None
-
-    def _set_aside(self, cid: int, verdict: Verdict) -> None:
-        ctx = {"community": self.settings.community.slug, "candidate": cid, "reason": verdict.reason}
-        if verdict.until is not None:
-            self._release(cid, next_attempt_at=verdict.until, last_error=f"waiting: {verdict.reason}")
-            log.info("amplification held", extra=ctx)
-            return
-        now = self.clock.now()
-        with self.store.engine.begin() as conn:
-            res = conn.execute(
-                update(m.Candidate)
-                .where(m.Candidate.id == cid, m.Candidate.lease_owner == self.worker)
-                .values(
-                    state=CandidateState.WITHDRAWN.value,
-                    lease_owner=None,
-                    lease_until=None,
-                    version=m.Candidate.version + 1,
-                    updated_at=now,
-                    decided_at=now,
-                    next_attempt_at=None,
-                )
-            )
-            if res.rowcount == 1:
-                conn.execute(
-                    m.table(m.Decision)
-                    .insert()
-                    .values(
-                        community_id=self.store.community_id,
-                        candidate_id=cid,
-                        curator="system",
-                        action="withdraw",
-                        reason=verdict.reason,
-                        at=now,
-                    )
-                )
-        log.info("candidate withdrawn before amplifying", extra=ctx)
 
     async def _amplify(self, cid: int, post: Post, targets: list[tuple[Platform, Action]]) -> list[Outcome]:
         outcomes: list[Outcome] = []
@@ -423,7 +233,7 @@ class Amplifier:
             if i > 0:  # the first platform call may have taken a while: look again before the next
                 verdict = await self._vetoed(cid, post)
                 if verdict is not None:
-                    self._set_aside(cid, verdict)
+                    await run_sync(self.work.set_aside, cid, verdict)
                     return outcomes
             outcome, error = await self._one(cid, post, platform, action)
             if outcome is not None:
@@ -432,9 +242,11 @@ class Amplifier:
                 failure = error
                 break
         if failure is None:
-            self._release(cid, state=CandidateState.AMPLIFIED.value, last_error=None, next_attempt_at=None)
+            await run_sync(self.work.amplified, cid)
+        elif isinstance(failure, _DryRun):
+            await run_sync(self.work.release, cid)
         else:
-            self._schedule_retry(cid, failure)
+            await run_sync(self.work.schedule_retry, cid, failure)
         return outcomes
 
     async def _one(
@@ -442,38 +254,47 @@ class Amplifier:
     ) -> tuple[Outcome | None, PlatformError | None]:
         adapter = self.adapters[platform]
         ctx = {"community": self.settings.community.slug, "platform": platform.value, "candidate": cid}
-        row = self._intent(cid, platform, action)
+        row = await run_sync(self._intent, cid, platform, action)
         if row is not None and row["state"] == "done":
             return None, None
         if row is not None and row["state"] == "intent" and not adapter.amplify_is_idempotent:
             error = PlatformError(
                 "interrupted during the platform call; check the platform before retrying by hand"
             )
-            self._finish(row["id"], "failed", error=str(error))
+            await run_sync(self._finish, row["id"], "failed", error=str(error))
             return Outcome(cid, platform, action, False, str(error)), _Final(str(error))
         if self.dry_run:
             log.info("dry run: would amplify", extra={**ctx, "url": post.url})
             return Outcome(cid, platform, action, True, "dry run"), _DryRun("dry run")
-        amp_id = self._open_intent(cid, platform, action, row)
-        try:
-            receipt = await adapter.amplify(post, action)
-        except PlatformError as exc:
-            if not adapter.amplify_is_idempotent and isinstance(exc, Transient | MalformedPayload):
+
+        def failed(amp_id: int, failure: Failure) -> None:
+            self._finish(amp_id, "failed" if failure.kind == "uncertain" else "retry", error=_said(failure))
+
+        done = await perform(
+            lambda: self._open_intent(cid, platform, action, row),
+            lambda _: adapter.amplify(post, action),
+            lambda amp_id, receipt: self._finish(amp_id, "done", receipt=receipt),
+            failed,
+            platform=platform.value,
+            idempotent=adapter.amplify_is_idempotent,
+        )
+        assert done is not None  # the intent row is always written (or raises)
+        if done.failure is not None:
+            error = done.failure.error
+            if done.failure.kind == "uncertain":
                 # A timeout or a cut answer: the platform may have acted, and asking again would post
                 # twice where nothing tells one copy from two. The curators check, as after a crash.
-                error = _Final(f"{exc}; it may have gone out: check before retrying by hand")
-                self._finish(amp_id, "failed", error=str(error))
-                log.warning("amplification may or may not have happened", extra={**ctx, "error": str(exc)})
-                return Outcome(cid, platform, action, False, str(error)), error
-            self._finish(amp_id, "retry", error=str(exc))
-            log.warning("amplification failed", extra={**ctx, "error": str(exc), "retryable": exc.retryable})
-            return Outcome(cid, platform, action, False, str(exc)), exc
-        except Exception as exc:  # an error its adapter let through untranslated: a bug, but retried
-            log.exception("amplification failed unexpectedly", extra=ctx)
-            error = _untranslated(platform, exc)
-            self._finish(amp_id, "retry", error=str(error))
+                error = _Final(_said(done.failure))
+                log.warning(
+                    "amplification may or may not have happened", extra={**ctx, "error": str(done.failure)}
+                )
+            else:
+                log.warning(
+                    "amplification failed", extra={**ctx, "error": str(error), "retryable": error.retryable}
+                )
             return Outcome(cid, platform, action, False, str(error)), error
-        self._finish(amp_id, "done", receipt=receipt)
+        receipt = done.result
+        assert receipt is not None
         log.info(
             "amplified", extra={**ctx, "action": action.value, "url": receipt.url, "already": receipt.already}
         )
@@ -532,80 +353,10 @@ class Amplifier:
         with self.store.engine.begin() as conn:
             conn.execute(update(m.Amplification).where(m.Amplification.id == amp_id).values(**values))
 
-    def _schedule_retry(self, cid: int, error: PlatformError) -> None:
-        if isinstance(error, _DryRun):
-            self._release(cid)
-            return
-        spent = 0 if isinstance(error, RateLimited) else 1  # slowing down is not failing
-        with self.store.engine.connect() as conn:
-            tried, decided_at = conn.execute(
-                select(m.Candidate.attempts, m.Candidate.decided_at).where(m.Candidate.id == cid)
-            ).one()
-        attempts = tried + spent
-        cfg = self.settings.amplify
-        # A platform that is down (or cuts us off) is waited out for a while, however many
-        # attempts that takes: an outage of an hour must not fail the day's approvals. Other
-        # errors (an answer we cannot read…) give up after max_attempts.
-        outage = (
-            isinstance(error, Transient)
-            and decided_at is not None
-            and self.clock.now() - decided_at < timedelta(hours=cfg.outage_hours)
-        )
-        if not error.retryable or (attempts >= cfg.max_attempts and not outage):
-            self._release(
-                cid,
-                state=CandidateState.FAILED.value,
-                attempts=attempts,
-                last_error=str(error),
-                next_attempt_at=None,
-            )
-            with self.store.engine.begin() as conn:
-                conn.execute(
-                    update(m.Amplification)
-                    .where(m.Amplification.candidate_id == cid, m.Amplification.state == "retry")
-                    .values(state="failed")
-                )
-            log.error(
-                "amplification gave up",
-                extra={"community": self.settings.community.slug, "candidate": cid, "error": str(error)},
-            )
-            return
-        if isinstance(error, RateLimited):
-            delay = error.retry_after
-        else:
-            delay = min(cfg.backoff_max_seconds, cfg.backoff_seconds * 2 ** (attempts - 1))
-            delay *= 0.5 + self.rng.random()  # jitter keeps workers and retries from marching in step
-        self._release(
-            cid,
-            attempts=attempts,
-            last_error=str(error),
-            next_attempt_at=self.clock.now() + timedelta(seconds=delay),
-        )
-
     def reconcile(self) -> int:
         """After a restart: free the leases this worker held when it died, and count the intent
         rows it left open. ``run_due`` then finishes those (see the module docstring)."""
-        with self.store.engine.begin() as conn:
-            conn.execute(
-                update(m.Candidate)
-                .where(
-                    m.Candidate.community_id == self.store.community_id,
-                    m.Candidate.lease_owner == self.worker,
-                )
-                .values(lease_owner=None, lease_until=None, version=m.Candidate.version + 1)
-            )
-            return int(
-                conn.execute(
-                    select(func.count()).where(
-                        m.Amplification.community_id == self.store.community_id,
-                        m.Amplification.state == "intent",
-                    )
-                ).scalar_one()
-            )
-
-
-def _untranslated(platform: Platform, exc: Exception) -> Transient:
-    return Transient(f"{platform.value}: {type(exc).__name__} (an error its adapter did not translate)")
+        return self.work.reconcile()
 
 
 class ProfileUnreadable(Transient):
@@ -618,3 +369,10 @@ class _Final(PlatformError):
 
 class _DryRun(PlatformError):
     """Nothing was attempted; release the candidate untouched."""
+
+
+def _said(failure: Failure) -> str:
+    """What the amplification row and the card say about a failed call."""
+    if failure.kind == "uncertain":
+        return f"{failure.error}; it may have gone out: check before retrying by hand"
+    return str(failure.error)

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import func, select, update
 
 from bot.clock import Clock
 from bot.domain import Action, Platform, Receipt
+from bot.durable import Lease, classify, run_sync
 from bot.errors import PlatformError
 from bot.ports import PlatformAdapter
 from bot.store import models as m
@@ -89,6 +89,7 @@ class Publisher:
         self.adapters = adapters
         self.clock = clock
         self.worker = worker
+        self.lease = Lease(m.Publication, worker, LEASE)
         self.dry_run = dry_run
         self.screen = screen  # a reason a text must not go out as it is (it names a curator), or None
         # the last look (bot.trust.veto) before each part: (series, slot) -> why not now, or None
@@ -203,29 +204,29 @@ class Publisher:
         adapter = self.adapters.get(platform)
         if adapter is None:
             return PublishOutcome(series, slot, platform, "failed", detail="platform not running")
-        row = self.find(series, slot, platform)
+        row = await run_sync(self.find, series, slot, platform)
         if row is None:
-            verdict = self.veto(series, slot) if self.veto is not None else None
+            verdict = await run_sync(self.veto, series, slot) if self.veto is not None else None
             if verdict is not None and verdict.until is not None:
                 return PublishOutcome(series, slot, platform, "held", detail=verdict.reason)
             if verdict is not None:
-                self.record(series, slot, platform, "empty", verdict.reason)
+                await run_sync(self.record, series, slot, platform, "empty", verdict.reason)
                 return PublishOutcome(series, slot, platform, "empty", detail=verdict.reason)
             try:
-                parts = compose()
+                parts = await run_sync(compose)
             except Exception as exc:  # one publication that cannot be composed fails alone, saying why
                 reason = f"could not be composed: {type(exc).__name__}: {str(exc)[:300]}"
                 log.exception(
                     "publication not composed", extra={"series": series, "platform": platform.value}
                 )
-                self.record(series, slot, platform, "failed", reason)
+                await run_sync(self.record, series, slot, platform, "failed", reason)
                 return PublishOutcome(series, slot, platform, "failed", detail=reason)
             if not parts:
-                self.record(series, slot, platform, "empty")
+                await run_sync(self.record, series, slot, platform, "empty")
                 return PublishOutcome(series, slot, platform, "empty", detail="nothing to publish")
             refused = next((why for why in map(self.screen, parts) if why), None) if self.screen else None
             if refused is not None:
-                self.record(series, slot, platform, "failed", refused)
+                await run_sync(self.record, series, slot, platform, "failed", refused)
                 log.error(
                     "publication refused",
                     extra={"series": series, "platform": platform.value, "error": refused},
@@ -234,24 +235,24 @@ class Publisher:
             if self.dry_run:
                 log.info("dry run: would publish", extra={"series": series, "platform": platform.value})
                 return PublishOutcome(series, slot, platform, "dry-run", total=len(parts))
-            pub_id = self._open(series, slot, platform, parts)
+            pub_id = await run_sync(self._open, series, slot, platform, parts)
             if pub_id is not None:
                 return await self._run(pub_id, parts, [], platform)
-            row = self.find(series, slot, platform)  # another worker wrote it first
+            row = await run_sync(self.find, series, slot, platform)  # another worker wrote it first
             assert row is not None
         return await self.resume(row)
 
     async def resume(self, row: PublicationRow) -> PublishOutcome:
         """Carry on with a publication that is not finished, if no live worker holds it."""
         if row.state != "intent":
-            return self._outcome(row, "already", f"already {row.state}")
+            return await run_sync(self._outcome, row, "already", f"already {row.state}")
         if self.dry_run:
-            return self._outcome(row, "dry-run")
+            return await run_sync(self._outcome, row, "dry-run")
         if row.platform not in self.adapters:
-            return self._outcome(row, "failed", "platform not running")
-        if not self._take(row.id):
-            return self._outcome(row, "busy", "another worker is publishing it")
-        done = self.parts(row.id)
+            return await run_sync(self._outcome, row, "failed", "platform not running")
+        if not await run_sync(self._take, row.id):
+            return await run_sync(self._outcome, row, "busy", "another worker is publishing it")
+        done = await run_sync(self.parts, row.id)
         if done:
             log.info(
                 "resuming a half-published thread",
@@ -267,20 +268,7 @@ class Publisher:
         """The lease, if it is free, expired, or already ours (a restart of this worker)."""
         now = self.clock.now()
         with self.store.engine.begin() as conn:
-            res = conn.execute(
-                update(m.Publication)
-                .where(
-                    m.Publication.id == pub_id,
-                    m.Publication.state == "intent",
-                    or_(
-                        m.Publication.lease_owner.is_(None),
-                        m.Publication.lease_until < now,
-                        m.Publication.lease_owner == self.worker,
-                    ),
-                )
-                .values(lease_owner=self.worker, lease_until=now + LEASE)
-            )
-            return res.rowcount == 1
+            return self.lease.claim(conn, pub_id, now, m.Publication.state == "intent", again=True)
 
     async def _run(
         self, pub_id: int, plan: list[str], done: list[tuple[int, str, str | None]], platform: Platform
@@ -288,14 +276,15 @@ class Publisher:
         adapter = self.adapters[platform]
         reply_to = Receipt(platform, Action.PUBLISH, done[-1][1], done[-1][2]) if done else None
         for position in range(len(done) + 1, len(plan) + 1):
-            stopped = self._vetoed(pub_id)
+            stopped = await run_sync(self._vetoed, pub_id)
             if stopped is not None:
                 return stopped
             try:
                 receipt = await adapter.publish_part(plan[position - 1], reply_to)
             except PlatformError as exc:
-                self._failed(pub_id, exc)
-                row = self._get(pub_id)
+                failure = classify(exc, platform.value)
+                state = "failed" if failure.kind == "permanent" else "retry"
+                row = await run_sync(self._failed, pub_id, exc, final=state == "failed")
                 log.warning(
                     "publishing failed",
                     extra={
@@ -306,14 +295,15 @@ class Publisher:
                         "retryable": exc.retryable,
                     },
                 )
-                return self._outcome(row, "retry" if exc.retryable else "failed", str(exc))
-            verdict = self._landed(pub_id, position, receipt)
+                return await run_sync(self._outcome, row, state, str(exc))
+            verdict = await run_sync(self._landed, pub_id, position, receipt)
             if verdict != "continue":
-                row = self._get(pub_id)
-                return self._outcome(row, verdict, f"stopped after part {position}: {verdict}")
+                row = await run_sync(self._get, pub_id)
+                return await run_sync(
+                    self._outcome, row, verdict, f"stopped after part {position}: {verdict}"
+                )
             reply_to = receipt
-        self._complete(pub_id)
-        row = self._get(pub_id)
+        row = await run_sync(self._complete, pub_id)
         log.info(
             "published",
             extra={
@@ -323,7 +313,7 @@ class Publisher:
                 "parts": len(plan),
             },
         )
-        return self._outcome(row, "done")
+        return await run_sync(self._outcome, row, "done")
 
     def _vetoed(self, pub_id: int) -> PublishOutcome | None:
         """The last look right before a part goes out. Held (a freeze): the lease is let go and
@@ -372,16 +362,7 @@ class Publisher:
                 )
                 .on_conflict_do_nothing(index_elements=["publication_id", "position"])
             )
-            renewed = conn.execute(
-                update(m.Publication)
-                .where(
-                    m.Publication.id == pub_id,
-                    m.Publication.state == "intent",
-                    m.Publication.lease_owner == self.worker,
-                )
-                .values(lease_until=now + LEASE)
-            )
-            if renewed.rowcount == 1:
+            if self.lease.renew(conn, pub_id, now, m.Publication.state == "intent"):
                 return "continue"
             state = conn.execute(select(m.Publication.state).where(m.Publication.id == pub_id)).scalar_one()
             if state in ("withdrawing", "withdrawn"):
@@ -391,7 +372,7 @@ class Publisher:
                 return "withdrawn"
             return "busy"  # the lease ran out and another worker carries on
 
-    def _complete(self, pub_id: int) -> None:
+    def _complete(self, pub_id: int) -> PublicationRow:
         with self.store.engine.begin() as conn:
             conn.execute(
                 update(m.Publication)
@@ -404,10 +385,13 @@ class Publisher:
                     lease_until=None,
                 )
             )
+        return self._get(pub_id)
 
-    def _failed(self, pub_id: int, error: PlatformError) -> None:
+    def _failed(self, pub_id: int, error: PlatformError, *, final: bool) -> PublicationRow:
+        """The part did not land: the lease is let go for a later round, or (``final``: the
+        platform refused it) the publication fails."""
         values: dict[str, Any] = {"error": str(error), "lease_owner": None, "lease_until": None}
-        if not error.retryable:
+        if final:
             values.update(state="failed", completed_at=self.clock.now())
         with self.store.engine.begin() as conn:
             conn.execute(
@@ -415,6 +399,7 @@ class Publisher:
                 .where(m.Publication.id == pub_id, m.Publication.state == "intent")
                 .values(**values)
             )
+        return self._get(pub_id)
 
     def give_up(self, row: PublicationRow, reason: str) -> None:
         """An unfinished publication that nothing was posted of and whose time has passed."""
@@ -446,11 +431,11 @@ class Publisher:
         """Delete the posts of every publication marked ``withdrawing``, last part first. A
         platform that fails keeps its row ``withdrawing`` for the next round."""
         outcomes = []
-        for row in self.rows(states=("withdrawing",)):
+        for row in await run_sync(self.rows, states=("withdrawing",)):
             adapter = self.adapters.get(row.platform)
             if adapter is None:
                 continue
-            parts = self.parts(row.id)
+            parts = await run_sync(self.parts, row.id)
             try:
                 for _, ref, url in reversed(parts):
                     await adapter.undo(Receipt(row.platform, Action.PUBLISH, ref, url))
@@ -459,22 +444,22 @@ class Publisher:
                     "could not delete a withdrawn post yet",
                     extra={"series": row.series, "platform": row.platform.value, "error": str(exc)},
                 )
-                outcomes.append(self._outcome(row, "retry", str(exc)))
+                outcomes.append(await run_sync(self._outcome, row, "retry", str(exc)))
                 continue
-            with self.store.engine.begin() as conn:
-                self._mark_withdrawn(conn, row.id, len(parts))
+            await run_sync(self._mark_withdrawn, row.id, len(parts))
             log.info(
                 "withdrawn posts deleted",
                 extra={"series": row.series, "platform": row.platform.value, "parts": len(parts)},
             )
-            outcomes.append(self._outcome(row, "withdrawn", f"{len(parts)} post(s) deleted"))
+            outcomes.append(await run_sync(self._outcome, row, "withdrawn", f"{len(parts)} post(s) deleted"))
         return outcomes
 
-    def _mark_withdrawn(self, conn: Connection, pub_id: int, deleted: int) -> None:
+    def _mark_withdrawn(self, pub_id: int, deleted: int) -> None:
         # Only if no part landed after we listed them (a publisher racing the withdrawal).
         count = select(func.count()).where(m.PublicationPart.publication_id == pub_id).scalar_subquery()
-        conn.execute(
-            update(m.Publication)
-            .where(m.Publication.id == pub_id, m.Publication.state == "withdrawing", count == deleted)
-            .values(state="withdrawn", completed_at=self.clock.now())
-        )
+        with self.store.engine.begin() as conn:
+            conn.execute(
+                update(m.Publication)
+                .where(m.Publication.id == pub_id, m.Publication.state == "withdrawing", count == deleted)
+                .values(state="withdrawn", completed_at=self.clock.now())
+            )

@@ -12,17 +12,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
 
-from sqlalchemy import select
-
 from bot.clock import Clock
 from bot.config import Settings
 from bot.console.alerts import alert
 from bot.curation.flags import names_a_curator
-from bot.domain import Author, Platform, TextLimits
+from bot.domain import Platform, TextLimits
+from bot.durable import run_sync
 from bot.inert import InertRules, inert, inert_html, own_tags
 from bot.ports import PlatformAdapter, PlatformCatalog
 from bot.report.compute import build_report
 from bot.report.numbers import compose_numbers, last_month
+from bot.series.checkpoints import checked_until, mark_checked
 from bot.series.digest import Digest, DigestContext, compose_digest
 from bot.series.interviews import (
     SCHEDULED,
@@ -34,14 +34,14 @@ from bot.series.interviews import (
 )
 from bot.series.markup import Markup
 from bot.series.opportunities import Opportunity, OpportunityList
+from bot.series.profiles import unread_authors
 from bot.series.publisher import FINAL, Publisher, PublishOutcome
 from bot.series.schedule import Schedule, zone
 from bot.series.settings import SeriesRule
-from bot.store import models as m
-from bot.store.store import Store, _insert
+from bot.store.store import Store
 from bot.text import split_thread
 from bot.trust.discovery import ProfileRule
-from bot.trust.veto import LastLook, Verdict, is_frozen, profile_refusal, reads_profiles
+from bot.trust.veto import LastLook, Verdict, is_frozen
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +236,7 @@ class SeriesRunner:
         """Publish every slot in the grace window that is not published yet, skip older missed
         ones, finish interrupted threads, delete withdrawn posts."""
         now = self.clock.now()
-        if is_frozen(self.store):
+        if await run_sync(is_frozen, self.store):
             # The curators' /freeze holds the series too. A slot still inside its grace window
             # when they unfreeze is published then; one past it is skipped and says why.
             if not self._paused:
@@ -245,8 +245,8 @@ class SeriesRunner:
             return await self.publisher.retract_pending()  # taking back is never held
         self._paused = False
         grace = self.series.grace
-        self._skip_missed(now)
-        states = self.publisher.states_since(now - grace)
+        await run_sync(self._skip_missed, now)
+        states = await run_sync(self.publisher.states_since, now - grace)
         outcomes: list[PublishOutcome] = []
         handled: set[tuple[str, datetime, Platform]] = set()
         for slot in self.schedule.due(now, grace):
@@ -254,11 +254,11 @@ class SeriesRunner:
             try:
                 outcomes.extend(await self._publish_slot(rule, slot.at, states, handled))
             except Exception as exc:  # one series slot that goes wrong fails alone, saying why
-                outcomes.extend(self._slot_failed(rule, slot.at, exc))
+                outcomes.extend(await run_sync(self._slot_failed, rule, slot.at, exc))
         outcomes.extend(await self._finish_unfinished(now, handled))
-        self._settle_interviews()
+        await run_sync(self._settle_interviews)
         outcomes.extend(await self.publisher.retract_pending())
-        self._checkpoint(now)
+        await run_sync(self._checkpoint, now)
         return outcomes
 
     async def _publish_slot(
@@ -284,7 +284,8 @@ class SeriesRunner:
                 await self.publisher.publish(rule.name, at, p, self._numbers(rule, at, p)) for _, p in pending
             ]
         day = self.local_day(rule, at)
-        unread = await self._read_member_profiles(day)
+        listed = await run_sync(self.opportunities.open_on, day)
+        unread = await unread_authors(self.store, self.publisher.adapters, self.rule, [o.id for o in listed])
         outcomes = []
         for edition, platform in pending:
 
@@ -293,60 +294,6 @@ class SeriesRunner:
 
             outcomes.append(await self.publisher.publish(edition.key, at, platform, compose))
         return outcomes
-
-    async def _read_member_profiles(self, day: date) -> set[int]:
-        """Before a digest: each member behind a listed opportunity has her profile read now, as
-        before a boost (a #nobot added since counts). An opportunity whose author's profile cannot
-        be read stays out of this digest (fail closed); the ids of those are returned."""
-        listed = self.opportunities.open_on(day)
-        authors = await asyncio.to_thread(self._opportunity_authors, [o.id for o in listed])
-        unread: set[int] = set()
-        for (platform, author), ids in authors.items():
-            adapter = self.publisher.adapters.get(platform)
-            if adapter is None:
-                continue
-            try:
-                fresh = await adapter.fetch_author(author)
-            except Exception as exc:  # fail closed: not in this digest; the next one looks again
-                log.warning(
-                    "opportunity left out of the digest: the author's profile could not be read",
-                    extra={"platform": platform.value, "opportunities": ids, "error": str(exc)[:300]},
-                )
-                unread.update(ids)
-                continue
-            if fresh is None and reads_profiles(adapter):
-                log.warning(
-                    "opportunity left out of the digest: the author's profile was not found",
-                    extra={"platform": platform.value, "opportunities": ids},
-                )
-                unread.update(ids)
-            elif fresh is not None and profile_refusal(fresh, self.rule) is not None:
-                await asyncio.to_thread(
-                    self.store.set_account_flags,
-                    platform,
-                    author.account_id,
-                    consent="out",
-                    source="profile marker",
-                )
-        return unread
-
-    def _opportunity_authors(self, ids: list[int]) -> dict[tuple[Platform, Author], list[int]]:
-        o, c, p, a = m.Opportunity, m.Candidate, m.Post, m.Account
-        if not ids:
-            return {}
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(
-                select(o.id, a.platform, a.platform_account_id, a.handle)
-                .join(c, c.id == o.candidate_id)
-                .join(p, p.id == c.post_id)
-                .join(a, a.id == p.account_id)
-                .where(o.community_id == self.store.community_id, o.id.in_(ids))
-            ).all()
-        out: dict[tuple[Platform, Author], list[int]] = {}
-        for row in rows:
-            key = (Platform(row.platform), Author(row.platform_account_id, row.handle))
-            out.setdefault(key, []).append(int(row.id))
-        return out
 
     def _slot_failed(self, rule: SeriesRule, at: datetime, exc: Exception) -> list[PublishOutcome]:
         """Record the slot as failed on each platform still open, and tell the curators once."""
@@ -389,24 +336,29 @@ class SeriesRunner:
         if self.publisher.dry_run:
             return []
         # an interview of a member who opted out (or was blocked) leaves the queue first, with a note
-        await asyncio.to_thread(self.last_look.sweep, self.clock.now())
+        await run_sync(self.last_look.sweep, self.clock.now())
         now = self.clock.now()
         # an interview whose member is frozen waits in the queue; the next one takes the slot
-        interview = self.interviews.assign(
-            rule.name, at, rule.languages, eligible=lambda i: self.last_look.interview(i.id, now) is None
+        interview = await run_sync(
+            self.interviews.assign,
+            rule.name,
+            at,
+            rule.languages,
+            eligible=lambda i: self.last_look.interview(i.id, now) is None,
         )
         outcomes = []
-        verdict = None if interview is None else self.last_look.interview(interview.id, now)
+        verdict = None if interview is None else await run_sync(self.last_look.interview, interview.id, now)
         if verdict is not None and verdict.until is not None:  # a freeze: the slot waits, in its grace
             return [PublishOutcome(rule.name, at, p, "held", detail=verdict.reason) for p in platforms]
         for platform in platforms:
             if interview is None:
-                self.publisher.record(rule.name, at, platform, "empty", "no confirmed interview in the queue")
+                note = "no confirmed interview in the queue"
+                await run_sync(self.publisher.record, rule.name, at, platform, "empty", note)
                 outcomes.append(PublishOutcome(rule.name, at, platform, "empty", detail="the queue is empty"))
                 continue
             if interview.state == WITHDRAWN:
                 reason = f"interview #{interview.id} was withdrawn before its slot"
-                self.publisher.record(rule.name, at, platform, "empty", reason)
+                await run_sync(self.publisher.record, rule.name, at, platform, "empty", reason)
                 outcomes.append(PublishOutcome(rule.name, at, platform, "empty", detail=reason))
                 continue
             markup = self._markup(platform)
@@ -414,7 +366,7 @@ class SeriesRunner:
             overflow = check_fit(markup.visible(written), self.interview_limits([platform]))
             if overflow:
                 reason = overflow[0].describe()
-                self.publisher.record(rule.name, at, platform, "failed", reason)
+                await run_sync(self.publisher.record, rule.name, at, platform, "failed", reason)
                 log.error(
                     "interview not published",
                     extra={"series": rule.name, "platform": platform.value, "error": reason},
@@ -431,11 +383,11 @@ class SeriesRunner:
         """Threads left half-published (a crash, a platform down) are finished whatever their
         age; a publication of which nothing went out is given up once out of the grace window."""
         outcomes = []
-        for row in self.publisher.rows(states=("intent",)):
+        for row in await run_sync(self.publisher.rows, states=("intent",)):
             if (row.series, row.slot, row.platform) in handled:
                 continue
-            if not self.publisher.parts(row.id) and row.slot <= now - self.series.grace:
-                self.publisher.give_up(row, "nothing was published within the grace window")
+            if row.slot <= now - self.series.grace and not await run_sync(self.publisher.parts, row.id):
+                await run_sync(self.publisher.give_up, row, "nothing was published within the grace window")
                 log.warning(
                     "unfinished publication given up",
                     extra={
@@ -453,14 +405,7 @@ class SeriesRunner:
         return outcomes
 
     def _skip_missed(self, now: datetime) -> None:
-        with self.store.engine.connect() as conn:
-            since = dict(
-                conn.execute(
-                    select(m.SeriesCheckpoint.series, m.SeriesCheckpoint.checked_until).where(
-                        m.SeriesCheckpoint.community_id == self.store.community_id
-                    )
-                ).all()
-            )
+        since = checked_until(self.store)
         for name, rule in self.rules.items():
             last = since.get(name)
             if last is None:
@@ -489,18 +434,8 @@ class SeriesRunner:
                     )
 
     def _checkpoint(self, now: datetime) -> None:
-        if not self.rules or self.publisher.dry_run:
-            return
-        with self.store.engine.begin() as conn:
-            for name in self.rules:
-                stmt = _insert(conn, m.table(m.SeriesCheckpoint)).values(
-                    community_id=self.store.community_id, series=name, checked_until=now
-                )
-                conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=["community_id", "series"], set_={"checked_until": now}
-                    )
-                )
+        if self.rules and not self.publisher.dry_run:
+            mark_checked(self.store, list(self.rules), now)
 
     def _settle_interviews(self) -> None:
         """A scheduled interview is published once no platform is still working on its slot."""
@@ -519,7 +454,7 @@ class SeriesRunner:
     ) -> tuple[Interview, list[PublishOutcome]]:
         """Withdraw an interview and delete whatever of it was published, on every platform.
         A platform that is down keeps its deletion pending; every cycle retries it."""
-        interview = self.interviews.withdraw(interview_id, by=by, now=self.clock.now())
+        interview = await run_sync(self.interviews.withdraw, interview_id, by=by, now=self.clock.now())
         return interview, await self.publisher.retract_pending()
 
     # -- the running service -------------------------------------------------------------------

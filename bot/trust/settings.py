@@ -97,6 +97,10 @@ class TrustSettings:
     recheck_batch: int = number(40, 1, 10_000)
     # how often requests, undos and the consent sweep are worked
     cycle_seconds: float = number(15.0, 0, 86_400, above=True, unit="seconds")
+    # an undo or an answer to a member that failed is tried again after this long, doubling
+    # each time (with jitter) up to the cap
+    backoff_seconds: float = number(30.0, 0, 86_400, above=True, unit="seconds")
+    backoff_max_seconds: float = number(3600.0, 0, 7 * 86_400, above=True, unit="seconds")
     # `bot health` fails when a watch is quiet for longer
     health_stale_minutes: float = number(15.0, 0, MONTH_MINUTES, above=True, unit="minutes")
     # share of each platform's published rate limit we allow ourselves

@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from bot.clock import FakeClock
 from adapters.registry import settings_class
+from bot.clock import FakeClock
 from bot.config import parse
 from bot.domain import Platform
 from bot.schema import Environment

@@ -16,8 +16,8 @@ import pytest
 import yaml
 from sqlalchemy import update
 
-from bot.cli.main import build_parser, main
 from adapters.registry import settings_class
+from bot.cli.main import build_parser, main
 from bot.config import load
 from bot.domain import Platform
 from bot.store import models as m
