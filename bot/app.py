@@ -132,6 +132,7 @@ class Coalesce:
             consent=self.pipeline.consent,
         )
         self.amplifier.vetoes.append(self.trust.veto)
+        self.amplifier.last_checks.append(self.trust.verdict)
         for platform, adapter in self.adapters.items():  # adapters that answer members on their own
             adapter.use_last_look(partial(self._may_answer, platform))
         self.services.append(self.trust.serve)

@@ -43,6 +43,7 @@ WITHHELD_HOLD = timedelta(hours=1)
 
 # A last look before each amplification (consent, blocks, freeze…); None lets it through.
 Veto = Callable[[int, Post], Awaitable[Verdict | None]]
+LastCheck = Callable[[int, Post, datetime], Verdict | None]
 
 
 class Amplifier:
@@ -66,6 +67,8 @@ class Amplifier:
         self.rng = rng or random.Random()
         self.work = CandidateWork(store, settings, clock, worker=self.worker, rng=self.rng)
         self.vetoes: list[Veto] = []
+        #: The same vetoes read synchronously, right before each intent is written (in its thread).
+        self.last_checks: list[LastCheck] = []
         self.rule = ProfileRule.of(settings)
         self.consent = ConsentRegistry(store, settings)
 
@@ -238,6 +241,8 @@ class Amplifier:
             outcome, error = await self._one(cid, post, platform, action)
             if outcome is not None:
                 outcomes.append(outcome)
+            if isinstance(error, _SetAside):  # already set aside by the last look
+                return outcomes
             if error is not None:
                 failure = error
                 break
@@ -270,15 +275,29 @@ class Amplifier:
         def failed(amp_id: int, failure: Failure) -> None:
             self._finish(amp_id, "failed" if failure.kind == "uncertain" else "retry", error=_said(failure))
 
+        vetoed: list[Verdict] = []
+
+        def intent() -> int | None:
+            # The last look and the intent in one step off the loop: however long the worker
+            # threads are busy, an opt-out, block or freeze that lands before the intent is seen.
+            for check in self.last_checks:
+                verdict = check(cid, post, self.clock.now())
+                if verdict is not None:
+                    vetoed.append(verdict)
+                    return None
+            return self._open_intent(cid, platform, action, row)
+
         done = await perform(
-            lambda: self._open_intent(cid, platform, action, row),
+            intent,
             lambda _: adapter.amplify(post, action),
             lambda amp_id, receipt: self._finish(amp_id, "done", receipt=receipt),
             failed,
             platform=platform.value,
             idempotent=adapter.amplify_is_idempotent,
         )
-        assert done is not None  # the intent row is always written (or raises)
+        if done is None:  # the last look said no: nothing was asked of the platform
+            await run_sync(self.work.set_aside, cid, vetoed[0])
+            return None, _SetAside(vetoed[0].reason)
         if done.failure is not None:
             error = done.failure.error
             if done.failure.kind == "uncertain":
@@ -365,6 +384,10 @@ class ProfileUnreadable(Transient):
 
 class _Final(PlatformError):
     """Not to be retried automatically."""
+
+
+class _SetAside(PlatformError):
+    """The last look stopped it right before the intent; the candidate is already set aside."""
 
 
 class _DryRun(PlatformError):
