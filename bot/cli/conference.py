@@ -4,30 +4,31 @@ command line. Each command only presents a result of ``bot.ops``."""
 from __future__ import annotations
 
 import argparse
-import json
+from datetime import datetime
 from typing import Any
 
-from bot.cli.main import Commands, _queue, add_mode_option, file_mode
+from bot.cli.context import open_context
+from bot.cli.main import Commands, add_mode_option, file_mode
+from bot.cli.present import add_json_option, show
 from bot.conference.model import MATCHES
+from bot.config import Settings
 from bot.ops import chats as chat_ops
 from bot.ops import conferences as conf_ops
 from bot.ops import gatherings
 from bot.ops.result import Result
+from bot.store.store import Store
 
 
-def _context(args: argparse.Namespace) -> tuple[Any, Any, Any]:
-    queue, now = _queue(args)
-    return queue.store, queue.settings, now
+def _context(args: argparse.Namespace) -> tuple[Store, Settings, datetime]:
+    ctx = open_context(args)
+    return ctx.store, ctx.settings, ctx.now
 
 
 def _show(result: Result[Any], args: argparse.Namespace, lines: list[str] | None = None) -> int:
-    if getattr(args, "json", False):
-        print(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
-    else:
-        print(result.message)
-        for line in lines or []:
-            print(line)
-    return result.exit_code
+    def render(done: Result[Any]) -> None:
+        print("\n".join([done.message, *(lines or [])]))
+
+    return show(result, args, render)
 
 
 def _fields(args: argparse.Namespace) -> conf_ops.ConferenceFields:
@@ -188,7 +189,7 @@ def cmd_chats_recap(args: argparse.Namespace) -> int:
 
 def _as(p: argparse.ArgumentParser) -> None:
     p.add_argument("--as", dest="curator", required=True, help="your curator name, as in the config")
-    p.add_argument("--json", action="store_true", help="the result as JSON")
+    add_json_option(p)
 
 
 def _conference_options(p: argparse.ArgumentParser, required: bool) -> None:
@@ -217,7 +218,7 @@ def register(cli: Commands) -> None:
     _conference_options(e, required=False)
     _as(e)
     ls = add("list", cmd_conferences_list, "the conferences, with their champions", conf)
-    ls.add_argument("--json", action="store_true")
+    add_json_option(ls)
     rm = add("remove", cmd_conferences_remove, "remove a conference (its champions lose their role)", conf)
     rm.add_argument("tag")
     _as(rm)
@@ -225,7 +226,7 @@ def register(cli: Commands) -> None:
     hp = add("highlights", cmd_highlights_preview, "print exactly what a day's highlights would post", conf)
     hp.add_argument("tag")
     hp.add_argument("--day", required=True, metavar="YYYY-MM-DD", help="a local day of the conference")
-    hp.add_argument("--json", action="store_true")
+    add_json_option(hp)
     hh = add("hold", cmd_highlights_hold, "keep a day's highlights from going out", conf)
     hh.add_argument("tag")
     hh.add_argument("--day", required=True, metavar="YYYY-MM-DD")
@@ -266,7 +267,7 @@ def register(cli: Commands) -> None:
     )
     _as(c)
     cl = add("list", cmd_chats_list, "the chats on the schedule", chat)
-    cl.add_argument("--json", action="store_true")
+    add_json_option(cl)
     rc = add("recap", cmd_chats_recap, "the chat's recap (Markdown on the terminal, or files)", chat)
     rc.add_argument("id", type=int)
     rc.add_argument("--markdown", metavar="FILE", help="write the transcript as Markdown")

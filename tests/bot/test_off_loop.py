@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from adapters.mastodon.adapter import MastodonAdapter
+from adapters.registry import REGISTRY
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.curation.amplifier import Amplifier
@@ -85,7 +86,7 @@ async def test_the_series_work_the_store_off_the_loop(
     store: Store, adapter: MastodonAdapter, sandbox: MastodonSandbox, clock: FakeClock
 ) -> None:
     settings = make_settings(**series_config(sandbox))
-    runner = SeriesRunner(store, {Platform.MASTODON: adapter}, settings, clock, worker="w1")
+    runner = SeriesRunner(store, {Platform.MASTODON: adapter}, settings, clock, worker="w1", catalog=REGISTRY)
     add_opportunities(store, 12, clock.now())
     clock.advance(seconds=(SLOT - clock.now()).total_seconds())
     with store_work_off_the_loop(store.engine):

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from adapters.registry import REGISTRY
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain import Platform
@@ -31,7 +32,7 @@ def series_settings(**extra: Any) -> Settings:
 
 
 def runner_for(store: Store, settings: Settings, clock: FakeClock) -> SeriesRunner:
-    return SeriesRunner(store, {}, settings, clock, worker="test")
+    return SeriesRunner(store, {}, settings, clock, worker="test", catalog=REGISTRY)
 
 
 def test_add_merge_and_a_past_deadline(store: Store, settings: Settings) -> None:
