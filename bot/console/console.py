@@ -80,8 +80,6 @@ def duration(delta: timedelta) -> str:
     return f"{hours // 24} days"
 
 
-
-
 def _names(view: CandidateView, action: str) -> list[str]:
     return list(dict.fromkeys(d.curator for d in view.decisions if d.action == action))
 

@@ -315,7 +315,7 @@ def draft_from_post(post: Post, *, candidate_id: int | None = None) -> Opportuni
         if line:
             title = line
             break
-    title = title or f"Shared by {post.author.handle}"
+    title = title or f"Shared by {post.author.shown}"
     if len(title) > 140:
         title = title[:139].rstrip() + "…"
     return OpportunityDraft(

@@ -39,4 +39,3 @@ class TrustSettings:
     # Which of the members' own platform signals (not discoverable, noindex, logged-in users
     # only) hold their posts back until they opt in; all of them unless turned off here.
     respect_platform_signals: PlatformSignals = field(default_factory=PlatformSignals)
-

@@ -103,7 +103,8 @@ def test_the_chart_says_its_period_and_labels_its_axes(report: Report) -> None:
     title = figure.get_suptitle()
     assert "01 Mar 2026 to 31 Mar 2026 (both days included)" in title
     top, bottom = figure.get_axes()
-    assert top.get_ylabel() and bottom.get_ylabel()
+    assert top.get_ylabel() == "posts and authors per week"
+    assert bottom.get_ylabel() == "followers of the\ncentral account"
     assert bottom.get_xlabel() == "week starting (UTC)"
 
 
