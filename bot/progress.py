@@ -35,11 +35,15 @@ class Progress:
         return cls(mode="silent")
 
     @classmethod
-    def for_stream(cls, stream: TextIO | None = None) -> Progress:
-        """A live bar when ``stream`` (default: stdout) is a terminal, log lines otherwise."""
-        stream = stream or sys.stdout
-        live = hasattr(stream, "isatty") and stream.isatty()
-        return cls(mode="live" if live else "log", stream=stream)
+    def for_terminal(cls) -> Progress:
+        """A live bar when stdout is a terminal (drawn on stderr, so what a command prints
+        stays clean), log lines otherwise."""
+        return cls(mode="live" if _is_tty(sys.stdout) else "log", stream=sys.stderr)
+
+    @classmethod
+    def for_stream(cls, stream: TextIO) -> Progress:
+        """A live bar on ``stream`` when it is a terminal, log lines otherwise."""
+        return cls(mode="live" if _is_tty(stream) else "log", stream=stream)
 
     @contextmanager
     def step(self, what: str, total: int | None = None, unit: str = "") -> Iterator[Advance]:
@@ -64,7 +68,7 @@ class Progress:
         )
         from rich.progress import Progress as Bar
 
-        console = Console(file=self.stream, stderr=self.stream is None)
+        console = Console(file=self.stream or sys.stderr)
         columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
         columns += [TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn()]
         with Bar(*columns, console=console, transient=False) as bar:
@@ -89,10 +93,11 @@ class Progress:
             if now - last < LOG_EVERY_S:
                 return
             last = now
-            log.info("%s: %s%s %s%s", what, f"{done:,}", of, unit, _estimate(done, total, now - started))
+            so_far = f"{done:,}{of} {unit}".strip()
+            log.info("%s: %s%s", what, so_far, _estimate(done, total, now - started))
 
         yield advance
-        log.info("%s: done, %s %s in %.1fs", what, f"{done:,}", unit, time.monotonic() - started)
+        log.info("%s: done, %s in %.1fs", what, f"{done:,} {unit}".strip(), time.monotonic() - started)
 
 
 def _estimate(done: int, total: int | None, elapsed: float) -> str:
@@ -100,6 +105,13 @@ def _estimate(done: int, total: int | None, elapsed: float) -> str:
     if total is None or done <= 0 or done >= total:
         return ""
     return f", about {elapsed / done * (total - done):.0f}s left"
+
+
+def _is_tty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no such method, or a closed file
+        return False
 
 
 def _nothing(n: int) -> None:

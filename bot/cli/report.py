@@ -15,6 +15,7 @@ from bot import files
 from bot.cli import main as cli
 from bot.cli.main import EXIT_OK, Commands
 from bot.domain import Platform
+from bot.progress import Progress
 
 EXIT_USAGE = 2  # as argparse exits on a bad option
 
@@ -59,7 +60,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if until <= args.since:
         print("cannot do that: --until must come after --since", file=sys.stderr)
         return EXIT_USAGE
-    report = build_report(store, settings, args.since, until)
+    report = build_report(store, settings, args.since, until, progress=Progress.for_terminal())
     store.engine.dispose()
     print(render.terminal(report))
     written = []
@@ -155,7 +156,8 @@ async def _refresh(settings: Any, store: Any) -> int:
     try:
         for adapter in adapters.values():
             await adapter.start()
-        results = await Refresher(store, adapters, settings, SystemClock()).run_once()
+        refresher = Refresher(store, adapters, settings, SystemClock(), progress=Progress.for_terminal())
+        results = await refresher.run_once()
     finally:
         for adapter in adapters.values():
             await adapter.close()

@@ -154,3 +154,15 @@ def test_the_html_chart_is_still_inside_the_page(report: Report) -> None:
     found = re.search(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
     assert found is not None
     assert base64.b64decode(found.group(1)).startswith(b"\x89PNG")
+
+
+def test_the_report_tells_its_progress_week_by_week(seeded: Seeded, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from bot.progress import Progress
+
+    with caplog.at_level(logging.INFO, logger="bot.progress"):
+        build_report(seeded.store, seeded.settings, SINCE, UNTIL, progress=Progress(mode="log"))
+    messages = [r.getMessage() for r in caplog.records if r.name == "bot.progress"]
+    assert "counting posts week by week: started (5 weeks)" in messages
+    assert any(x.startswith("counting posts week by week: done, 5 weeks in ") for x in messages)
