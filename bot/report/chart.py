@@ -14,6 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import date2num
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from bot import files
 from bot.report.model import Report
@@ -53,11 +54,17 @@ def draw(report: Report) -> Figure:
         if end - start < timedelta(days=7):
             bar.set_hatch("//")
             bar.set_alpha(0.6)
+            # shaded on both plots, so a short week shows even when nothing was posted in it
+            for ax in (top, bottom):
+                ax.fill_between(
+                    [start, end], 0, 1, transform=ax.get_xaxis_transform(), color="0.93", zorder=0
+                )
             bar.set_label(f"a short week ({(end - start).days or 1} days, the period ends)")
     middles = [w.start + width / 2 for w, width in zip(report.weeks, widths, strict=True)]
     top.plot(middles, [w.authors for w in report.weeks], color=AUTHORS, marker="o", label="unique authors")
     top.set_ylabel("posts and authors per week")
     top.set_ylim(bottom=0)
+    top.yaxis.set_major_locator(MaxNLocator(integer=True))
     top.margins(y=0.1)
     # Above the plot, outside it: a legend inside would cover the tallest bars.
     top.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncols=3, frameon=False, fontsize="small")
