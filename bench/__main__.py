@@ -31,9 +31,20 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"measuring {g.name}…", file=sys.stderr)
         values = g.measure()
+        # Every figure the run measured is printed: a group measures its figures together, so
+        # the ones not asked for come free (marked as such).
         for f in g.figures:
-            if f.name in wanted:
-                results[f.name] = {"value": values[f.name], "unit": f.unit, "target": f.target}
+            if f.name in values:
+                results[f.name] = {
+                    "value": values[f.name],
+                    "unit": f.unit,
+                    "target": f.target,
+                    "asked": f.name in wanted,
+                }
+        declared = {f.name for f in g.figures}
+        for name, value in values.items():
+            if name not in declared:  # measured though no figure names it: shown all the same
+                results[name] = {"value": value, "unit": "", "target": "", "asked": False}
     if args.json:
         print(json.dumps(results, indent=2))
     else:
@@ -41,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, r in results.items():
             value = r["value"]
             shown = f"{value:,.2f}" if isinstance(value, float) else str(value)
-            print(f"{name:32} {shown:>12}  {r['unit']!s:10} {r['target']}")
+            also = "" if r["asked"] else "  (also measured, not asked for)"
+            print(f"{name:32} {shown:>12}  {r['unit']!s:10} {r['target']}{also}")
     return 0
 
 

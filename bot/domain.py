@@ -80,6 +80,25 @@ class Author:
     # names of the signals that hold discovery back (see bot.trust.discovery.SIGNALS). Empty: none.
     withheld: frozenset[str] = frozenset()
 
+    @property
+    def shown(self) -> str:
+        """How people see this account named in what the account publishes (see ``shown_name``)."""
+        return shown_name(self.handle, self.display_name)
+
+
+def is_number_handle(handle: str) -> bool:
+    """True for a handle that is only the platform's number for an account ("tg:5001": a
+    Telegram user without a username) — a key to find the account by, no name to show people."""
+    prefix, sep, number = handle.partition(":")
+    return bool(sep) and prefix.isalpha() and number.isdigit()
+
+
+def shown_name(handle: str, display_name: str = "") -> str:
+    """An account's public handle; its display name when the handle is only a number."""
+    if is_number_handle(handle) and display_name.strip():
+        return display_name.strip()
+    return handle
+
 
 @dataclass(frozen=True, slots=True)
 class Post:

@@ -15,6 +15,7 @@ from bot.cli.present import add_json_option, show
 from bot.config import Settings
 from bot.domain import Platform
 from bot.ops import report as report_ops
+from bot.progress import Progress
 from bot.store.store import Store
 
 
@@ -51,6 +52,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             chart=_path(args.chart),
             html=_path(args.html),
             mode=cli.file_mode(args, settings),
+            progress=Progress.for_terminal(),
         )
     finally:
         store.engine.dispose()
@@ -104,7 +106,9 @@ async def _refresh(settings: Settings, store: Store, args: argparse.Namespace) -
         try:
             for adapter in adapters.values():
                 await adapter.start()
-            result = await report_ops.refresh(store, adapters, settings, SystemClock())
+            result = await report_ops.refresh(
+                store, adapters, settings, SystemClock(), Progress.for_terminal()
+            )
         finally:
             for adapter in adapters.values():
                 await adapter.close()

@@ -21,6 +21,7 @@ from bot.ops import series_messages as say
 from bot.ops.result import Outcome, Result, done, refused, usage
 from bot.ops.series_common import not_a_curator, write_all, write_failed
 from bot.ports import PlatformAdapter
+from bot.progress import Progress
 from bot.report import directory
 from bot.report.model import Report
 from bot.report.refresh import PlatformRefresh
@@ -173,6 +174,7 @@ def report(
     chart: Path | None = None,
     html: Path | None = None,
     mode: int = files.OWNER_ONLY,
+    progress: Progress | None = None,
 ) -> Result[ReportMade]:
     """The reach report for the period typed, as a table, and the files asked for: written all
     or none (an output that cannot be written is a usage result naming it; nothing is left)."""
@@ -183,7 +185,7 @@ def report(
         p = period(since, until, now)
     except ValueError as exc:
         return usage(str(exc))
-    built = build_report(store, settings, p.since, p.until)
+    built = build_report(store, settings, p.since, p.until, progress=progress)
     outputs: list[tuple[Path, str | bytes]] = []
     if csv is not None:
         outputs.append((csv, files.csv_text(render.CSV_HEADER, built.rows())))
@@ -276,7 +278,11 @@ def mark(
 
 
 async def refresh(
-    store: Store, adapters: Mapping[Platform, PlatformAdapter], settings: Settings, clock: Clock
+    store: Store,
+    adapters: Mapping[Platform, PlatformAdapter],
+    settings: Settings,
+    clock: Clock,
+    progress: Progress | None = None,
 ) -> Result[dict[str, PlatformRefresh]]:
     """One round of fetching engagement, follower counts, follows and the members lists from
     each platform (adapters started by the caller). No platform configured is a usage result;
@@ -285,7 +291,7 @@ async def refresh(
 
     if not adapters:
         return usage(say.nothing_to_refresh())
-    results = await Refresher(store, adapters, settings, clock).run_once()
+    results = await Refresher(store, adapters, settings, clock, progress=progress).run_once()
     lines = []
     for platform, r in results.items():
         said = [f"{r.engagement} posts' engagement", f"{r.follows_checked} accounts' follows"]

@@ -13,7 +13,7 @@ import bisect
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,6 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from bot.config import Settings
 from bot.domain import CandidateState
+from bot.progress import Progress
 from bot.report import sql
 from bot.report.model import Curation, FollowerMonth, PlatformNumbers, Report, Spotlight, TopPost, Week
 from bot.store import models as m
@@ -35,8 +36,17 @@ _APPROVED = {s.value for s in (CandidateState.APPROVED, CandidateState.AMPLIFIED
 _OPEN = {s.value for s in (CandidateState.PENDING, CandidateState.SNOOZED)}
 
 
-def build_report(store: Store, settings: Settings, since: datetime, until: datetime) -> Report:
-    """The community's numbers for ``since`` <= time < ``until``."""
+def build_report(
+    store: Store,
+    settings: Settings,
+    since: datetime,
+    until: datetime,
+    *,
+    made_at: datetime | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """The community's numbers for ``since`` <= time < ``until``; ``made_at`` (default: now)
+    is printed on the report, ``progress`` hears of each week and step as it is counted."""
     if until <= since:
         raise ValueError("the period must end after it starts")
     with store.engine.connect() as conn:
@@ -45,7 +55,10 @@ def build_report(store: Store, settings: Settings, since: datetime, until: datet
                 # Statements run once over many rows: sort in memory, skip JIT compilation.
                 conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
                 conn.exec_driver_sql("SET LOCAL jit = off")
-            return _Builder(conn, store.community_id, settings, since, until).build()
+            builder = _Builder(
+                conn, store.community_id, settings, since, until, progress or Progress.silent()
+            )
+            return replace(builder.build(), made_at=made_at or datetime.now(UTC))
         finally:
             conn.rollback()
 
@@ -62,7 +75,8 @@ class _Group:
     reposts: int
     replies: int
     quotes: int
-    authors: int  # distinct, the central account aside
+    authors: int  # distinct, the central account and blocked accounts aside
+    counted: int  # posts whose counts the platform told (none on Telegram: unknown, not 0)
 
 
 @dataclass(frozen=True)
@@ -71,11 +85,18 @@ class _Author:
     organisation: bool
     follows: bool | None
     new: bool
+    blocked: bool
 
 
 class _Builder:
     def __init__(
-        self, conn: Connection, community_id: int, settings: Settings, since: datetime, until: datetime
+        self,
+        conn: Connection,
+        community_id: int,
+        settings: Settings,
+        since: datetime,
+        until: datetime,
+        progress: Progress,
     ) -> None:
         self.conn = conn
         self.cid = community_id
@@ -85,10 +106,17 @@ class _Builder:
         self.until = until
         self.dialect = conn.dialect.name
         self.central = sql.central_account_ids(conn, community_id)
+        self.progress = progress
+        a = m.Account
+        self.blocked = [
+            int(pk)
+            for (pk,) in conn.execute(select(a.id).where(a.community_id == community_id, a.blocked.is_(True)))
+        ]
 
     def build(self) -> Report:
         groups = self._posts()
-        authors = self._authors()
+        everyone = self._authors()
+        authors = {k: a for k, a in everyone.items() if not a.blocked}
         snapshots = self._snapshots()
         start, end = _starts(snapshots, self.since, self.until), _levels(snapshots, self.until)
         organisations = sum(1 for a in authors.values() if a.organisation)
@@ -101,6 +129,7 @@ class _Builder:
             new_authors=sum(1 for a in authors.values() if a.new),
             individuals=len(authors) - organisations,
             organisations=organisations,
+            blocked_authors=len(everyone) - len(authors),
             follows_known=sum(1 for a in authors.values() if a.follows is not None),
             follows_central=sum(1 for a in authors.values() if a.follows),
             followers_start={p: v for p, v in start.items() if v is not None},
@@ -110,6 +139,7 @@ class _Builder:
             spotlight=self._spotlight({k for k, a in authors.items() if a.new}),
             weeks=self._weeks(groups, snapshots),
             top_posts=self._top_posts(sum(g.posts for g in groups)),
+            follower_series=_series(snapshots, self.since),
         )
 
     def _in_period(self) -> list[ColumnElement[bool]]:
@@ -128,6 +158,7 @@ class _Builder:
         p = m.Post
         start, end = bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime())
         is_central = p.account_id.in_(self.central)
+        is_author = ~p.account_id.in_([*self.central, *self.blocked])
         q = (
             select(
                 p.platform,
@@ -137,15 +168,19 @@ class _Builder:
                 func.sum(func.coalesce(p.reposts, 0)),
                 func.sum(func.coalesce(p.replies, 0)),
                 func.sum(func.coalesce(p.quotes, 0)),
-                func.count(func.distinct(case((~is_central, p.account_id)))),
+                func.count(func.distinct(case((is_author, p.account_id)))),
+                func.count(p.engagement_at),
             )
             .where(*sql.hashtag_posts(self.cid, self.tags), p.created_at >= start, p.created_at < end)
             .group_by(p.platform)
         )
         out = []
-        for week, (since, until) in enumerate(self._week_bounds()):
-            for platform, *numbers in self.conn.execute(q, {"start": since, "end": until}):
-                out.append(_Group(str(platform), week, *(int(x or 0) for x in numbers)))
+        bounds = self._week_bounds()
+        with self.progress.step("counting posts week by week", total=len(bounds), unit="weeks") as done:
+            for week, (since, until) in enumerate(bounds):
+                for platform, *numbers in self.conn.execute(q, {"start": since, "end": until}):
+                    out.append(_Group(str(platform), week, *(int(x or 0) for x in numbers)))
+                done(1)
         return out
 
     def _week_bounds(self) -> list[tuple[datetime, datetime]]:
@@ -176,13 +211,14 @@ class _Builder:
                 p.account_id == a.id, *sql.hashtag_posts(self.cid, self.tags), p.created_at < self.since
             )
         )
-        q = select(a.id, a.platform, is_org, a.follows_central, ~before).where(
+        q = select(a.id, a.platform, is_org, a.follows_central, ~before, a.blocked).where(
             a.community_id == self.cid, a.id.not_in(self.central), used
         )
-        return {
-            int(pk): _Author(str(platform), bool(org), follows, bool(new))
-            for pk, platform, org, follows, new in self.conn.execute(q)
-        }
+        with self.progress.step("finding the period's authors"):
+            return {
+                int(pk): _Author(str(platform), bool(org), follows, bool(new), bool(blocked))
+                for pk, platform, org, follows, new, blocked in self.conn.execute(q)
+            }
 
     def _weeks(
         self,
@@ -197,7 +233,7 @@ class _Builder:
         weeks = []
         for index, (start, end) in enumerate(self._week_bounds()):
             levels = [v for v in _levels(snapshots, end).values() if v is not None]
-            weeks.append(Week(start, posts[index], authors[index], sum(levels) if levels else None))
+            weeks.append(Week(start, posts[index], authors[index], sum(levels) if levels else None, end))
         return tuple(weeks)
 
     def _top_posts(self, period_posts: int) -> tuple[TopPost, ...]:
@@ -328,16 +364,17 @@ def _platforms(groups: list[_Group], authors: dict[int, _Author]) -> tuple[Platf
     out = []
     for platform in sorted({g.platform for g in groups}):
         mine = [g for g in groups if g.platform == platform]
+        told = any(g.counted for g in mine)  # no post with counts: the platform cannot tell
         out.append(
             PlatformNumbers(
                 platform,
                 posts=sum(g.posts for g in mine),
                 central_posts=sum(g.central for g in mine),
                 authors=per_platform[platform],
-                likes=sum(g.likes for g in mine),
-                reposts=sum(g.reposts for g in mine),
-                replies=sum(g.replies for g in mine),
-                quotes=sum(g.quotes for g in mine),
+                likes=sum(g.likes for g in mine) if told else None,
+                reposts=sum(g.reposts for g in mine) if told else None,
+                replies=sum(g.replies for g in mine) if told else None,
+                quotes=sum(g.quotes for g in mine) if told else None,
             )
         )
     return tuple(out)
@@ -367,6 +404,18 @@ def gini(counts: Sequence[int]) -> float | None:
         return None
     weighted = sum(i * x for i, x in enumerate(counts, 1))
     return (2 * weighted) / (n * total) - (n + 1) / n
+
+
+def _series(
+    snapshots: dict[str, list[tuple[datetime, int]]], since: datetime
+) -> dict[str, tuple[tuple[datetime, int], ...]]:
+    """Each platform's counts for the chart: the last one before the period, then those in it
+    (``snapshots`` already stop at the period's end)."""
+    out = {}
+    for platform, series in snapshots.items():
+        first = max(0, bisect.bisect_left([day for day, _ in series], since) - 1)
+        out[platform] = tuple(series[first:])
+    return out
 
 
 def _levels(snapshots: dict[str, list[tuple[datetime, int]]], before: datetime) -> dict[str, int | None]:

@@ -5,10 +5,17 @@ Pure: built by :mod:`bot.report.compute`, read by the renderers and the monthly 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 ALL = "all"  # the key of a figure over every platform
+
+
+def known_sum(values: Iterable[int | None]) -> int | None:
+    """The sum of the values a platform could tell; None when none could (unknown, not 0)."""
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
 
 
 def ratio(part: int, whole: int) -> float | None:
@@ -18,20 +25,22 @@ def ratio(part: int, whole: int) -> float | None:
 
 @dataclass(frozen=True)
 class PlatformNumbers:
-    """Hashtag posts of the period on one platform, and how they were received."""
+    """Hashtag posts of the period on one platform, and how they were received. A count is None
+    when the platform told none for the period's posts (Telegram's Bot API has no likes,
+    reposts, replies or quotes): unknown, which a report shows as "–", never as 0."""
 
     platform: str
     posts: int = 0
     central_posts: int = 0
-    authors: int = 0  # accounts other than the central one
-    likes: int = 0
-    reposts: int = 0
-    replies: int = 0
-    quotes: int = 0
+    authors: int = 0  # accounts other than the central one, blocked accounts aside
+    likes: int | None = None
+    reposts: int | None = None
+    replies: int | None = None
+    quotes: int | None = None
 
     @property
-    def engagement(self) -> int:
-        return self.likes + self.reposts + self.replies + self.quotes
+    def engagement(self) -> int | None:
+        return known_sum((self.likes, self.reposts, self.replies, self.quotes))
 
 
 @dataclass(frozen=True)
@@ -79,10 +88,18 @@ class Spotlight:
 
 @dataclass(frozen=True)
 class Week:
+    """One week of the period from its first day; the last may be shorter (see ``partial``)."""
+
     start: datetime
     posts: int
     authors: int
     followers: int | None  # the last count at or before the week's end, all platforms
+    end: datetime | None = field(default=None, compare=False)  # exclusive; None: a full week
+
+    @property
+    def partial(self) -> bool:
+        """A week cut short by the period's end (fewer than seven days)."""
+        return self.end is not None and self.end - self.start < timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -106,11 +123,12 @@ class Report:
     community: str
     hashtags: tuple[str, ...]
     since: datetime
-    until: datetime  # exclusive
+    until: datetime  # exclusive: the day before it (``last_day``) is the last one counted
     platforms: tuple[PlatformNumbers, ...] = ()
     new_authors: int = 0
     individuals: int = 0
     organisations: int = 0
+    blocked_authors: int = 0  # blocked accounts that used the hashtag: counted apart, not above
     follows_known: int = 0  # authors of the period whose following we know
     follows_central: int = 0  # …of whom this many follow the central account
     followers_start: dict[str, int] = field(default_factory=dict)  # platform -> count
@@ -120,6 +138,14 @@ class Report:
     spotlight: Spotlight = field(default_factory=Spotlight)
     weeks: tuple[Week, ...] = ()
     top_posts: tuple[TopPost, ...] = ()
+    # Each platform's follower counts, oldest first: the last before the period, then those in it.
+    follower_series: dict[str, tuple[tuple[datetime, int], ...]] = field(default_factory=dict)
+    made_at: datetime | None = None  # when the report was computed
+
+    @property
+    def last_day(self) -> date:
+        """The last day the period counts, as a person says it ("until 31 March", inclusive)."""
+        return (self.until - timedelta(microseconds=1)).date()
 
     @property
     def total(self) -> PlatformNumbers:
@@ -129,10 +155,10 @@ class Report:
             posts=sum(x.posts for x in p),
             central_posts=sum(x.central_posts for x in p),
             authors=sum(x.authors for x in p),  # an account lives on one platform: no overlap
-            likes=sum(x.likes for x in p),
-            reposts=sum(x.reposts for x in p),
-            replies=sum(x.replies for x in p),
-            quotes=sum(x.quotes for x in p),
+            likes=known_sum(x.likes for x in p),
+            reposts=known_sum(x.reposts for x in p),
+            replies=known_sum(x.replies for x in p),
+            quotes=known_sum(x.quotes for x in p),
         )
 
     @property
@@ -154,6 +180,8 @@ class Report:
 
         add("period", "since", ALL, self.since)
         add("period", "until", ALL, self.until)
+        add("period", "last_day", ALL, self.last_day.isoformat())
+        add("period", "made_at", ALL, self.made_at)
         add("period", "hashtags", ALL, " ".join("#" + t for t in self.hashtags))
         for numbers in (*self.platforms, self.total):
             key = numbers.platform
@@ -168,6 +196,7 @@ class Report:
         add("authors", "new_authors", ALL, self.new_authors)
         add("authors", "individuals", ALL, self.individuals)
         add("authors", "organisations", ALL, self.organisations)
+        add("authors", "blocked_left_out", ALL, self.blocked_authors)
         add("authors", "follow_status_known", ALL, self.follows_known)
         add("authors", "following_central", ALL, self.follows_central)
         add("authors", "follow_share", ALL, self.follow_share)

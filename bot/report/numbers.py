@@ -30,12 +30,15 @@ def compose_numbers(report: Report) -> str:
     authors = f"{total.authors:,} member{'s' if total.authors != 1 else ''}"
     new = f", {report.new_authors:,} of them for the first time" if report.new_authors else ""
     lines.append(f"• {total.posts:,} posts with {tags} by {authors}{new}")
-    reactions = total.likes + total.reposts + total.replies + total.quotes
-    if reactions:
-        lines.append(
-            f"• {total.likes:,} likes, {total.reposts:,} reposts, {total.replies:,} replies"
-            + (f", {total.quotes:,} quotes" if total.quotes else "")
-        )
+    if total.engagement:  # counts only from the platforms that tell them
+        told = [
+            f"{n:,} {word}"
+            for n, word in ((total.likes, "likes"), (total.reposts, "reposts"), (total.replies, "replies"))
+            if n is not None
+        ]
+        if total.quotes:
+            told.append(f"{total.quotes:,} quotes")
+        lines.append("• " + ", ".join(told))
     s = report.spotlight
     if s.amplifications:
         first = (

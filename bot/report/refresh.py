@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.domain import Platform
 from bot.errors import PlatformError, RateLimited
 from bot.ports import ListSync, PlatformAdapter
+from bot.progress import Progress
 from bot.report.store import ReachStore
 from bot.store.store import Store
 from bot.trust.veto import LastLook, is_frozen
@@ -46,7 +47,9 @@ class Refresher:
         *,
         dry_run: bool = False,
         last_look: LastLook | None = None,
+        progress: Progress | None = None,
     ) -> None:
+        self.progress = progress or Progress.silent()
         self.reach = ReachStore(store)
         self.last_look = last_look or LastLook(store, settings)
         self.adapters = adapters
@@ -59,23 +62,30 @@ class Refresher:
 
     async def run_once(self) -> dict[Platform, PlatformRefresh]:
         out = {}
-        for platform, adapter in self.adapters.items():
-            result = out[platform] = PlatformRefresh()
-            try:
-                await self._platform(platform, adapter, result)
-            except RateLimited as exc:
-                result.error = str(exc)
-                log.warning(
-                    "reach refresh rate limited; the rest waits for the next round",
-                    extra={"platform": platform.value, "retry_in_s": round(exc.retry_after)},
-                )
-            except PlatformError as exc:
-                result.error = str(exc)
-                log.warning("reach refresh failed", extra={"platform": platform.value, "error": str(exc)})
-            except Exception as exc:  # one platform's bad answer or a bug: the others go on
-                result.error = f"{type(exc).__name__}: {exc}"
-                log.exception("reach refresh failed unexpectedly", extra={"platform": platform.value})
+        with self.progress.step("refreshing reach", total=len(self.adapters), unit="platforms") as done:
+            for platform, adapter in self.adapters.items():
+                out[platform] = await self._guarded(platform, adapter)
+                done(1)
         return out
+
+    async def _guarded(self, platform: Platform, adapter: PlatformAdapter) -> PlatformRefresh:
+        """One platform's round; its failure is written down, and the others go on."""
+        result = PlatformRefresh()
+        try:
+            await self._platform(platform, adapter, result)
+        except RateLimited as exc:
+            result.error = str(exc)
+            log.warning(
+                "reach refresh rate limited; the rest waits for the next round",
+                extra={"platform": platform.value, "retry_in_s": round(exc.retry_after)},
+            )
+        except PlatformError as exc:
+            result.error = str(exc)
+            log.warning("reach refresh failed", extra={"platform": platform.value, "error": str(exc)})
+        except Exception as exc:  # one platform's bad answer or a bug: the others go on
+            result.error = f"{type(exc).__name__}: {exc}"
+            log.exception("reach refresh failed unexpectedly", extra={"platform": platform.value})
+        return result
 
     async def record_central(self) -> None:
         """Remember who the central account is on each platform (the report's central share)."""

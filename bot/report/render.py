@@ -6,6 +6,7 @@ import base64
 import csv
 import html
 from collections.abc import Iterable
+from datetime import UTC
 from pathlib import Path
 
 from bot import files
@@ -30,10 +31,51 @@ def duration(minutes: int | None) -> str:
     return f"{mins}m"
 
 
+def period(report: Report) -> str:
+    """The period as a person typed it: both days counted ("until" is inclusive)."""
+    return f"{report.since.date()} to {report.last_day} (both days included)"
+
+
 def _title(report: Report) -> str:
-    last = report.until.date()
     tags = " ".join("#" + t for t in report.hashtags)
-    return f"{report.community} — reach report {report.since.date()} to {last} (exclusive), {tags}"
+    return f"{report.community} — reach report {period(report)}, {tags}"
+
+
+def _made(report: Report) -> str | None:
+    if report.made_at is None:
+        return None
+    return f"Made on {report.made_at.astimezone(UTC):%Y-%m-%d at %H:%M} UTC"
+
+
+UNKNOWN = "–"  # a figure the platform cannot tell, or one not defined (nothing to divide)
+
+GLOSSARY = (
+    (
+        "Unique authors",
+        "accounts that posted with the hashtag in the period, the central account "
+        "and blocked accounts aside; an account counts once on its platform.",
+    ),
+    (
+        "Organisations",
+        "authors that are institutions rather than people: a group account on "
+        "its platform, or one the curators listed as an organisation.",
+    ),
+    (
+        "Median time to decision",
+        "half the candidates the curators decided were decided faster "
+        "than this, from the moment they were queued; the 90th percentile: nine in ten.",
+    ),
+    (
+        "Gini",
+        "how evenly amplifications were spread over members: 0 when every member was "
+        "amplified as often, towards 1 when a few members got nearly all of them.",
+    ),
+    (
+        UNKNOWN,
+        "the platform cannot tell this figure (Telegram counts no likes, reposts or quotes), "
+        "or there was nothing to divide.",
+    ),
+)
 
 
 def sections(report: Report) -> list[tuple[str, list[str], list[list[str]]]]:
@@ -43,7 +85,7 @@ def sections(report: Report) -> list[tuple[str, list[str], list[list[str]]]]:
     heads = ["", *(c.platform for c in columns)]
 
     def line(label: str, values: Iterable[object]) -> list[str]:
-        return [label, *(f"{v:,}" if isinstance(v, int) else str(v) for v in values)]
+        return [label, *(_num(v) if isinstance(v, int) or v is None else str(v) for v in values)]
 
     posts = [
         line("hashtag posts", (c.posts for c in columns)),
@@ -59,6 +101,7 @@ def sections(report: Report) -> list[tuple[str, list[str], list[list[str]]]]:
         ["new authors this period", f"{report.new_authors:,}"],
         ["individuals", f"{report.individuals:,}"],
         ["organisations", f"{report.organisations:,}"],
+        ["blocked accounts (left out above)", f"{report.blocked_authors:,}"],
         [
             "follow the central account",
             f"{report.follows_central:,} of {report.follows_known:,} known ({percent(report.follow_share)})",
@@ -97,7 +140,7 @@ def sections(report: Report) -> list[tuple[str, list[str], list[list[str]]]]:
             p.platform,
             p.handle,
             f"{p.engagement:,}",
-            f"{p.likes}/{p.reposts}/{p.replies}/{p.quotes}",
+            "/".join(_num(n) for n in (p.likes, p.reposts, p.replies, p.quotes)),
             p.url,
         ]
         for i, p in enumerate(report.top_posts, 1)
@@ -119,11 +162,14 @@ def sections(report: Report) -> list[tuple[str, list[str], list[list[str]]]]:
 
 
 def _num(value: int | None) -> str:
-    return "–" if value is None else f"{value:,}"
+    return UNKNOWN if value is None else f"{value:,}"
 
 
 def terminal(report: Report) -> str:
     out = [_title(report)]
+    made = _made(report)
+    if made:
+        out.append(made)
     for title, heads, rows in sections(report):
         out.append("")
         out.append(title.upper())
@@ -135,6 +181,7 @@ def terminal(report: Report) -> str:
         for r in table:
             cells = [(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i])) for i, cell in enumerate(r)]
             out.append("  " + "  ".join(cells).rstrip())
+    out += ["", f"{UNKNOWN} : {GLOSSARY[-1][1]}"]
     return "\n".join(out)
 
 
@@ -159,6 +206,7 @@ table { border-collapse: collapse; margin: .5rem 0; }
 td, th { padding: .25rem .75rem; border-bottom: 1px solid #ddd; text-align: right; }
 td:first-child, th:first-child { text-align: left; }
 img { max-width: 100%; }
+dt { font-weight: 600; margin-top: .5rem; } dd { margin-left: 1.5rem; }
 """
 
 
@@ -171,6 +219,9 @@ def html_page(report: Report, chart_png: bytes | None = None) -> str:
         f"<title>{esc(_title(report))}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{esc(_title(report))}</h1>",
     ]
+    made = _made(report)
+    if made:
+        parts.append(f"<p>{esc(made)}</p>")
     if chart_png:
         data = base64.b64encode(chart_png).decode("ascii")
         parts.append(f'<img alt="weekly posts, authors and followers" src="data:image/png;base64,{data}">')
@@ -191,5 +242,10 @@ def html_page(report: Report, chart_png: bytes | None = None) -> str:
                     cells.append(f"<td>{esc(cell)}</td>")
             parts.append("<tr>" + "".join(cells) + "</tr>")
         parts.append("</table>")
+    parts.append("<h2>What the figures mean</h2>")
+    parts.append("<dl>")
+    for term, meaning in GLOSSARY:
+        parts.append(f"<dt>{esc(term)}</dt><dd>{esc(meaning)}</dd>")
+    parts.append("</dl>")
     parts.append("</body></html>")
     return "\n".join(parts)

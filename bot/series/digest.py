@@ -79,7 +79,8 @@ class _Composer:
                 deadline += mk.fill(t, "digest_closing_soon", date=shown, days=days)
         eligibility = ""
         if self.ctx.show_eligibility and o.eligibility:
-            eligibility = mk.fill(t, "digest_eligibility", eligibility=mk.text(", ".join(o.eligibility)))
+            words = ", ".join(dict.fromkeys(t.eligibility(w) for w in o.eligibility))
+            eligibility = mk.fill(t, "digest_eligibility", eligibility=mk.text(words))
         return mk.fill(
             t,
             "digest_entry",

@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
-from bot.domain import TextLimits
+from bot.domain import TextLimits, is_number_handle
 from bot.errors import SeriesError
 from bot.series.settings import InterviewSettings, Question
 from bot.series.templates import Templates
@@ -98,7 +98,7 @@ def compose_interview(
     text = templates.render(
         "interview_post",
         name=name,
-        handle=handle,
+        handle="" if is_number_handle(handle) else handle,  # the name already says who
         answers="\n".join(line for _, line in lines),
         hashtag=hashtag,
         community=community,

@@ -77,9 +77,7 @@ def normalize_url(url: str) -> str:
     port = port_given if port_given not in (None, 80, 443) else None
     path = quote(unquote(parts.path), safe=_UNRESERVED_OR_PATH + "%")
     path = re.sub(r"/{2,}", "/", path).rstrip("/")
-    query = sorted(
-        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING.match(k)
-    )
+    query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING.match(k))
     key = host + (f":{port}" if port else "") + path
     return key + (f"?{urlencode(query)}" if query else "")
 
@@ -317,7 +315,7 @@ def draft_from_post(post: Post, *, candidate_id: int | None = None) -> Opportuni
         if line:
             title = line
             break
-    title = title or f"Shared by {post.author.handle}"
+    title = title or f"Shared by {post.author.shown}"
     if len(title) > 140:
         title = title[:139].rstrip() + "…"
     return OpportunityDraft(

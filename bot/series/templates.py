@@ -87,7 +87,7 @@ BUILTIN: dict[str, dict[str, str]] = {
         "digest_footer": "¿Conoces otra? Publícala con {hashtag} {tag}",
         "digest_call": (
             "📢 Esta semana no tenemos oportunidades en la lista. ¿Conoces una beca, rotación, "
-            "fellowship o empleo? Publícala con {hashtag} {tag} y la compartiremos la próxima semana."
+            "beca de formación o empleo? Publícala con {hashtag} {tag} y la compartiremos la próxima semana."
         ),
         "digest_entry": "• {title}{organisation}{deadline}{eligibility}\n{link}",
         "digest_organisation": " — {organisation}",
@@ -96,7 +96,7 @@ BUILTIN: dict[str, dict[str, str]] = {
         "digest_no_deadline": "",
         "digest_eligibility": " · para {eligibility}",
         "kind_scholarship": "🎓 Becas",
-        "kind_fellowship": "🔬 Fellowships",
+        "kind_fellowship": "🔬 Becas de formación",
         "kind_rotation": "🏥 Rotaciones",
         "kind_job": "💼 Empleos",
         "kind_award": "🏆 Premios",
@@ -118,6 +118,48 @@ BUILTIN: dict[str, dict[str, str]] = {
         "interview_withdrawn": "Listo, {name}: retiramos tu mini-entrevista y borramos sus publicaciones.",
         "opportunity_added": "¡Gracias! «{title}» está en la lista para el próximo resumen.",
         "opportunity_merged": "«{title}» ya estaba en la lista; añadimos lo que era nuevo.",
+    },
+}
+
+
+# Who an opportunity is for, as its data says it (lower case, often in English), in the words of
+# each digest's language. A word not here is shown as written: better a member's own word than a
+# wrong guess.
+ELIGIBILITY_WORDS: dict[str, dict[str, str]] = {
+    "es": {
+        "students": "estudiantes",
+        "student": "estudiantes",
+        "medical students": "estudiantes de medicina",
+        "premeds": "estudiantes de premédica",
+        "pre-meds": "estudiantes de premédica",
+        "undergraduates": "estudiantes de grado",
+        "graduate students": "estudiantes de posgrado",
+        "residents": "residentes",
+        "resident": "residentes",
+        "interns": "internas e internos",
+        "fellows": "especialistas en formación",
+        "physicians": "médicas y médicos",
+        "doctors": "médicas y médicos",
+        "nurses": "enfermeras y enfermeros",
+        "researchers": "investigadoras e investigadores",
+        "faculty": "docentes",
+        "early career": "inicio de carrera",
+        "early-career": "inicio de carrera",
+        "women": "mujeres",
+        "everyone": "todas las personas",
+        "anyone": "todas las personas",
+    },
+    "en": {
+        "estudiantes": "students",
+        "estudiantes de medicina": "medical students",
+        "residentes": "residents",
+        "médicas": "physicians",
+        "médicos": "physicians",
+        "enfermeras": "nurses",
+        "enfermería": "nurses",
+        "investigadoras": "researchers",
+        "docentes": "faculty",
+        "profesoras": "faculty",
     },
 }
 
@@ -163,6 +205,10 @@ class Templates:
 
     def kind(self, kind: str) -> str:
         return self.texts[f"kind_{kind}"]
+
+    def eligibility(self, word: str) -> str:
+        """``word`` (who an opportunity is for) in this language; unknown words as written."""
+        return ELIGIBILITY_WORDS.get(self.language, {}).get(word.strip().lower(), word)
 
 
 def templates_for(language: str, overrides: Mapping[str, Mapping[str, str]], key: str) -> Templates:

@@ -45,7 +45,7 @@ def test_report_prints_the_table_and_writes_every_file(
     code = main([*argv, "--csv", str(csv_path), "--chart", str(png), "--html", str(page)])
     out = capsys.readouterr().out
     assert code == 0
-    assert "reach report 2026-03-01 to 2026-04-01" in out  # the last day is included
+    assert "reach report 2026-03-01 to 2026-03-31 (both days included)" in out  # as typed
     assert f"wrote {csv_path}, {png}, {page}" in out
     cells = {(s, metric, key): v for s, metric, key, v in render.read_csv(csv_path)}
     assert cells[("posts", "hashtag_posts", "all")] == "12"

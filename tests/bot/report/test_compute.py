@@ -21,9 +21,14 @@ def test_the_seeded_month_in_numbers(seeded: Seeded) -> None:
         PlatformNumbers(
             "bluesky", posts=3, central_posts=1, authors=2, likes=9, reposts=1, replies=2, quotes=3
         ),
-        PlatformNumbers("mastodon", posts=7, central_posts=1, authors=4, likes=69, reposts=7, replies=1),
+        PlatformNumbers(
+            "mastodon", posts=7, central_posts=1, authors=4, likes=69, reposts=7, replies=1, quotes=0
+        ),
+        # Telegram tells no counts: unknown (None), not 0
         PlatformNumbers("telegram", posts=2, central_posts=0, authors=1),
     )
+    assert report.platforms[2].likes is None
+    assert report.total.likes == 78  # the platforms that tell
     assert report.total.posts == 12
     assert report.total.authors == 7
     assert report.central_share == pytest.approx(2 / 12)

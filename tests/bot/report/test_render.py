@@ -26,7 +26,7 @@ def report(seeded: Seeded) -> Report:
 
 def test_the_terminal_table_shows_each_section(report: Report) -> None:
     text = render.terminal(report)
-    assert text.startswith("Latinas in Medicine — reach report 2026-03-01 to 2026-04-01")
+    assert text.startswith("Latinas in Medicine — reach report 2026-03-01 to 2026-03-31 (both days included)")
     for heading in ("HASHTAG POSTS AND ENGAGEMENT", "AUTHORS", "CURATION", "SPOTLIGHT", "TOP POSTS"):
         assert heading in text
     posts = next(line for line in text.splitlines() if line.strip().startswith("hashtag posts"))

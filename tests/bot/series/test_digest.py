@@ -202,6 +202,32 @@ def test_the_spanish_digest_is_written_from_the_spanish_templates() -> None:
     assert "cierra el 12 mar ⏳ ¡cierra pronto! · para estudiantes" in text
 
 
+def test_the_spanish_digest_says_kinds_and_eligibility_in_spanish() -> None:
+    items = [
+        opp(1, kind="fellowship", title="Beca Ruiz", eligibility=("students", "residents")),
+        opp(2, kind="scholarship", title="Beca Soto", eligibility=("medical students", "Nurses", "doulas")),
+    ]
+    (text,) = compose(items, lang="es").parts
+    assert "🔬 Becas de formación" in text
+    assert "Fellowships" not in text
+    assert "· para estudiantes, residentes" in text
+    assert "· para estudiantes de medicina, enfermeras y enfermeros, doulas" in text  # unknown: as written
+    assert "students" not in text
+    assert "residents" not in text
+
+
+def test_the_english_digest_translates_spanish_eligibility_words() -> None:
+    (text,) = compose([opp(1, eligibility=("estudiantes", "residentes", "students"))]).parts
+    assert "· for students, residents" in text  # one word once, even when both spellings were given
+    assert "· for students, residents, students" not in text
+
+
+def test_eligibility_words_of_a_language_without_a_table_stay_as_written() -> None:
+    from bot.series.templates import Templates
+
+    assert Templates("pt", {}).eligibility("students") == "students"
+
+
 def test_limits_come_from_each_adapter_class() -> None:
     from adapters.registry import adapter_class
 
