@@ -21,6 +21,7 @@ from bot.console.commands import COMMANDS, HELP, ConsoleCommands
 from bot.console.delivery import CardDelivery
 from bot.curation.queue import Queue
 from bot.domain import CandidateState
+from bot.durable import run_sync
 from bot.ops import messages
 from bot.ops import queue as q_ops
 from bot.ports import Command, ConsoleFront, Tap
@@ -75,8 +76,8 @@ class Console:
 
     async def run(self, app: object = None, stop: asyncio.Event | None = None) -> None:
         """The service: taps and commands as they come, and a sync pass whenever poked or due."""
-        await asyncio.to_thread(self.delivery.forget_unfinished_sends)
-        await asyncio.to_thread(AlertOutbox(self.store).forget_unfinished)
+        await run_sync(self.delivery.forget_unfinished_sends)
+        await run_sync(AlertOutbox(self.store).forget_unfinished)
         events = asyncio.create_task(self.serve_events(), name="console-events")
         try:
             await self._sync_forever()
@@ -88,7 +89,7 @@ class Console:
 
     async def run_once(self) -> None:
         """One pass for ``run --once``: send the cards that are due, refresh the changed ones."""
-        await asyncio.to_thread(self.delivery.forget_unfinished_sends)
+        await run_sync(self.delivery.forget_unfinished_sends)
         while await self.sync():
             pass
 
@@ -187,7 +188,7 @@ class Console:
             await self.front.answer(tap, messages.NOT_A_CURATOR_TAP, alert=True)
             return
         now = self.clock.now()
-        result = await asyncio.to_thread(
+        result = await run_sync(
             q_ops.decide,
             self.queue,
             tap.verb,
@@ -221,5 +222,5 @@ class Console:
             await self.front.reply(command, Doc.of(messages.NOT_A_CURATOR))
             return
         now = self.clock.now()
-        doc = await asyncio.to_thread(self.commands.answer, command, curator.name, now)
+        doc = await run_sync(self.commands.answer, command, curator.name, now)
         await self.front.reply(command, doc)
