@@ -16,7 +16,7 @@ from bot.chats.model import ChatView, view_of
 from bot.chats.recap import Answer
 from bot.clock import Clock
 from bot.config import Settings
-from bot.console.alerts import alert
+from bot.store.alerts import alert
 from bot.ports import PlatformAdapter
 from bot.series.markup import Markup
 from bot.series.publisher import Publisher, PublishOutcome

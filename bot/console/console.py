@@ -15,7 +15,7 @@ from datetime import datetime
 
 from bot.clock import Clock
 from bot.config import Curator, Settings
-from bot.console.alerts import AlertOutbox
+from bot.store.alerts import AlertOutbox
 from bot.console.cards import compose_card, duration, failure_note, resurfaced_note, when
 from bot.console.commands import COMMANDS, HELP, ConsoleCommands
 from bot.console.delivery import CardDelivery

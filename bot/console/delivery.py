@@ -22,7 +22,7 @@ from sqlalchemy import and_, or_, select, update
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.console.alerts import AlertOutbox, raise_alert
+from bot.store.alerts import AlertOutbox, raise_alert
 from bot.console.cards import compose_card, duration, failure_note, resurfaced_note
 from bot.curation.flags import view_flags
 from bot.curation.queue import CandidateView, Queue
@@ -100,7 +100,7 @@ class CardDelivery:
         return more
 
     async def send_alerts(self) -> int:
-        """Alerts about work that failed for good (bot.console.alerts), each sent at most once."""
+        """Alerts about work that failed for good (bot.store.alerts), each sent at most once."""
         outbox = AlertOutbox(self.store)
         sent = 0
         for waiting in await run_sync(outbox.waiting):

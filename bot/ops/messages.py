@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bot.curation.queue import CandidateView
-    from bot.ops.queue import Stats
+    from bot.ops.result import Stats
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:

@@ -18,7 +18,7 @@ from bot.domain import CandidateState
 from bot.errors import QueueError
 from bot.ops import messages
 from bot.ops.curators import unknown_curator
-from bot.ops.result import Outcome, Result, done, refused, usage
+from bot.ops.result import Outcome, Result, Stats, done, refused, usage
 from bot.store import models as m
 from bot.store.store import Store
 from bot.trust.veto import is_frozen
@@ -48,18 +48,6 @@ class Summary:
     counts: dict[str, int]
     oldest: tuple[CandidateView, ...]  # the oldest pending, oldest first
     frozen: bool
-
-
-@dataclass(frozen=True)
-class Stats:
-    days: int
-    seen: int
-    queued: int
-    approved: int
-    rejected: int
-    expired: int
-    amplified: int
-    median_seconds: float | None  # from queue to decision; None when nothing was decided
 
 
 # -- reading ----------------------------------------------------------------------------------------

@@ -76,3 +76,18 @@ def jsonable(value: Any) -> Any:
         items = [jsonable(v) for v in value]
         return sorted(items, key=repr) if isinstance(value, set | frozenset) else items
     return value
+
+
+@dataclass(frozen=True)
+class Stats:
+    """The week's numbers of the queue (bot.ops.queue.stats); here so that the messages can word
+    them without importing the queue's operations, which import the messages."""
+
+    days: int
+    seen: int
+    queued: int
+    approved: int
+    rejected: int
+    expired: int
+    amplified: int
+    median_seconds: float | None  # from queue to decision; None when nothing was decided

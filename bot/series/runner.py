@@ -14,7 +14,7 @@ from functools import partial
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.console.alerts import alert
+from bot.store.alerts import alert
 from bot.curation.flags import names_a_curator
 from bot.domain import Platform, TextLimits
 from bot.durable import run_sync

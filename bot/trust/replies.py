@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.console.alerts import raise_alert
+from bot.store.alerts import raise_alert
 from bot.domain import Author, Platform
 from bot.durable import Failure, classify, run_sync
 from bot.ports import PlatformAdapter
