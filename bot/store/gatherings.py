@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.store.models import Base, Id, UTCDateTime
+from bot.store.base import Base, Id, UTCDateTime
 
 
 class Conference(Base):

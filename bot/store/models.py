@@ -3,69 +3,42 @@ a slot published once) are constraints here, not just habits of the code."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Any, cast
+from datetime import date, datetime
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
-    Table,
     Text,
-    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy import false as sa_false
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from bot.store.base import NAMING as NAMING
+from bot.store.base import Base as Base
+from bot.store.base import Id as Id
+from bot.store.base import UTCDateTime as UTCDateTime
+from bot.store.base import table as table
 
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite (which forgets zones) too."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if not isinstance(value, datetime):
-            raise TypeError(f"expected a datetime from the database, got {type(value).__name__}")
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
-
-
-def table(model: type[Base]) -> Table:
-    """The Core table of a model, typed as such (for set-based statements)."""
-    return cast(Table, model.__table__)
-
-
-Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite only autoincrements INTEGER keys
+# The trust and the gatherings' tables live in modules of their own, on the same metadata, and are
+# named from here too, so ``models.Candidate`` and ``models.Undo`` read alike.
+from bot.store.gatherings import Chat as Chat
+from bot.store.gatherings import ChatAnswer as ChatAnswer
+from bot.store.gatherings import ChatSlot as ChatSlot
+from bot.store.gatherings import Conference as Conference
+from bot.store.gatherings import ConferenceChampion as ConferenceChampion
+from bot.store.trust_models import Block as Block
+from bot.store.trust_models import ConsentEvent as ConsentEvent
+from bot.store.trust_models import CuratorAlert as CuratorAlert
+from bot.store.trust_models import LinkCode as LinkCode
+from bot.store.trust_models import MemberRequest as MemberRequest
+from bot.store.trust_models import PostCheck as PostCheck
+from bot.store.trust_models import Undo as Undo
+from bot.store.trust_models import WatchHealth as WatchHealth
 
 
 class Community(Base):
@@ -437,165 +410,4 @@ class SeriesCheckpoint(Base):
 Index("ix_publications_community_slot", table(Publication).c.community_id, table(Publication).c.slot)
 
 
-# -- trust: consent requests, account links, runtime blocks, undos, deletion checks, health --------
-
-
-class MemberRequest(Base):
-    """A member's opt-out, opt-in or link request, kept once per platform message (a replayed
-    mention is not handled twice) with the confirmation owed to them until it is delivered."""
-
-    __tablename__ = "member_requests"
-    __table_args__ = (UniqueConstraint("community_id", "platform", "request_ref"),)
-    id: Mapped[int] = mapped_column(Id, primary_key=True)
-    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
-    platform: Mapped[str] = mapped_column(String(16))
-    request_ref: Mapped[str] = mapped_column(String(512))
-    kind: Mapped[str] = mapped_column(String(16))  # optout | optin | link
-    argument: Mapped[str | None] = mapped_column(String(64))
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
-    outcome: Mapped[str] = mapped_column(String(32))
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    reply_text: Mapped[str | None] = mapped_column(Text)
-    reply_state: Mapped[str] = mapped_column(
-        String(16)
-    )  # pending | sent | unsupported | failed | vetoed | none
-    reply_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    reply_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    reply_error: Mapped[str | None] = mapped_column(Text)
-
-
-class LinkCode(Base):
-    """A one-time code given in private to one account (A), entered from another (B: "this one is
-    me too"); the accounts are linked only when A confirms in private (``decision`` "linked")."""
-
-    __tablename__ = "link_codes"
-    __table_args__ = (UniqueConstraint("community_id", "code"),)
-    id: Mapped[int] = mapped_column(Id, primary_key=True)
-    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
-    code: Mapped[str] = mapped_column(String(16))
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    used_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
-    confirm_until: Mapped[datetime | None] = mapped_column(UTCDateTime())  # A's time to confirm
-    decision: Mapped[str | None] = mapped_column(String(16))  # linked | refused | replaced
-    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-
-class ConsentEvent(Base):
-    """Append-only audit of every consent change and link step: whose consent (``account_id``),
-    which account asked (``asked_by``, None for a curator or the system), who by role
-    (``by``: "member", "curator:NAME", "profile marker", "system"), what and when."""
-
-    __tablename__ = "consent_events"
-    id: Mapped[int] = mapped_column(Id, primary_key=True)
-    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
-    asked_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
-    by: Mapped[str] = mapped_column(String(255))
-    # optout | optin | code_issued | link_asked | linked | link_refused | adopted
-    action: Mapped[str] = mapped_column(String(16))
-    detail: Mapped[str | None] = mapped_column(Text)
-    request_id: Mapped[int | None] = mapped_column(ForeignKey("member_requests.id"))
-    at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class Block(Base):
-    """A runtime blocklist entry (added by a curator), merged with the config's blocklist."""
-
-    __tablename__ = "blocks"
-    __table_args__ = (UniqueConstraint("community_id", "kind", "value"),)
-    id: Mapped[int] = mapped_column(Id, primary_key=True)
-    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
-    kind: Mapped[str] = mapped_column(String(16))  # account | domain | did | keyword
-    value: Mapped[str] = mapped_column(String(512))
-    reason: Mapped[str | None] = mapped_column(Text)
-    added_by: Mapped[str] = mapped_column(String(255))
-    added_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    removed_by: Mapped[str | None] = mapped_column(String(255))
-    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # None: in force
-
-
-class Undo(Base):
-    """Taking back one amplification (opt-out, deleted original, freeze, block), retried until the
-    platform confirms; leased like candidates so two workers never both work one."""
-
-    __tablename__ = "undos"
-    __table_args__ = (
-        UniqueConstraint("amplification_id"),
-        Index("ix_undos_community_state", "community_id", "state", "next_attempt_at"),
-    )
-    id: Mapped[int] = mapped_column(Id, primary_key=True)
-    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
-    amplification_id: Mapped[int] = mapped_column(ForeignKey("amplifications.id"))
-    reason: Mapped[str] = mapped_column(String(32))  # optout | deleted | frozen | blocked
-    requested_by: Mapped[str] = mapped_column(String(255))  # "system", "member", a curator's name
-    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    state: Mapped[str] = mapped_column(String(16))  # pending | done | failed
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    error: Mapped[str | None] = mapped_column(Text)
-    lease_owner: Mapped[str | None] = mapped_column(String(64))
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-
-class CuratorAlert(Base):
-    """A message to the curators' chat about work that failed for good (an undo a platform
-    refuses, a member request that could not be handled…). Written once under its ``key``;
-    the console sends it at most once: "intent" before the send, "sent" after, "unknown" when a
-    send may or may not have gone out, "retry" when the platform surely refused it."""
-
-    __tablename__ = "curator_alerts"
-    __table_args__ = (UniqueConstraint("community_id", "key"),)
-    id: Mapped[int] = mapped_column(Id, primary_key=True)
-    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
-    key: Mapped[str] = mapped_column(String(128))
-    text: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    delivery: Mapped[str] = mapped_column(String(16))  # pending | intent | sent | unknown | retry
-    message_id: Mapped[str | None] = mapped_column(String(64))
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-
-class PostCheck(Base):
-    """When an amplified post was last looked up on its platform, and when it was found gone."""
-
-    __tablename__ = "post_checks"
-    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), primary_key=True)
-    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
-    checked_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    gone_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-
-class WatchHealth(Base):
-    """How each platform's watch is doing, written by the watch loops, read by ``bot health``."""
-
-    __tablename__ = "watch_health"
-    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
-    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
-    last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the platform answered
-    last_progress_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # something new came
-    last_error: Mapped[str | None] = mapped_column(Text)
-    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    worker: Mapped[str | None] = mapped_column(String(64))
-
-
 Index("ix_amplifications_community_state", table(Amplification).c.community_id, table(Amplification).c.state)
-# The per-sender budget for member requests counts one account's recent requests.
-Index(
-    "ix_member_requests_account_received",
-    table(MemberRequest).c.account_id,
-    table(MemberRequest).c.received_at,
-)
-
-# The gatherings' tables (conferences, chats) live in a module of their own, on this metadata.
-from bot.store import gatherings as _gatherings  # noqa: E402
-
-Conference = _gatherings.Conference
-ConferenceChampion = _gatherings.ConferenceChampion
-Chat = _gatherings.Chat
-ChatSlot = _gatherings.ChatSlot
-ChatAnswer = _gatherings.ChatAnswer
