@@ -16,11 +16,11 @@ from bot.chats.model import ChatView, view_of
 from bot.chats.recap import Answer
 from bot.clock import Clock
 from bot.config import Settings
-from bot.store.alerts import alert
 from bot.ports import PlatformAdapter
 from bot.series.markup import Markup
 from bot.series.publisher import Publisher, PublishOutcome
 from bot.store import models as m
+from bot.store.alerts import alert
 from bot.store.store import Store, _insert
 from bot.trust.veto import is_frozen
 

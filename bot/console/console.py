@@ -15,7 +15,6 @@ from datetime import datetime
 
 from bot.clock import Clock
 from bot.config import Curator, Settings
-from bot.store.alerts import AlertOutbox
 from bot.console.cards import compose_card, duration, failure_note, resurfaced_note, when
 from bot.console.commands import COMMANDS, HELP, ConsoleCommands
 from bot.console.delivery import CardDelivery
@@ -26,6 +25,7 @@ from bot.ops import messages
 from bot.ops import queue as q_ops
 from bot.ports import Command, ConsoleFront, Tap
 from bot.richtext import Doc, Span
+from bot.store.alerts import AlertOutbox
 from bot.store.store import Store
 
 __all__ = [

@@ -22,7 +22,6 @@ from sqlalchemy import and_, or_, select, update
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.store.alerts import AlertOutbox, raise_alert
 from bot.console.cards import compose_card, duration, failure_note, resurfaced_note
 from bot.curation.flags import view_flags
 from bot.curation.queue import CandidateView, Queue
@@ -32,6 +31,7 @@ from bot.errors import NotFound, PlatformError, QueueError, RateLimited, Rejecte
 from bot.ports import Card, ConsoleFront
 from bot.richtext import Doc, Span
 from bot.store import models as m
+from bot.store.alerts import AlertOutbox, raise_alert
 from bot.store.store import Store, _insert
 
 log = logging.getLogger(__name__)

@@ -21,11 +21,11 @@ from sqlalchemy.exc import IntegrityError
 from bot.clock import Clock
 from bot.config import Settings
 from bot.curation.candidate_work import LEASE, CandidateWork, Outcome
+from bot.curation.filing import file_approved_opportunities
 from bot.domain import Action, Author, Platform, Post, Receipt
 from bot.durable import Failure, perform, run_sync, untranslated
 from bot.errors import PlatformError, Transient
 from bot.ports import PlatformAdapter
-from bot.series.filing import file_approved_opportunities
 from bot.store import models as m
 from bot.store.store import Store, _insert
 from bot.trust.consent import ConsentRegistry

@@ -16,10 +16,10 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.conference.model import MATCH_KNOWN_MEMBERS, ConferenceView, conferences, open_at
 from bot.config import Settings
-from bot.store.alerts import alert
 from bot.domain import Author, Batch, MemberRequest, Platform, Post
 from bot.domain import hashtags_in as hashtags_in  # its home was here; importers still find it
 from bot.sanitize import clean_batch
+from bot.store.alerts import alert
 from bot.store.store import IngestResult, Item, Store
 from bot.trust.consent import ConsentRegistry
 from bot.trust.discovery import OPTED_OUT, ProfileRule, objection

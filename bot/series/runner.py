@@ -14,7 +14,6 @@ from functools import partial
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.store.alerts import alert
 from bot.curation.flags import names_a_curator
 from bot.domain import Platform, TextLimits
 from bot.durable import run_sync
@@ -38,6 +37,7 @@ from bot.series.profiles import unread_authors
 from bot.series.publisher import FINAL, Publisher, PublishOutcome
 from bot.series.schedule import Schedule, zone
 from bot.series.settings import SeriesRule
+from bot.store.alerts import alert
 from bot.store.store import Store
 from bot.text import split_thread
 from bot.trust.discovery import ProfileRule

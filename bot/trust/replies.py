@@ -17,11 +17,11 @@ from sqlalchemy import select, update
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.store.alerts import raise_alert
 from bot.domain import Author, Platform
 from bot.durable import Failure, classify, run_sync
 from bot.ports import PlatformAdapter
 from bot.store import models as m
+from bot.store.alerts import raise_alert
 from bot.store.store import Store
 from bot.trust.undo import LEASE, PER_ROUND, trust_retries
 from bot.trust.veto import LastLook, Verdict

@@ -18,11 +18,11 @@ from sqlalchemy import or_, select, update
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.store.alerts import raise_alert
 from bot.domain import Action, CandidateState, Platform, Receipt
 from bot.durable import Backoff, Failure, Lease, RetryPolicy, classify, perform, run_sync
 from bot.ports import PlatformAdapter
 from bot.store import models as m
+from bot.store.alerts import raise_alert
 from bot.store.store import Store
 
 log = logging.getLogger(__name__)

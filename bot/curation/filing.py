@@ -2,7 +2,8 @@
 weekly digest is made from (merged with an entry that has their url), once the veto lets them.
 One that cannot be filed (no usable link, a link the parser refuses) fails alone, saying why.
 
-(Kept apart from bot.series.opportunities, the list itself, which is at its size limit.)
+The amplifier's work on such candidates, so it lives with curation and calls the series' list
+(bot.series.opportunities); the series never import curation's candidate work.
 """
 
 from __future__ import annotations
