@@ -37,7 +37,7 @@ from bot.series.interviews import (
 )
 from bot.series.settings import Question
 from bot.store import models as m
-from bot.store.store import owe_member
+from bot.store.member_messages import owe_member
 
 log = logging.getLogger(__name__)
 

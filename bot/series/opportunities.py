@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -20,6 +19,8 @@ from sqlalchemy.engine import Connection, RowMapping
 from bot.domain import Post
 from bot.errors import SeriesError
 from bot.links import TRACKING, without_tracking
+from bot.series.opportunity_words import ELIGIBILITY_WORDS, HASHTAG, deadline_in, words_in
+from bot.series.opportunity_words import guess_kind as guess_kind  # importers find it here too
 from bot.series.templates import KINDS
 from bot.store import models as m
 from bot.store.store import Store, _insert
@@ -27,34 +28,6 @@ from bot.text import URL, numbered
 
 # Query parameters that say where a link was shared, not what it points to.
 _UNRESERVED_OR_PATH = "/:@!$&'()*+,;=-._~"
-
-_KIND_WORDS = {
-    "scholarship": ("scholarship", "beca", "bursary", "grant", "financial aid"),
-    "fellowship": ("fellowship",),
-    "rotation": ("rotation", "rotación", "rotacion", "elective", "externship", "away rotation"),
-    "job": ("job", "position", "hiring", "vacancy", "empleo", "vacante", "puesto", "plaza"),
-    "award": ("award", "prize", "premio", "reconocimiento"),
-    "event": ("conference", "webinar", "workshop", "event", "congreso", "evento", "taller", "summit"),
-}
-_ELIGIBILITY_WORDS = {
-    "premeds": ("premed", "pre-med", "premédic"),
-    "students": ("student", "estudiante"),
-    "residents": ("resident", "residente"),
-    "fellows": ("fellows",),
-    "faculty": ("faculty", "profesora", "docente"),
-}
-_EN_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_ES_MONTHS = ("ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic")
-_MONTHS = {
-    **{m: i for i, m in enumerate(_EN_MONTHS, 1)},
-    **{m: i for i, m in enumerate(_ES_MONTHS, 1)},
-    "sept": 9,
-    "set": 9,
-}
-_ISO_DATE = re.compile(r"\b(20\d\d)-(\d\d)-(\d\d)\b")
-_MONTH_DAY = re.compile(r"\b([a-záéíóú]{3,10})\.?\s+(\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(20\d\d))?\b", re.I)
-_DAY_MONTH = re.compile(r"\b(\d{1,2})\s+(?:de\s+)?([a-záéíóú]{3,10})\.?(?:\s+(?:de\s+)?(20\d\d))?\b", re.I)
-_HASHTAG = re.compile(r"(?:^|(?<=\s))[#＃]\w+")
 
 
 def normalize_url(url: str) -> str:
@@ -262,47 +235,6 @@ def read_import_file(path: str | Path, *, submitted_by: str) -> list[Opportunity
     return drafts
 
 
-def _month(word: str) -> int | None:
-    word = unicodedata.normalize("NFKD", word.lower()).encode("ascii", "ignore").decode()
-    return _MONTHS.get(word[:4]) or _MONTHS.get(word[:3])
-
-
-def _deadline_in(text: str, posted: date) -> date | None:
-    """A deadline written in a member's post: an ISO date, "April 3", "3 de abril"…; without a
-    year, the next such day from when it was posted."""
-    m = _ISO_DATE.search(text)
-    if m:
-        try:
-            return date(int(m[1]), int(m[2]), int(m[3]))
-        except ValueError:
-            return None
-    for pattern, month_group, day_group in ((_MONTH_DAY, 1, 2), (_DAY_MONTH, 2, 1)):
-        for found in pattern.finditer(text):
-            month = _month(found[month_group])
-            if month is None:
-                continue
-            year = int(found[3]) if found[3] else posted.year
-            try:
-                day = date(year, month, int(found[day_group]))
-            except ValueError:
-                continue
-            if not found[3] and day < posted:
-                day = day.replace(year=year + 1)
-            return day
-    return None
-
-
-def _words_in(text: str, table: Mapping[str, tuple[str, ...]]) -> list[str]:
-    low = text.casefold()
-    return [name for name, words in table.items() if any(w in low for w in words)]
-
-
-def guess_kind(text: str) -> str:
-    """The kind the words of ``text`` give away (a scholarship, a job…), or "other"."""
-    kinds = _words_in(text, _KIND_WORDS)
-    return kinds[0] if kinds else "other"
-
-
 def draft_from_post(post: Post, *, candidate_id: int | None = None) -> OpportunityDraft:
     """A member's opportunity post as a draft: its first link (or the post itself), its first
     line as the title, and the kind, deadline and eligibility its words give away. Curators
@@ -311,7 +243,7 @@ def draft_from_post(post: Post, *, candidate_id: int | None = None) -> Opportuni
     url = links[0] if links else post.url
     title = ""
     for line in post.text.splitlines():
-        line = " ".join(_HASHTAG.sub(" ", URL.sub(" ", line)).split()).strip(" -–—:·|")
+        line = " ".join(HASHTAG.sub(" ", URL.sub(" ", line)).split()).strip(" -–—:·|")
         if line:
             title = line
             break
@@ -322,8 +254,8 @@ def draft_from_post(post: Post, *, candidate_id: int | None = None) -> Opportuni
         title=title,
         url=url,
         kind=guess_kind(post.text),
-        deadline=_deadline_in(post.text, post.created_at.date()),
-        eligibility=tuple(_words_in(post.text, _ELIGIBILITY_WORDS)),
+        deadline=deadline_in(post.text, post.created_at.date()),
+        eligibility=tuple(words_in(post.text, ELIGIBILITY_WORDS)),
         language=post.language,
         submitted_by=post.author.handle,
         source=f"post:{post.platform.value}",

@@ -12,99 +12,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, and_, bindparam, create_engine, event, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy import Engine, and_, bindparam, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.pool import NullPool
 
 from bot.domain import Author, CandidateState, Platform, Post
-from bot.files import OWNER_ONLY, private_sqlite
 from bot.store import edits
 from bot.store import models as m
+from bot.store.engine import _insert as _insert  # importers find these here too
+from bot.store.engine import engine_for as engine_for
+from bot.store.engine import make_engine as make_engine
+from bot.store.rows import author_of as author_of
+from bot.store.rows import to_domain as to_domain
+from bot.store.rows import withheld_text as withheld_text
 
 if TYPE_CHECKING:
-    from bot.config import Settings
+    pass
 
 CHUNK = 500  # rows per IN (...) list; well under every backend's parameter limit
-
-
-def make_engine(url: str, *, file_mode: int = OWNER_ONLY, **kwargs: Any) -> Engine:
-    """An engine tuned for the backend: SQLite gets WAL, foreign keys and a busy timeout, and its
-    files (the database, ``-wal``, ``-shm``) are readable by their owner only (``file_mode``)."""
-    if url.startswith("sqlite"):
-        private_sqlite(make_url(url).database or "", file_mode)
-        engine = create_engine(url, connect_args={"timeout": 30}, poolclass=NullPool, **kwargs)
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn: Any, _: Any) -> None:
-            # Let SQLAlchemy own transactions: BEGIN IMMEDIATE below takes the write lock up
-            # front, so two writers queue up instead of failing with "database is locked".
-            dbapi_conn.isolation_level = None
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.close()
-
-        @event.listens_for(engine, "begin")
-        def _begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-        return engine
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    elif url.startswith("postgres://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgres://")
-    return create_engine(url, pool_pre_ping=True, **kwargs)
-
-
-def engine_for(settings: Settings) -> Engine:
-    """The engine of a deployment's database, its files as private as ``files.mode`` says."""
-    return make_engine(settings.database.url, file_mode=settings.files.file_mode)
-
-
-def _insert(conn: Connection, table: Any) -> Any:
-    """An INSERT that can say ON CONFLICT DO NOTHING on both SQLite and PostgreSQL."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
-
-
-def owe_member(
-    conn: Connection,
-    community_id: int,
-    account_pk: int,
-    *,
-    ref: str,
-    kind: str,
-    outcome: str,
-    text: str,
-    now: datetime,
-    platform: str | None = None,
-    argument: str | None = None,
-) -> None:
-    """A message of our own to a member, queued where the trust service delivers the answers to
-    members' requests (once: ``ref`` names it). ``platform``: the account's, read when not given."""
-    if platform is None:
-        platform = conn.execute(select(m.Account.platform).where(m.Account.id == account_pk)).scalar_one()
-    conn.execute(
-        _insert(conn, m.table(m.MemberRequest))
-        .values(
-            community_id=community_id,
-            platform=platform,
-            request_ref=ref,
-            kind=kind,
-            argument=argument,
-            account_id=account_pk,
-            outcome=outcome,
-            received_at=now,
-            reply_text=text,
-            reply_state="pending",
-            reply_attempts=0,
-            reply_next_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["community_id", "platform", "request_ref"])
-    )
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -536,44 +461,3 @@ class Store:
 
 def _bind(name: str) -> Any:
     return bindparam(name)
-
-
-def withheld_text(author: Author) -> str:
-    return " ".join(sorted(author.withheld))
-
-
-def author_of(account: m.Account) -> Author:
-    """An account row as an Author (the bio is not kept: adapters read it again when it counts)."""
-    return Author(
-        account_id=account.platform_account_id,
-        handle=account.handle,
-        display_name=account.display_name,
-        url=account.url,
-        is_bot=account.is_bot,
-        is_group=account.is_group,
-        created_at=account.account_created_at,
-        withheld=frozenset((account.withheld or "").split()),
-    )
-
-
-def to_domain(post: m.Post, account: m.Account, quoted: m.Account | None = None) -> Post:
-    author = author_of(account)
-    return Post(
-        platform=Platform(post.platform),
-        post_id=post.platform_post_id,
-        url=post.url,
-        author=author,
-        text=post.text,
-        created_at=post.created_at,
-        hashtags=frozenset(post.hashtags.split()),
-        is_reply=post.is_reply,
-        is_boost=post.is_boost,
-        reply_to=post.reply_to,
-        language=post.language,
-        content_warning=post.content_warning,
-        ref=post.ref,
-        quote_of=post.quote_of,
-        quoted_author=author_of(quoted) if quoted is not None else None,
-        automated=post.automated,
-        edited_at=post.edited_at,
-    )

@@ -33,7 +33,8 @@ from bot.domain import CandidateState, MemberRequest, Platform, hashtags_in, nor
 from bot.series import interview_chat
 from bot.series.interviews import InterviewBook
 from bot.store import models as m
-from bot.store.store import Store, _insert, owe_member
+from bot.store.member_messages import owe_member
+from bot.store.store import Store, _insert
 from bot.trust import member_commands as cmd
 from bot.trust.withdrawal import withdraw_interviews
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
 from bot.store import models as m
-from bot.store.store import owe_member
+from bot.store.member_messages import owe_member
 
 log = logging.getLogger(__name__)
 
