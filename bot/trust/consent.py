@@ -18,33 +18,33 @@ from __future__ import annotations
 
 import functools
 import logging
-import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
 
 from bot.config import Settings
-from bot.domain import CandidateState, MemberRequest, Platform, hashtags_in, normalize_tag
+from bot.domain import MemberRequest, Platform, hashtags_in, normalize_tag
 from bot.series import interview_chat
 from bot.series.interviews import InterviewBook
 from bot.store import models as m
 from bot.store.member_messages import owe_member
 from bot.store.store import Store, _insert
 from bot.trust import member_commands as cmd
+from bot.trust.consent_enforcement import ConsentEnforcement
+from bot.trust.consent_linking import AccountLinking
+from bot.trust.standing import IN as IN
+from bot.trust.standing import OUT as OUT
+from bot.trust.standing import WITHDRAWABLE as WITHDRAWABLE
+from bot.trust.standing import named as _named
+from bot.trust.standing import retrying as _retrying
 from bot.trust.withdrawal import withdraw_interviews
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
-WITHDRAWABLE = (CandidateState.PENDING.value, CandidateState.SNOOZED.value, CandidateState.APPROVED.value)
-BAD_CODES_PER_DAY = 5  # a code is 8 characters from 31: guessing needs far more tries than this
-OUT, IN = "out", "in"
-BAD_CODE = "That code is unknown or has expired. Ask for a new one in private with 'link'."
 PROPAGATED = "linked account"  # consent_source of an account whose standing another account decided
 LINK_ASK = "link_ask"  # what we send on our own: asking the code's owner to confirm a link
 OWN_KINDS = (LINK_ASK, interview_chat.CONSENT)  # requests we queue ourselves: not a sender's budget
@@ -81,35 +81,11 @@ class Handled:
     reply: str | None = None
 
 
-_RETRYABLE = {"40P01", "40001"}  # PostgreSQL: deadlock detected, serialization failure
-ATTEMPTS = 5
-
-
-def _retrying(work: Callable[[], T]) -> T:
-    """Run one transaction's ``work``, again when PostgreSQL aborted it to break a deadlock (two
-    members' requests, or a request and the sweep, touching a linked person's accounts at once):
-    the transaction was rolled back whole, so doing it again is safe."""
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            return work()
-        except OperationalError as exc:
-            if getattr(exc.orig, "sqlstate", None) not in _RETRYABLE or attempt == ATTEMPTS:
-                raise
-            log.info("consent transaction retried after a deadlock", extra={"attempt": attempt})
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
 def _plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
-def _named(handle: str, platform: str) -> str:
-    """An account named in a private answer without a leading '@': on Mastodon a direct message
-    that mentions someone reaches them too."""
-    return f"{handle.lstrip('@')} ({platform.capitalize()})"
-
-
-class ConsentRegistry:
+class ConsentRegistry(AccountLinking, ConsentEnforcement):
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.settings = settings
@@ -496,355 +472,10 @@ class ConsentRegistry:
                 changed += self.set_own(conn, int(pk), OUT, source, now)
         return changed
 
-    # -- linking accounts ------------------------------------------------------------------------
-
-    def _minutes(self) -> timedelta:
-        return timedelta(minutes=self.settings.trust.link_code_minutes)
-
-    def _issue_code(
-        self, conn: Connection, pk: int, req: MemberRequest, request_id: int, now: datetime
-    ) -> tuple[str, str]:
-        """A code for account A, only where the answer is private: anyone may read a public one."""
-        if not req.private:
-            return "code_private_only", (
-                "Link codes are only sent in private. Send 'link' to the community account in a "
-                "Mastodon direct message or a private chat with the Telegram bot, then post the code "
-                "you get from this account."
-            )
-        lc = m.LinkCode
-        # One live code per account, and at most one link waiting for its 'link yes': asking
-        # again replaces both, so 'link yes' can only ever mean the one account last named to her.
-        conn.execute(
-            update(lc)
-            .where(lc.community_id == self.cid, lc.account_id == pk, lc.decision.is_(None))
-            .values(decision="replaced", decided_at=now)
-        )
-        minutes = self.settings.trust.link_code_minutes
-        for _ in range(10):
-            code = "".join(secrets.choice(cmd.CODE_ALPHABET) for _ in range(8))
-            made = conn.execute(
-                _insert(conn, m.table(lc))
-                .values(
-                    community_id=self.cid,
-                    code=code,
-                    account_id=pk,
-                    created_at=now,
-                    expires_at=now + self._minutes(),
-                )
-                .on_conflict_do_nothing(index_elements=["community_id", "code"])
-                .returning(lc.id)
-            ).scalar_one_or_none()
-            if made is not None:
-                self.audit(conn, pk, "code_issued", "member", now, asked_by=pk, request_id=request_id)
-                shown = cmd.format_code(code)
-                return "code_issued", (
-                    f"Your link code is {shown}. Within {minutes:g} minutes, send 'link {shown}' to "
-                    "the community account from your other account; you will then be asked here to "
-                    "confirm. Keep the code to yourself: it works once."
-                )
-        raise RuntimeError("could not find a free link code")  # pragma: no cover - 31^8 codes
-
-    def _enter_code(
-        self, conn: Connection, pk: int, req: MemberRequest, request_id: int, now: datetime
-    ) -> tuple[str, str]:
-        """Account B enters A's code: the code is spent, and A is asked in private to confirm.
-        Nothing is linked yet, and the answer (maybe public) names nobody."""
-        r = m.MemberRequest
-        misses = conn.execute(
-            select(func.count()).where(
-                r.community_id == self.cid,
-                r.account_id == pk,
-                r.kind == cmd.LINK,
-                r.outcome == "bad_code",
-                r.received_at > now - timedelta(days=1),
-            )
-        ).scalar_one()
-        if misses >= BAD_CODES_PER_DAY:
-            return "too_many_codes", "Too many wrong codes today: please try again tomorrow."
-        lc, a = m.LinkCode, m.Account
-        code = cmd.normalize_code(req.argument or "")
-        found = conn.execute(
-            select(lc.id, lc.account_id).where(
-                lc.community_id == self.cid,
-                lc.code == code,
-                lc.used_at.is_(None),
-                lc.decision.is_(None),
-                lc.expires_at > now,
-            )
-        ).one_or_none()
-        if found is None:
-            return "bad_code", BAD_CODE
-        owner = int(found.account_id)
-        if owner == pk:
-            return "same_account", "That code came from this account: send it from your other account."
-        spent = conn.execute(
-            update(lc)
-            .where(lc.id == found.id, lc.used_at.is_(None))
-            .values(used_at=now, used_by=pk, confirm_until=now + self._minutes())
-        ).rowcount
-        if spent != 1:  # another worker took it in the same instant
-            return "bad_code", BAD_CODE
-        self.audit(conn, owner, "link_asked", "member", now, asked_by=pk, request_id=request_id)
-        if owner in self.person_accounts(conn, pk):
-            conn.execute(update(lc).where(lc.id == found.id).values(decision="linked", decided_at=now))
-            return "already_linked", "Nothing to do: these accounts are already linked."
-        me = conn.execute(select(a.handle, a.platform).where(a.id == pk)).one()
-        minutes = self.settings.trust.link_code_minutes
-        self._tell(
-            conn,
-            owner,
-            f"local:link:{found.id}",
-            f"{_named(me.handle, me.platform)} entered your link code. If that is you, answer "
-            f"'link yes' here within {minutes:g} minutes: the two accounts become one member, and an "
-            "opt-out from either covers both. If it is not you, answer 'link no' and keep your "
-            "codes to yourself.",
-            now,
-        )
-        return "code_entered", (
-            "Code received. To finish, confirm from the account that asked for it: it has been sent "
-            "a private message. Nothing is linked until then."
-        )
-
-    def _decide_link(
-        self, conn: Connection, pk: int, req: MemberRequest, request_id: int, now: datetime
-    ) -> tuple[str, str]:
-        """Account A answers 'link yes' or 'link no' about the latest code of hers someone entered."""
-        lc, a = m.LinkCode, m.Account
-        pending = conn.execute(
-            select(lc.id, lc.used_by)
-            .where(
-                lc.community_id == self.cid,
-                lc.account_id == pk,
-                lc.used_at.is_not(None),
-                lc.decision.is_(None),
-                lc.confirm_until > now,
-            )
-            .order_by(lc.used_at.desc(), lc.id.desc())
-            .limit(1)
-        ).one_or_none()
-        if pending is None:
-            return "nothing_to_confirm", (
-                "There is no link waiting for you to confirm (or it waited too long). Send 'link' in "
-                "private for a new code."
-            )
-        other = int(pending.used_by)
-        if req.kind == cmd.LINK_NO:
-            conn.execute(update(lc).where(lc.id == pending.id).values(decision="refused", decided_at=now))
-            self.audit(conn, pk, "link_refused", "member", now, asked_by=pk, request_id=request_id)
-            return "link_refused", (
-                "Refused: nothing was linked. Send 'link' for a new code when you want one."
-            )
-        conn.execute(update(lc).where(lc.id == pending.id).values(decision="linked", decided_at=now))
-        group = sorted(set(self._lock_person(conn, pk)) | set(self._lock_person(conn, other)))
-        self._adopt(conn, a.id.in_(group), now)
-        conn.execute(update(a).where(a.id.in_(group)).values(person_id=group[0]))
-        theirs = conn.execute(select(a.handle, a.platform).where(a.id == other)).one()
-        for account in (pk, other):
-            self.audit(
-                conn,
-                account,
-                "linked",
-                "member",
-                now,
-                asked_by=pk,
-                request_id=request_id,
-                detail=f"accounts {','.join(map(str, group))}",
-            )
-        self._restate(conn, group)
-        reply = (
-            f"Linked: this account and {_named(theirs.handle, theirs.platform)} are one member now; an "
-            "opt-out from either covers both, and each account that opts out opts back in for itself."
-        )
-        outs = conn.execute(select(a.id).where(a.id.in_(group), a.own_consent == OUT)).scalars().all()
-        if outs:
-            posts = m.Post.account_id.in_(group)
-            self.withdraw(conn, posts, "the member opted out", now)
-            self.schedule_undos(conn, posts, "optout", "member", now)
-            reply += " One of them had opted out, so neither is shared until that account opts in."
-        return "linked", reply
-
     def _tell(self, conn: Connection, account_pk: int, ref: str, text: str, now: datetime) -> None:
         """A message of our own to a member, delivered by the trust service like an answer."""
         owe_member(
             conn, self.cid, account_pk, ref=ref, kind=LINK_ASK, outcome="link_asked", text=text, now=now
-        )
-
-    # -- what opting out (or a deleted post, a freeze, a block) leads to ---------------------------
-
-    def withdraw(self, conn: Connection, posts: ColumnElement[bool], reason: str, now: datetime) -> int:
-        """Waiting and approved candidates of the posts matching ``posts`` leave the queue, each
-        with an audit row by "system". A candidate a worker is amplifying right now (leased) is
-        left to that worker, whose last check before the call withdraws it."""
-        c = m.Candidate
-        free = or_(c.lease_until.is_(None), c.lease_until < now)
-        ids = list(
-            conn.execute(
-                select(c.id)
-                .join(m.Post, m.Post.id == c.post_id)
-                .where(c.community_id == self.cid, c.state.in_(WITHDRAWABLE), free, posts)
-            ).scalars()
-        )
-        if not ids:
-            return 0
-        done = list(
-            conn.execute(
-                update(c)
-                .where(c.id.in_(ids), c.state.in_(WITHDRAWABLE), free)
-                .values(
-                    state=CandidateState.WITHDRAWN.value,
-                    version=c.version + 1,
-                    updated_at=now,
-                    decided_at=now,
-                    next_attempt_at=None,
-                )
-                .returning(c.id)
-            ).scalars()
-        )
-        if done:
-            conn.execute(
-                m.table(m.Decision).insert(),
-                [
-                    {
-                        "community_id": self.cid,
-                        "candidate_id": cid,
-                        "curator": "system",
-                        "action": "withdraw",
-                        "reason": reason,
-                        "at": now,
-                    }
-                    for cid in done
-                ],
-            )
-        return len(done)
-
-    def schedule_undos(
-        self,
-        conn: Connection,
-        posts: ColumnElement[bool],
-        reason: str,
-        by: str,
-        now: datetime,
-        *,
-        since: datetime | None = None,
-    ) -> int:
-        """Queue the taking back of every live amplification of the posts matching ``posts``
-        (completed after ``since``, when given). Idempotent: an undo already queued stays as it is."""
-        x = m.Amplification
-        q = (
-            select(x.id)
-            .join(m.Candidate, m.Candidate.id == x.candidate_id)
-            .join(m.Post, m.Post.id == m.Candidate.post_id)
-            .where(x.community_id == self.cid, x.state == "done", posts)
-        )
-        if since is not None:
-            q = q.where(x.completed_at >= since)
-        return self.queue_undos(conn, list(conn.execute(q).scalars()), reason, by, now)
-
-    def queue_undos(
-        self, conn: Connection, amp_ids: Sequence[int], reason: str, by: str, now: datetime
-    ) -> int:
-        if not amp_ids:
-            return 0
-        u = m.table(m.Undo)
-        fresh = {
-            "reason": reason,
-            "requested_by": by,
-            "requested_at": now,
-            "state": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "error": None,
-        }
-        stmt = _insert(conn, u)
-        # An undo that finished earlier but whose amplification is live again (a worker finished
-        # a call that was in flight when the member opted out) is queued again.
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["amplification_id"], set_=fresh, where=u.c.state != "pending"
-        )
-        conn.execute(stmt, [{"community_id": self.cid, "amplification_id": a, **fresh} for a in amp_ids])
-        return len(amp_ids)
-
-    # -- the safety net --------------------------------------------------------------------------
-
-    def enforce(self, now: datetime) -> dict[str, int]:
-        return _retrying(lambda: self._enforce(now))
-
-    def _enforce(self, now: datetime) -> dict[str, int]:
-        """Make the database agree with itself, whatever order things happened in: a consent
-        written directly becomes that account's own word; each account's standing is derived again
-        from its person's own words (an opt-out covers every linked account, and one cleared by
-        the account that gave it frees them); opted-out or blocked members have nothing waiting;
-        nothing of an opted-out member stays amplified. Cheap when there is nothing to do."""
-        a = m.Account
-        with self.store.engine.begin() as conn:
-            self._adopt(conn, a.id.is_not(None), now)
-            restated = 0
-            # unlinked accounts: their standing is their own word
-            lone = conn.execute(
-                select(a.id).where(
-                    a.community_id == self.cid,
-                    a.person_id.is_(None),
-                    or_(
-                        a.consent.is_distinct_from(a.own_consent),
-                        and_(
-                            a.own_consent.is_not(None),
-                            a.consent_source.is_distinct_from(a.own_consent_source),
-                        ),
-                    ),
-                )
-            ).scalars()
-            for pk in list(lone):
-                restated += self._restate(conn, [int(pk)])
-            # linked people: a few rows each, all read in one query
-            people: dict[int, list[Any]] = {}
-            linked = self._standing_rows(and_(a.community_id == self.cid, a.person_id.is_not(None)))
-            for row in conn.execute(linked.add_columns(a.person_id)):
-                people.setdefault(int(row.person_id), []).append(row)
-            for rows in people.values():
-                restated += self._restate_rows(conn, rows)
-            unwelcome = select(a.id).where(a.community_id == self.cid, or_(a.consent == OUT, a.blocked))
-            # a quote post carries the quoted member's post: her consent covers it too
-            withdrawn = self.withdraw(
-                conn,
-                or_(m.Post.account_id.in_(unwelcome), m.Post.quoted_account_id.in_(unwelcome)),
-                "the member opted out or is blocked",
-                now,
-            )
-            opted_out = select(a.id).where(a.community_id == self.cid, a.consent == OUT)
-            live = self._live_amplifications(
-                conn, or_(m.Post.account_id.in_(opted_out), m.Post.quoted_account_id.in_(opted_out)), now
-            )
-            undoing = self.queue_undos(conn, live, "optout", "system", now)
-        if restated or withdrawn or undoing:
-            log.warning(
-                "consent sweep corrected the record",
-                extra={
-                    "community": self.settings.community.slug,
-                    "linked_opt_outs": restated,
-                    "withdrawn": withdrawn,
-                    "undos": undoing,
-                },
-            )
-        return {"linked": restated, "withdrawn": withdrawn, "undos": undoing}
-
-    def _live_amplifications(self, conn: Connection, posts: ColumnElement[bool], now: datetime) -> list[int]:
-        """Amplifications still standing on a platform with no undo already under way (or given
-        up on lately: the curators were alerted, and it is tried again after a long pause)."""
-        x, u = m.Amplification, m.Undo
-        return list(
-            conn.execute(
-                select(x.id)
-                .join(m.Candidate, m.Candidate.id == x.candidate_id)
-                .join(m.Post, m.Post.id == m.Candidate.post_id)
-                .outerjoin(
-                    u,
-                    and_(
-                        u.amplification_id == x.id,
-                        or_(u.state == "pending", and_(u.state == "failed", u.next_attempt_at > now)),
-                    ),
-                )
-                .where(x.community_id == self.cid, x.state == "done", u.id.is_(None), posts)
-            ).scalars()
         )
 
     # -- reading -----------------------------------------------------------------------------------
