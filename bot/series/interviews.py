@@ -11,218 +11,42 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 from sqlalchemy import select, update
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from bot.domain import TextLimits, is_number_handle
+from bot.domain import TextLimits
 from bot.errors import SeriesError
+from bot.series.interview_record import ANSWERED as ANSWERED
+from bot.series.interview_record import AWAITING_CONSENT as AWAITING_CONSENT
+from bot.series.interview_record import INVITED as INVITED
+from bot.series.interview_record import PUBLISHED as PUBLISHED
+from bot.series.interview_record import QUEUED as QUEUED
+from bot.series.interview_record import SCHEDULED as SCHEDULED
+from bot.series.interview_record import STATES as STATES
+from bot.series.interview_record import WITHDRAWN as WITHDRAWN
+from bot.series.interview_record import Answered as Answered
+from bot.series.interview_record import Interview as Interview
+from bot.series.interview_record import _view as _view
+from bot.series.interview_text import Overflow as Overflow
+from bot.series.interview_text import Section as Section
+from bot.series.interview_text import check_fit as check_fit
+from bot.series.interview_text import compose_interview as compose_interview
+from bot.series.interview_text import interview_limits as interview_limits
+from bot.series.interview_text import member_message
 from bot.series.settings import InterviewSettings, Question
 from bot.series.templates import Templates
 from bot.store import models as m
 from bot.store.store import Store
-from bot.text import length, numbered
+from bot.text import numbered
 
 if TYPE_CHECKING:
     from bot.config import Settings
-
-INVITED = "invited"
-ANSWERED = "answered"
-AWAITING_CONSENT = "awaiting_consent"
-QUEUED = "queued"
-SCHEDULED = "scheduled"
-PUBLISHED = "published"
-WITHDRAWN = "withdrawn"
-STATES = (INVITED, ANSWERED, AWAITING_CONSENT, QUEUED, SCHEDULED, PUBLISHED, WITHDRAWN)
-
-
-# -- composing (pure) --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Section:
-    """Where one part of the composed post lies in its text, to say where it overflows."""
-
-    name: str
-    start: int
-    end: int
-
-
-@dataclass(frozen=True)
-class Overflow:
-    """The post is ``over_by`` too long for ``where`` (a platform); the limit falls in ``section``."""
-
-    where: str
-    length: int
-    limit: int
-    over_by: int
-    section: str | None
-    excerpt: str  # the text from the point where the limit falls
-    longest: str | None = None  # the longest answer, the likeliest to shorten
-
-    def describe(self) -> str:
-        place = f" The limit falls in {self.section}" if self.section else " The limit falls"
-        longest = f" The longest is {self.longest}." if self.longest else ""
-        return (
-            f"{self.where}: {self.length} of {self.limit} — {self.over_by} too long.{place}, "
-            f"at “{self.excerpt}”.{longest}"
-        )
-
-
-def compose_interview(
-    *,
-    name: str,
-    handle: str,
-    answers: Mapping[str, str],
-    questions: Sequence[Question],
-    templates: Templates,
-    hashtag: str,
-    community: str,
-) -> tuple[str, list[Section]]:
-    """The post, and where the introduction and each answer sit in it."""
-    lang = templates.language
-    lines = []
-    for q in questions:
-        answer = " ".join(answers.get(q.id, "").split())
-        if answer:
-            line = templates.render(
-                "interview_answer", label=q.label_in(lang), answer=answer, question=q.asked(lang)
-            )
-            lines.append((q, line.strip()))
-    text = templates.render(
-        "interview_post",
-        name=name,
-        handle="" if is_number_handle(handle) else handle,  # the name already says who
-        answers="\n".join(line for _, line in lines),
-        hashtag=hashtag,
-        community=community,
-    )
-    text = "\n".join(line.rstrip() for line in text.strip().splitlines())
-    sections: list[Section] = []
-    cursor = 0
-    for q, line in lines:
-        at = text.find(line, cursor)
-        if at < 0:
-            continue
-        if not sections and at > 0:
-            sections.append(Section("the introduction", 0, at))
-        sections.append(Section(f"the answer to “{q.asked(lang)}” ({q.id})", at, at + len(line)))
-        cursor = at + len(line)
-    if cursor < len(text):
-        sections.append(Section("the closing line", cursor, len(text)))
-    return text, sections
-
-
-def check_fit(
-    text: str, limits: Mapping[str, TextLimits], sections: Sequence[Section] = ()
-) -> list[Overflow]:
-    """Every platform ``text`` is too long for, by how much and where the limit falls."""
-    out = []
-    for where, lim in limits.items():
-        size = length(text, lim)
-        if size <= lim.max_length:
-            continue
-        lo, hi = 0, len(text)
-        while lo < hi:  # the longest prefix that still fits
-            mid = (lo + hi + 1) // 2
-            if length(text[:mid], lim) <= lim.max_length:
-                lo = mid
-            else:
-                hi = mid - 1
-        section = next((s.name for s in sections if s.start <= lo < s.end), None)
-        excerpt = " ".join(text[lo : lo + 40].split())
-        answers = [s for s in sections if s.name.startswith("the answer")]
-        longest = max(answers, key=lambda s: length(text[s.start : s.end], lim), default=None)
-        longest_text = (
-            f"{longest.name}, {length(text[longest.start : longest.end], lim)} long" if longest else None
-        )
-        out.append(
-            Overflow(where, size, lim.max_length, size - lim.max_length, section, excerpt + "…", longest_text)
-        )
-    return out
-
-
-def interview_limits(
-    settings: InterviewSettings, platform_limits: Mapping[str, TextLimits]
-) -> dict[str, TextLimits]:
-    """Each platform's own limit, capped at the series' configured length."""
-    return {
-        name: TextLimits(min(settings.max_length, lim.max_length), lim.counting, lim.link_length)
-        for name, lim in platform_limits.items()
-    }
-
-
-# -- the lifecycle in the store ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Interview:
-    id: int
-    name: str
-    handle: str
-    platform: str | None
-    member_ref: str | None
-    language: str
-    state: str
-    answers: Mapping[str, str]
-    text: str | None
-    edited: bool
-    consent_text: str | None
-    invited_by: str
-    invited_at: datetime
-    approved_by: str | None
-    confirmed_at: datetime | None
-    confirmed_via: str | None
-    series: str | None
-    slot: datetime | None
-    published_at: datetime | None
-    withdrawn_at: datetime | None
-    note: str | None
-    version: int
-
-    def as_json(self) -> dict[str, Any]:
-        out = dict(self.__dict__)
-        out["answers"] = dict(self.answers)
-        return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in out.items()}
-
-
-def _view(row: RowMapping) -> Interview:
-    return Interview(
-        id=row["id"],
-        name=row["name"],
-        handle=row["handle"],
-        platform=row["platform"],
-        member_ref=row["member_ref"],
-        language=row["language"],
-        state=row["state"],
-        answers=json.loads(row["answers"] or "{}"),
-        text=row["text"],
-        edited=row["edited"],
-        consent_text=row["consent_text"],
-        invited_by=row["invited_by"],
-        invited_at=row["invited_at"],
-        approved_by=row["approved_by"],
-        confirmed_at=row["confirmed_at"],
-        confirmed_via=row["confirmed_via"],
-        series=row["series"],
-        slot=row["slot"],
-        published_at=row["published_at"],
-        withdrawn_at=row["withdrawn_at"],
-        note=row["note"],
-        version=row["version"],
-    )
-
-
-@dataclass(frozen=True)
-class Answered:
-    interview: Interview
-    next_question: Question | None  # None: every required question is answered
 
 
 class InterviewBook:
@@ -658,19 +482,10 @@ class InterviewBook:
     # -- what the bot says to the member --------------------------------------------------------
 
     def message(self, interview_id: int, template: str) -> str:
-        """A member-facing text in the member's language: ``interview_invite``,
-        ``interview_consent_request``, ``interview_confirmed`` or ``interview_withdrawn``."""
+        """A member-facing text in the member's language (see interview_text.member_message)."""
         interview = self.get(interview_id)
         t = self.templates(interview.language)
-        questions = self.questions(interview)
-        return t.render(
-            template,
-            name=interview.name,
-            community=self.community,
-            text=interview.consent_text or interview.text or "",
-            questions="\n".join(f"{i}. {asked}" for i, (_, asked) in enumerate(questions, 1)),
-            count=str(len(questions)),
-        )
+        return member_message(t, template, interview, self.questions(interview), community=self.community)
 
 
 def answers_template(book: InterviewBook, interview: Interview) -> str:
