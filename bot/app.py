@@ -20,7 +20,10 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.registry import REGISTRY, create_adapter
+from bot.chats.runner import ChatRunner
 from bot.clock import Clock, SystemClock
+from bot.conference.daily import DailyHighlights
+from bot.conference.service import Gatherings
 from bot.config import Settings
 from bot.curation.amplifier import Amplifier, Outcome
 from bot.curation.pipeline import Pipeline
@@ -56,6 +59,7 @@ class CycleReport:
     errors: dict[Platform, str] = field(default_factory=dict)
     outcomes: list[Outcome] = field(default_factory=list)
     published: list[PublishOutcome] = field(default_factory=list)  # series slots
+    gatherings: list[PublishOutcome] = field(default_factory=list)  # highlights, chat slots
 
 
 class Coalesce:
@@ -87,6 +91,7 @@ class Coalesce:
         self.trust: TrustService  # consent, undos, deleted originals; the amplifier's last veto
         self.health: WatchHealthRecorder
         self.reach: ReachService  # keeps the report's numbers fresh
+        self.gatherings: Gatherings  # conferences' highlights, chats' slots and answers, their tags
         self.adapters: dict[Platform, PlatformAdapter] = {}
         self._started: set[Platform] = set()  # adapters whose start() succeeded; the rest retry it
         self.wake = asyncio.Event()  # set when there may be new work for the amplifier
@@ -147,6 +152,16 @@ class Coalesce:
             catalog=REGISTRY,
         )
         self.services.append(self.series.service)
+        self.gatherings = Gatherings(
+            self.store,
+            DailyHighlights(self.store, self.series.publisher, self.settings),
+            ChatRunner(self.store, self.series.publisher, self.settings, self.clock),
+            self.adapters,
+            self.clock,
+            poll_seconds=self.settings.run.poll_seconds,
+        )
+        await self.gatherings.refresh()
+        self.services.append(self.gatherings.service)
         open_intents = self.amplifier.reconcile()
         if open_intents:
             log.warning("resuming amplifications interrupted by a restart", extra={"count": open_intents})
@@ -213,12 +228,16 @@ class Coalesce:
 
     # -- one cycle (run --once, demo, tests) ----------------------------------------------------
 
+    def watch_tags(self) -> tuple[str, ...]:
+        """The community's tags and those of the conferences and chats active now."""
+        return tuple(dict.fromkeys((*self.settings.community.tags, *self.gatherings.tags)))
+
     async def watch_once(self, platform: Platform) -> IngestResult:
         adapter = self.adapters[platform]
         total = IngestResult()
         await self._ensure_started(platform)
         cursors = self.store.cursors(platform)
-        async for batch in adapter.watch(self.settings.community.tags, cursors, follow=False):
+        async for batch in adapter.watch(self.watch_tags(), cursors, follow=False):
             result = await asyncio.to_thread(self.pipeline.ingest, platform, batch, self.clock.now())
             await self._healthy(platform, batch, result)
             total.stored += result.stored
@@ -262,6 +281,7 @@ class Coalesce:
         await self.trust.run_once()
         report.outcomes = await self.amplifier.run_due()
         report.published = await self.series.run_due()
+        report.gatherings = (await self.gatherings.run_once()).published
         if self.console is not None:  # the cards that are due, and what changed on the others
             try:
                 await self.console.run_once()
@@ -309,7 +329,8 @@ class Coalesce:
             try:
                 await self._ensure_started(platform)
                 cursors = self.store.cursors(platform)
-                async for batch in adapter.watch(self.settings.community.tags, cursors, follow=True):
+                tags = self.watch_tags()
+                async for batch in adapter.watch(tags, cursors, follow=True):
                     result = await asyncio.to_thread(self.pipeline.ingest, platform, batch, self.clock.now())
                     await self._healthy(platform, batch, result)
                     if result.candidates or result.edited:
@@ -317,7 +338,10 @@ class Coalesce:
                         for notify in self.on_change:
                             notify()
                     delay = self.settings.run.watch_retry_seconds
-                return
+                    if self.watch_tags() != tags:
+                        break  # a conference or chat began or ended: watch again with its tags
+                else:
+                    return
             except Exception as exc:
                 # The database going away is survived like a platform outage: retried, not fatal;
                 # so is an error an adapter failed to translate (a bug, logged with its traceback).

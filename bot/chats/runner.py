@@ -16,6 +16,7 @@ from bot.chats.model import ChatView, view_of
 from bot.chats.recap import Answer
 from bot.clock import Clock
 from bot.config import Settings
+from bot.durable import run_sync
 from bot.ports import PlatformAdapter
 from bot.series.markup import Markup
 from bot.series.publisher import Publisher, PublishOutcome
@@ -77,11 +78,11 @@ class ChatRunner:
 
     async def run_due(self) -> list[PublishOutcome]:
         now = self.clock.now()
-        due = self.due(now)
+        due = await run_sync(self.due, now)
         if not due:
             return []
-        if is_frozen(self.store):
-            return self._hold(due, now)
+        if await run_sync(is_frozen, self.store):
+            return await run_sync(self._hold, due, now)
         out = []
         for chat, key, slot in due:
             for platform, adapter in self.publisher.adapters.items():
@@ -128,15 +129,27 @@ class ChatRunner:
                         refs[(platform.value, ref)] = q.number
         return refs
 
+    def _own_posts(self, chat: ChatView) -> set[tuple[str, str]]:
+        """(platform, platform post id) of every part the account published for ``chat``: its
+        announcements and questions carry the chat's tag and markers but answer nothing."""
+        own: set[tuple[str, str]] = set()
+        for key, at in chat.slot_times().items():
+            for platform in self.publisher.adapters:
+                row = self.publisher.find(series_of(chat.id, key), at, platform)
+                if row is not None:
+                    own.update((platform.value, ref) for _, ref, _ in self.publisher.parts(row.id))
+        return own
+
     def collect_answers(self, chat: ChatView, now: datetime) -> int:
         """Store the answers seen so far (a post with the chat tag and a marker, or a reply to a
         question's post); each post once. Returns how many are new."""
         last = max(chat.slot_times()[f"q{q.number}"] for q in chat.questions)
         refs = self._question_posts(chat)
+        own = self._own_posts(chat)
         p = m.Post
         with self.store.engine.begin() as conn:
             rows = conn.execute(
-                select(p.id, p.platform, p.text, p.hashtags, p.reply_to).where(
+                select(p.id, p.platform, p.platform_post_id, p.text, p.hashtags, p.reply_to).where(
                     p.community_id == self.store.community_id,
                     p.created_at >= chat.starts_at,
                     p.created_at <= last + ANSWERS_AFTER,
@@ -145,6 +158,8 @@ class ChatRunner:
             ).all()
             found = []
             for r in rows:
+                if (r.platform, r.platform_post_id) in own:
+                    continue
                 n = refs.get((r.platform, r.reply_to)) if r.reply_to else None
                 if n is None and chat.tag in r.hashtags.split():
                     n = question_of(r.text, chat)

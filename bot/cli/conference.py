@@ -24,10 +24,22 @@ def _context(args: argparse.Namespace) -> tuple[Store, Settings, datetime]:
     return ctx.store, ctx.settings, ctx.now
 
 
+def _own_json(value: Any) -> Any:
+    """``value`` in the JSON form its type gives itself (conferences, chats and previews name their
+    fields for people: ``from``/``to``, ``HH:MM``), lists of them item by item."""
+    if hasattr(value, "as_json"):
+        return value.as_json()
+    if isinstance(value, list | tuple):
+        return [_own_json(v) for v in value]
+    return value
+
+
 def _show(result: Result[Any], args: argparse.Namespace, lines: list[str] | None = None) -> int:
     def render(done: Result[Any]) -> None:
         print("\n".join([done.message, *(lines or [])]))
 
+    if getattr(args, "json", False):
+        result = Result(result.outcome, result.message, _own_json(result.data))
     return show(result, args, render)
 
 
@@ -220,21 +232,21 @@ def register(cli: Commands) -> None:
     ls = add("list", cmd_conferences_list, "the conferences, with their champions", conf)
     add_json_option(ls)
     rm = add("remove", cmd_conferences_remove, "remove a conference (its champions lose their role)", conf)
-    rm.add_argument("tag")
+    rm.add_argument("tag", help="the conference's tag")
     _as(rm)
 
     hp = add("highlights", cmd_highlights_preview, "print exactly what a day's highlights would post", conf)
-    hp.add_argument("tag")
+    hp.add_argument("tag", help="the conference's tag")
     hp.add_argument("--day", required=True, metavar="YYYY-MM-DD", help="a local day of the conference")
     add_json_option(hp)
     hh = add("hold", cmd_highlights_hold, "keep a day's highlights from going out", conf)
-    hh.add_argument("tag")
-    hh.add_argument("--day", required=True, metavar="YYYY-MM-DD")
+    hh.add_argument("tag", help="the conference's tag")
+    hh.add_argument("--day", required=True, metavar="YYYY-MM-DD", help="the local day to hold")
     _as(hh)
     rp = add(
         "report", cmd_conferences_report, "after the conference: posts, authors, engagement, top posts", conf
     )
-    rp.add_argument("tag")
+    rp.add_argument("tag", help="the conference's tag")
     rp.add_argument("--csv", metavar="FILE", help="also write the figures and top posts as CSV")
     add_mode_option(rp)
 
@@ -253,7 +265,7 @@ def register(cli: Commands) -> None:
 
     chat = cli.group("chats", "scheduled community chats")
     c = add("add", cmd_chats_add, "schedule a chat: announcements and questions are posted on time", chat)
-    c.add_argument("--topic", required=True)
+    c.add_argument("--topic", required=True, help="what the chat is about")
     c.add_argument("--host", required=True, help="who hosts it, as the announcement names them")
     c.add_argument("--tag", required=True, help="the chat hashtag, like HPMchat")
     c.add_argument("--start", required=True, metavar="'YYYY-MM-DD HH:MM'", help="local start time")
@@ -269,10 +281,10 @@ def register(cli: Commands) -> None:
     cl = add("list", cmd_chats_list, "the chats on the schedule", chat)
     add_json_option(cl)
     rc = add("recap", cmd_chats_recap, "the chat's recap (Markdown on the terminal, or files)", chat)
-    rc.add_argument("id", type=int)
+    rc.add_argument("id", type=int, help="the chat's number, as chats list shows it")
     rc.add_argument("--markdown", metavar="FILE", help="write the transcript as Markdown")
     rc.add_argument("--html", metavar="FILE", help="write the transcript as HTML for the website")
     add_mode_option(rc)
     cr = add("remove", cmd_chats_remove, "take a chat off the schedule", chat)
-    cr.add_argument("id", type=int)
+    cr.add_argument("id", type=int, help="the chat's number, as chats list shows it")
     _as(cr)

@@ -12,6 +12,7 @@ from bot.conference.highlights import Highlight, compose_highlights
 from bot.conference.model import ConferenceView, conference_of, conferences
 from bot.config import Settings
 from bot.domain import CandidateState, Platform
+from bot.durable import run_sync
 from bot.ports import PlatformAdapter
 from bot.series.markup import Markup
 from bot.series.publisher import Publisher, PublishOutcome
@@ -116,7 +117,7 @@ class DailyHighlights:
     async def run_due(self, now: datetime) -> list[PublishOutcome]:
         """Publish every day's highlights whose time has come (within GRACE) and is not done."""
         out: list[PublishOutcome] = []
-        for conference in self._conferences():
+        for conference in await run_sync(self._conferences):
             for day in days_of(conference):
                 slot = slot_of(conference, day)
                 if not (slot <= now < slot + GRACE):

@@ -27,8 +27,14 @@ def config(tmp_path: Path, db_url: str) -> Path:
 
 
 def _bot(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> tuple[int, str]:
+    """The exit code and what the command printed: stdout when it was done, else stderr (where a
+    refusal or a usage error goes, after any log lines); a failing command prints nothing on stdout."""
     code = main([*args, "--config", str(config)])
-    return code, capsys.readouterr().out
+    out, err = capsys.readouterr()
+    if code == 0:
+        return code, out
+    assert out == ""
+    return code, err
 
 
 def test_conferences_from_the_command_line(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -51,6 +57,7 @@ def test_conferences_from_the_command_line(config: Path, capsys: pytest.CaptureF
         capsys, config, *add, "--to", "2027-10-01", "--timezone", "America/Chicago", "--as", "ana"
     )
     assert code == 2
+    assert "\nusage error: " in "\n" + out
     assert "before it starts" in out
     code, out = _bot(
         capsys, config, "conferences", "edit", "ACSCC27", "--match", "known_members", "--as", "rosa"
@@ -65,6 +72,7 @@ def test_conferences_from_the_command_line(config: Path, capsys: pytest.CaptureF
     champ = ("champions", "add", "--conference", "ACSCC27", "--platform", "mastodon")
     code, out = _bot(capsys, config, *champ, "--handle", "maria@med.example", "--as", "ana")
     assert code == 1
+    assert "\ncannot do that: " in "\n" + out
     assert "no member maria@med.example seen on mastodon" in out
     code, out = _bot(capsys, config, "conferences", "remove", "ACSCC27", "--as", "ana")
     assert code == 0
@@ -96,6 +104,7 @@ def test_chats_from_the_command_line(
         "--timezone", "America/New_York", "--question", "0: q", "--as", "ana",
     )  # fmt: skip
     assert code == 2
+    assert "\nusage error: " in "\n" + out
     assert "does not exist or happens twice" in out
     md, page = tmp_path / "recap.md", tmp_path / "recap.html"
     code, out = _bot(capsys, config, "chats", "recap", "1", "--markdown", str(md), "--html", str(page))

@@ -116,8 +116,10 @@ def test_preview_hold_and_report_from_the_command_line(
     config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def bot(*args: str) -> tuple[int, str]:
+        """Stdout for a done command, stderr (refusals, usage errors) otherwise."""
         code = main([*args, "--config", str(config)])
-        return code, capsys.readouterr().out
+        out, err = capsys.readouterr()
+        return code, out if code == 0 else err
 
     add = (
         "conferences",
@@ -137,6 +139,7 @@ def test_preview_hold_and_report_from_the_command_line(
     assert "ACS, 2027-10-14: nothing approved to show yet." in out
     code, out = bot("conferences", "highlights", "ACSCC27", "--day", "2027-11-01")
     assert code == 2
+    assert "\nusage error: " in "\n" + out
     assert "not a day of #acscc27" in out
     code, out = bot("conferences", "hold", "ACSCC27", "--day", "2027-10-15", "--as", "ana")
     assert (code, out.strip()) == (0, "The highlights of 2027-10-15 are held on mastodon.")
