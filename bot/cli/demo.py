@@ -366,7 +366,7 @@ async def _demo(config_file: Path) -> int:
     for path in wrote:
         say(f"   {path}")
     say("\nCarry on by hand (the sandbox starts again with the same community; the README's")
-    say("\"Carry on by hand\" shows every command, and uses the example files above):")
+    say('"Carry on by hand" shows every command, and uses the example files above):')
     say(f"   export COALESCE_CONFIG={cfg}")
     say("   python -m bot queue list")
     say(f"   python -m bot queue approve ID --as {CURATOR}")
