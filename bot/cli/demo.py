@@ -598,7 +598,7 @@ def _examples(directory: Path, day: date, *, next_interview: int) -> list[Path]:
         shorter,
         "Conoce a la Dra. María Pérez, residente de pediatría en Chicago.\n"
         "Sueña con una clínica bilingüe para familias migrantes.\n"
-        "Su consejo: guarda tus logros por escrito.\n",
+        "Su consejo: guarda tus logros por escrito.\n\n#LatinasInMedicine\n",
     )
     return [opportunities, answers, shorter]
 
