@@ -301,6 +301,8 @@ def load(path: str | Path, env: Environment | None = None, *, schemas: PlatformS
         raise ConfigError(str(path), "config file not found") from None
     except OSError as exc:
         raise ConfigError(str(path), f"cannot read the config file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), "not a text file in UTF-8") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -45,10 +45,12 @@ def expected_exit(comment: str) -> int:
 @pytest.fixture(scope="module")
 def demo_world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     where = tmp_path_factory.mktemp("readme")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COALESCE_CONFIG": str(where / "demo" / "config.yaml")}
+    # As the README says: the demo run in a folder, and the commands run from that same folder.
+    config = where / "coalesce-demo" / "config.yaml"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COALESCE_CONFIG": str(config)}
     env.pop("DATABASE_URL", None)
     done = subprocess.run(
-        [sys.executable, "-m", "bot", "demo", "--dir", str(where / "demo")],
+        [sys.executable, "-m", "bot", "demo"],
         cwd=where,
         env=env,
         capture_output=True,

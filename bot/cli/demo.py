@@ -11,7 +11,7 @@ import asyncio
 import re
 import shutil
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -365,10 +365,12 @@ async def _demo(config_file: Path) -> int:
     say("\nFiles it wrote:")
     for path in wrote:
         say(f"   {path}")
-    say("\nCarry on by hand (the sandbox starts again with the same community):")
+    say("\nCarry on by hand (the sandbox starts again with the same community; the README's")
+    say('"Carry on by hand" shows every command, and uses the example files above):')
     say(f"   export COALESCE_CONFIG={cfg}")
     say("   python -m bot queue list")
     say(f"   python -m bot queue approve ID --as {CURATOR}")
+    say(f"   python -m bot opportunities import {cfg.parent / 'opportunities.yaml'} --as {CURATOR}")
     say("   python -m bot run --once")
     return 0
 
@@ -536,7 +538,69 @@ async def _series_and_report(
     files.write_text(wrote[0], render.html_page(report, png))
     files.write_bytes(wrote[1], png)
     render.write_csv(report, wrote[2], settings.files.file_mode)
-    return wrote
+    return wrote + _examples(directory, day, next_interview=interview.id + 1)
+
+
+def _examples(directory: Path, day: date, *, next_interview: int) -> list[Path]:
+    """Files for the README's "carry on by hand" commands, to try and to copy: an opportunities
+    list to import, the answers to the interview the README's `interviews invite` creates (the
+    next one after the demo's), and a curator's shorter wording of that interview."""
+    opportunities = directory / "opportunities.yaml"
+    files.write_text(
+        opportunities,
+        "# Opportunities to import: python -m bot opportunities import FILE --as ana\n"
+        "# title and url are required; kind, organisation, deadline (YYYY-MM-DD), eligibility\n"
+        "# and language are optional. A file with a mistake is refused whole.\n"
+        + yaml.safe_dump(
+            [
+                {
+                    "title": "Rotation in global surgery",
+                    "url": "https://hospital.example.org/rotations/global-surgery",
+                    "kind": "rotation",
+                    "organisation": "Example Teaching Hospital",
+                    "deadline": day + timedelta(days=21),
+                    "eligibility": ["students"],
+                },
+                {
+                    "title": "Award for community health mentors",
+                    "url": "https://awards.example.org/mentors",
+                    "kind": "award",
+                    "deadline": day + timedelta(days=60),
+                    "eligibility": ["residents", "attendings"],
+                },
+            ],
+            sort_keys=False,
+            allow_unicode=True,
+        ),
+    )
+    answers = directory / "interview-answers.yaml"
+    files.write_text(
+        answers,
+        f"# The answers to interview #{next_interview} (the one the README's `interviews invite` creates),\n"
+        "# as a member sends back the file `--write` gave her. A new member's answers can give\n"
+        "# name:, language: and handle: instead of interview:.\n"
+        + yaml.safe_dump(
+            {
+                "interview": next_interview,
+                "answers": {
+                    "role": "Residente de pediatría en Chicago.",
+                    "goals": "Abrir una clínica bilingüe para familias migrantes.",
+                    "outside": "Correr a la orilla del lago.",
+                    "advice": "Guarda tus logros por escrito: te harán falta.",
+                },
+            },
+            sort_keys=False,
+            allow_unicode=True,
+        ),
+    )
+    shorter = directory / "shorter.txt"
+    files.write_text(
+        shorter,
+        "Conoce a la Dra. María Pérez, residente de pediatría en Chicago.\n"
+        "Sueña con una clínica bilingüe para familias migrantes.\n"
+        "Su consejo: guarda tus logros por escrito.\n\n#LatinasInMedicine\n",
+    )
+    return [opportunities, answers, shorter]
 
 
 def _plain(html_text: str) -> str:

@@ -21,7 +21,7 @@ from bot import config as config_mod
 from bot import logs
 from bot.cli.context import Context, load_settings, open_context, setup_logs
 from bot.cli.present import add_json_option, show
-from bot.domain import CandidateState
+from bot.domain import CandidateState, is_number_handle, shown_name
 from bot.errors import CoalesceError, ConfigError, QueueError, UsageError
 from bot.ops import messages
 from bot.ops import queue as q_ops
@@ -79,6 +79,12 @@ async def _run(settings: config_mod.Settings, args: argparse.Namespace) -> int:
 
     world = None
     adapters = None
+    stop = asyncio.Event()
+    if not args.once:
+        # From the first moment: a host that stops the worker while it starts gets a clean stop.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
     if settings.sandbox.enabled:
         from bot.cli.demo import world_for
 
@@ -102,10 +108,6 @@ async def _run(settings: config_mod.Settings, args: argparse.Namespace) -> int:
                 slot = f"{p.series} {p.slot:%Y-%m-%d %H:%M} UTC {p.platform.value}"
                 print(f"{slot}: {p.state} {p.url or p.detail}".rstrip())
             return EXIT_ERROR if report.errors and not report.ingested else EXIT_OK
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
         log.info("running", extra={"community": settings.community.slug, "worker": app.worker})
         await app.run(stop)
         log.info("stopping", extra={"community": settings.community.slug})
@@ -138,7 +140,8 @@ def _print_listing(result: Result[q_ops.Listing], now: datetime) -> None:
         text = text[:60] + "…" if len(text) > 61 else text
         note = messages.queue_note(c, now)
         age = messages.age(c.posted_at, now)
-        line = f"{c.id:>5}  {c.state:9} {c.platform:9} {c.author_handle[:28]:28} {age:>4}  {text}"
+        who = shown_name(c.author_handle, c.author_name)
+        line = f"{c.id:>5}  {c.state:9} {c.platform:9} {who[:28]:28} {age:>4}  {text}"
         print(line + (f"\n{'':>7}↳ {note}" if note else ""))
     if listing.items or listing.limit <= 0:
         print("\n" + messages.open_counts(listing.counts))
@@ -163,7 +166,10 @@ def cmd_queue_show(args: argparse.Namespace) -> int:
         assert c is not None
         age = messages.age
         print(f"#{c.id} · {c.state} · {c.platform} · queued {age(c.queued_at, now)} ago ({c.reason})")
-        print(f"{c.author_name} ({c.author_handle}) posted {age(c.posted_at, now)} ago: {c.url}")
+        # a Telegram member without a username by name alone: her number is no name to show
+        who = shown_name(c.author_handle, c.author_name)
+        who = who if is_number_handle(c.author_handle) else f"{c.author_name} ({c.author_handle})"
+        print(f"{who} posted {age(c.posted_at, now)} ago: {c.url}")
         if c.content_warning:
             print(f"content warning: {c.content_warning}")
         if c.is_reply:

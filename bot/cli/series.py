@@ -22,7 +22,7 @@ from bot.ops import opportunities as opportunity_ops
 from bot.ops import schedule as schedule_ops
 from bot.ops import series_messages as say
 from bot.ops.result import Result, usage
-from bot.ops.series_common import not_a_curator, write_all, write_failed
+from bot.ops.series_common import not_a_curator, read_input, write_all, write_failed
 from bot.series.runner import SeriesRunner
 from bot.series.templates import KINDS
 from bot.store.store import Store
@@ -146,10 +146,10 @@ def cmd_interviews_show(args: argparse.Namespace) -> int:
 def cmd_interviews_edit(args: argparse.Namespace) -> int:
     ctx = _ctx(args)
     if args.file:
-        try:
-            text = Path(args.file).read_text(encoding="utf-8")
-        except OSError as exc:
-            return _show(usage(f"--file: cannot read {args.file}: {exc.strerror}"), args)
+        read = read_input(args.file)
+        if isinstance(read, Result):
+            return _show(usage(f"--file: {read.message}"), args)
+        text = read
     else:
         text = args.text or ""
     return _show(interview_ops.edit(ctx.runner, ctx.now, args.curator, args.id, text), args)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from bot.curation.queue import CandidateView
-from bot.domain import OPEN_STATES, CandidateState, Platform
+from bot.domain import OPEN_STATES, CandidateState, Platform, is_number_handle, shown_name
 from bot.links import safe_url
 from bot.ops.messages import duration, when
 from bot.ports import Button, Card
@@ -35,6 +35,18 @@ def _why(view: CandidateView, hashtags: Sequence[str]) -> Line:
     if view.reason == "forward":  # the author above wrote it; this member passed it on
         return (*why, Span(" · ↪️ forwarded by "), Span(view.nominated_by or "a member", untrusted=True))
     return why
+
+
+def _author(view: CandidateView) -> Line:
+    """Who posted: the name, then the handle in brackets — or the name alone when the handle is
+    only the platform's number for the account (a Telegram member without a username)."""
+    if is_number_handle(view.author_handle):
+        return (Span(shown_name(view.author_handle, view.author_name), "bold", untrusted=True),)
+    return (
+        Span(view.author_name or view.author_handle, "bold", untrusted=True),
+        Span(" "),
+        Span(f"({view.author_handle})", untrusted=True) if view.author_name else Span(""),
+    )
 
 
 def _flags(view: CandidateView, noted: Sequence[str]) -> Line | None:
@@ -140,11 +152,7 @@ def compose_card(
     url = safe_url(view.url)
     lines: list[Line | None] = [
         (Span(f"{platform} · candidate #{view.id}", "bold"),),
-        (
-            Span(view.author_name or view.author_handle, "bold", untrusted=True),
-            Span(" "),
-            Span(f"({view.author_handle})", untrusted=True) if view.author_name else Span(""),
-        ),
+        _author(view),
         (Span(view.text or "(no text)", "quote", untrusted=True, cuttable=True),),
         (Span("Quotes a post by "), Span(view.quoted_handle, untrusted=True)) if view.quoted_handle else None,
         _flags(view, flags),

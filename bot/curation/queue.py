@@ -319,6 +319,44 @@ class Queue:
             allowed=(CandidateState.FAILED,),
         )
 
+    def approve_again(self, candidate_id: int, curator: str, now: datetime) -> CandidateView:
+        """A candidate whose amplification was taken back (its member frozen, opted out or blocked)
+        is approved again by one curator: it goes back to the amplifier, whose last look still
+        checks consent, blocks and freezes before anything goes out."""
+        curator = self._actor(curator)
+        return self._decide(
+            candidate_id,
+            curator,
+            "approve",
+            "approved again after it was taken back",
+            now,
+            lambda c, conn: {
+                "state": CandidateState.APPROVED.value,
+                "decided_at": now,
+                "attempts": 0,
+                "next_attempt_at": None,
+                "last_error": None,
+            },
+            allowed=(CandidateState.WITHDRAWN,),
+        )
+
+    def taken_back(self, candidate_id: int) -> str | None:
+        """For a withdrawn candidate whose amplification was taken back, the reason the take-back
+        recorded (its last decision, an "undo" by the system); None otherwise."""
+        with self.store.engine.connect() as conn:
+            row = conn.execute(
+                select(m.Candidate.state, m.Decision.curator, m.Decision.action, m.Decision.reason)
+                .join(m.Decision, m.Decision.candidate_id == m.Candidate.id)
+                .where(m.Candidate.id == candidate_id, m.Candidate.community_id == self.store.community_id)
+                .order_by(m.Decision.id.desc())
+                .limit(1)
+            ).one_or_none()
+        if row is None or row.state != CandidateState.WITHDRAWN.value:
+            return None
+        if (row.curator, row.action) != ("system", "undo"):
+            return None
+        return str(row.reason or "")
+
     def expire(self, candidate_id: int, now: datetime, reason: str | None = None) -> CandidateView:
         """Nobody decided in time: the candidate leaves the queue, recorded as done by "system"."""
         return self._decide(

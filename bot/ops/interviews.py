@@ -16,7 +16,7 @@ from bot.domain import Platform
 from bot.errors import SeriesError
 from bot.ops import series_messages as say
 from bot.ops.result import Outcome, Result, done, refused, usage
-from bot.ops.series_common import not_a_curator
+from bot.ops.series_common import not_a_curator, read_input
 from bot.series.interview_chat import InterviewChat
 from bot.series.interviews import (
     ANSWERED,
@@ -171,6 +171,8 @@ def import_answers(runner: SeriesRunner, now: datetime, actor: str, path: str | 
     it are recorded as invited by ``actor``. Each interview's text is checked against the limits."""
     if (problem := not_a_curator(runner.settings, actor)) is not None:
         return problem
+    if isinstance(unreadable := read_input(path), Result):
+        return unreadable
     try:
         interviews = runner.interviews.import_answers(path, invited_by=actor, now=now)
     except SeriesError as exc:

@@ -15,7 +15,7 @@ from bot.config import Settings
 from bot.errors import SeriesError
 from bot.ops import series_messages as say
 from bot.ops.result import Result, done, refused, usage
-from bot.ops.series_common import not_a_curator, today
+from bot.ops.series_common import not_a_curator, read_input, today
 from bot.series.opportunities import Opportunity, OpportunityDraft, OpportunityList, guess_kind
 from bot.store.store import Store
 
@@ -201,6 +201,8 @@ def import_file(
     names its own submitter) and ``import`` as its source."""
     if (problem := not_a_curator(settings, actor)) is not None:
         return problem
+    if isinstance(unreadable := read_input(path), Result):
+        return unreadable
     try:
         report = OpportunityList(store).import_file(path, submitted_by=actor, now=now)
     except SeriesError as exc:

@@ -21,6 +21,7 @@ from bot.ops.curators import unknown_curator
 from bot.ops.result import Outcome, Result, Stats, done, refused, usage
 from bot.store import models as m
 from bot.store.store import Store
+from bot.trust.undo import UNDO_REASONS
 from bot.trust.veto import is_frozen
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,16 @@ def _decision(
 def approve(
     queue: Queue, candidate_id: int, curator: str, now: datetime, *, reason: str | None = None
 ) -> Result[CandidateView]:
+    """Approve a waiting candidate; or approve again one whose amplification a member's freeze,
+    opt-out or block took back (freezes are reversible: after the unfreeze it goes out again)."""
+    if _approvable_again(queue, candidate_id):
+        return _decision(
+            queue,
+            curator,
+            lambda: queue.approve_again(candidate_id, curator, now),
+            verb="approve",
+            candidate_id=candidate_id,
+        )
     return _decision(
         queue,
         curator,
@@ -166,6 +177,13 @@ def approve(
         verb="approve",
         candidate_id=candidate_id,
     )
+
+
+def _approvable_again(queue: Queue, candidate_id: int) -> bool:
+    """Taken back because its member was frozen, opted out or blocked — not because the author
+    deleted the post, which cannot be amplified again."""
+    again = {text for key, text in UNDO_REASONS.items() if key != "deleted"}
+    return queue.taken_back(candidate_id) in again
 
 
 def reject(
@@ -230,6 +248,8 @@ def retry(queue: Queue, candidate_id: int, curator: str, now: datetime) -> Resul
         state = queue.show(candidate_id).state
     except QueueError as exc:
         return refused(str(exc))
+    if _approvable_again(queue, candidate_id):  # a take-back undone: it goes out again
+        return approve(queue, candidate_id, curator, now)
     if state != CandidateState.FAILED.value:
         return refused(messages.retry_only_failed(candidate_id, state))
     again = partial(queue.retry, candidate_id, curator, now)

@@ -25,6 +25,21 @@ def not_a_curator(settings: Settings, actor: str) -> Result[Any] | None:
     return usage(say.unknown_curator(actor, [c.name for c in settings.curators]))
 
 
+def read_input(path: str | Path) -> str | Result[Any]:
+    """The text of a file a command reads (answers, an import list, an edited text), or a usage
+    result saying in one line why it cannot be read: missing, a folder, not allowed, not UTF-8."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return usage(f"{path}: no such file")
+    except IsADirectoryError:
+        return usage(f"{path}: a folder, not a file")
+    except OSError as exc:
+        return usage(f"{path}: cannot read it ({exc.strerror or exc})")
+    except UnicodeDecodeError:
+        return usage(f"{path}: not a text file in UTF-8")
+
+
 def today(settings: Settings, now: datetime) -> date:
     """The date where the series are published (the series time zone)."""
     return now.astimezone(zone(settings.series.timezone)).date()

@@ -216,6 +216,8 @@ def read_import_file(path: str | Path, *, submitted_by: str) -> list[Opportunity
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SeriesError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:  # a folder, not allowed, not UTF-8 text
+        raise SeriesError(f"{path}: cannot read it ({exc})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark else ""

@@ -77,6 +77,17 @@ def test_a_pending_card_says_who_what_why_and_offers_the_decisions() -> None:
     assert [s.cuttable for s in member_spans] == [False, False, True]
 
 
+def test_a_telegram_member_without_a_username_is_shown_by_name_not_number() -> None:
+    """Her handle is only Telegram's number for her account: no name to show the curators."""
+    card = compose_card(view(platform="telegram", author_handle="tg:5001", author_name="Lupe Ortiz"), NOW)
+    assert lines(card)[1] == "Lupe Ortiz"
+    assert not any("5001" in line for line in lines(card))
+    nameless = compose_card(view(platform="telegram", author_handle="tg:5001", author_name=""), NOW)
+    assert lines(nameless)[1] == "tg:5001"  # nothing else to call her by
+    named = compose_card(view(platform="telegram", author_handle="@lupe_md", author_name="Lupe Ortiz"), NOW)
+    assert lines(named)[1] == "Lupe Ortiz (@lupe_md)"
+
+
 def test_flags_reply_trust_notes_content_warning_and_nomination() -> None:
     card = compose_card(
         view(is_reply=True, content_warning="loss", reason="nomination", nominated_by="@bea_ms"),

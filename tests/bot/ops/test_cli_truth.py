@@ -19,7 +19,7 @@ from sqlalchemy import update
 from adapters.registry import settings_class
 from bot.cli.main import build_parser, main
 from bot.config import load
-from bot.domain import Platform
+from bot.domain import Author, Platform
 from bot.store import models as m
 from bot.store.store import Item, Store, engine_for
 from tests.factories import author, post
@@ -219,3 +219,52 @@ def test_every_option_and_argument_of_these_commands_has_help() -> None:
                 if name in ours:
                     walk(child, name)
     assert missing == []
+
+
+def test_a_file_a_command_cannot_read_is_one_line_and_exit_2(
+    cli: Cli, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Missing, a folder, or not UTF-8 text: whichever command reads it says so in one line."""
+    binary = tmp_path / "photo.jpg"
+    binary.write_bytes(b"\xff\xd8\xff\xe0 not text")
+    for path, why in [
+        (tmp_path / "missing.yaml", "no such file"),
+        (tmp_path, "a folder, not a file"),
+        (binary, "not a text file in UTF-8"),
+    ]:
+        for argv in (
+            ("opportunities", "import", str(path), "--as", "ana"),
+            ("interviews", "import", str(path), "--as", "ana"),
+            ("interviews", "edit", "1", "--file", str(path), "--as", "ana"),
+        ):
+            code, out, err = cli(*argv)
+            assert code == 2, (argv, out, err)
+            assert "Traceback" not in err
+            assert [line for line in err.splitlines() if line] == [
+                f"usage error: {'--file: ' if argv[1] == 'edit' else ''}{path}: {why}"
+            ]
+    bad = tmp_path / "broken-config.yaml"
+    bad.write_bytes(b"\xff\xfe community")
+    assert main(["check-config", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "not a text file in UTF-8" in err
+    assert "Traceback" not in err
+
+
+def test_queue_list_and_show_name_a_telegram_member_without_a_username(cli: Cli, config: Path) -> None:
+    assert cli("db", "upgrade")[0] == 0
+    engine = engine_for(load(config, schemas=settings_class))
+    store = Store.open(engine, "lim", "LiM", datetime.now(UTC))
+    lupe = Author(account_id="5001", handle="tg:5001", display_name="Lupe Ortiz")
+    item = Item(post(by=lupe, platform=Platform.TELEGRAM, now=datetime.now(UTC)))
+    (cid,) = store.ingest(Platform.TELEGRAM, [item], datetime.now(UTC)).candidates
+    engine.dispose()
+    code, out, _ = cli("queue", "list")
+    assert code == 0
+    row = next(line for line in out.splitlines() if line.strip().startswith(str(cid)))
+    assert "Lupe Ortiz" in row
+    assert "tg:5001" not in out
+    code, out, _ = cli("queue", "show", str(cid))
+    assert code == 0
+    assert "Lupe Ortiz posted" in out
+    assert "tg:5001" not in out

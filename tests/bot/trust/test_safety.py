@@ -194,3 +194,84 @@ async def test_health_fails_the_shell_when_a_watch_is_stale(
     code, out = cli("health", "--json", "--stale-minutes", "10000000")
     assert code == 0
     assert first_json(out)["data"]["report"]["platforms"][0]["platform"] == "mastodon"
+
+
+async def test_what_a_member_freeze_took_back_a_curator_amplifies_again(
+    app: Coalesce, sandbox: MastodonSandbox, clock: FakeClock, engine: Engine
+) -> None:
+    from bot.ops import queue as queue_ops
+    from bot.ops import safety as safety_ops
+    from bot.ops.result import Outcome
+
+    maria = sandbox.add_account("maria")
+    status = sandbox.post(maria, f"Our clinic opens #{TAG}")
+    await app.run_once()
+    (cid,) = states(engine)
+    assert queue_ops.approve(app.queue, cid, "ana", clock.now()).ok
+    await app.run_once()
+    assert len(sandbox.reblogs_of(status)) == 1
+
+    assert safety_ops.freeze_member(app.store, app.settings, "maria@med.example", "rosa", clock.now()).ok
+    await app.run_once()
+    assert sandbox.reblogs_of(status) == []
+    assert states(engine) == {cid: "withdrawn"}
+
+    # approved again while she is still frozen: it waits for the unfreeze, nothing goes out
+    again = queue_ops.approve(app.queue, cid, "ana", clock.now())
+    assert again.outcome is Outcome.DONE, again.message
+    assert states(engine) == {cid: "approved"}
+    await app.run_once()
+    assert sandbox.reblogs_of(status) == []
+    assert queue_ops.approve(app.queue, cid, "rosa", clock.now()).outcome is Outcome.REFUSED  # once is enough
+
+    assert safety_ops.unfreeze_member(app.store, app.settings, "maria", "rosa", clock.now()).ok
+    clock.advance(minutes=20)
+    await app.run_once()
+    assert len(sandbox.reblogs_of(status)) == 1
+    assert states(engine) == {cid: "amplified"}
+    decisions = app.queue.show(cid).decisions
+    assert [(d.curator, d.action) for d in decisions][-2:] == [("system", "undo"), ("ana", "approve")]
+
+
+async def test_a_take_back_is_retried_like_a_failure_but_a_deleted_post_stays_gone(
+    app: Coalesce, sandbox: MastodonSandbox, clock: FakeClock, engine: Engine
+) -> None:
+    from bot.ops import queue as queue_ops
+    from bot.ops import safety as safety_ops
+    from bot.ops.result import Outcome
+
+    maria, lupe = sandbox.add_account("maria"), sandbox.add_account("lupe")
+    kept = sandbox.post(maria, f"Kept #{TAG}")
+    sandbox.post(lupe, f"Deleted later #{TAG}")
+    await app.run_once()
+    mine, hers = sorted(states(engine))
+    for cid in (mine, hers):
+        assert queue_ops.approve(app.queue, cid, "ana", clock.now()).ok
+    await app.run_once()
+    assert safety_ops.freeze_member(app.store, app.settings, "maria@med.example", "rosa", clock.now()).ok
+    await app.run_once()
+    assert sandbox.reblogs_of(kept) == []
+    assert safety_ops.unfreeze_member(app.store, app.settings, "maria", "rosa", clock.now()).ok
+    retried = queue_ops.retry(app.queue, mine, "rosa", clock.now())
+    assert retried.outcome is Outcome.DONE, retried.message
+    await app.run_once()
+    assert len(sandbox.reblogs_of(kept)) == 1
+
+    # withdrawn because its author deleted it: not something a curator can send out again
+    with engine.begin() as conn:
+        conn.execute(update(m.Candidate).where(m.Candidate.id == hers).values(state="withdrawn"))
+        conn.execute(
+            m.table(m.Decision)
+            .insert()
+            .values(
+                community_id=app.store.community_id,
+                candidate_id=hers,
+                curator="system",
+                action="undo",
+                reason="the author deleted the post: boost taken back",
+                at=clock.now(),
+            )
+        )
+    assert queue_ops.approve(app.queue, hers, "ana", clock.now()).outcome is Outcome.REFUSED
+    assert queue_ops.retry(app.queue, hers, "ana", clock.now()).outcome is Outcome.REFUSED
+    assert states(engine)[hers] == "withdrawn"
