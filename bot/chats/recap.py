@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.chats.model import ChatView
-from bot.conference.highlights import may_credit
+from bot.trust.standing import may_credit
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from datetime import date, datetime
 
 from bot.domain import TextLimits
 from bot.series.markup import Markup
+from bot.trust.standing import may_credit
 
 EXCERPT = 90  # characters of a post shown before its link
 MAX_ITEMS = 25  # a day's thread stays readable: the rest are counted, not listed
@@ -27,13 +28,6 @@ class Highlight:
     consent: str | None  # "in", "out" or None (unsaid), as the consent registry keeps it
     approved_at: datetime
     engagement: int | None = None
-
-
-def may_credit(consent: str | None, mode: str) -> bool:
-    """Whether a member's post may be named in the account's own words."""
-    if consent == "out":
-        return False
-    return consent == "in" if mode == "opt-in" else True
 
 
 def excerpt(text: str, room: int = EXCERPT) -> str:

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from bot.conference.daily import APPROVED
-from bot.conference.highlights import may_credit
 from bot.conference.model import ConferenceView
 from bot.files import csv_rows
 from bot.store import models as m
 from bot.store.store import Store
+from bot.trust.standing import may_credit
 
 TOP = 5
 

@@ -1,5 +1,6 @@
 """The words of consent and the one retry its transactions need, shared by the consent
-registry's parts (bot.trust.consent, consent_linking, consent_enforcement)."""
+registry's parts (bot.trust.consent, consent_linking, consent_enforcement), and whether a member may
+be named in the account's own words (conference highlights, chat recaps, reports)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,10 @@ def named(handle: str, platform: str) -> str:
     """An account named in a private answer without a leading '@': on Mastodon a direct message
     that mentions someone reaches them too."""
     return f"{handle.lstrip('@')} ({platform.capitalize()})"
+
+
+def may_credit(consent: str | None, mode: str) -> bool:
+    """Whether a member's post may be named in the account's own words."""
+    if consent == "out":
+        return False
+    return consent == "in" if mode == "opt-in" else True
