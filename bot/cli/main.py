@@ -25,9 +25,10 @@ from bot.domain import CandidateState, is_number_handle, shown_name
 from bot.errors import CoalesceError, ConfigError, QueueError, UsageError
 from bot.ops import messages
 from bot.ops import queue as q_ops
-from bot.ops.result import Result, done, usage
+from bot.ops.result import Outcome, Result, done, usage
 
 if TYPE_CHECKING:
+    from bot.app import CycleReport
     from bot.curation.queue import CandidateView, Queue
 
 log = logging.getLogger("bot")
@@ -74,6 +75,49 @@ def cmd_run(args: argparse.Namespace) -> int:
     return asyncio.run(_run(settings, args))
 
 
+def _cycle_result(report: CycleReport) -> Result[dict[str, Any]]:
+    """What one cycle of ``run --once`` did, in words and as data (numbers as numbers); refused
+    when no platform could be watched at all."""
+    lines: list[str] = []
+    for platform, result in report.ingested.items():
+        lines.append(
+            f"{platform.value}: {result.stored} new posts, {len(result.candidates)} queued for curators"
+        )
+    for platform, error in report.errors.items():
+        lines.append(f"{platform.value}: could not watch ({error})")
+    for o in report.outcomes:
+        lines.append(
+            f"#{o.candidate_id} {o.platform.value} {o.action.value}: {o.detail} {o.url or ''}".rstrip()
+        )
+    for p in [*report.published, *report.gatherings]:
+        slot = f"{p.series} {p.slot:%Y-%m-%d %H:%M} UTC {p.platform.value}"
+        lines.append(f"{slot}: {p.state} {p.url or p.detail}".rstrip())
+    data: dict[str, Any] = {
+        "ingested": {
+            p.value: {"stored": r.stored, "queued": len(r.candidates)} for p, r in report.ingested.items()
+        },
+        "errors": {p.value: e for p, e in report.errors.items()},
+        "amplifications": [
+            {
+                "candidate": o.candidate_id,
+                "platform": o.platform.value,
+                "action": o.action.value,
+                "ok": o.ok,
+                "detail": o.detail,
+                "url": o.url,
+            }
+            for o in report.outcomes
+        ],
+        "published": [
+            {"series": p.series, "slot": p.slot, "platform": p.platform.value, "state": p.state, "url": p.url}
+            for p in [*report.published, *report.gatherings]
+        ],
+    }
+    if report.errors and not report.ingested:
+        return Result(Outcome.REFUSED, "\n".join(lines), data)
+    return done("\n".join(lines) or "Nothing to do this cycle.", data)
+
+
 async def _run(settings: config_mod.Settings, args: argparse.Namespace) -> int:
     from bot.app import Coalesce
 
@@ -90,24 +134,13 @@ async def _run(settings: config_mod.Settings, args: argparse.Namespace) -> int:
 
         world = world_for(settings)
         adapters = world.adapters(settings)
-        print(f"sandbox: platforms are emulated on loopback ({world.mastodon.base_url})")
+        where = sys.stderr if getattr(args, "json", False) else sys.stdout
+        print(f"sandbox: platforms are emulated on loopback ({world.mastodon.base_url})", file=where)
     app = Coalesce(settings, adapters=adapters, dry_run=args.dry_run, worker=args.worker_id)
     try:
         await app.start()
         if args.once:
-            report = await app.run_once()
-            for platform, result in report.ingested.items():
-                queued = len(result.candidates)
-                print(f"{platform.value}: {result.stored} new posts, {queued} queued for curators")
-            for platform, error in report.errors.items():
-                print(f"{platform.value}: could not watch ({error})")
-            for o in report.outcomes:
-                where = f"#{o.candidate_id} {o.platform.value} {o.action.value}"
-                print(f"{where}: {o.detail} {o.url or ''}".rstrip())
-            for p in report.published:
-                slot = f"{p.series} {p.slot:%Y-%m-%d %H:%M} UTC {p.platform.value}"
-                print(f"{slot}: {p.state} {p.url or p.detail}".rstrip())
-            return EXIT_ERROR if report.errors and not report.ingested else EXIT_OK
+            return show(_cycle_result(await app.run_once()), args)
         log.info("running", extra={"community": settings.community.slug, "worker": app.worker})
         await app.run(stop)
         log.info("stopping", extra={"community": settings.community.slug})
@@ -338,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--once", action="store_true", help="do one cycle (watch, queue, amplify what is due) and exit"
     )
     run.add_argument("--dry-run", action="store_true", help="watch and queue, but amplify nothing")
+    add_json_option(run)  # with --once: what the cycle did, as JSON
     run.add_argument(
         "--worker-id", help="name of this worker (default: $COALESCE_WORKER_ID, $DYNO or host name)"
     )

@@ -78,8 +78,14 @@ def test_a_curator_works_the_queue_from_the_command_line(world: tuple[Path, Mast
     assert unknown.returncode == 2
     assert "no curator named 'mallory'" in unknown.stderr
 
-    boosted = bot(config, "run", "--once")
-    assert f"#{first} mastodon boost: done" in boosted.stdout
+    boosted = bot(config, "run", "--once", "--json")
+    assert boosted.returncode == 0, boosted.stderr
+    cycle = json.loads(boosted.stdout)
+    assert cycle["outcome"] == "done"
+    assert f"#{first} mastodon boost: done" in cycle["message"]
+    assert cycle["data"]["ingested"]["mastodon"] == {"stored": 0, "queued": 0}
+    [amplified] = cycle["data"]["amplifications"]
+    assert (amplified["candidate"], amplified["action"], amplified["ok"]) == (first, "boost", True)
     shown = bot(config, "queue", "show", str(first))
     assert "amplified" in shown.stdout
     assert "ana approve" in shown.stdout
