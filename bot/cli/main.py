@@ -38,16 +38,6 @@ Command = Callable[[argparse.Namespace], int]
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2  # done, refused, usage or config error
 
 
-# For bot/cli/report.py until it opens its context with bot.cli.context (the "series" change).
-_settings, _setup_logs = load_settings, setup_logs
-
-
-def _ensure_schema(engine: Any) -> None:
-    from bot.store.migrate import upgrade
-
-    upgrade(engine)
-
-
 def file_mode(args: argparse.Namespace, settings: config_mod.Settings) -> int:
     """The mode of the files a command writes: ``--mode`` if given, else ``files.mode`` (600)."""
     from bot.files import parse_mode
