@@ -1,5 +1,6 @@
 """Rules of the tree that no linter checks: no source file over 500 lines unless its opening
-docstring says why, on a line of its own starting "Longer than 500 lines:"."""
+docstring says why, on a line of its own starting "Longer than 500 lines:"; and the tests mirror
+the source tree, so every package of bot/ has its test folder under tests/bot/."""
 
 from __future__ import annotations
 
@@ -21,6 +22,36 @@ KNOWN_OVERSIZE = frozenset(
         "bot/cli/demo.py",  # first: the demo's story steps (grew past the limit in its merge)
     }
 )
+
+
+# bot/'s core modules (bot/*.py) are tested in tests/bot/core/. A package tested elsewhere is
+# named here with the folder that holds its tests and why.
+TESTED_ELSEWHERE = {
+    "web": ("tests/web", "the web console's pages run in a real browser, beside the bot's tests"),
+}
+
+
+def _packages() -> list[str]:
+    return sorted(p.parent.name for p in (ROOT / "bot").glob("*/__init__.py"))
+
+
+def _has_tests(folder: Path) -> bool:
+    return any(folder.rglob("test_*.py"))
+
+
+def test_every_bot_package_has_its_test_folder() -> None:
+    missing = []
+    for name in _packages():
+        folder = TESTED_ELSEWHERE.get(name, (f"tests/bot/{name}", ""))[0]
+        if not _has_tests(ROOT / folder):
+            missing.append(f"bot/{name} -> {folder}")
+    assert not missing, f"packages without tests where the tree says they live: {missing}"
+
+
+def test_the_core_modules_are_tested_in_tests_bot_core() -> None:
+    assert _has_tests(ROOT / "tests/bot/core")
+    stray = sorted(p.name for p in (ROOT / "tests/bot").glob("test_*.py"))
+    assert not stray, f"tests/bot/ holds folders only (core modules: tests/bot/core/): {stray}"
 
 
 def _lines(path: Path) -> int:

@@ -143,7 +143,7 @@ def test_check_config_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> 
 
 
 def test_example_config_is_valid() -> None:
-    example = Path(__file__).parents[2] / "config.example.yaml"
+    example = Path(__file__).parents[3] / "config.example.yaml"
     env = {"MASTODON_ACCESS_TOKEN": "x" * 10, "BLUESKY_APP_PASSWORD": "y" * 10, "TELEGRAM_BOT_TOKEN": "1:z"}
     s = load(example, Environment(env), schemas=settings_class)
     assert s.community.hashtags
