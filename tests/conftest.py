@@ -23,6 +23,7 @@ from bot.ports import PlatformAdapter
 from bot.schema import Environment
 from bot.store.migrate import upgrade
 from bot.store.store import Store, make_engine
+from sandbox.world import SandboxWorld
 
 if TYPE_CHECKING:
     from bot.app import Coalesce
@@ -167,6 +168,28 @@ def clock() -> FakeClock:
 @pytest.fixture
 def store(engine: Engine, settings: Settings, clock: FakeClock) -> Store:
     return Store.open(engine, settings.community.slug, settings.community.name, clock.now())
+
+
+def build_world(clock: FakeClock, **options: Any) -> SandboxWorld:
+    """The three sandboxes on the test's clock, built the one way (sandbox/world.py), Mastodon
+    on ``med.example``; ``options`` go to :class:`SandboxWorld` (``mastodon={"token": ...}``...).
+    A context manager: ``with build_world(clock) as world: ...``."""
+    mastodon = {"domain": "med.example", **options.pop("mastodon", {})}
+    return SandboxWorld(clock=clock.now, mastodon=mastodon, **options)
+
+
+@pytest.fixture
+def world_options() -> dict[str, Any]:
+    """What :func:`sandbox_world` passes to :func:`build_world`; a module overrides it to change
+    an account name or a token."""
+    return {}
+
+
+@pytest.fixture
+def sandbox_world(clock: FakeClock, world_options: dict[str, Any]) -> Iterator[SandboxWorld]:
+    """Mastodon, Bluesky and Telegram started together for one test, stopped after it."""
+    with build_world(clock, **world_options) as world:
+        yield world
 
 
 class StartApp(Protocol):

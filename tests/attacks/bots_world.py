@@ -20,11 +20,13 @@ from bot.domain import Platform
 from sandbox.bluesky import BlueskySandbox
 from sandbox.mastodon import MastodonSandbox
 from sandbox.telegram import TelegramSandbox
+from sandbox.world import Rooms
 from tests.adapters.bluesky.conftest import build_adapter, sandbox_settings
+from tests.conftest import build_world
 from tests.mastodon_adapter import sandbox_adapter
 
 TAG = "LatinasInMedicine"
-CURATORS, COMMUNITY, CHANNEL = -1001000000001, -1001000000002, -1001000000003
+CURATORS, COMMUNITY, CHANNEL = Rooms().curators, Rooms().community, Rooms().channel
 MARIA, NEWSBOT, GAMEBOT, ANA = 3001, 4001, 4002, 1001
 
 # What each post says, and whether a bot or automation is behind it.
@@ -88,11 +90,8 @@ class World:
 async def running(
     settings: Settings, engine: Engine, clock: FakeClock
 ) -> AsyncIterator[tuple[World, Coalesce]]:
-    with (
-        MastodonSandbox(domain="med.example", clock=clock.now) as masto,
-        BlueskySandbox(clock=clock.now) as bsky,
-        TelegramSandbox(clock=lambda: clock.now().timestamp()) as tg,
-    ):
+    with build_world(clock) as sandboxes:
+        masto, bsky, tg = sandboxes.sandboxes
         world = World(masto, bsky, tg)
         world.post_everything()
         tg_settings = TelegramSettings(

@@ -1,11 +1,12 @@
 """One community on the Mastodon and Bluesky sandboxes (the real Mastodon.py and atproto), for
-the consent attack tests: a member with an account on each, and strangers."""
+the consent attack tests: a member with an account on each, and strangers. The sandboxes are
+the test's sandbox world (tests/conftest.py ``sandbox_world``); Telegram idles there."""
 
 from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ from bot.ports import PlatformAdapter
 from bot.store import models as m
 from sandbox.bluesky import POST, BlueskySandbox
 from sandbox.mastodon import MastodonSandbox
+from sandbox.world import SandboxWorld
 from tests.adapters.bluesky.conftest import build_adapter, sandbox_settings
 from tests.mastodon_adapter import sandbox_adapter
 
@@ -93,15 +95,13 @@ class World:
 
 
 @pytest.fixture
-def masto(clock: FakeClock) -> Iterator[MastodonSandbox]:
-    with MastodonSandbox(domain="med.example", clock=clock.now) as sb:
-        yield sb
+def masto(sandbox_world: SandboxWorld) -> MastodonSandbox:
+    return sandbox_world.mastodon
 
 
 @pytest.fixture
-def sky(clock: FakeClock) -> Iterator[BlueskySandbox]:
-    with BlueskySandbox(clock=clock.now) as sb:
-        yield sb
+def sky(sandbox_world: SandboxWorld) -> BlueskySandbox:
+    return sandbox_world.bluesky
 
 
 @contextlib.asynccontextmanager

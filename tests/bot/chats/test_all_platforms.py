@@ -31,7 +31,9 @@ from tests.bot.series.conftest import central_statuses, mastodon_adapter
 from tests.bot.series.test_all_platforms import CHANNEL, bluesky_thread
 from tests.bot.series.test_all_platforms import bsky as bsky  # fixtures, used by name
 from tests.bot.series.test_all_platforms import everywhere as everywhere
+from tests.bot.series.test_all_platforms import sandbox as sandbox  # Mastodon of the one world
 from tests.bot.series.test_all_platforms import tg as tg
+from tests.bot.series.test_all_platforms import world_options as world_options
 from tests.factories import author, post
 
 pytestmark = pytest.mark.filterwarnings("ignore:Deprecated since version v22.2:DeprecationWarning")

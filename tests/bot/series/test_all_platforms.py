@@ -1,10 +1,10 @@
 """The series on Mastodon, Bluesky and Telegram at once, each through its real client library
-(Mastodon.py, atproto, python-telegram-bot) against its sandbox: the digest as each platform
-counts it, and a withdrawn interview deleted everywhere."""
+(Mastodon.py, atproto, python-telegram-bot) against its sandbox in one sandbox world: the digest
+as each platform counts it, and a withdrawn interview deleted everywhere."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -28,6 +28,7 @@ from bot.text import length
 from sandbox.bluesky import BlueskySandbox
 from sandbox.mastodon import MastodonSandbox
 from sandbox.telegram import TelegramSandbox
+from sandbox.world import Rooms, SandboxWorld
 from tests.adapters.bluesky.conftest import build_adapter
 from tests.bot.series.conftest import SLOT, TOKEN, add_opportunities, central_statuses, mastodon_adapter
 from tests.bot.series.test_publishing import INTERVIEW_SLOT, confirmed_interview
@@ -36,21 +37,29 @@ from tests.conftest import BASE_CONFIG
 # PTB 22 warns, even while building RetryAfter, that its int retry_after will become a timedelta.
 pytestmark = pytest.mark.filterwarnings("ignore:Deprecated since version v22.2:DeprecationWarning")
 
-CHANNEL = -1001000000003
+CHANNEL = Rooms().channel
 POST = "app.bsky.feed.post"
 
 
 @pytest.fixture
-def bsky(clock: FakeClock) -> Iterator[BlueskySandbox]:
-    with BlueskySandbox(clock=clock.now) as sb:
-        yield sb
+def world_options() -> dict[str, Any]:
+    return {"mastodon": {"token": TOKEN}}  # the token make_settings' environment gives
 
 
 @pytest.fixture
-def tg(clock: FakeClock) -> Iterator[TelegramSandbox]:
-    with TelegramSandbox(clock=lambda: clock.now().timestamp()) as sb:
-        sb.add_chat(CHANNEL, "channel", "Latinas in Medicine", username="lim_central")
-        yield sb
+def sandbox(sandbox_world: SandboxWorld) -> MastodonSandbox:
+    return sandbox_world.mastodon
+
+
+@pytest.fixture
+def bsky(sandbox_world: SandboxWorld) -> BlueskySandbox:
+    return sandbox_world.bluesky
+
+
+@pytest.fixture
+def tg(sandbox_world: SandboxWorld) -> TelegramSandbox:
+    sandbox_world.telegram.add_chat(CHANNEL, "channel", "Latinas in Medicine", username="lim_central")
+    return sandbox_world.telegram
 
 
 @pytest.fixture
