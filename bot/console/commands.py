@@ -12,15 +12,13 @@ from bot.config import Settings
 from bot.console.cards import duration
 from bot.curation.queue import Queue
 from bot.domain import Platform
-from bot.errors import SeriesError
+from bot.ops import interviews as interview_ops
 from bot.ops import messages, safety
+from bot.ops import opportunities as opportunity_ops
 from bot.ops import queue as q_ops
 from bot.ops.result import Outcome
 from bot.ports import Command, ConsoleFront
 from bot.richtext import Doc, Line, Span
-from bot.series.interview_chat import InterviewChat
-from bot.series.interviews import InterviewBook
-from bot.series.opportunities import OpportunityDraft, OpportunityList, guess_kind
 from bot.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -136,37 +134,30 @@ class ConsoleCommands:
             messages.withdrawn(change.withdrawn) if change.withdrawn else None,
         )
 
-    # After the merge with the "series" engineer's bot/ops modules this calls
-    # bot.ops.interviews.invite (the same steps, returning a Result).
     def invite(self, curator: str, args: str, now: datetime) -> Doc:
         words = args.split()
         handle = words.pop(0) if words and words[0].startswith("@") else ""
         name = " ".join(words)
         if not name:
             return Doc.of("⚠️ Whom are we interviewing? Give their name after the handle.", INTERVIEW_USAGE)
-        chat = InterviewChat(InterviewBook.of(self.store, self.settings), self.front.platform)
-        try:
-            interview, payload = chat.invite(
-                name,
-                handle=handle,
-                language=self.settings.community.languages[0],
-                invited_by=curator,
-                now=now,
-            )
-        except SeriesError as exc:
-            return Doc.of((Span("⚠️ Not invited: "), Span(str(exc), untrusted=True)), INTERVIEW_USAGE)
+        result = interview_ops.invite(
+            self.store, self.settings, now, curator, name=name, handle=handle, chat=self.front.platform
+        )
+        if not result.ok or result.data is None:
+            return Doc.of((Span("⚠️ Not invited: "), Span(result.message, untrusted=True)), INTERVIEW_USAGE)
+        interview = result.data.interview
         log.info("interview invited from the console", extra={**self._ctx, "interview": interview.id})
-        link = self.front.start_link(payload)
+        payload = result.data.start_payload
+        link = self.front.start_link(payload) if payload is not None else None
         head = (
             Span(f"🎙️ Interview #{interview.id} for ", "bold"),
             Span(interview.name, "bold", untrusted=True),
         )
         if link is None:  # a front without start links: the invitation to pass on by hand
-            invitation = chat.book.message(interview.id, "interview_invite")
             return Doc.of(
                 head,
                 "Send them this invitation; import their answers with python -m bot interviews import.",
-                (Span(invitation, untrusted=True),),
+                (Span(result.data.invitation, untrusted=True),),
             )
         return Doc.of(
             head,
@@ -175,8 +166,6 @@ class ConsoleCommands:
             (Span(link, url=link),),
         )
 
-    # After the merge with the "series" engineer's bot/ops modules this calls
-    # bot.ops.opportunities.add (the same steps, returning a Result).
     def add_opportunity(self, curator: str, args: str, now: datetime) -> Doc:
         url, _, title = args.strip().partition(" ")
         title = " ".join(title.split())
@@ -184,13 +173,12 @@ class ConsoleCommands:
             return Doc.of("⚠️ Give the opportunity's link and title.", OPPORTUNITY_USAGE)
         if not title:
             return Doc.of("⚠️ The opportunity needs a title after its link.", OPPORTUNITY_USAGE)
-        draft = OpportunityDraft(
-            title=title, url=url, kind=guess_kind(title), submitted_by=curator, source="console"
+        result = opportunity_ops.add(
+            self.store, self.settings, now, curator, title=title, url=url, source="console"
         )
-        try:
-            added = OpportunityList(self.store).add(draft, now)
-        except SeriesError as exc:
-            return Doc.of((Span("⚠️ Not added: "), Span(str(exc), untrusted=True)), OPPORTUNITY_USAGE)
+        if not result.ok or result.data is None:
+            return Doc.of((Span("⚠️ Not added: "), Span(result.message, untrusted=True)), OPPORTUNITY_USAGE)
+        added = result.data
         o = added.opportunity
         head = (
             f"#{o.id} already had that link; merged what was new: "
