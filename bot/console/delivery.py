@@ -4,8 +4,9 @@ going out at most once.
 Cards go out at most once per candidate, even across restarts: the ``cards`` row is written
 before the send and completed after it (the intent row, the lease of this job). A send that may
 or may not have reached the platform (a timeout) is never repeated; the nudge re-surfaces the
-candidate later instead. The claim / send / settle steps of a new card go through the durable-work
-helper (bot.durable.perform), and every database step runs in a worker thread, off the event loop.
+candidate later instead. The claim / send / settle steps of a new card, a nudge and a curator
+alert go through the durable-work helper (bot.durable.perform), and every database step runs in a
+worker thread, off the event loop.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from bot.errors import NotFound, PlatformError, QueueError, RateLimited, Rejecte
 from bot.ports import Card, ConsoleFront
 from bot.richtext import Doc, Span
 from bot.store import models as m
-from bot.store.alerts import AlertOutbox, raise_alert
+from bot.store.alerts import Alert, AlertOutbox, raise_alert
 from bot.store.store import Store, _insert
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,14 @@ class _Sending:
     version: int
     view: CandidateView
     card: Card
+
+
+@dataclass(frozen=True)
+class _Nudge:
+    """A waiting candidate's card sent again: the claimed card row, and the card that goes out."""
+
+    row: Any
+    sending: _Sending
 
 
 @dataclass(frozen=True)
@@ -100,22 +109,30 @@ class CardDelivery:
         return more
 
     async def send_alerts(self) -> int:
-        """Alerts about work that failed for good (bot.store.alerts), each sent at most once."""
+        """Alerts about work that failed for good (bot.store.alerts), each sent at most once: the
+        durable helper commits the claim before the send and settles the alert after it."""
         outbox = AlertOutbox(self.store)
         sent = 0
         for waiting in await run_sync(outbox.waiting):
-            if not await run_sync(outbox.claim, waiting.id):
-                continue
-            card = Card(Doc.of((Span(waiting.text, untrusted=True),)))
-            try:
-                message = await self.front.send_card(card)
-            except PlatformError as exc:
-                delivery = "retry" if surely_undelivered(exc) else "unknown"
-                await run_sync(outbox.settle, waiting.id, delivery, self.clock.now())
-                log.warning("alert not sent", extra={**self._ctx, "alert": waiting.key, "error": str(exc)})
-                continue
-            await run_sync(outbox.settle, waiting.id, "sent", self.clock.now(), message)
-            sent += 1
+
+            def intent(alert: Alert = waiting) -> Alert | None:
+                return alert if outbox.claim(alert.id) else None
+
+            async def call(alert: Alert) -> str:
+                return await self.front.send_card(Card(Doc.of((Span(alert.text, untrusted=True),))))
+
+            def done(alert: Alert, message: str) -> None:
+                outbox.settle(alert.id, "sent", self.clock.now(), message)
+
+            def failed(alert: Alert, failure: Failure) -> None:
+                delivery = "retry" if surely_undelivered(failure.error) else "unknown"
+                outbox.settle(alert.id, delivery, self.clock.now())
+                log.warning("alert not sent", extra={**self._ctx, "alert": alert.key, "error": str(failure)})
+
+            performed = await perform(
+                intent, call, done, failed, platform=self.front.platform.value, idempotent=False
+            )
+            sent += performed is not None and performed.ok
         return sent
 
     async def expire_overdue(self, now: datetime) -> int:
@@ -250,26 +267,44 @@ class CardDelivery:
             log.warning("failure not announced", extra={**self._ctx, "candidate": view.id, "error": str(exc)})
 
     async def nudge_waiting(self, now: datetime) -> int:
-        """Re-surface, once, each candidate that has waited longer than ``nudge_after``."""
+        """Re-surface, once, each candidate that has waited longer than ``nudge_after``. The claim
+        of the nudge is the intent (committed before the send), settled after it by the durable
+        helper; a send that surely did not arrive gives the claim back for the next pass."""
         nudged = 0
         for cid in await run_sync(self._waiting_since, now - self.timings.nudge_after):
-            async with self._lock(cid):
-                row = await run_sync(self._claim_nudge, cid, now)
+
+            def intent(candidate_id: int = cid) -> _Nudge | None:
+                row = self._claim_nudge(candidate_id, now)
                 if row is None:
-                    continue
-                version, view = await run_sync(self._view, cid)
-                card = self._compose(view, nudged=True)
-                try:
-                    message = await self.front.send_card(card, reply_to=row.message_id)
-                except PlatformError as exc:
-                    if surely_undelivered(exc):
-                        await run_sync(self._unclaim_nudge, row.id)
-                    log.warning("nudge not sent", extra={**self._ctx, "candidate": cid, "error": str(exc)})
-                    continue
-                await run_sync(
-                    self._shown, row.id, view, version, card, self.clock.now(), message=message, sent=True
+                    return None
+                version, view = self._view(candidate_id)
+                return _Nudge(row, _Sending(row.id, version, view, self._compose(view, nudged=True)))
+
+            async def call(nudge: _Nudge) -> str:
+                return await self.front.send_card(nudge.sending.card, reply_to=nudge.row.message_id)
+
+            def done(nudge: _Nudge, message: str) -> None:
+                s = nudge.sending
+                self._shown(
+                    s.card_id, s.view, s.version, s.card, self.clock.now(), message=message, sent=True
                 )
+
+            def failed(nudge: _Nudge, failure: Failure) -> None:
+                if surely_undelivered(failure.error):
+                    self._unclaim_nudge(nudge.row.id)
+                log.warning(
+                    "nudge not sent",
+                    extra={**self._ctx, "candidate": nudge.sending.view.id, "error": str(failure)},
+                )
+
+            async with self._lock(cid):
+                performed = await perform(
+                    intent, call, done, failed, platform=self.front.platform.value, idempotent=False
+                )
+                if performed is None or not performed.ok:
+                    continue
                 nudged += 1
+                row = performed.key.row
                 if row.message_id is not None and row.delivery == "sent":
                     # one live card per candidate: the old one loses its buttons
                     with contextlib.suppress(PlatformError):
