@@ -162,7 +162,7 @@ class Coalesce:
         )
         await self.gatherings.refresh()
         self.services.append(self.gatherings.service)
-        open_intents = self.amplifier.reconcile()
+        open_intents = await self.amplifier.reconcile()
         if open_intents:
             log.warning("resuming amplifications interrupted by a restart", extra={"count": open_intents})
         # engagement, followers, follows, members lists

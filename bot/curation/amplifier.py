@@ -372,10 +372,11 @@ class Amplifier:
         with self.store.engine.begin() as conn:
             conn.execute(update(m.Amplification).where(m.Amplification.id == amp_id).values(**values))
 
-    def reconcile(self) -> int:
+    async def reconcile(self) -> int:
         """After a restart: free the leases this worker held when it died, and count the intent
-        rows it left open. ``run_due`` then finishes those (see the module docstring)."""
-        return self.work.reconcile()
+        rows it left open. ``run_due`` then finishes those (see the module docstring). The
+        database work runs in a worker thread, off the event loop."""
+        return await run_sync(self.work.reconcile)
 
 
 class ProfileUnreadable(Transient):

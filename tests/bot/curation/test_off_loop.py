@@ -82,6 +82,23 @@ async def test_the_amplifier_works_the_store_off_the_loop(
     await adapter.close()
 
 
+async def test_reconciling_after_a_restart_works_the_store_off_the_loop(
+    store: Store, settings: Settings, adapter: MastodonAdapter, sandbox: MastodonSandbox, clock: FakeClock
+) -> None:
+    await adapter.start()
+    await approved(store, settings, adapter, sandbox, clock, 2)
+    dead = Amplifier(store, {Platform.MASTODON: adapter}, settings, clock, worker="w1")
+    # w1 dies holding both candidates: each claimed, an intent row written, nothing sent
+    for cid in dead.work.due(clock.now()):
+        assert dead.work.claim(cid, clock.now())
+    restarted = Amplifier(store, {Platform.MASTODON: adapter}, settings, clock, worker="w1")
+    with store_work_off_the_loop(store.engine):
+        assert await restarted.reconcile() == 0  # leases freed; no intent row was left open
+        outcomes = await restarted.run_due()
+    assert sorted(o.ok for o in outcomes) == [True, True]
+    await adapter.close()
+
+
 async def test_the_series_work_the_store_off_the_loop(
     store: Store, adapter: MastodonAdapter, sandbox: MastodonSandbox, clock: FakeClock
 ) -> None:
