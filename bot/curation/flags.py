@@ -1,7 +1,7 @@
 """Flags on a curator's card that help spot a pile-on, a privacy slip or a bot before amplifying.
 
 Pure: given what we know of a post and its author, say what deserves a second look. Flags
-inform; curators decide. Also the check that our own text never names a curator.
+inform; curators decide.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from bot.trust.settings import FlagSettings
 
 if TYPE_CHECKING:
-    from bot.config import Settings
     from bot.curation.queue import CandidateView
 
 _MENTION = re.compile(r"(?<![\w@/])@[\w.-]+(?:@[\w-]+(?:\.[\w-]+)+)?")
@@ -110,17 +109,3 @@ def view_flags(settings: FlagSettings, view: CandidateView, now: datetime) -> li
         consent_note=view.consent_note,
         conference=view.conference,
     )
-
-
-def names_a_curator(text: str, settings: Settings) -> str | None:
-    """The curator whose name or account ``text`` contains, if any. The central account speaks
-    as "the curators": nothing it posts may single one of them out (the harassment risk moves
-    from the member to the volunteer otherwise)."""
-    folded = text.casefold()
-    for curator in settings.curators:
-        needles = [curator.name, *(v for v in curator.identities().values() if not v.isdigit())]
-        for needle in needles:
-            needle = needle.lstrip("@").casefold()
-            if len(needle) >= 3 and re.search(rf"(?<![\w.-]){re.escape(needle)}(?![\w-])", folded):
-                return curator.name
-    return None

@@ -23,7 +23,7 @@ from bot.store.alerts import alert
 from bot.store.store import IngestResult, Item, Store
 from bot.trust.consent import ConsentRegistry
 from bot.trust.discovery import OPTED_OUT, ProfileRule, objection
-from bot.trust.safety import Blocklist, RuntimeBlocks
+from bot.trust.safety import Blocklist, BlockMatcher, RuntimeBlocks
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +38,7 @@ class Filters:
         self.skip_bots = settings.curation.skip_bots
         self.max_age = timedelta(hours=settings.curation.max_age_hours)
         self.rule = ProfileRule.of(settings)  # the opt-out markers and the platform signals
-        block = settings.blocklist
-        self.blocked_accounts = frozenset(a.lstrip("@").casefold() for a in block.accounts)
-        self.blocked_domains = frozenset(d.lstrip("@").casefold() for d in block.domains)
-        self.blocked_words = tuple(k.casefold() for k in block.keywords)
-        self._config_blocks = (self.blocked_accounts, self.blocked_domains, self.blocked_words)
+        self.blocks = BlockMatcher(settings)
         curators: dict[Platform, set[str]] = {}
         for curator in settings.curators:
             for platform, value in curator.identities().items():
@@ -71,10 +67,7 @@ class Filters:
 
     def use_runtime_blocks(self, runtime: RuntimeBlocks) -> None:
         """The config's blocklist plus what curators blocked at runtime (``python -m bot block``)."""
-        accounts, domains, words = self._config_blocks
-        self.blocked_accounts = accounts | {a.lstrip("@").casefold() for a in runtime.accounts}
-        self.blocked_domains = domains | {d.casefold() for d in runtime.domains}
-        self.blocked_words = words + tuple(k for k in runtime.keywords if k not in words)
+        self.blocks.use_runtime_blocks(runtime)
 
     def opted_out(self, author: Author) -> bool:
         """The profile carries an opt-out marker (a platform signal alone is no opt-out: such a
@@ -83,15 +76,7 @@ class Filters:
         return found is not None and found.kind == OPTED_OUT
 
     def is_blocked(self, post: Post) -> bool:
-        author = post.author
-        handle = author.handle.lstrip("@").casefold()
-        if handle in self.blocked_accounts or author.account_id.casefold() in self.blocked_accounts:
-            return True
-        domain = handle.rpartition("@")[2] if "@" in handle else ""
-        if domain and domain in self.blocked_domains:
-            return True
-        text = post.text.casefold()
-        return any(word in text for word in self.blocked_words)
+        return self.blocks.is_blocked(post)
 
     def verdict(self, post: Post, now: datetime, *, nominated: bool = False) -> str | None:
         """The reason to skip ``post``, or None when it may become a candidate."""

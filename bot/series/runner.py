@@ -14,7 +14,6 @@ from functools import partial
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.curation.flags import names_a_curator
 from bot.domain import Platform, TextLimits
 from bot.durable import run_sync
 from bot.inert import InertRules, inert, inert_html, own_tags
@@ -40,6 +39,7 @@ from bot.series.settings import SeriesRule
 from bot.store.alerts import alert
 from bot.store.store import Store
 from bot.text import split_thread
+from bot.trust.curator_names import names_a_curator
 from bot.trust.discovery import ProfileRule
 from bot.trust.veto import LastLook, Verdict, is_frozen
 

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, delete, false, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from bot.config import Settings
-from bot.domain import Platform
+from bot.domain import Author, Platform, Post
 from bot.errors import QueueError
 from bot.store import models as m
 from bot.store.store import Store, _insert
@@ -45,6 +45,42 @@ class RuntimeBlocks:
     accounts: tuple[str, ...] = ()  # handles and platform account ids (Bluesky DIDs among them)
     domains: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
+
+
+class BlockMatcher:
+    """The config's blocklist plus the curators' runtime blocks, matched against an author, her
+    server and a post's words: the pipeline filters with it, the veto looks again with it."""
+
+    def __init__(self, settings: Settings) -> None:
+        block = settings.blocklist
+        self._config = (
+            frozenset(a.lstrip("@").casefold() for a in block.accounts),
+            frozenset(d.lstrip("@").casefold() for d in block.domains),
+            tuple(k.casefold() for k in block.keywords),
+        )
+        self.accounts, self.domains, self.words = self._config
+
+    def use_runtime_blocks(self, runtime: RuntimeBlocks) -> None:
+        """The config's blocklist plus what curators blocked at runtime (``python -m bot block``)."""
+        accounts, domains, words = self._config
+        self.accounts = accounts | {a.lstrip("@").casefold() for a in runtime.accounts}
+        self.domains = domains | {d.casefold() for d in runtime.domains}
+        self.words = words + tuple(k for k in runtime.keywords if k not in words)
+
+    def author_blocked(self, author: Author) -> bool:
+        """The account or its server is blocked."""
+        handle = author.handle.lstrip("@").casefold()
+        if handle in self.accounts or author.account_id.casefold() in self.accounts:
+            return True
+        domain = handle.rpartition("@")[2] if "@" in handle else ""
+        return bool(domain) and domain in self.domains
+
+    def is_blocked(self, post: Post) -> bool:
+        """The author, her server or a word of the post is blocked."""
+        if self.author_blocked(post.author):
+            return True
+        text = post.text.casefold()
+        return any(word in text for word in self.words)
 
 
 def normalize(kind: str, value: str) -> str:

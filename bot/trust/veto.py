@@ -23,7 +23,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from bot.config import Settings
-from bot.curation.pipeline import Filters
 from bot.domain import Author, Platform, Post
 from bot.ports import PlatformAdapter
 from bot.store import models as m
@@ -31,7 +30,7 @@ from bot.store.store import Store
 from bot.trust import member_commands as cmd
 from bot.trust.consent import ConsentRegistry
 from bot.trust.discovery import OPTED_OUT, ProfileRule, objection
-from bot.trust.safety import Blocklist
+from bot.trust.safety import Blocklist, BlockMatcher
 from bot.trust.withdrawal import OPTOUT_NOTE, interview_account, withdraw_interviews
 
 log = logging.getLogger(__name__)
@@ -133,7 +132,7 @@ class LastLook:
         self.settings = settings
         self.consent = consent or ConsentRegistry(store, settings)
         self.blocklist = blocklist or Blocklist(store, settings, self.consent)
-        self.filters = Filters(settings)
+        self.blocks = BlockMatcher(settings)
 
     @property
     def cid(self) -> int:
@@ -162,20 +161,15 @@ class LastLook:
             return Verdict("the curators froze this member", until=now + MEMBER_HOLD)
         return None
 
-    def _runtime_filters(self) -> Filters:
-        self.filters.use_runtime_blocks(self.blocklist.runtime())
-        return self.filters
+    def _runtime_blocks(self) -> BlockMatcher:
+        self.blocks.use_runtime_blocks(self.blocklist.runtime())
+        return self.blocks
 
-    def author_blocked(self, author: Author, filters: Filters | None = None) -> bool:
+    def author_blocked(self, author: Author, blocks: BlockMatcher | None = None) -> bool:
         """The account or its server is on the blocklist (the config's or the curators'). Pass
-        ``filters`` (from :meth:`_runtime_filters`) when a connection is open: SQLite allows one
+        ``blocks`` (from :meth:`_runtime_blocks`) when a connection is open: SQLite allows one
         writer, and every transaction here begins as one."""
-        filters = filters or self._runtime_filters()
-        handle = author.handle.lstrip("@").casefold()
-        if handle in filters.blocked_accounts or author.account_id.casefold() in filters.blocked_accounts:
-            return True
-        domain = handle.rpartition("@")[2] if "@" in handle else ""
-        return bool(domain) and domain in filters.blocked_domains
+        return (blocks or self._runtime_blocks()).author_blocked(author)
 
     # -- the paths ------------------------------------------------------------------------------
 
@@ -206,7 +200,7 @@ class LastLook:
             return Verdict("the author of the quoted post opted out or is blocked")
         if row.deleted:
             return Verdict("the author deleted the post")
-        if self._runtime_filters().is_blocked(post):
+        if self._runtime_blocks().is_blocked(post):
             return Verdict("the author, their server or a word in the post is blocked")
         return verdict
 
@@ -216,7 +210,7 @@ class LastLook:
         if not opportunity_ids:
             return {}
         o, c, p = m.Opportunity, m.Candidate, m.Post
-        filters = self._runtime_filters()
+        blocks = self._runtime_blocks()
         with self.store.engine.connect() as conn:
             rows = conn.execute(
                 select(o.id, p.account_id, p.deleted, m.Account.handle, m.Account.platform_account_id)
@@ -232,7 +226,7 @@ class LastLook:
                     out[int(row.id)] = verdict.reason
                 elif row.deleted:
                     out[int(row.id)] = "the author deleted the post"
-                elif self.author_blocked(Author(row.platform_account_id, row.handle), filters):
+                elif self.author_blocked(Author(row.platform_account_id, row.handle), blocks):
                     out[int(row.id)] = "the member is blocked"
         return out
 
@@ -310,7 +304,7 @@ class LastLook:
         left off until the freeze ends; a linked account that opted out anywhere is out)."""
         a = m.Account
         out = []
-        filters = self._runtime_filters()
+        blocks = self._runtime_blocks()
         with self.store.engine.connect() as conn:
             for member in members:
                 pk = conn.execute(
@@ -322,7 +316,7 @@ class LastLook:
                 ).scalar()
                 if pk is None or self.standing(conn, int(pk), now) is not None:
                     continue
-                if not self.author_blocked(member, filters):
+                if not self.author_blocked(member, blocks):
                     out.append(member)
         return out
 

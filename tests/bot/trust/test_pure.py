@@ -10,12 +10,13 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.curation.flags import card_flags, mentions_in, names_a_curator
+from bot.curation.flags import card_flags, mentions_in
 from bot.domain import Author, Batch, MemberRequest, Platform
 from bot.errors import ConfigError, RateLimited
 from bot.sanitize import Rejected, clean_batch, clean_post
 from bot.trust import member_commands as cmd
 from bot.trust.budget import Budget, Limit
+from bot.trust.curator_names import names_a_curator
 from bot.trust.settings import FlagSettings
 from tests.conftest import make_settings
 from tests.factories import author, post
