@@ -33,6 +33,7 @@ from bot.errors import PlatformError, RateLimited, Transient, Unauthorized
 from bot.health import WatchHealthRecorder
 from bot.ports import PlatformAdapter
 from bot.report.refresh import ReachService, Refresher
+from bot.series.opportunities import leave_digests
 from bot.series.publisher import PublishOutcome
 from bot.series.runner import SeriesRunner
 from bot.store.migrate import upgrade
@@ -136,6 +137,7 @@ class Coalesce:
             worker=self.worker,
             consent=self.pipeline.consent,
         )
+        self.trust.deletions.leave_lists.append(partial(leave_digests, self.store))
         self.amplifier.vetoes.append(self.trust.veto)
         self.amplifier.last_checks.append(self.trust.verdict)
         for platform, adapter in self.adapters.items():  # adapters that answer members on their own

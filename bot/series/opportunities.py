@@ -434,3 +434,25 @@ def list_approved_opportunity(store: Store, candidate_id: int, post: Post, now: 
     """What approving a member's opportunity post does instead of boosting it: the post joins
     the list (or merges into the entry with its url)."""
     return OpportunityList(store).add(draft_from_post(post, candidate_id=candidate_id), now)
+
+
+def leave_digests(store: Store, post_pk: int, now: datetime) -> None:
+    """An opportunity taken from a post its author deleted goes off the digest's list (the
+    series' own way of removing one, so a digest not yet published no longer names it). The
+    deletion recheck (bot.trust.recheck) calls it, wired by the app."""
+    o = m.Opportunity
+    with store.engine.connect() as conn:
+        ids = list(
+            conn.execute(
+                select(o.id)
+                .join(m.Candidate, m.Candidate.id == o.candidate_id)
+                .where(
+                    o.community_id == store.community_id,
+                    m.Candidate.post_id == post_pk,
+                    o.removed_at.is_(None),
+                )
+            ).scalars()
+        )
+    book = OpportunityList(store)
+    for opportunity_id in ids:
+        book.remove(opportunity_id, "system: the author deleted the post", now)

@@ -40,6 +40,9 @@ class DeletionRecheck:
         # Told the database id of each post found deleted, after its undos are queued (digests
         # drop it there). Called in a worker thread.
         self.on_post_gone: list[Callable[[int], None]] = []
+        # The lists outside trust that may name a deleted post (the digest's opportunities) take
+        # it off, each its own way; the composition root adds them (bot.app).
+        self.leave_lists: list[Callable[[int, datetime], None]] = []
         self._next_recheck: datetime | None = None
 
     @property
@@ -135,24 +138,7 @@ class DeletionRecheck:
             "amplified post deleted by its author",
             extra={"community": self.settings.community.slug, "post": post_pk, "undos": undos},
         )
-        self._leave_digests(post_pk, now)
+        for leave in self.leave_lists:
+            leave(post_pk, now)
         for hook in self.on_post_gone:
             hook(post_pk)
-
-    def _leave_digests(self, post_pk: int, now: datetime) -> None:
-        """An opportunity taken from the deleted post goes off the digest's list (the series'
-        own way of removing one, so a digest not yet published no longer names it)."""
-        from bot.series.opportunities import OpportunityList
-
-        o = m.Opportunity
-        with self.store.engine.connect() as conn:
-            ids = list(
-                conn.execute(
-                    select(o.id)
-                    .join(m.Candidate, m.Candidate.id == o.candidate_id)
-                    .where(o.community_id == self.cid, m.Candidate.post_id == post_pk, o.removed_at.is_(None))
-                ).scalars()
-            )
-        book = OpportunityList(self.store)
-        for opportunity_id in ids:
-            book.remove(opportunity_id, "system: the author deleted the post", now)
