@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from bot.config import Settings
 from bot.domain import CandidateState, Platform
 from bot.store import models as m
-from bot.store.store import Store, _insert
+from bot.store.store import Store, dialect_insert
 
 WRITE_EVERY = timedelta(seconds=5)  # a busy stream needn't write its health on every batch
 
@@ -43,7 +43,7 @@ class WatchHealthRecorder:
     def _upsert(self, platform: Platform, values: dict[str, Any]) -> None:
         with self.store.engine.begin() as conn:
             conn.execute(
-                _insert(conn, m.table(m.WatchHealth))
+                dialect_insert(conn, m.table(m.WatchHealth))
                 .values(community_id=self.store.community_id, platform=platform.value, **values)
                 .on_conflict_do_update(index_elements=["community_id", "platform"], set_=values)
             )

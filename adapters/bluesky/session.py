@@ -19,7 +19,7 @@ from sqlalchemy import Engine, delete, select
 
 from bot.domain import Platform
 from bot.store import models as m
-from bot.store.store import Store, _insert
+from bot.store.store import Store, dialect_insert
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class SessionVault:
         cid = self._community(now)
         sealed = self._fernet.encrypt(session.encode()).decode()
         with self.engine.begin() as conn:
-            stmt = _insert(conn, m.table(m.PlatformSession)).values(
+            stmt = dialect_insert(conn, m.table(m.PlatformSession)).values(
                 community_id=cid,
                 platform=self.platform.value,
                 account=self.account,

@@ -22,7 +22,7 @@ from bot.series.markup import Markup
 from bot.series.publisher import Publisher, PublishOutcome
 from bot.store import models as m
 from bot.store.alerts import alert
-from bot.store.store import Store, _insert
+from bot.store.store import Store, dialect_insert
 from bot.trust.veto import is_frozen
 
 log = logging.getLogger(__name__)
@@ -168,7 +168,7 @@ class ChatRunner:
             if not found:
                 return 0
             res = conn.execute(
-                _insert(conn, m.table(m.ChatAnswer))
+                dialect_insert(conn, m.table(m.ChatAnswer))
                 .values(
                     [
                         {"community_id": self.store.community_id, "chat_id": chat.id, "found_at": now, **f}

@@ -33,7 +33,7 @@ from bot.ports import Card, ConsoleFront
 from bot.richtext import Doc, Span
 from bot.store import models as m
 from bot.store.alerts import Alert, AlertOutbox, raise_alert
-from bot.store.store import Store, _insert
+from bot.store.store import Store, dialect_insert
 
 log = logging.getLogger(__name__)
 
@@ -388,7 +388,7 @@ class CardDelivery:
             if taken is not None:
                 return int(taken)
             new = conn.execute(
-                _insert(conn, m.table(m.Card))
+                dialect_insert(conn, m.table(m.Card))
                 .values(
                     community_id=self.store.community_id,
                     candidate_id=candidate_id,

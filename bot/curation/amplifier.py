@@ -27,7 +27,7 @@ from bot.durable import Failure, perform, run_sync, untranslated
 from bot.errors import PlatformError, Transient
 from bot.ports import PlatformAdapter
 from bot.store import models as m
-from bot.store.store import Store, _insert
+from bot.store.store import Store, dialect_insert
 from bot.trust.consent import ConsentRegistry
 from bot.trust.discovery import OPTED_OUT, ProfileRule, objection
 from bot.trust.freeze import FROZEN, freeze_account, is_frozen
@@ -348,7 +348,7 @@ class Amplifier:
                 return int(row["id"])
             try:
                 res = conn.execute(
-                    _insert(conn, m.table(m.Amplification))
+                    dialect_insert(conn, m.table(m.Amplification))
                     .values(
                         community_id=self.store.community_id,
                         candidate_id=cid,

@@ -16,7 +16,7 @@ from bot.domain import Author, Platform, Post
 from bot.ports import Engagement
 from bot.report import sql
 from bot.store import models as m
-from bot.store.store import Store, _insert, chunks, to_domain
+from bot.store.store import Store, chunks, dialect_insert, to_domain
 
 
 class ReachStore:
@@ -32,7 +32,7 @@ class ReachStore:
         values = {"platform_account_id": account.account_id, "handle": account.handle, "updated_at": now}
         with self.engine.begin() as conn:
             conn.execute(
-                _insert(conn, m.table(m.CentralAccount))
+                dialect_insert(conn, m.table(m.CentralAccount))
                 .values(community_id=self.community_id, platform=platform.value, **values)
                 .on_conflict_do_update(index_elements=["community_id", "platform"], set_=values)
             )
@@ -114,7 +114,7 @@ class ReachStore:
         values = {"followers": followers, "taken_at": now}
         with self.engine.begin() as conn:
             conn.execute(
-                _insert(conn, m.table(m.FollowerSnapshot))
+                dialect_insert(conn, m.table(m.FollowerSnapshot))
                 .values(community_id=self.community_id, platform=platform.value, day=day, **values)
                 .on_conflict_do_update(index_elements=["community_id", "platform", "day"], set_=values)
             )

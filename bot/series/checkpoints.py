@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from bot.store import models as m
-from bot.store.store import Store, _insert
+from bot.store.store import Store, dialect_insert
 
 
 def checked_until(store: Store) -> dict[str, datetime]:
@@ -26,7 +26,7 @@ def checked_until(store: Store) -> dict[str, datetime]:
 def mark_checked(store: Store, series: Iterable[str], now: datetime) -> None:
     with store.engine.begin() as conn:
         for name in series:
-            stmt = _insert(conn, m.table(m.SeriesCheckpoint)).values(
+            stmt = dialect_insert(conn, m.table(m.SeriesCheckpoint)).values(
                 community_id=store.community_id, series=name, checked_until=now
             )
             conn.execute(

@@ -23,7 +23,7 @@ from bot.series.opportunity_words import ELIGIBILITY_WORDS, HASHTAG, deadline_in
 from bot.series.opportunity_words import guess_kind as guess_kind  # importers find it here too
 from bot.series.templates import KINDS
 from bot.store import models as m
-from bot.store.store import Store, _insert
+from bot.store.store import Store, dialect_insert
 from bot.text import URL, numbered
 
 # Query parameters that say where a link was shared, not what it points to.
@@ -312,7 +312,7 @@ class OpportunityList:
         key = normalize_url(draft.url)
         with self.store.engine.begin() as conn:
             inserted = conn.execute(
-                _insert(conn, m.table(m.Opportunity))
+                dialect_insert(conn, m.table(m.Opportunity))
                 .values(
                     community_id=self.store.community_id,
                     kind=draft.kind,

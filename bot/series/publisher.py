@@ -23,7 +23,7 @@ from bot.durable import Lease, classify, run_sync
 from bot.errors import PlatformError
 from bot.ports import PlatformAdapter
 from bot.store import models as m
-from bot.store.store import Store, _insert
+from bot.store.store import Store, dialect_insert
 from bot.trust.veto import Verdict
 
 log = logging.getLogger(__name__)
@@ -163,7 +163,7 @@ class Publisher:
             values["completed_at"] = now
         with self.store.engine.begin() as conn:
             res = conn.execute(
-                _insert(conn, m.table(m.Publication))
+                dialect_insert(conn, m.table(m.Publication))
                 .values(
                     community_id=self.store.community_id,
                     series=series,
@@ -352,7 +352,7 @@ class Publisher:
         now = self.clock.now()
         with self.store.engine.begin() as conn:
             conn.execute(
-                _insert(conn, m.table(m.PublicationPart))
+                dialect_insert(conn, m.table(m.PublicationPart))
                 .values(
                     publication_id=pub_id,
                     position=position,

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from bot.store import models as m
-from bot.store.store import Store, _insert
+from bot.store.store import Store, dialect_insert
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class Alert:
 def raise_alert(conn: Connection, community_id: int, key: str, text: str, now: datetime) -> bool:
     """Queue an alert inside ``conn``'s transaction; False when ``key`` was alerted before."""
     made = conn.execute(
-        _insert(conn, m.table(m.CuratorAlert))
+        dialect_insert(conn, m.table(m.CuratorAlert))
         .values(
             community_id=community_id, key=key[:128], text=text[:3000], created_at=now, delivery="pending"
         )

@@ -51,7 +51,7 @@ def engine_for(settings: Settings) -> Engine:
     return make_engine(settings.database.url, file_mode=settings.files.file_mode)
 
 
-def _insert(conn: Connection, table: Any) -> Any:
+def dialect_insert(conn: Connection, table: Any) -> Any:
     """An INSERT that can say ON CONFLICT DO NOTHING on both SQLite and PostgreSQL."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from bot.store import models as m
-from bot.store.engine import _insert
+from bot.store.engine import dialect_insert
 
 
 def owe_member(
@@ -30,7 +30,7 @@ def owe_member(
     if platform is None:
         platform = conn.execute(select(m.Account.platform).where(m.Account.id == account_pk)).scalar_one()
     conn.execute(
-        _insert(conn, m.table(m.MemberRequest))
+        dialect_insert(conn, m.table(m.MemberRequest))
         .values(
             community_id=community_id,
             platform=platform,

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, aliased
 from bot.domain import Author, CandidateState, Platform, Post
 from bot.store import edits
 from bot.store import models as m
-from bot.store.engine import _insert as _insert  # importers find these here too
+from bot.store.engine import dialect_insert as dialect_insert  # importers find these here too
 from bot.store.engine import engine_for as engine_for
 from bot.store.engine import make_engine as make_engine
 from bot.store.rows import author_of as author_of
@@ -76,7 +76,7 @@ class Store:
         """The store for community ``slug``, creating its row on first use."""
         with engine.begin() as conn:
             conn.execute(
-                _insert(conn, m.table(m.Community))
+                dialect_insert(conn, m.table(m.Community))
                 .values(slug=slug, name=name, created_at=now)
                 .on_conflict_do_nothing(index_elements=["slug"])
             )
@@ -104,7 +104,7 @@ class Store:
             "value": value,
             "updated_at": now,
         }
-        stmt = _insert(conn, m.table(m.Cursor)).values(**values)
+        stmt = dialect_insert(conn, m.table(m.Cursor)).values(**values)
         conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=["community_id", "platform", "source"],
@@ -185,7 +185,7 @@ class Store:
             rows.extend(self._nominations_of_known_posts(conn, platform, batch, new_ids, now))
             if rows:
                 inserted = conn.execute(
-                    _insert(conn, m.table(m.Candidate))
+                    dialect_insert(conn, m.table(m.Candidate))
                     .on_conflict_do_nothing(index_elements=["post_id"])
                     .returning(m.Candidate.id),
                     rows,
@@ -269,7 +269,7 @@ class Store:
         if missing:
             rows = [self._account_row(platform, a, now) for a in missing]
             conn.execute(
-                _insert(conn, table).on_conflict_do_nothing(
+                dialect_insert(conn, table).on_conflict_do_nothing(
                     index_elements=["community_id", "platform", "platform_account_id"]
                 ),
                 rows,
@@ -377,7 +377,7 @@ class Store:
             )
         table = m.table(m.Post)
         stmt = (
-            _insert(conn, table)
+            dialect_insert(conn, table)
             .on_conflict_do_nothing(index_elements=["community_id", "platform", "platform_post_id"])
             .returning(table.c.platform_post_id, table.c.id)
         )

@@ -32,7 +32,7 @@ from bot.series import interview_chat
 from bot.series.interviews import InterviewBook
 from bot.store import models as m
 from bot.store.member_messages import owe_member
-from bot.store.store import Store, _insert
+from bot.store.store import Store, dialect_insert
 from bot.trust import member_commands as cmd
 from bot.trust.consent_enforcement import ConsentEnforcement
 from bot.trust.consent_linking import AccountLinking
@@ -291,7 +291,7 @@ class ConsentRegistry(AccountLinking, ConsentEnforcement):
         # a private message's text is kept only where it belongs (an interview's answers)
         argument = None if req.kind == interview_chat.ANSWER else (req.argument or None) and req.argument[:64]
         request_id = conn.execute(
-            _insert(conn, m.table(m.MemberRequest))
+            dialect_insert(conn, m.table(m.MemberRequest))
             .values(
                 community_id=self.cid,
                 platform=platform.value,

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from bot.config import Settings
 from bot.domain import CandidateState
 from bot.store import models as m
-from bot.store.store import Store, _insert
+from bot.store.store import Store, dialect_insert
 from bot.trust.standing import OUT, WITHDRAWABLE, log
 from bot.trust.standing import retrying as _retrying
 
@@ -121,7 +121,7 @@ class ConsentEnforcement:
             "next_attempt_at": now,
             "error": None,
         }
-        stmt = _insert(conn, u)
+        stmt = dialect_insert(conn, u)
         # An undo that finished earlier but whose amplification is live again (a worker finished
         # a call that was in flight when the member opted out) is queued again.
         stmt = stmt.on_conflict_do_update(

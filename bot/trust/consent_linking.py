@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from bot.config import Settings
 from bot.domain import MemberRequest
 from bot.store import models as m
-from bot.store.store import Store, _insert
+from bot.store.store import Store, dialect_insert
 from bot.trust import member_commands as cmd
 from bot.trust.standing import OUT
 from bot.trust.standing import named as _named
@@ -70,7 +70,7 @@ class AccountLinking:
         for _ in range(10):
             code = "".join(secrets.choice(cmd.CODE_ALPHABET) for _ in range(8))
             made = conn.execute(
-                _insert(conn, m.table(lc))
+                dialect_insert(conn, m.table(lc))
                 .values(
                     community_id=self.cid,
                     code=code,

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from bot.store import models as m
-from bot.store.store import Store, _insert
+from bot.store.store import Store, dialect_insert
 from bot.trust.veto import FROZEN, is_frozen
 
 __all__ = ["FROZEN", "freeze_account", "is_frozen"]
@@ -29,7 +29,7 @@ def freeze_account(store: Store, by: str, now: datetime, *, frozen: bool = True,
         ).scalar()
         values = {"enabled": frozen, "changed_by": by, "changed_at": now}
         conn.execute(
-            _insert(conn, m.table(m.Switch))
+            dialect_insert(conn, m.table(m.Switch))
             .values(community_id=store.community_id, name=FROZEN, **values)
             .on_conflict_do_update(index_elements=["community_id", "name"], set_=values)
         )

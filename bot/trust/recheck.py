@@ -17,7 +17,7 @@ from bot.domain import Platform, Post
 from bot.durable import run_sync
 from bot.ports import PlatformAdapter
 from bot.store import models as m
-from bot.store.store import Store, _insert, to_domain
+from bot.store.store import Store, dialect_insert, to_domain
 from bot.trust.consent import ConsentRegistry
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ class DeletionRecheck:
 
     def _checked(self, pks: list[int], gone: list[int], now: datetime) -> None:
         with self.store.engine.begin() as conn:
-            stmt = _insert(conn, m.table(m.PostCheck))
+            stmt = dialect_insert(conn, m.table(m.PostCheck))
             conn.execute(
                 stmt.on_conflict_do_update(index_elements=["post_id"], set_={"checked_at": now}),
                 [{"post_id": pk, "community_id": self.cid, "checked_at": now} for pk in pks],

@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.domain import Author, Platform, Post
 from bot.errors import QueueError
 from bot.store import models as m
-from bot.store.store import Store, _insert
+from bot.store.store import Store, dialect_insert
 from bot.trust.consent import ConsentRegistry
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ class Blocklist:
         with self.store.engine.begin() as conn:
             changed = (
                 conn.execute(
-                    _insert(conn, b)
+                    dialect_insert(conn, b)
                     .values(
                         community_id=self.cid,
                         kind=kind,

@@ -16,7 +16,7 @@ from bot.clock import FakeClock
 from bot.durable import Backoff, Failure, Lease, RetryPolicy, classify, perform, run_sync
 from bot.errors import MalformedPayload, NotFound, PlatformError, RateLimited, Rejected, Transient
 from bot.store import models as m
-from bot.store.store import Store, _insert
+from bot.store.store import Store, dialect_insert
 from bot.trust.undo import trust_retries
 from tests.conftest import make_settings
 from tests.loop_guard import store_work_off_the_loop
@@ -29,7 +29,7 @@ def new_item(store: Store, now: datetime, n: int = 0) -> int:
     with store.engine.begin() as conn:
         return int(
             conn.execute(
-                _insert(conn, m.table(m.Publication))
+                dialect_insert(conn, m.table(m.Publication))
                 .values(
                     community_id=store.community_id,
                     series="digest",
