@@ -6,8 +6,9 @@ Adding a page: a module in ``bot/web/pages/`` exposing ``PAGE = Page(...)``, its
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -24,12 +25,17 @@ from bot.web.auth import ROUTES as AUTH_ROUTES
 from bot.web.auth import Guard
 from bot.web.deps import WebDeps as WebDeps
 from bot.web.deps import WebState, web
+from bot.web.live import ROUTES as LIVE_ROUTES
+from bot.web.live import LiveFeed
 from bot.web.pages import Page
 from bot.web.render import environment, redirect, render
 from bot.web.security import SecurityHeaders
 
 # The pages, in the order the navigation shows them: one line each.
-PAGES: tuple[str, ...] = ("bot.web.pages.health",)
+PAGES: list[str] = [
+    "bot.web.pages.queue",
+    "bot.web.pages.health",
+]
 
 STATIC = Path(__file__).with_name("static")
 
@@ -82,11 +88,21 @@ def create_app(deps: WebDeps, pages: Sequence[str] = PAGES) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/", home, methods=["GET"]),
         *AUTH_ROUTES,
+        *LIVE_ROUTES,
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     for page in loaded:
         routes.extend(page.routes)
+    feed = LiveFeed(deps.store)
+    state.extras["live"] = feed
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await feed.stop()  # open event streams end, so the server stops at once
+
     app = Starlette(
+        lifespan=lifespan,
         routes=routes,
         middleware=[Middleware(SecurityHeaders, https=https), Middleware(Guard, state=state)],
         exception_handlers={404: not_found, HTTPException: http_error},

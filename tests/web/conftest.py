@@ -99,7 +99,7 @@ def _field(html: str, name: str) -> str:
 
 def serve(deps: WebDeps, sock: socket.socket) -> Iterator[Console]:
     app = create_app(deps)
-    server = _Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    server = _Server(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     assert server.ready.wait(30), "the console did not start"

@@ -25,6 +25,17 @@ def _community(table: str) -> sa.ForeignKeyConstraint:
     )
 
 
+# On PostgreSQL every change to a candidate (a decision from any face, the amplifier, an edit)
+# notifies the web consoles listening, in every process, once the change commits.
+_NOTIFY_POSTGRES = [
+    "CREATE FUNCTION coalesce_candidate_notify() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "PERFORM pg_notify('coalesce_candidates', current_schema() || ':' || NEW.community_id || ':' || NEW.id); "
+    "RETURN NULL; END $$",
+    "CREATE TRIGGER candidates_notify AFTER INSERT OR UPDATE ON candidates "
+    "FOR EACH ROW EXECUTE FUNCTION coalesce_candidate_notify()",
+]
+
+
 def upgrade() -> None:
     op.create_table(
         "web_sign_in_links",
@@ -65,9 +76,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_web_secrets"),
         sa.UniqueConstraint("community_id", name="uq_web_secrets_community_id"),
     )
+    if op.get_bind().dialect.name == "postgresql":
+        for statement in _NOTIFY_POSTGRES:
+            op.execute(statement)
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER candidates_notify ON candidates")
+        op.execute("DROP FUNCTION coalesce_candidate_notify()")
     op.drop_table("web_secrets")
     op.drop_index("ix_web_sessions_community_curator", table_name="web_sessions")
     op.drop_table("web_sessions")
