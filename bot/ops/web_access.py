@@ -6,21 +6,29 @@ hashes, so whoever reads the database can neither sign in nor take over a sessio
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
 from sqlalchemy import select, update
 
 from bot.config import Settings
+from bot.domain import Author, Platform
+from bot.errors import PlatformError
 from bot.ops import web_messages as words
 from bot.ops.curators import unknown_curator
 from bot.ops.result import Result, done, refused, usage
 from bot.store import models as m
 from bot.store.engine import _insert
 from bot.store.store import Store
+
+if TYPE_CHECKING:
+    from bot.ports import PlatformAdapter
 
 LINK_LIFETIME = timedelta(minutes=15)
 TOUCH_EVERY = timedelta(minutes=1)  # how stale last_seen_at may be before a request rewrites it
@@ -224,3 +232,45 @@ def signing_secret(store: Store, settings: Settings, now: datetime) -> str:
             select(kept.c.secret).where(kept.c.community_id == store.community_id)
         ).scalar_one()
     return value
+
+
+async def send_sign_in_link(
+    store: Store,
+    settings: Settings,
+    curator: str,
+    now: datetime,
+    adapters: Mapping[Platform, PlatformAdapter],
+    *,
+    next_path: str | None = None,
+) -> Result[str]:
+    """Make a sign-in link and send it to ``curator`` in private: her Telegram private chat (her
+    configured user id), else a Mastodon direct message to her configured account. The link is
+    not in the result: only she sees it."""
+    wrong = unknown_curator(settings, curator)
+    if wrong is not None:
+        return wrong
+    person = settings.curator(curator)
+    routes: list[tuple[Platform, Author]] = []
+    if person.telegram is not None and Platform.TELEGRAM in adapters:
+        who = str(person.telegram)
+        routes.append((Platform.TELEGRAM, Author(account_id=who, handle=who, display_name=curator)))
+    if person.mastodon and Platform.MASTODON in adapters:
+        handle = person.mastodon.lstrip("@")
+        routes.append((Platform.MASTODON, Author(account_id=handle, handle=handle, display_name=curator)))
+    if not routes:
+        return refused(words.NO_PRIVATE_ROUTE)
+    made = await asyncio.to_thread(sign_in_link, store, settings, curator, now, next_path=next_path)
+    if not made.ok or made.data is None:
+        return Result(made.outcome, made.message)
+    text = words.link_message(settings.community.name, made.data.url)
+    failures: list[str] = []
+    for platform, author in routes:
+        try:
+            receipt = await adapters[platform].send_direct(author, text)
+        except PlatformError as exc:
+            failures.append(f"{platform.value}: {exc}")
+            continue
+        if receipt is not None:
+            return done(words.link_sent(curator, platform.value), platform.value)
+        failures.append(f"{platform.value}: cannot send private messages")
+    return refused(words.link_not_sent(curator, failures))

@@ -41,3 +41,7 @@ def signed_in(curator: str) -> str:
 def signed_out_everywhere(curator: str, sessions: int) -> str:
     s = "session" if sessions == 1 else "sessions"
     return f"Signed {curator} out everywhere ({sessions} {s} closed)."
+
+
+def link_not_sent(curator: str, failures: list[str]) -> str:
+    return f"The sign-in link could not be sent to {curator}: " + "; ".join(failures)

@@ -51,6 +51,9 @@ class WebDeps:
     series_runner: Callable[[], SeriesRunner] | None = None  # the series as the pages see them
     secret: str | None = None  # signs cookies; None: ``web.secret`` or the store's own
     send_private: PrivateSender | None = None
+    # called (from a worker thread) after a decision made here, so the bot's own views — the
+    # Telegram cards, the amplifier — look at once instead of at their next pass
+    on_decided: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         if self.queue is None:

@@ -96,6 +96,9 @@ def _card_html(request: Request, view: CandidateView) -> str:
 
 def _answer(request: Request, result: Result[CandidateView]) -> Response:
     """JSON (with the new card) for the page's script; a redirect with a message for a plain form."""
+    hook = deps(request).on_decided
+    if result.ok and hook is not None:
+        hook()
     if "application/json" in request.headers.get("accept", ""):
         body: dict[str, Any] = {"ok": result.ok, "message": result.message}
         if result.data is not None:
@@ -149,6 +152,9 @@ async def reject_many(request: Request) -> Response:
     result = await anyio.to_thread.run_sync(
         lambda: q_ops.reject_many(d.curation, ids, who, at, reason=reason)
     )
+    hook = d.on_decided
+    if result.ok and hook is not None:
+        hook()
     return redirect(request, PAGE.path, message=result.message, kind="ok" if result.ok else "error")
 
 
