@@ -181,6 +181,8 @@ class Coalesce:
         for adapter in self.adapters.values():
             adapter.attach(self.adapters)
         self.console = self._console()
+        if self.settings.web.enabled:
+            self.services.append(self._web_console)
 
     def _may_answer(self, platform: Platform, account_id: str) -> bool:
         return self.trust.last_look.may_answer(platform, account_id, self.clock.now())
@@ -199,6 +201,32 @@ class Coalesce:
                 self.on_change.append(console.poke)
                 return console
         return None
+
+    async def _web_console(self, app: object, stop: asyncio.Event) -> None:
+        """The curators' web console in this process (``web.enabled``), on this app's store and
+        queue; a decision made there makes the Telegram cards and the amplifier look at once."""
+        from bot.web.app import WebDeps
+        from bot.web.serve import serve
+
+        loop = asyncio.get_running_loop()
+
+        def changed() -> None:
+            self.wake.set()
+            for hook in self.on_change:
+                hook()
+
+        def decided() -> None:  # called from the page's worker thread
+            loop.call_soon_threadsafe(changed)
+
+        deps = WebDeps(
+            self.settings,
+            self.store,
+            self.clock,
+            queue=self.queue,
+            series_runner=lambda: self.series,
+            on_decided=decided,
+        )
+        await serve(deps, self.settings.web.host, self.settings.web.port, stop)
 
     async def _ensure_started(self, platform: Platform) -> None:
         """Start ``platform``'s adapter unless it already started. Whatever the client library

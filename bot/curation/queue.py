@@ -194,12 +194,19 @@ class Queue:
         )
 
     def list(
-        self, state: str | None = None, limit: int = 50, *, everything: bool = False
+        self,
+        state: str | None = None,
+        limit: int = 50,
+        *,
+        everything: bool = False,
+        platform: str | None = None,
     ) -> list[CandidateView]:
         """Oldest first, so the queue is worked in the order members posted. Without a state,
         the open work (what is decided and done is history, and at a million rows it would
         bury the few items a curator came for); ``everything`` lists all states."""
         q = self._select()
+        if platform:
+            q = q.where(m.Post.platform == Platform(platform).value)
         if state:
             q = q.where(m.Candidate.state == CandidateState(state).value)
         elif not everything:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 
 from bot.curation.queue import CandidateView, Queue
-from bot.domain import CandidateState
+from bot.domain import CandidateState, Platform
 from bot.errors import QueueError
 from bot.ops import messages
 from bot.ops.curators import unknown_curator
@@ -55,14 +55,23 @@ class Summary:
 
 
 def list_queue(
-    queue: Queue, *, state: str | None = None, limit: int = 50, everything: bool = False
+    queue: Queue,
+    *,
+    state: str | None = None,
+    limit: int = 50,
+    everything: bool = False,
+    platform: str | None = None,
 ) -> Result[Listing]:
-    """The open work oldest first (``state``: one state; ``everything``: all states)."""
+    """The open work oldest first (``state``: one state; ``everything``: all states; ``platform``:
+    one platform's)."""
     if limit < 0:
         return usage("--limit cannot be negative")
     if state is not None and state not in {s.value for s in CandidateState}:
         return usage(f"no state {state!r}: choose one of {', '.join(s.value for s in CandidateState)}")
-    items = tuple(queue.list(state, limit=limit, everything=everything)) if limit else ()
+    if platform is not None and platform not in {p.value for p in Platform}:
+        return usage(f"no platform {platform!r}: choose one of {', '.join(p.value for p in Platform)}")
+    found = queue.list(state, limit=limit, everything=everything, platform=platform) if limit else []
+    items = tuple(found)
     listing = Listing(items, queue.counts(), state, limit, is_frozen(queue.store))
     message = messages.nothing_listed(state, limit) if not items else f"{len(items)} listed"
     return done(message, listing)
