@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.chats.model import LEADS, ChatView, view_of
-from bot.chats.runner import ANSWERS_AFTER, ChatRunner
+from bot.chats.model import ANSWERS_AFTER, LEADS, RECAP, ChatView, view_of
+from bot.chats.runner import ChatRunner
 from bot.clock import Clock
 from bot.conference.daily import DailyHighlights
 from bot.conference.model import conferences, open_at
@@ -55,8 +55,8 @@ def active_chats(store: Store, now: datetime) -> list[ChatView]:
     out = []
     for row in rows:
         chat = view_of(row)
-        times = chat.slot_times().values()
-        if min(times) <= now <= max(times) + ANSWERS_AFTER:
+        times = chat.slot_times()
+        if min(times.values()) <= now <= times[RECAP]:
             out.append(chat)
     return out
 
@@ -112,8 +112,18 @@ class Gatherings:
                 cycle.answers += await run_sync(self.chats.collect_answers, chat, now)
         return cycle
 
+    def seconds_to_next(self) -> float:
+        """How long to sleep: until the next chat slot or highlights thread is due, so a question
+        goes out on its second, but never longer than ``poll_seconds`` (answers, new tags)."""
+        now = self.clock.now()
+        due = [t for t in (self.chats.next_due(now), self.highlights.next_due(now)) if t is not None]
+        if not due:
+            return self.poll_seconds
+        return max(0.0, min(self.poll_seconds, (min(due) - now).total_seconds()))
+
     async def service(self, _app: object, stop: asyncio.Event) -> None:
-        """A pass every ``poll_seconds`` until ``stop``; a failing pass is logged and retried."""
+        """A pass when the next slot is due, at least every ``poll_seconds``, until ``stop``; a
+        failing pass is logged and retried."""
         while not stop.is_set():
             try:
                 cycle = await self.run_once()
@@ -129,7 +139,12 @@ class Gatherings:
                     )
             except Exception:  # one bad pass must not end conference mode for good
                 log.exception("gatherings cycle failed")
-            sleeper = asyncio.ensure_future(self.clock.sleep(self.poll_seconds))
+            try:
+                wait = await run_sync(self.seconds_to_next)
+            except Exception:  # the store is away: look again after the usual pause
+                log.exception("gatherings could not read their next slot")
+                wait = self.poll_seconds
+            sleeper = asyncio.ensure_future(self.clock.sleep(wait))
             stopper = asyncio.ensure_future(stop.wait())
             try:
                 await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
