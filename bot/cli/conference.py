@@ -7,6 +7,7 @@ import argparse
 from datetime import datetime
 from typing import Any
 
+from bot.cli import meetups
 from bot.cli.context import open_context
 from bot.cli.main import Commands, add_mode_option, file_mode
 from bot.cli.present import add_json_option, show
@@ -249,6 +250,8 @@ def register(cli: Commands) -> None:
     rp.add_argument("tag", help="the conference's tag")
     rp.add_argument("--csv", metavar="FILE", help="also write the figures and top posts as CSV")
     add_mode_option(rp)
+
+    meetups.register_under(cli, conf)
 
     champ = cli.group("champions", "conference champions: members who decide their conference's posts")
     for name, fn, text in (

@@ -1,6 +1,6 @@
 """Conference mode and scheduled chats inside the running bot: one service that publishes the
-conferences' daily highlights and the chats' announcements and questions when they are due,
-collects the chats' answers, and says which tags the watch must follow meanwhile.
+conferences' daily highlights and meet-ups and the chats' announcements, questions and recaps
+when they are due, collects the chats' answers, and says which tags the watch must follow.
 
 A tag is followed while it matters: a conference's for its window, a chat's from its first
 announcement until its answers stop counting. While followed it is also one of the account's own
@@ -20,6 +20,7 @@ from bot.chats.model import ANSWERS_AFTER, LEADS, RECAP, ChatView, view_of
 from bot.chats.runner import ChatRunner
 from bot.clock import Clock
 from bot.conference.daily import DailyHighlights
+from bot.conference.meetups import Meetups
 from bot.conference.model import conferences, open_at
 from bot.domain import Platform
 from bot.durable import run_sync
@@ -73,6 +74,7 @@ class Gatherings:
         clock: Clock,
         *,
         poll_seconds: float,
+        meetups: Meetups | None = None,
     ) -> None:
         self.store = store
         self.highlights = highlights
@@ -80,6 +82,7 @@ class Gatherings:
         self.adapters = adapters
         self.clock = clock
         self.poll_seconds = poll_seconds
+        self.meetups = meetups
         self.tags: tuple[str, ...] = ()  # conference and chat tags to watch now (normalised)
         self._own = {p: a.own_tags for p, a in adapters.items()}  # the account's tags without them
 
@@ -106,6 +109,8 @@ class Gatherings:
         cycle = GatheringCycle(tags=await self.refresh())
         cycle.published.extend(await self.highlights.run_due(self.clock.now()))
         cycle.published.extend(await self.chats.run_due())
+        if self.meetups is not None:
+            cycle.published.extend(await self.meetups.run_due(self.clock.now()))
         now = self.clock.now()
         for chat in await run_sync(active_chats, self.store, now):
             if chat.starts_at <= now:
@@ -116,7 +121,10 @@ class Gatherings:
         """How long to sleep: until the next chat slot or highlights thread is due, so a question
         goes out on its second, but never longer than ``poll_seconds`` (answers, new tags)."""
         now = self.clock.now()
-        due = [t for t in (self.chats.next_due(now), self.highlights.next_due(now)) if t is not None]
+        nexts = [self.chats.next_due(now), self.highlights.next_due(now)]
+        if self.meetups is not None:
+            nexts.append(self.meetups.next_due(now))
+        due = [t for t in nexts if t is not None]
         if not due:
             return self.poll_seconds
         return max(0.0, min(self.poll_seconds, (min(due) - now).total_seconds()))
