@@ -23,6 +23,7 @@ from adapters.registry import REGISTRY, create_adapter
 from bot.chats.runner import ChatRunner
 from bot.clock import Clock, SystemClock
 from bot.conference.daily import DailyHighlights
+from bot.conference.meetups import Meetups
 from bot.conference.service import Gatherings
 from bot.config import Settings
 from bot.curation.amplifier import Amplifier, Outcome
@@ -161,6 +162,7 @@ class Coalesce:
             self.adapters,
             self.clock,
             poll_seconds=self.settings.run.poll_seconds,
+            meetups=Meetups(self.store, self.series.publisher, self.settings.community.languages),
         )
         await self.gatherings.refresh()
         self.services.append(self.gatherings.service)

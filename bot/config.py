@@ -31,6 +31,12 @@ DAY_SECONDS = 86_400
 WEEK_SECONDS = 7 * DAY_SECONDS
 MONTH_MINUTES = 31 * 24 * 60
 PER_HOUR_MAX = 1_000_000
+# What each platform lets one account write in an hour, from its documented limits: Mastodon 300
+# posts and boosts per 3 hours; Bluesky 5,000 write points an hour at 3 points a repost (our own
+# pacer keeps 1,500 of them: a third); Telegram about 20 messages a minute into one group or channel.
+PLATFORM_HOURLY_LIMITS: Mapping[Platform, int] = MappingProxyType(
+    {Platform.MASTODON: 100, Platform.BLUESKY: 500, Platform.TELEGRAM: 1200}
+)
 TELEGRAM_ID_MAX = 2**53 - 1  # Telegram: ids have at most 52 significant bits
 
 
@@ -115,13 +121,21 @@ class AmplifySettings:
     # a platform that is down is waited out this long after approval
     outage_hours: float = number(24.0, 0, YEAR_HOURS, unit="hours")
     per_platform: Mapping[str, int] = number(lambda: MappingProxyType({}), 1, PER_HOUR_MAX)
+    # While a conference's window is open the pace may rise by this factor (conference mode),
+    # never past what the platform itself allows the account in an hour (PLATFORM_HOURLY_LIMITS).
+    conference_pacing_factor: float = number(1.0, 1, 10)
 
     def validate(self, key: str) -> None:
         for name in self.per_platform:
             _platform(name, f"{key}.per_platform.{name}")
 
-    def hourly_budget(self, platform: Platform) -> int:
-        return self.per_platform.get(platform.value, self.max_per_hour)
+    def hourly_budget(self, platform: Platform, *, conference: bool = False) -> int:
+        """Amplifications an hour on ``platform``; ``conference``: while a conference is open."""
+        usual = self.per_platform.get(platform.value, self.max_per_hour)
+        if not conference:
+            return usual
+        raised = int(usual * self.conference_pacing_factor)
+        return max(usual, min(raised, PLATFORM_HOURLY_LIMITS[platform]))
 
 
 @dataclass(frozen=True)

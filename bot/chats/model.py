@@ -13,6 +13,9 @@ from zoneinfo import ZoneInfo
 ANNOUNCE_DAY = "announce-day"
 ANNOUNCE_HOUR = "announce-hour"
 LEADS = {ANNOUNCE_DAY: timedelta(days=1), ANNOUNCE_HOUR: timedelta(hours=1)}
+RECAP = "recap"
+# Answers still count this long after the last question; then the recap thread goes out.
+ANSWERS_AFTER = timedelta(minutes=60)
 MAX_QUESTIONS = 20
 # "10: What brought you here?" or "10:es: ¿Qué te trajo aquí?" (a translation of that question)
 _QUESTION = re.compile(r"^\s*(\d{1,3})\s*(?::\s*([a-z]{2,3}))?\s*:\s*(\S.*)$", re.DOTALL)
@@ -51,10 +54,16 @@ class ChatView:
         return self.starts_at.astimezone(ZoneInfo(self.timezone))
 
     def slot_times(self) -> dict[str, datetime]:
-        """Every slot's key and UTC time: the two announcements, then q1, q2 …"""
+        """Every slot's key and UTC time: the two announcements, q1, q2 …, then the recap. Offsets
+        are real minutes after the start, so a clock change during the chat moves no question."""
         out = {key: self.starts_at - lead for key, lead in LEADS.items()}
         out.update({f"q{q.number}": self.starts_at + timedelta(minutes=q.offset) for q in self.questions})
+        out[RECAP] = self.last_question + ANSWERS_AFTER
         return out
+
+    @property
+    def last_question(self) -> datetime:
+        return self.starts_at + timedelta(minutes=max(q.offset for q in self.questions))
 
     def question(self, key: str) -> Question | None:
         if not key.startswith("q") or not key[1:].isdigit():

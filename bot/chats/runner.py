@@ -9,11 +9,11 @@ import logging
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from bot.chats.compose import MARKERS, compose_slot
-from bot.chats.model import ChatView, view_of
-from bot.chats.recap import Answer
+from bot.chats.compose import MARKERS, compose_recap, compose_slot
+from bot.chats.model import ANSWERS_AFTER, RECAP, ChatView, view_of
+from bot.chats.recap import Answer, Recap, build_recap
 from bot.clock import Clock
 from bot.config import Settings
 from bot.durable import run_sync
@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 # next one's minutes, an announcement after what it announces.
 QUESTION_GRACE = timedelta(minutes=20)
 ANNOUNCE_GRACE = timedelta(minutes=50)
-ANSWERS_AFTER = timedelta(minutes=60)  # answers still count this long after the last question
+RECAP_GRACE = timedelta(hours=6)  # a recap is still worth reading a little late
+LONGEST_GRACE = max(QUESTION_GRACE, ANNOUNCE_GRACE, RECAP_GRACE)
 
 
 def series_of(chat_id: int, key: str) -> str:
@@ -39,6 +40,8 @@ def series_of(chat_id: int, key: str) -> str:
 
 
 def _grace(key: str) -> timedelta:
+    if key == RECAP:
+        return RECAP_GRACE
     return QUESTION_GRACE if key.startswith("q") else ANNOUNCE_GRACE
 
 
@@ -70,7 +73,7 @@ class ChatRunner:
                     s.community_id == self.store.community_id,
                     c.removed_at.is_(None),
                     s.due_at <= now,
-                    s.due_at > now - max(QUESTION_GRACE, ANNOUNCE_GRACE),
+                    s.due_at > now - LONGEST_GRACE,
                 )
                 .order_by(s.due_at, s.id)
             ).all()
@@ -90,10 +93,33 @@ class ChatRunner:
                 def compose(
                     chat: ChatView = chat, key: str = key, adapter: PlatformAdapter = adapter
                 ) -> list[str]:
-                    return compose_slot(chat, key, adapter.limits, Markup(adapter.markup, adapter.inert))
+                    markup = Markup(adapter.markup, adapter.inert)
+                    if key == RECAP:  # composed once per platform, from the answers stored by then
+                        self.collect_answers(chat, now)
+                        found = build_recap(
+                            chat, answers_of(self.store, chat), self.settings.community.consent
+                        )
+                        return compose_recap(found, adapter.limits, markup)
+                    return compose_slot(chat, key, adapter.limits, markup)
 
                 out.append(await self.publisher.publish(series_of(chat.id, key), slot, platform, compose))
         return out
+
+    def recap(self, chat: ChatView, now: datetime) -> Recap:
+        """The recap from every answer stored (the last ones collected first)."""
+        self.collect_answers(chat, now)
+        return build_recap(chat, answers_of(self.store, chat), self.settings.community.consent)
+
+    def next_due(self, now: datetime) -> datetime | None:
+        """The time of the next slot after ``now`` (the runner wakes for it, to the second)."""
+        s, c = m.ChatSlot, m.Chat
+        with self.store.engine.connect() as conn:
+            found: datetime | None = conn.execute(
+                select(func.min(s.due_at))
+                .join(c, c.id == s.chat_id)
+                .where(s.community_id == self.store.community_id, c.removed_at.is_(None), s.due_at > now)
+            ).scalar_one_or_none()
+        return found
 
     def _hold(self, due: list[tuple[ChatView, str, datetime]], now: datetime) -> list[PublishOutcome]:
         """Nothing goes out while frozen; the curators hear it once per chat."""
@@ -143,7 +169,7 @@ class ChatRunner:
     def collect_answers(self, chat: ChatView, now: datetime) -> int:
         """Store the answers seen so far (a post with the chat tag and a marker, or a reply to a
         question's post); each post once. Returns how many are new."""
-        last = max(chat.slot_times()[f"q{q.number}"] for q in chat.questions)
+        last = chat.last_question
         refs = self._question_posts(chat)
         own = self._own_posts(chat)
         p = m.Post

@@ -7,6 +7,7 @@ import argparse
 from datetime import datetime
 from typing import Any
 
+from bot.cli import meetups
 from bot.cli.context import open_context
 from bot.cli.main import Commands, add_mode_option, file_mode
 from bot.cli.present import add_json_option, show
@@ -163,6 +164,7 @@ def cmd_conferences_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from bot import files
+    from bot.conference import report_pages
     from bot.conference.report import to_csv, to_text
 
     store, settings, _ = _context(args)
@@ -170,9 +172,17 @@ def cmd_conferences_report(args: argparse.Namespace) -> int:
     if result.data is None:
         return _show(result, args)
     print(to_text(result.data), end="")
+    mode = file_mode(args, settings)
     if args.csv:
-        files.write_text(Path(args.csv), to_csv(result.data), file_mode(args, settings))
+        files.write_text(Path(args.csv), to_csv(result.data), mode)
         print(f"CSV written to {args.csv}")
+    picture = report_pages.png(result.data) if args.png or args.html else None
+    if args.png and picture:
+        files.write_bytes(Path(args.png), picture, mode)
+        print(f"Chart written to {args.png}")
+    if args.html:
+        files.write_text(Path(args.html), report_pages.html_page(result.data, picture), mode)
+        print(f"Web page written to {args.html}")
     return result.exit_code
 
 
@@ -248,7 +258,11 @@ def register(cli: Commands) -> None:
     )
     rp.add_argument("tag", help="the conference's tag")
     rp.add_argument("--csv", metavar="FILE", help="also write the figures and top posts as CSV")
+    rp.add_argument("--png", metavar="FILE", help="also draw the posts day by day as a PNG chart")
+    rp.add_argument("--html", metavar="FILE", help="also write one web page with the chart and the tables")
     add_mode_option(rp)
+
+    meetups.register_under(cli, conf)
 
     champ = cli.group("champions", "conference champions: members who decide their conference's posts")
     for name, fn, text in (

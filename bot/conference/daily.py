@@ -114,6 +114,16 @@ class DailyHighlights:
         """Keep ``day``'s highlights from going out; the platforms where that was still possible."""
         return hold(self.publisher, conference, day, list(self.publisher.adapters), by)
 
+    def next_due(self, now: datetime) -> datetime | None:
+        """When the next day's highlights of any conference go out after ``now``."""
+        later = [
+            slot
+            for conference in self._conferences()
+            for day in days_of(conference)
+            if (slot := slot_of(conference, day)) > now
+        ]
+        return min(later, default=None)
+
     async def run_due(self, now: datetime) -> list[PublishOutcome]:
         """Publish every day's highlights whose time has come (within GRACE) and is not done."""
         out: list[PublishOutcome] = []

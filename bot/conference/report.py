@@ -1,11 +1,13 @@
 """After the conference: what it brought — posts, authors, first-time authors, engagement, top
-posts — for the terminal and as CSV. Opted-out members are counted, never named."""
+posts, day by day — for the terminal and as CSV (bot.conference.report_pages: PNG and HTML).
+Opted-out members are counted, never named."""
 
 from __future__ import annotations
 
 import csv
 import io
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from sqlalchemy import select
 
@@ -38,6 +40,8 @@ class ConferenceReport:
     engagement: int  # likes, reposts, replies and quotes of the conference posts, as last counted
     by_platform: dict[str, int]
     top: tuple[TopPost, ...]
+    # each local day of the window: (day, platform -> posts, distinct authors)
+    by_day: tuple[tuple[date, dict[str, int], int], ...] = ()
 
 
 def conference_report(
@@ -52,6 +56,7 @@ def conference_report(
                 p.platform,
                 p.url,
                 p.engagement,
+                p.created_at,
                 a.id,
                 a.handle,
                 a.display_name,
@@ -75,6 +80,14 @@ def conference_report(
     by_platform: dict[str, int] = {}
     for r in rows:
         by_platform[r.platform] = by_platform.get(r.platform, 0) + 1
+    days: dict[date, tuple[dict[str, int], set[int]]] = {
+        conference.starts_on + timedelta(days=i): ({}, set())
+        for i in range((conference.ends_on - conference.starts_on).days + 1)
+    }
+    for r in rows:
+        counts, people = days[conference.local_day(r.created_at)]
+        counts[r.platform] = counts.get(r.platform, 0) + 1
+        people.add(r.id)
     ranked = sorted((r for r in rows if r.engagement), key=lambda r: (-r.engagement, r.url))[:TOP]
     top = tuple(
         TopPost(r.display_name.strip() or r.handle, r.platform, r.url, r.engagement)
@@ -92,10 +105,13 @@ def conference_report(
         engagement=sum(r.engagement or 0 for r in rows),
         by_platform=dict(sorted(by_platform.items())),
         top=top,
+        by_day=tuple(
+            (day, dict(sorted(counts.items())), len(people)) for day, (counts, people) in days.items()
+        ),
     )
 
 
-def _figures(report: ConferenceReport) -> list[tuple[str, int]]:
+def figures(report: ConferenceReport) -> list[tuple[str, int]]:
     return [
         ("posts", report.posts),
         ("queued", report.queued),
@@ -110,7 +126,7 @@ def _figures(report: ConferenceReport) -> list[tuple[str, int]]:
 def to_text(report: ConferenceReport) -> str:
     conf = report.conference
     lines = [f"{conf.name} (#{conf.tag}), {conf.starts_on} to {conf.ends_on} ({conf.timezone})", ""]
-    lines += [f"  {name.replace('_', ' '):<22}{value:>8}" for name, value in _figures(report)]
+    lines += [f"  {name.replace('_', ' '):<22}{value:>8}" for name, value in figures(report)]
     lines += ["", "Top posts:" if report.top else "Top posts: none counted yet."]
     lines += [
         f"  {i}. {t.who} on {t.platform.capitalize()}: {t.engagement} interactions {t.url or ''}".rstrip()
@@ -125,7 +141,7 @@ def to_csv(report: ConferenceReport) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["conference", "figure", "value"])
-    w.writerows(csv_rows([report.conference.tag, name, value] for name, value in _figures(report)))
+    w.writerows(csv_rows([report.conference.tag, name, value] for name, value in figures(report)))
     w.writerow([])
     w.writerow(["rank", "who", "platform", "engagement", "url"])
     w.writerows(

@@ -16,6 +16,25 @@ from bot.store import models as m
 
 CHAMPION = "champion:"  # how a champion's decisions are signed in the audit log
 CHAMPION_ACTIONS = frozenset({"approve", "reject"})
+REFUSED = "refused"  # the audit's action for a decision a champion tried outside her role
+
+
+def refused(
+    conn: Connection, community_id: int, candidate_id: int, signed: str, why: str, at: datetime
+) -> None:
+    """Keep a champion's refused attempt in the audit log (its decision rolled back)."""
+    conn.execute(
+        m.table(m.Decision)
+        .insert()
+        .values(
+            community_id=community_id,
+            candidate_id=candidate_id,
+            curator=signed,
+            action=REFUSED,
+            reason=why,
+            at=at,
+        )
+    )
 
 
 def as_champion(name: str) -> str:
@@ -25,6 +44,10 @@ def as_champion(name: str) -> str:
 def _handle_is(handle: str) -> Any:
     folded = handle.lstrip("@").casefold()
     return func.lower(m.Account.handle).in_([folded, f"@{folded}"])
+
+
+def out_of_role(action: str) -> str:
+    return f"a conference champion may approve or reject, not {action}"
 
 
 def is_champion(conn: Connection, community_id: int, name: str) -> bool:
@@ -65,7 +88,7 @@ def champion_scope(
     if not rows:
         raise QueueError(f"no curator or conference champion named {handle!r} (curators: {curators})")
     if action not in CHAMPION_ACTIONS:
-        raise QueueError(f"a conference champion may approve or reject, not {action}")
+        raise QueueError(out_of_role(action))
     mine = {conf_id for conf_id, _ in rows}
     if post.account_id in {account_id for _, account_id in rows}:
         raise QueueError("this is your own post: a curator or another champion must decide it")

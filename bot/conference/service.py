@@ -1,6 +1,6 @@
 """Conference mode and scheduled chats inside the running bot: one service that publishes the
-conferences' daily highlights and the chats' announcements and questions when they are due,
-collects the chats' answers, and says which tags the watch must follow meanwhile.
+conferences' daily highlights and meet-ups and the chats' announcements, questions and recaps
+when they are due, collects the chats' answers, and says which tags the watch must follow.
 
 A tag is followed while it matters: a conference's for its window, a chat's from its first
 announcement until its answers stop counting. While followed it is also one of the account's own
@@ -16,10 +16,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.chats.model import LEADS, ChatView, view_of
-from bot.chats.runner import ANSWERS_AFTER, ChatRunner
+from bot.chats.model import ANSWERS_AFTER, LEADS, RECAP, ChatView, view_of
+from bot.chats.runner import ChatRunner
 from bot.clock import Clock
 from bot.conference.daily import DailyHighlights
+from bot.conference.meetups import Meetups
 from bot.conference.model import conferences, open_at
 from bot.domain import Platform
 from bot.durable import run_sync
@@ -55,8 +56,8 @@ def active_chats(store: Store, now: datetime) -> list[ChatView]:
     out = []
     for row in rows:
         chat = view_of(row)
-        times = chat.slot_times().values()
-        if min(times) <= now <= max(times) + ANSWERS_AFTER:
+        times = chat.slot_times()
+        if min(times.values()) <= now <= times[RECAP]:
             out.append(chat)
     return out
 
@@ -73,6 +74,7 @@ class Gatherings:
         clock: Clock,
         *,
         poll_seconds: float,
+        meetups: Meetups | None = None,
     ) -> None:
         self.store = store
         self.highlights = highlights
@@ -80,6 +82,7 @@ class Gatherings:
         self.adapters = adapters
         self.clock = clock
         self.poll_seconds = poll_seconds
+        self.meetups = meetups
         self.tags: tuple[str, ...] = ()  # conference and chat tags to watch now (normalised)
         self._own = {p: a.own_tags for p, a in adapters.items()}  # the account's tags without them
 
@@ -106,14 +109,29 @@ class Gatherings:
         cycle = GatheringCycle(tags=await self.refresh())
         cycle.published.extend(await self.highlights.run_due(self.clock.now()))
         cycle.published.extend(await self.chats.run_due())
+        if self.meetups is not None:
+            cycle.published.extend(await self.meetups.run_due(self.clock.now()))
         now = self.clock.now()
         for chat in await run_sync(active_chats, self.store, now):
             if chat.starts_at <= now:
                 cycle.answers += await run_sync(self.chats.collect_answers, chat, now)
         return cycle
 
+    def seconds_to_next(self) -> float:
+        """How long to sleep: until the next chat slot or highlights thread is due, so a question
+        goes out on its second, but never longer than ``poll_seconds`` (answers, new tags)."""
+        now = self.clock.now()
+        nexts = [self.chats.next_due(now), self.highlights.next_due(now)]
+        if self.meetups is not None:
+            nexts.append(self.meetups.next_due(now))
+        due = [t for t in nexts if t is not None]
+        if not due:
+            return self.poll_seconds
+        return max(0.0, min(self.poll_seconds, (min(due) - now).total_seconds()))
+
     async def service(self, _app: object, stop: asyncio.Event) -> None:
-        """A pass every ``poll_seconds`` until ``stop``; a failing pass is logged and retried."""
+        """A pass when the next slot is due, at least every ``poll_seconds``, until ``stop``; a
+        failing pass is logged and retried."""
         while not stop.is_set():
             try:
                 cycle = await self.run_once()
@@ -129,7 +147,12 @@ class Gatherings:
                     )
             except Exception:  # one bad pass must not end conference mode for good
                 log.exception("gatherings cycle failed")
-            sleeper = asyncio.ensure_future(self.clock.sleep(self.poll_seconds))
+            try:
+                wait = await run_sync(self.seconds_to_next)
+            except Exception:  # the store is away: look again after the usual pause
+                log.exception("gatherings could not read their next slot")
+                wait = self.poll_seconds
+            sleeper = asyncio.ensure_future(self.clock.sleep(wait))
             stopper = asyncio.ensure_future(stop.wait())
             try:
                 await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)

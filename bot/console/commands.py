@@ -1,6 +1,7 @@
 """The curators' commands in the console (/queue /stats /freeze /unfreeze /block /unblock
-/opportunity /interview /help): each reads its arguments, calls the operation in bot/ops, and sets
-the result in the console's rich text (what members wrote stays an untrusted span)."""
+/opportunity /interview /champion /champions /help): each reads its arguments, calls the
+operation in bot/ops, and sets the result in the console's rich text (what members wrote stays an
+untrusted span)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from bot.config import Settings
 from bot.console.cards import duration
 from bot.curation.queue import Queue
 from bot.domain import Platform
+from bot.ops import conferences as conf_ops
 from bot.ops import interviews as interview_ops
 from bot.ops import messages, safety
 from bot.ops import opportunities as opportunity_ops
@@ -23,9 +25,25 @@ from bot.store.store import Store
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("queue", "stats", "freeze", "unfreeze", "block", "unblock", "opportunity", "interview", "help")
+COMMANDS = (
+    "queue",
+    "stats",
+    "freeze",
+    "unfreeze",
+    "block",
+    "unblock",
+    "opportunity",
+    "interview",
+    "champion",
+    "champions",
+    "help",
+)
 BLOCK_USAGE = "Usage: /block account|domain|did|keyword VALUE [reason…] (e.g. /block domain pile.example)"
 INTERVIEW_USAGE = "Usage: /interview @handle Name… (e.g. /interview @maria_md María Pérez)"
+CHAMPION_USAGE = (
+    "Usage: /champion add|remove TAG @handle [mastodon|bluesky|telegram] (e.g. /champion add ACSCC27 "
+    "@maria_md); /champions TAG lists them"
+)
 OPPORTUNITY_USAGE = (
     "Usage: /opportunity URL TITLE… (e.g. /opportunity https://aamc.org/visiting Visiting rotation)"
 )
@@ -41,6 +59,8 @@ HELP = Doc.of(
     "of the queue; /unblock KIND VALUE lifts it",
     "/opportunity URL TITLE… — add an opportunity to the weekly digest",
     "/interview @handle Name… — invite a member to the mini-interview (you get a link to forward)",
+    "/champion add|remove TAG @handle [platform] — name a member champion of a conference (she "
+    "decides its posts during its days) or take the role back; /champions TAG lists them",
     "/help — this message",
 )
 
@@ -71,6 +91,8 @@ class ConsoleCommands:
             return self.invite(curator, command.args, now)
         if command.name == "opportunity":
             return self.add_opportunity(curator, command.args, now)
+        if command.name in ("champion", "champions"):
+            return self.champions(curator, command, now)
         return HELP
 
     def queue_summary(self, now: datetime) -> Doc:
@@ -133,6 +155,33 @@ class ConsoleCommands:
             messages.BLOCK_EFFECT,
             messages.withdrawn(change.withdrawn) if change.withdrawn else None,
         )
+
+    def champions(self, curator: str, command: Command, now: datetime) -> Doc:
+        """/champion add|remove TAG HANDLE [PLATFORM] and /champions TAG, as ``python -m bot
+        champions`` does; a handle without a platform is one on this console's platform."""
+        words = command.args.split()
+        if command.name == "champions":
+            if len(words) != 1:
+                return Doc.of(CHAMPION_USAGE)
+            shown = conf_ops.show_conference(self.store, words[0])
+            if shown.data is None:
+                return Doc.of((Span("⚠️ "), Span(shown.message, untrusted=True)))
+            names = [(Span(f"• {name}", untrusted=True),) for name in shown.data.champions]
+            return Doc.of((Span(shown.message, "bold", untrusted=True),), *names)
+        if len(words) not in (3, 4) or words[0] not in ("add", "remove"):
+            return Doc.of(CHAMPION_USAGE)
+        verb, tag, handle = words[:3]
+        platform = words[3].casefold() if len(words) == 4 else self.front.platform.value
+        change = conf_ops.add_champion if verb == "add" else conf_ops.remove_champion
+        result = change(self.store, self.settings, tag, platform, handle, by=curator, now=now)
+        log.info(
+            "champion from the console",
+            extra={**self._ctx, "verb": verb, "curator": curator, "outcome": result.outcome.value},
+        )
+        if not result.ok:
+            extra = CHAMPION_USAGE if result.outcome is Outcome.USAGE else None
+            return Doc.of((Span("⚠️ "), Span(result.message, untrusted=True)), extra)
+        return Doc.of((Span("🎗️ ", "bold"), Span(result.message, untrusted=True)))
 
     def invite(self, curator: str, args: str, now: datetime) -> Doc:
         words = args.split()

@@ -21,6 +21,7 @@ from bot.console.delivery import CardDelivery
 from bot.curation.queue import Queue
 from bot.domain import CandidateState
 from bot.durable import run_sync
+from bot.ops import conferences as conf_ops
 from bot.ops import messages
 from bot.ops import queue as q_ops
 from bot.ports import Command, ConsoleFront, Tap
@@ -179,11 +180,16 @@ class Console:
                 return curator
         return None
 
+    async def _champion(self, user: str) -> str | None:
+        return await run_sync(conf_ops.champion_on, self.store, self.front.platform, user)
+
     # -- taps --------------------------------------------------------------------------------------
 
     async def on_tap(self, tap: Tap) -> None:
         curator = self.curator_for(tap.user)
-        if curator is None:
+        # A conference champion in the group may tap too; the queue holds her to her role.
+        name = curator.name if curator is not None else await self._champion(tap.user)
+        if name is None:
             log.info("tap by someone who is not a curator", extra={**self._ctx, "user": tap.user})
             await self.front.answer(tap, messages.NOT_A_CURATOR_TAP, alert=True)
             return
@@ -193,7 +199,7 @@ class Console:
             self.queue,
             tap.verb,
             tap.candidate_id,
-            curator.name,
+            name,
             now,
             snooze_for=self.delivery.snooze,
         )
@@ -204,7 +210,7 @@ class Console:
         view = result.data
         log.info(
             "decided from the console",
-            extra={**self._ctx, "candidate": view.id, "action": tap.verb, "curator": curator.name},
+            extra={**self._ctx, "candidate": view.id, "action": tap.verb, "curator": name},
         )
         await self.front.answer(tap, result.message, alert=False)
         if view.state == CandidateState.APPROVED:

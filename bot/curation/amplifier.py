@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.clock import Clock
+from bot.conference.model import conferences, open_at
 from bot.config import Settings
 from bot.curation.candidate_work import LEASE, CandidateWork, Outcome
 from bot.curation.filing import file_approved_opportunities
@@ -101,10 +102,12 @@ class Amplifier:
         A sliding window derived from the amplifications table itself, so it holds across
         restarts and across several workers: at most ``burst`` starts in ``burst`` intervals.
         """
-        budget = self.settings.amplify.hourly_budget(platform)
         burst = self.settings.amplify.burst
-        window = timedelta(seconds=3600.0 * burst / budget)
         with self.store.engine.connect() as conn:
+            # Conference mode: while one is open the pace may rise, within the platform's limits.
+            busy = bool(open_at(conferences(conn, self.store.community_id), now))
+            budget = self.settings.amplify.hourly_budget(platform, conference=busy)
+            window = timedelta(seconds=3600.0 * burst / budget)
             starts = list(
                 conn.execute(
                     select(m.Amplification.started_at)

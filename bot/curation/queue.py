@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 
 from bot.conference.model import ConferenceView, conference_of, conferences
-from bot.conference.roles import CHAMPION, as_champion, champion_scope, is_champion
+from bot.conference.roles import CHAMPION, as_champion, champion_scope, is_champion, refused
 from bot.config import Settings
 from bot.domain import OPEN_STATES, CandidateState, Platform
 from bot.errors import QueueError
@@ -94,6 +94,10 @@ class CandidateView:
 
 class _Conflict(Exception):
     """Someone else changed the candidate between our read and our write: read again."""
+
+
+class _OutOfScope(QueueError):
+    """A conference champion tried a decision outside her role (another post, after the window)."""
 
 
 class Queue:
@@ -244,6 +248,10 @@ class Queue:
             return self._view(c, p, a, q, conn=conn, confs=conferences(conn, self.store.community_id))
 
     # -- deciding ----------------------------------------------------------------------------
+
+    def is_champion(self, name: str) -> bool:
+        with self.store.engine.connect() as conn:
+            return is_champion(conn, self.store.community_id, name)
 
     def _actor(self, name: str) -> str:
         """Who signs a decision: a curator or the system by name, anyone else as a conference
@@ -415,6 +423,11 @@ class Queue:
                 return self._decide_once(candidate_id, curator, action, reason, now, change, allowed)
             except _Conflict:
                 continue
+            except _OutOfScope as exc:
+                # The decision rolled back; the attempt itself stays in the audit log.
+                with self.store.engine.begin() as conn:
+                    refused(conn, self.store.community_id, candidate_id, curator, f"{action}: {exc}", now)
+                raise QueueError(str(exc)) from None
         raise QueueError(f"#{candidate_id} is changing too fast; try again")
 
     def _decide_once(
@@ -440,7 +453,10 @@ class Queue:
                 raise QueueError(f"#{c.id} is already {c.state}{who}")
             if curator.startswith(CHAMPION):  # a scoped role: her conference's posts, in its window
                 known = ", ".join(k.name for k in self.settings.curators) or "none configured"
-                tag = champion_scope(conn, self.store.community_id, curator, p, action, now, known)
+                try:
+                    tag = champion_scope(conn, self.store.community_id, curator, p, action, now, known)
+                except QueueError as exc:
+                    raise _OutOfScope(str(exc)) from None
                 reason = f"conference #{tag}: {reason}" if reason else f"conference #{tag}"
             elif action in _SELF_ACTIONS and curator != "system":
                 mine = self.settings.curator(curator).identities().get(Platform(p.platform))

@@ -285,3 +285,34 @@ def _account(conn: Any, community_id: int, platform: Platform, handle: str) -> i
         .limit(1)
     ).scalar_one_or_none()
     return int(found) if found is not None else None
+
+
+def show_conference(store: Store, tag: str) -> Result[ConferenceView]:
+    """One conference with its champions, as `/champions TAG` shows it."""
+    current = _find(store, tag)
+    if current is None:
+        return refused(f"no conference #{normalize_tag(tag)}")
+    n = len(current.champions)
+    return done(f"{current.name} (#{current.tag}): {n} champion{'s' if n != 1 else ''}.", current)
+
+
+def champion_on(store: Store, platform: Platform, account_id: str) -> str | None:
+    """The handle under which the person with ``account_id`` on ``platform`` decides as a
+    champion of some conference in force, or None. Only the account she was named with counts;
+    what she may decide is the queue's to check (bot.conference.roles.champion_scope)."""
+    a, ch, c = m.Account, m.ConferenceChampion, m.Conference
+    with store.engine.connect() as conn:
+        handle = conn.execute(
+            select(a.handle)
+            .join(ch, ch.account_id == a.id)
+            .join(c, c.id == ch.conference_id)
+            .where(
+                a.community_id == store.community_id,
+                a.platform == platform.value,
+                a.platform_account_id == account_id,
+                ch.removed_at.is_(None),
+                c.removed_at.is_(None),
+            )
+            .limit(1)
+        ).scalar_one_or_none()
+    return str(handle) if handle is not None else None

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from sqlalchemy import func, select
 
+from bot.conference.roles import CHAMPION_ACTIONS, out_of_role
 from bot.curation.queue import CandidateView, Queue
 from bot.domain import CandidateState, Platform
 from bot.errors import QueueError
@@ -152,6 +153,11 @@ def _decision(
     queue: Queue, curator: str, apply: Any, *, verb: str, candidate_id: int
 ) -> Result[CandidateView]:
     wrong = unknown_curator(queue.settings, curator)
+    if wrong is not None and queue.is_champion(curator):
+        # A conference champion: approve or reject, and the queue checks which posts and when.
+        if verb not in CHAMPION_ACTIONS:
+            return refused(out_of_role(verb))
+        wrong = None
     if wrong is not None:
         return wrong
     try:

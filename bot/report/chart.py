@@ -28,17 +28,10 @@ MAX_TICKS = 12
 def draw(report: Report) -> Figure:
     """The chart as a Figure whose x axis spans exactly the report's period: weekly posts and
     authors above, each platform's followers below, a short last week hatched and said so."""
-    fig = Figure(figsize=(10, 6.5), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
-    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
     tags = " ".join("#" + t for t in report.hashtags)
     period = f"{report.since:%d %b %Y} to {report.last_day:%d %b %Y} (both days included)"
-    fig.suptitle(
-        f"{report.community} — {tags}\n{period}",
-        x=0.01,
-        ha="left",
-        fontsize="large",
-    )
+    fig = figure(f"{report.community} — {tags}\n{period}")
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
     starts = [w.start for w in report.weeks]
     ends = [min(w.start + timedelta(days=7), report.until) for w in report.weeks]
     widths = [(end - start) * 0.85 for start, end in zip(starts, ends, strict=True)]
@@ -85,8 +78,7 @@ def draw(report: Report) -> Figure:
     bottom.set_ylabel("followers of the\ncentral account")
     bottom.set_xlabel("week starting (UTC)")
     for ax in (top, bottom):
-        ax.spines[["top", "right"]].set_visible(False)
-        ax.grid(axis="y", alpha=0.3)
+        plain(ax)
     _week_ticks(bottom, report)
     bottom.set_xlim(report.since, report.until)
     return fig
@@ -106,10 +98,28 @@ def _week_ticks(ax: Axes, report: Report) -> None:
     ax.set_xticks([date2num(t) for t in ticks], labels)  # type: ignore[no-untyped-call]
 
 
-def png(report: Report) -> bytes:
+def figure(title: str, size: tuple[float, float] = (10, 6.5)) -> Figure:
+    """A figure on the Agg canvas with the reports' title style (shared by every report chart)."""
+    fig = Figure(figsize=size, dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    fig.suptitle(title, x=0.01, ha="left", fontsize="large")
+    return fig
+
+
+def plain(ax: Axes) -> None:
+    """The reports' axes: no box on the top and right, a light grid across."""
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="y", alpha=0.3)
+
+
+def to_png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
-    draw(report).savefig(buffer, format="png")
+    fig.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+def png(report: Report) -> bytes:
+    return to_png(draw(report))
 
 
 def save(report: Report, path: Path, mode: int = files.OWNER_ONLY) -> None:

@@ -212,21 +212,44 @@ dt { font-weight: 600; margin-top: .5rem; } dd { margin-left: 1.5rem; }
 
 def html_page(report: Report, chart_png: bytes | None = None) -> str:
     """One page with every table and the chart inside it (no files next to it to lose)."""
+    return page(
+        _title(report),
+        sections(report),
+        made=_made(report),
+        chart_png=chart_png,
+        chart_alt="weekly posts, authors and followers",
+        glossary=GLOSSARY,
+    )
+
+
+Section = tuple[str, list[str], list[list[str]]]  # title, column heads, rows of cells
+
+
+def page(
+    title: str,
+    tables: list[Section],
+    *,
+    made: str | None = None,
+    chart_png: bytes | None = None,
+    chart_alt: str = "",
+    glossary: tuple[tuple[str, str], ...] | list[tuple[str, str]] = (),
+) -> str:
+    """A self-contained HTML page of titled tables, with its chart embedded; every cell escaped,
+    and a cell that is a web address a link. Shared by the reports (reach, conference)."""
     esc = html.escape
     parts = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{esc(_title(report))}</title><style>{_STYLE}</style></head><body>",
-        f"<h1>{esc(_title(report))}</h1>",
+        f"<title>{esc(title)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{esc(title)}</h1>",
     ]
-    made = _made(report)
     if made:
         parts.append(f"<p>{esc(made)}</p>")
     if chart_png:
         data = base64.b64encode(chart_png).decode("ascii")
-        parts.append(f'<img alt="weekly posts, authors and followers" src="data:image/png;base64,{data}">')
-    for title, heads, rows in sections(report):
-        parts.append(f"<h2>{esc(title)}</h2>")
+        parts.append(f'<img alt="{esc(chart_alt)}" src="data:image/png;base64,{data}">')
+    for heading, heads, rows in tables:
+        parts.append(f"<h2>{esc(heading)}</h2>")
         if not rows:
             parts.append("<p>Nothing in this period.</p>")
             continue
@@ -242,10 +265,11 @@ def html_page(report: Report, chart_png: bytes | None = None) -> str:
                     cells.append(f"<td>{esc(cell)}</td>")
             parts.append("<tr>" + "".join(cells) + "</tr>")
         parts.append("</table>")
-    parts.append("<h2>What the figures mean</h2>")
-    parts.append("<dl>")
-    for term, meaning in GLOSSARY:
-        parts.append(f"<dt>{esc(term)}</dt><dd>{esc(meaning)}</dd>")
-    parts.append("</dl>")
+    if glossary:
+        parts.append("<h2>What the figures mean</h2>")
+        parts.append("<dl>")
+        for term, meaning in glossary:
+            parts.append(f"<dt>{esc(term)}</dt><dd>{esc(meaning)}</dd>")
+        parts.append("</dl>")
     parts.append("</body></html>")
     return "\n".join(parts)

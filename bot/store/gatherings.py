@@ -95,3 +95,22 @@ class ChatAnswer(Base):
     question: Mapped[int] = mapped_column(Integer)  # 1-based
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
     found_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Meetup(Base):
+    """A meet-up at a conference that curators schedule: the account announces it (place, time,
+    how to find the ribbon) once per platform at ``announce_at``, as series ``meetup:<id>``."""
+
+    __tablename__ = "meetups"
+    __table_args__ = (Index("ix_meetups_community_announce", "community_id", "announce_at"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    conference_id: Mapped[int] = mapped_column(ForeignKey("conferences.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())  # when the meet-up starts
+    announce_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    place: Mapped[str] = mapped_column(Text)
+    ribbon: Mapped[str] = mapped_column(Text)  # how to find the ribbon (the champions wear it)
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    removed_by: Mapped[str | None] = mapped_column(String(255))
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # None: still on

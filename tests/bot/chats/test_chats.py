@@ -77,12 +77,18 @@ def test_slots_and_bad_input(store: Store, settings: Settings, clock: FakeClock,
         ("announce-hour", START - timedelta(hours=1)),
         ("q1", START),
         ("q2", START + timedelta(minutes=10)),
+        ("recap", START + timedelta(minutes=70)),
     ]
     late = ops.add_chat(store, settings, FIELDS, by="ana", now=START - timedelta(hours=2))
     assert late.data is not None
     with store.engine.connect() as conn:
         keys = conn.execute(select(m.ChatSlot.key).where(m.ChatSlot.chat_id == late.data.id)).scalars().all()
-    assert sorted(keys) == ["announce-hour", "q1", "q2"]  # a day-before announcement is not made late
+    assert sorted(keys) == [
+        "announce-hour",
+        "q1",
+        "q2",
+        "recap",
+    ]  # a day-before announcement is not made late
     for change, says in (
         ({"questions": ["ten: what?"]}, "is not a question"),
         ({"questions": ["0:fr: quoi?"]}, "not one of the chat's languages"),

@@ -15,6 +15,7 @@ from sqlalchemy import update
 
 from bot.cli.main import main
 from bot.clock import FakeClock
+from bot.conference import report_pages
 from bot.conference.report import to_csv, to_text
 from bot.config import Settings
 from bot.curation.pipeline import Pipeline
@@ -90,6 +91,19 @@ def test_the_conference_report(store: Store, settings: Settings, clock: FakeCloc
     assert rows[0] == ["conference", "figure", "value"]
     assert ["acscc27", "posts", "3"] in rows
     assert rows[-2][:4] == ["2", "'=cmd", "mastodon", "40"]  # a name never runs as a formula
+    assert [(day.isoformat(), counts, n) for day, counts, n in found.by_day] == [
+        ("2027-10-14", {"mastodon": 2}, 2),
+        ("2027-10-15", {"mastodon": 1}, 1),
+        ("2027-10-16", {}, 0),
+    ]
+    picture = report_pages.png(found)
+    assert picture.startswith(b"\x89PNG\r\n\x1a\n")
+    page = report_pages.html_page(found, picture)
+    assert "data:image/png;base64," in page
+    assert "<td>first time authors</td><td>2</td>" in page
+    assert "<td>Fri 15 Oct</td><td>1</td><td>1</td>" in page
+    assert "elena" not in page
+    assert "<td>=cmd</td>" in page  # a name, escaped, in a web page (no formula there)
     assert gatherings.report(store, settings, "nope").outcome is Outcome.REFUSED
 
 
@@ -150,3 +164,13 @@ def test_preview_hold_and_report_from_the_command_line(
     assert re.search(r"^  posts +0$", out, re.MULTILINE)
     assert target.read_text().startswith("conference,figure,value\n")
     assert target.stat().st_mode & 0o077 == 0  # owner-only by default
+    png, page = tmp_path / "acs.png", tmp_path / "acs.html"
+    code, out = bot("conferences", "report", "ACSCC27", "--png", str(png), "--html", str(page))
+    assert code == 0
+    assert f"Chart written to {png}" in out
+    assert f"Web page written to {page}" in out
+    assert png.read_bytes().startswith(b"\x89PNG")
+    assert page.read_text().startswith("<!doctype html>")
+    assert "<h1>ACS (#acscc27) — 14 Oct to 16 Oct 2027 (America/Chicago)</h1>" in page.read_text()
+    assert png.stat().st_mode & 0o077 == 0
+    assert page.stat().st_mode & 0o077 == 0
