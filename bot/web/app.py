@@ -30,6 +30,7 @@ from bot.web.security import SecurityHeaders
 
 # The pages, in the order the navigation shows them: one line each.
 PAGES: tuple[str, ...] = ("bot.web.pages.health",)
+PAGES += ("bot.web.pages.calendar", "bot.web.pages.compose")  # what goes out when; original posts
 
 STATIC = Path(__file__).with_name("static")
 
