@@ -35,6 +35,7 @@ from bot.health import WatchHealthRecorder
 from bot.ports import PlatformAdapter
 from bot.report.refresh import ReachService, Refresher
 from bot.series.opportunities import leave_digests
+from bot.series.original_runner import OriginalsRunner
 from bot.series.publisher import PublishOutcome
 from bot.series.runner import SeriesRunner
 from bot.store.migrate import upgrade
@@ -94,6 +95,7 @@ class Coalesce:
         self.health: WatchHealthRecorder
         self.reach: ReachService  # keeps the report's numbers fresh
         self.gatherings: Gatherings  # conferences' highlights, chats' slots and answers, their tags
+        self.originals: OriginalsRunner  # the curators' own posts, through the series' publisher
         self.adapters: dict[Platform, PlatformAdapter] = {}
         self._started: set[Platform] = set()  # adapters whose start() succeeded; the rest retry it
         self.wake = asyncio.Event()  # set when there may be new work for the amplifier
@@ -166,6 +168,10 @@ class Coalesce:
         )
         await self.gatherings.refresh()
         self.services.append(self.gatherings.service)
+        self.originals = OriginalsRunner(
+            self.store, self.series.publisher, self.settings, self.clock, REGISTRY
+        )
+        self.services.append(self.originals.service)
         open_intents = await self.amplifier.reconcile()
         if open_intents:
             log.warning("resuming amplifications interrupted by a restart", extra={"count": open_intents})
@@ -313,6 +319,7 @@ class Coalesce:
         await self.trust.run_once()
         report.outcomes = await self.amplifier.run_due()
         report.published = await self.series.run_due()
+        report.published += await self.originals.run_due()
         report.gatherings = (await self.gatherings.run_once()).published
         if self.console is not None:  # the cards that are due, and what changed on the others
             try:

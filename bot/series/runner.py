@@ -84,6 +84,7 @@ class SeriesRunner:
         self.settings = settings
         self.series = settings.series
         self.clock = clock
+        self.catalog = catalog  # for whoever composes beside the series (original posts, the calendar)
         self.limits: Callable[[Platform], TextLimits] = catalog.limits
         self.markup: Callable[[Platform], str] = catalog.markup
         self.inert_rules: Callable[[Platform], InertRules | None] = catalog.inert_rules

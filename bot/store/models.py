@@ -32,6 +32,8 @@ from bot.store.gatherings import ChatSlot as ChatSlot
 from bot.store.gatherings import Conference as Conference
 from bot.store.gatherings import ConferenceChampion as ConferenceChampion
 from bot.store.gatherings import Meetup as Meetup
+from bot.store.originals import OriginalDecision as OriginalDecision
+from bot.store.originals import OriginalPost as OriginalPost
 from bot.store.trust_models import Block as Block
 from bot.store.trust_models import ConsentEvent as ConsentEvent
 from bot.store.trust_models import CuratorAlert as CuratorAlert

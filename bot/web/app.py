@@ -34,6 +34,8 @@ from bot.web.security import SecurityHeaders
 # The pages, in the order the navigation shows them: one line each.
 PAGES: list[str] = [
     "bot.web.pages.queue",
+    "bot.web.pages.calendar",  # what goes out when
+    "bot.web.pages.compose",  # original posts
     "bot.web.pages.health",
 ]
 
