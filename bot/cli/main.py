@@ -311,6 +311,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # Feature modules that add commands: each has ``register(cli: Commands) -> None``.
 EXTENSIONS: list[str] = ["bot.cli.report", "bot.cli.trust", "bot.cli.series", "bot.cli.freeze"]
 EXTENSIONS += ["bot.cli.conference"]  # conference mode and scheduled chats
+EXTENSIONS += ["bot.cli.audit"]  # the audit log
 
 
 class Commands:
