@@ -220,6 +220,20 @@ def report(
     return done("\n".join(lines), ReportMade(p, built, written))
 
 
+def csv_text(made: ReportMade) -> str:
+    """Every figure of a report made, as the rows ``--csv`` writes (no cell a spreadsheet runs)."""
+    from bot.report import render
+
+    return files.csv_text(render.CSV_HEADER, made.report.rows())
+
+
+def chart_png(made: ReportMade) -> bytes:
+    """The weekly posts, authors and followers of a report made, drawn as ``--chart`` draws them."""
+    from bot.report import chart as drawing
+
+    return drawing.png(made.report)
+
+
 # -- the member directory ----------------------------------------------------------------------
 
 
