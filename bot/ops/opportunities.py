@@ -26,6 +26,7 @@ from bot.series.opportunities import (
     OpportunityList,
     guess_kind,
     normalize_url,
+    read_import_text,
 )
 from bot.store import models as m
 from bot.store.store import Store
@@ -259,6 +260,9 @@ def _line(o: Opportunity, day: date, soon_days: int, digests: int = 0) -> str:
     return f"{o.id:>5}  {o.kind:11} {note:30} {o.title}{org}{went}\n{'':>7}{o.url}"
 
 
+MAX_UPLOAD_BYTES = 256 * 1024  # a list of a few hundred opportunities; a bigger upload is refused unread
+
+
 def import_file(
     store: Store, settings: Settings, now: datetime, actor: str, path: str | Path
 ) -> Result[Imported]:
@@ -269,8 +273,41 @@ def import_file(
         return problem
     if isinstance(unreadable := read_input(path), Result):
         return unreadable
+    return _import(store, settings, now, actor, unreadable, str(path))
+
+
+def import_upload(
+    store: Store, settings: Settings, now: datetime, actor: str, data: bytes, name: str = "upload"
+) -> Result[Imported]:
+    """`import_file` for a file sent from a browser: untrusted bytes, so a size cap before
+    anything is read, UTF-8 text only (a byte-order mark is allowed), no NUL; the problems name
+    the file by the last part of ``name`` as sent, never a path on this host."""
+    if (problem := not_a_curator(settings, actor)) is not None:
+        return problem
+    shown = _upload_name(name)
+    if len(data) > MAX_UPLOAD_BYTES:
+        return usage(say.upload_too_big(shown, len(data), MAX_UPLOAD_BYTES))
     try:
-        report = OpportunityList(store).import_file(path, submitted_by=actor, now=now)
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return usage(f"{shown}: not a text file in UTF-8")
+    if "\x00" in text:
+        return usage(f"{shown}: not a text file (it holds NUL bytes)")
+    return _import(store, settings, now, actor, text, shown)
+
+
+def _upload_name(name: str) -> str:
+    last = name.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = "".join(c for c in last if c.isprintable()).strip()
+    return cleaned[:80] or "upload"
+
+
+def _import(
+    store: Store, settings: Settings, now: datetime, actor: str, text: str, where: str
+) -> Result[Imported]:
+    try:
+        drafts = read_import_text(text, where, submitted_by=actor)
+        report = OpportunityList(store).import_drafts(drafts, now)
     except SeriesError as exc:
         return refused(str(exc))
     warnings = _warnings(settings, now, [*report.added, *report.merged])
