@@ -18,7 +18,7 @@ import yaml
 from bot.domain import Platform, normalize_tag
 from bot.errors import ConfigError
 from bot.files import parse_mode
-from bot.schema import Environment, build, number
+from bot.schema import Environment, build, number, secret_field
 from bot.series.settings import SeriesSettings
 from bot.trust.settings import TrustSettings
 
@@ -189,6 +189,30 @@ class ReportSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """The curators' web console: served by ``python -m bot web``, and by ``run`` when enabled."""
+
+    enabled: bool = False  # ``run`` serves the console too
+    host: str = "127.0.0.1"
+    port: int = number(8080, 1, 65_535)
+    base_url: str = ""  # how curators reach it (https://coalesce.example.org); default http://host:port
+    # signs the session cookies, as ${VAR}; None: one is generated once and kept in the database
+    secret: str | None = secret_field(None)
+    session_idle_minutes: float = number(720.0, 0, MONTH_MINUTES, above=True, unit="minutes")
+
+    def validate(self, key: str) -> None:
+        if self.base_url and not self.base_url.startswith(("https://", "http://")):
+            raise ConfigError(f"{key}.base_url", "expected an http:// or https:// address")
+        if self.secret is not None and len(self.secret) < 16:
+            raise ConfigError(f"{key}.secret", "expected at least 16 characters")
+
+    @property
+    def address(self) -> str:
+        """Where sign-in links point: ``base_url`` without its trailing slash, or the bound address."""
+        return self.base_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
 class Settings:
     community: CommunitySettings
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -203,6 +227,7 @@ class Settings:
     report: ReportSettings = field(default_factory=ReportSettings)
     series: SeriesSettings = field(default_factory=SeriesSettings)
     trust: TrustSettings = field(default_factory=TrustSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     platforms: Mapping[Platform, Any] = field(default_factory=lambda: MappingProxyType({}))
     secrets: frozenset[str] = frozenset()  # every value that came from a ${VAR}; logs hide them
 
@@ -283,6 +308,7 @@ def parse(data: Any, env: Environment | None = None, *, schemas: PlatformSchemas
         report=base.report,
         series=base.series,
         trust=base.trust,
+        web=base.web,
         platforms=MappingProxyType(platforms),
         secrets=frozenset(env.secrets),
     )

@@ -40,6 +40,9 @@ from bot.store.trust_models import PostCheck as PostCheck
 from bot.store.trust_models import SafetyEvent as SafetyEvent
 from bot.store.trust_models import Undo as Undo
 from bot.store.trust_models import WatchHealth as WatchHealth
+from bot.store.web_models import WebSecret as WebSecret
+from bot.store.web_models import WebSession as WebSession
+from bot.store.web_models import WebSignInLink as WebSignInLink
 
 
 class Community(Base):

@@ -1,0 +1,1 @@
+"""The curators' web console: Starlette pages over the application layer (``bot.ops``)."""

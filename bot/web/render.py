@@ -1,0 +1,116 @@
+"""Pages as HTML: one Jinja2 environment with autoescape on everywhere, the context every page
+gets (who is signed in, the form token, the words in the curator's language, the navigation),
+flash messages across a redirect, and the filter that lets only web links from members be links."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jinja2
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from bot.links import safe_url
+from bot.web import i18n
+from bot.web.deps import deps, session, web
+
+FLASH_COOKIE = "coalesce_flash"
+FLASH_SECONDS = 120
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("bot.web", "templates"),
+        autoescape=True,  # every template, whatever its name
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["member_href"] = member_href
+    return env
+
+
+def member_href(url: object) -> str | None:
+    """A member-supplied link as an href: only http(s) with a host; anything else (javascript:,
+    data:, a relative path) gives None, and the template shows the text without a link."""
+    return safe_url(url) if isinstance(url, str) else None
+
+
+def csrf_token(request: Request) -> str:
+    """The form token of this browser: its session's, or before sign-in its visitor cookie's."""
+    token: str = request.scope.get("state", {}).get("csrf", "")
+    return token
+
+
+def language(request: Request) -> str:
+    view = session(request)
+    return i18n.language_of(view.language if view else None, deps(request).settings.community.languages)
+
+
+def translator(request: Request) -> Any:
+    return i18n.translator(language(request), web(request).strings)
+
+
+def _flash_serializer(request: Request) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(web(request).secret, salt="coalesce-flash")
+
+
+def _flash(request: Request) -> dict[str, str] | None:
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw:
+        return None
+    try:
+        value = _flash_serializer(request).loads(raw, max_age=FLASH_SECONDS)
+    except BadSignature:
+        return None
+    if not isinstance(value, dict):
+        return None
+    return {"message": str(value.get("message", "")), "kind": str(value.get("kind", "ok"))}
+
+
+def render(
+    request: Request, template: str, *, status: int = 200, page: str = "", **context: Any
+) -> HTMLResponse:
+    """``template`` filled with ``context`` and what every page shows; a flash message waiting
+    from the last redirect is shown once."""
+    state = web(request)
+    view = session(request)
+    lang = language(request)
+    t = i18n.translator(lang, state.strings)
+    settings = state.deps.settings
+    flash = _flash(request)
+    html = state.templates.get_template(template).render(
+        request=request,
+        t=t,
+        lang=lang,
+        languages=[(code, i18n.NAMES[code]) for code in i18n.offered_languages(settings.community.languages)],
+        community=settings.community.name,
+        curator=view.curator if view else None,
+        csrf=csrf_token(request),
+        nav=[(p.name, p.path, t(p.title_key)) for p in state.pages if p.nav],
+        page=page,
+        flash=flash,
+        **context,
+    )
+    response = HTMLResponse(html, status_code=status)
+    if flash is not None:
+        response.delete_cookie(FLASH_COOKIE, path="/")
+    return response
+
+
+def redirect(request: Request, path: str, *, message: str | None = None, kind: str = "ok") -> Response:
+    """A 303 to ``path`` (a local path), carrying ``message`` to show there once."""
+    response = RedirectResponse(path, status_code=303)
+    if message:
+        response.set_cookie(
+            FLASH_COOKIE,
+            # a cookie stays small: the message is cut at 1,000 characters
+            _flash_serializer(request).dumps({"message": message[:1000], "kind": kind}),
+            max_age=FLASH_SECONDS,
+            path="/",
+            httponly=True,
+            samesite="lax",
+            secure=web(request).secure_cookies,
+        )
+    return response
