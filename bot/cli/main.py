@@ -312,6 +312,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 EXTENSIONS: list[str] = ["bot.cli.report", "bot.cli.trust", "bot.cli.series", "bot.cli.freeze"]
 EXTENSIONS += ["bot.cli.conference"]  # conference mode and scheduled chats
 EXTENSIONS += ["bot.cli.compose", "bot.cli.calendar"]  # original posts, what goes out when
+EXTENSIONS += ["bot.cli.audit"]  # the audit log
 EXTENSIONS += ["bot.cli.web"]  # the curators' web console
 
 

@@ -14,6 +14,7 @@ from bot.cli.main import Commands
 from bot.cli.present import add_json_option, show
 from bot.config import Settings
 from bot.domain import Platform
+from bot.ops import members as members_ops
 from bot.ops import report as report_ops
 from bot.progress import Progress
 from bot.store.store import Store
@@ -65,6 +66,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_members_list(args: argparse.Namespace) -> int:
     settings, store = _store(args)
     return show(report_ops.members(store, settings, platform=args.platform, limit=args.limit), args)
+
+
+def cmd_members_search(args: argparse.Namespace) -> int:
+    settings, store = _store(args)
+    return show(members_ops.search(store, settings, args.text, limit=args.limit), args)
 
 
 def cmd_members_export(args: argparse.Namespace) -> int:
@@ -157,6 +163,15 @@ def register(commands: Commands) -> None:
     )
     mlist.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
     add_json_option(mlist)
+    msearch = add(
+        "search",
+        cmd_members_search,
+        "find members by handle or name on every platform: consent, linked accounts, marks",
+        msub,
+    )
+    msearch.add_argument("text", help="part of a handle, a name or an account id")
+    msearch.add_argument("--limit", type=int, default=50, help="at most this many people (default 50)")
+    add_json_option(msearch)
     mexport = add("export", cmd_members_export, "write the directory to a CSV file", msub)
     mexport.add_argument("--csv", required=True, metavar="FILE", help="the CSV file to write")
     cli.add_mode_option(mexport)

@@ -22,8 +22,10 @@ from bot.series.interviews import (
     ANSWERED,
     AWAITING_CONSENT,
     INVITED,
+    PUBLISHED,
     QUEUED,
     SCHEDULED,
+    WITHDRAWN,
     Interview,
     InterviewBook,
     answers_template,
@@ -46,6 +48,13 @@ class Invited:
 
 
 @dataclass(frozen=True)
+class PlatformFit:
+    platform: str
+    fits: bool | None  # None: no text composed yet
+    problem: str | None = None  # how much too long, and where the limit falls
+
+
+@dataclass(frozen=True)
 class Fit:
     """Where an answered interview stands against the length limits of the platforms it goes to."""
 
@@ -53,6 +62,7 @@ class Fit:
     platforms: list[str]
     overflows: list[str]  # one line per platform it is too long for
     missing: list[str]  # questions still to answer
+    by_platform: list[PlatformFit] = field(default_factory=list)  # in the order of ``platforms``
 
 
 @dataclass(frozen=True)
@@ -98,11 +108,18 @@ def fit(runner: SeriesRunner, interview: Interview) -> Fit:
     missing = [q.id for q in questions if not interview.answers.get(q.id)]
     platforms = interview_platforms(runner)
     overflows: list[str] = []
+    problems: dict[str, str] = {}
     if interview.text is not None and platforms:
         limits = runner.interview_limits(platforms)
         found = check_fit(interview.text, limits, runner.interviews.sections(interview))
         overflows = [o.describe() for o in found]
-    return Fit(interview, [p.value for p in platforms], overflows, missing)
+        problems = {o.where: o.describe() for o in found}
+    composed = interview.text is not None
+    by_platform = [
+        PlatformFit(p.value, (p.value not in problems) if composed else None, problems.get(p.value))
+        for p in platforms
+    ]
+    return Fit(interview, [p.value for p in platforms], overflows, missing, by_platform)
 
 
 def describe(runner: SeriesRunner, interview: Interview) -> str:
@@ -314,3 +331,47 @@ def listing(
     if others:
         lines += ["", "In progress:", *(_line(i) for i in others)]
     return done("\n".join(lines), Listing(queued, others, upcoming))
+
+
+# -- the pipeline as columns -------------------------------------------------------------------------
+
+# (column, state): a curator's approval leaves an interview awaiting the member's consent; her
+# confirmation puts it in the queue for a slot.
+STAGES = (
+    ("invited", INVITED),
+    ("answered", ANSWERED),
+    ("approved", AWAITING_CONSENT),
+    ("confirmed", QUEUED),
+    ("scheduled", SCHEDULED),
+    ("published", PUBLISHED),
+    ("withdrawn", WITHDRAWN),
+)
+FINISHED = (PUBLISHED, WITHDRAWN)
+
+
+@dataclass(frozen=True)
+class Column:
+    stage: str  # one of STAGES' names
+    state: str
+    cards: list[Fit]  # each interview with its fit per platform
+    total: int  # in this stage altogether (finished stages show their latest ``shown`` only)
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    columns: list[Column]
+    platforms: list[str]
+
+
+def pipeline(runner: SeriesRunner, *, finished: int = 20) -> Result[Pipeline]:
+    """Every interview by stage, oldest first within a stage, each with its fit per platform;
+    of the published and withdrawn ones, the latest ``finished``."""
+    everyone = runner.interviews.in_states()
+    columns = []
+    for stage, state in STAGES:
+        items = sorted((i for i in everyone if i.state == state), key=lambda i: i.id)
+        shown = items[-finished:] if state in FINISHED else items
+        columns.append(Column(stage, state, [fit(runner, i) for i in shown], len(items)))
+    platforms = [p.value for p in interview_platforms(runner)]
+    lines = [f"{c.stage:10} {c.total:>4}" for c in columns]
+    return done("\n".join(lines), Pipeline(columns, platforms))

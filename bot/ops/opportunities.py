@@ -5,19 +5,32 @@ the command line and the Telegram console only present it."""
 
 from __future__ import annotations
 
+import html
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import or_, select
+
 from bot.config import Settings
 from bot.errors import SeriesError
 from bot.ops import series_messages as say
 from bot.ops.result import Result, done, refused, usage
 from bot.ops.series_common import not_a_curator, read_input, today
-from bot.series.opportunities import Opportunity, OpportunityDraft, OpportunityList, guess_kind
+from bot.series.opportunities import (
+    Opportunity,
+    OpportunityDraft,
+    OpportunityList,
+    guess_kind,
+    normalize_url,
+    read_import_text,
+)
+from bot.store import models as m
 from bot.store.store import Store
+from bot.text import URL
 
 
 @dataclass(frozen=True)
@@ -36,10 +49,21 @@ class Imported:
 
 
 @dataclass(frozen=True)
+class DigestUse:
+    """One digest edition an opportunity went in (or is going in: ``state`` "intent")."""
+
+    series: str  # the edition: "digest", or "digest/es" for one language of several
+    slot: datetime
+    platform: str
+    state: str  # done | intent | failed | withdrawn…
+
+
+@dataclass(frozen=True)
 class Listing:
     today: date
     include_closed: bool
     opportunities: list[Opportunity]
+    digests: dict[int, list[DigestUse]] = field(default_factory=dict)  # by opportunity id, newest first
 
 
 def _deadline(value: date | str | None) -> date | None:
@@ -172,15 +196,57 @@ def listing(
     if not include_closed:
         items = [o for o in items if o.is_open(day)]
     soon = settings.series.opportunities.closing_soon_days
-    lines = [_line(o, day, soon) for o in items]
+    uses = digests_of(store, settings)
+    lines = [_line(o, day, soon, len(uses.get(o.id, []))) for o in items]
     if not lines:
         message = say.no_open_opportunities(include_closed)
     else:
         message = "\n".join([f"{'ID':>5}  {'KIND':11} {'DEADLINE':30} TITLE", *lines])
-    return done(message, Listing(day, include_closed, items))
+    shown = {o.id: uses[o.id] for o in items if o.id in uses}
+    return done(message, Listing(day, include_closed, items, shown))
 
 
-def _line(o: Opportunity, day: date, soon_days: int) -> str:
+def digests_of(store: Store, settings: Settings) -> dict[int, list[DigestUse]]:
+    """Which digest editions each opportunity went in, newest first. An edition keeps the parts it
+    published (its plan), not a list of entries, so the entries are read back from the links in
+    those parts, each matched on the key the list itself uses (the same link twice is one entry)."""
+    names = [r.name for r in settings.series.schedule if r.kind == "digest"]
+    if not names:
+        return {}
+    p, o = m.Publication, m.Opportunity
+    edition = or_(*(or_(p.series == n, p.series.startswith(f"{n}/", autoescape=True)) for n in names))
+    with store.engine.connect() as conn:
+        keys = dict(conn.execute(select(o.url_key, o.id).where(o.community_id == store.community_id)).all())
+        rows = conn.execute(
+            select(p.series, p.slot, p.platform, p.state, p.plan)
+            .where(p.community_id == store.community_id, edition, p.plan.is_not(None))
+            .order_by(p.slot.desc(), p.series, p.platform)
+        ).all()
+    uses: dict[int, list[DigestUse]] = {}
+    for r in rows:
+        for opportunity_id in _entries(r.plan, keys):
+            uses.setdefault(opportunity_id, []).append(DigestUse(r.series, r.slot, r.platform, r.state))
+    return uses
+
+
+def _entries(plan: str, keys: Mapping[str, int]) -> list[int]:
+    try:
+        parts = json.loads(plan)
+    except ValueError:
+        return []
+    found: dict[int, None] = {}
+    for part in parts if isinstance(parts, list) else []:
+        for url in URL.findall(html.unescape(str(part))):
+            try:
+                key = normalize_url(url)
+            except SeriesError:
+                continue
+            if key in keys:
+                found[keys[key]] = None
+    return list(found)
+
+
+def _line(o: Opportunity, day: date, soon_days: int, digests: int = 0) -> str:
     if o.removed:
         note = "removed"
     elif o.deadline is None:
@@ -190,7 +256,11 @@ def _line(o: Opportunity, day: date, soon_days: int) -> str:
     else:
         note = f"closes {o.deadline}" + (" (closing soon)" if o.closing_soon(day, soon_days) else "")
     org = f" — {o.organisation}" if o.organisation else ""
-    return f"{o.id:>5}  {o.kind:11} {note:30} {o.title}{org}\n{'':>7}{o.url}"
+    went = f" (in {digests} digest edition{'s' if digests != 1 else ''})" if digests else ""
+    return f"{o.id:>5}  {o.kind:11} {note:30} {o.title}{org}{went}\n{'':>7}{o.url}"
+
+
+MAX_UPLOAD_BYTES = 256 * 1024  # a list of a few hundred opportunities; a bigger upload is refused unread
 
 
 def import_file(
@@ -203,8 +273,41 @@ def import_file(
         return problem
     if isinstance(unreadable := read_input(path), Result):
         return unreadable
+    return _import(store, settings, now, actor, unreadable, str(path))
+
+
+def import_upload(
+    store: Store, settings: Settings, now: datetime, actor: str, data: bytes, name: str = "upload"
+) -> Result[Imported]:
+    """`import_file` for a file sent from a browser: untrusted bytes, so a size cap before
+    anything is read, UTF-8 text only (a byte-order mark is allowed), no NUL; the problems name
+    the file by the last part of ``name`` as sent, never a path on this host."""
+    if (problem := not_a_curator(settings, actor)) is not None:
+        return problem
+    shown = _upload_name(name)
+    if len(data) > MAX_UPLOAD_BYTES:
+        return usage(say.upload_too_big(shown, len(data), MAX_UPLOAD_BYTES))
     try:
-        report = OpportunityList(store).import_file(path, submitted_by=actor, now=now)
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return usage(f"{shown}: not a text file in UTF-8")
+    if "\x00" in text:
+        return usage(f"{shown}: not a text file (it holds NUL bytes)")
+    return _import(store, settings, now, actor, text, shown)
+
+
+def _upload_name(name: str) -> str:
+    last = name.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = "".join(c for c in last if c.isprintable()).strip()
+    return cleaned[:80] or "upload"
+
+
+def _import(
+    store: Store, settings: Settings, now: datetime, actor: str, text: str, where: str
+) -> Result[Imported]:
+    try:
+        drafts = read_import_text(text, where, submitted_by=actor)
+        report = OpportunityList(store).import_drafts(drafts, now)
     except SeriesError as exc:
         return refused(str(exc))
     warnings = _warnings(settings, now, [*report.added, *report.merged])

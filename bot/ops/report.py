@@ -109,6 +109,17 @@ def _end(value: date | datetime) -> datetime:
     return _start(value) + timedelta(days=1)
 
 
+def moments(since: str | None, until: str | None, now: datetime) -> tuple[datetime | None, datetime | None]:
+    """The bounds a filter means by two date words (either may be left out: no bound): from the
+    start of the first day ``since`` names (included) to the end of the last day ``until`` names
+    (excluded). ValueError for a word that cannot be read, or bounds the wrong way round."""
+    start = _start(read_days(since, now).first) if since else None
+    end = _end(read_days(until, now).last) if until else None
+    if start is not None and end is not None and end <= start:
+        raise ValueError(say.backwards_period())
+    return start, end
+
+
 @dataclass(frozen=True)
 class Period:
     since_text: str  # as typed ("" when the default)
@@ -207,6 +218,20 @@ def report(
     if written:
         lines += ["", say.wrote(written)]
     return done("\n".join(lines), ReportMade(p, built, written))
+
+
+def csv_text(made: ReportMade) -> str:
+    """Every figure of a report made, as the rows ``--csv`` writes (no cell a spreadsheet runs)."""
+    from bot.report import render
+
+    return files.csv_text(render.CSV_HEADER, made.report.rows())
+
+
+def chart_png(made: ReportMade) -> bytes:
+    """The weekly posts, authors and followers of a report made, drawn as ``--chart`` draws them."""
+    from bot.report import chart as drawing
+
+    return drawing.png(made.report)
 
 
 # -- the member directory ----------------------------------------------------------------------

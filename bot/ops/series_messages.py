@@ -179,6 +179,10 @@ def left_out(oid: int, platform: str) -> str:
 # -- report, members, refresh ------------------------------------------------------------------------
 
 
+def upload_too_big(name: str, size: int, limit: int) -> str:
+    return f"{name}: {size // 1024:,} KB is too big to import (at most {limit // 1024:,} KB)"
+
+
 def backwards_period() -> str:
     return "--until must come after --since (the period would be empty)"
 

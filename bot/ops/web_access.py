@@ -24,7 +24,7 @@ from bot.ops import web_messages as words
 from bot.ops.curators import unknown_curator
 from bot.ops.result import Result, done, refused, usage
 from bot.store import models as m
-from bot.store.engine import _insert
+from bot.store.engine import dialect_insert
 from bot.store.store import Store
 
 if TYPE_CHECKING:
@@ -224,7 +224,7 @@ def signing_secret(store: Store, settings: Settings, now: datetime) -> str:
     kept = m.table(m.WebSecret)
     with store.engine.begin() as conn:
         conn.execute(
-            _insert(conn, kept)
+            dialect_insert(conn, kept)
             .values(community_id=store.community_id, secret=secrets.token_urlsafe(48), created_at=now)
             .on_conflict_do_nothing(index_elements=["community_id"])
         )

@@ -213,11 +213,20 @@ def read_import_file(path: str | Path, *, submitted_by: str) -> list[Opportunity
     """Every entry of an opportunities YAML file, or one SeriesError listing every problem."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SeriesError(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:  # a folder, not allowed, not UTF-8 text
         raise SeriesError(f"{path}: cannot read it ({exc})") from None
+    return read_import_text(text, str(path), submitted_by=submitted_by)
+
+
+def read_import_text(text: str, where: str, *, submitted_by: str) -> list[OpportunityDraft]:
+    """Every entry of an opportunities list in YAML (``where`` names it in the problems: a file's
+    path, an upload's name), or one SeriesError listing every problem numbered from 1."""
+    path = where
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark else ""
@@ -360,8 +369,11 @@ class OpportunityList:
             return Added(existing, merged=True)
 
     def import_file(self, path: str | Path, *, submitted_by: str, now: datetime) -> ImportReport:
+        return self.import_drafts(read_import_file(path, submitted_by=submitted_by), now)
+
+    def import_drafts(self, drafts: list[OpportunityDraft], now: datetime) -> ImportReport:
         report = ImportReport()
-        for draft in read_import_file(path, submitted_by=submitted_by):
+        for draft in drafts:
             added = self.add(draft, now)
             (report.merged if added.merged else report.added).append(added.opportunity)
         return report

@@ -40,6 +40,7 @@ from bot.store.trust_models import CuratorAlert as CuratorAlert
 from bot.store.trust_models import LinkCode as LinkCode
 from bot.store.trust_models import MemberRequest as MemberRequest
 from bot.store.trust_models import PostCheck as PostCheck
+from bot.store.trust_models import SafetyEvent as SafetyEvent
 from bot.store.trust_models import Undo as Undo
 from bot.store.trust_models import WatchHealth as WatchHealth
 from bot.store.web_models import WebSecret as WebSecret

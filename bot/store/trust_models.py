@@ -160,3 +160,25 @@ Index(
     table(MemberRequest).c.account_id,
     table(MemberRequest).c.received_at,
 )
+
+
+class SafetyEvent(Base):
+    """Append-only audit of the curators' safety steps, which otherwise leave only the state they
+    set: the freeze switch flipped, a member frozen or unfrozen, a block added or lifted. ``kind``
+    is what was acted on (switch | member | block), ``action`` what was done (freeze | unfreeze |
+    block | unblock), ``by`` the curator; ``account_id`` the member's account for a member freeze,
+    ``subject`` what a block names ("account:maria@example.org"), ``detail`` its reason."""
+
+    __tablename__ = "safety_events"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(16))
+    by: Mapped[str] = mapped_column(String(255))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    subject: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+Index("ix_safety_events_community_at", table(SafetyEvent).c.community_id, table(SafetyEvent).c.at)

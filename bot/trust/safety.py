@@ -20,6 +20,7 @@ from bot.domain import Author, Platform, Post
 from bot.errors import QueueError
 from bot.store import models as m
 from bot.store.store import Store, dialect_insert
+from bot.trust import safety_log
 from bot.trust.consent import ConsentRegistry
 
 log = logging.getLogger(__name__)
@@ -175,6 +176,9 @@ class Blocklist:
                 ).scalar_one_or_none()
                 is not None
             )
+            if changed:
+                subject = f"{kind}:{value}"
+                safety_log.note(conn, self.cid, "block", "block", by, now, subject=subject, detail=reason)
             self._mark_accounts(conn, kind, value, True)
             withdrawn = self.consent.withdraw(
                 conn, self._posts_matching(kind, value), f"blocked by {by}", now
@@ -195,6 +199,7 @@ class Blocklist:
                 .values(removed_at=now, removed_by=by)
             ).rowcount
             if changed:
+                safety_log.note(conn, self.cid, "block", "unblock", by, now, subject=f"{kind}:{value}")
                 self._mark_accounts(conn, kind, value, False)
                 for other in conn.execute(
                     select(b.kind, b.value).where(b.community_id == self.cid, b.removed_at.is_(None))
@@ -288,6 +293,7 @@ class Freezer:
         with self.store.engine.begin() as conn:
             pks = self.consent.person_accounts(conn, find_member(conn, self.store, ref)[0])
             conn.execute(update(a).where(a.id.in_(pks)).values(frozen_at=now, frozen_by=by))
+            safety_log.note(conn, self.store.community_id, "member", "freeze", by, now, account_id=pks[0])
             since = now - timedelta(hours=self.settings.trust.freeze_undo_hours)
             undoing = self.consent.schedule_undos(
                 conn, m.Post.account_id.in_(pks), "frozen", by, now, since=since
@@ -309,6 +315,7 @@ class Freezer:
         with self.store.engine.begin() as conn:
             pks = self.consent.person_accounts(conn, find_member(conn, self.store, ref)[0])
             conn.execute(update(a).where(a.id.in_(pks)).values(frozen_at=None, frozen_by=None))
+            safety_log.note(conn, self.store.community_id, "member", "unfreeze", by, now, account_id=pks[0])
             names = [f"{p} {h}" for p, h in conn.execute(select(a.platform, a.handle).where(a.id.in_(pks)))]
             called_off = self._call_off_undos(conn, pks, now)
         log.warning(

@@ -28,6 +28,7 @@ from bot.ports import PlatformAdapter
 from bot.store import models as m
 from bot.store.store import Store
 from bot.trust import member_commands as cmd
+from bot.trust import safety_log
 from bot.trust.consent import ConsentRegistry
 from bot.trust.discovery import OPTED_OUT, ProfileRule, objection
 from bot.trust.safety import Blocklist, BlockMatcher
@@ -99,7 +100,11 @@ def set_frozen(store: Store, by: str, now: datetime, *, frozen: bool) -> bool:
                     )
                 else:
                     conn.execute(update(s).where(*where).values(**values))
-            return bool(before and before.enabled) != frozen
+                changed = bool(before and before.enabled) != frozen
+                if changed:
+                    action = "freeze" if frozen else "unfreeze"
+                    safety_log.note(conn, store.community_id, "switch", action, by, now)
+            return changed
         except IntegrityError:
             continue
     raise RuntimeError("the freeze switch could not be written")  # pragma: no cover
