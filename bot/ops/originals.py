@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.config import Settings
-from bot.curation.flags import names_a_curator
 from bot.domain import Platform
 from bot.errors import QueueError
 from bot.ops import original_messages as say
@@ -22,6 +21,7 @@ from bot.series.original_runner import OriginalWriter
 from bot.series.original_text import MAX_TEXT, PlatformFit
 from bot.series.originals import STATES, OriginalBook, OriginalView
 from bot.store.store import Store
+from bot.trust.curator_names import names_a_curator
 from bot.trust.veto import is_frozen
 
 log = logging.getLogger(__name__)
