@@ -96,8 +96,8 @@ class _Conflict(Exception):
     """Someone else changed the candidate between our read and our write: read again."""
 
 
-class _OutOfScope(QueueError):
-    """A conference champion tried a decision outside her role (another post, after the window)."""
+class _OutOfScope(QueueError):  # a champion's decision outside her role (another post, out of window)
+    pass
 
 
 class Queue:
@@ -198,16 +198,11 @@ class Queue:
         )
 
     def list(
-        self,
-        state: str | None = None,
-        limit: int = 50,
-        *,
-        everything: bool = False,
+        self, state: str | None = None, limit: int = 50, *, everything: bool = False,
         platform: str | None = None,
     ) -> list[CandidateView]:
-        """Oldest first, so the queue is worked in the order members posted. Without a state,
-        the open work (what is decided and done is history, and at a million rows it would
-        bury the few items a curator came for); ``everything`` lists all states."""
+        """Oldest first, the order members posted. Without a state, the open work (at a million rows
+        history would bury the few items a curator came for); ``everything`` lists all states."""
         q = self._select()
         if platform:
             q = q.where(m.Post.platform == Platform(platform).value)
@@ -423,8 +418,7 @@ class Queue:
                 return self._decide_once(candidate_id, curator, action, reason, now, change, allowed)
             except _Conflict:
                 continue
-            except _OutOfScope as exc:
-                # The decision rolled back; the attempt itself stays in the audit log.
+            except _OutOfScope as exc:  # the decision rolled back; the attempt stays in the audit log
                 with self.store.engine.begin() as conn:
                     refused(conn, self.store.community_id, candidate_id, curator, f"{action}: {exc}", now)
                 raise QueueError(str(exc)) from None
