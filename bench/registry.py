@@ -17,6 +17,7 @@ MODULES = [
     "bench.chaos",
     "bench.conference",
     "bench.idle",
+    "bench.web",
 ]
 
 

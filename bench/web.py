@@ -1,0 +1,96 @@
+"""The web console's figures: the queue page over a community of a million posts."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import uvicorn
+from sqlalchemy import func, select
+
+from bench.registry import group
+from bench.report import END, Data, _seed_sqlite, settings
+from bot.clock import FakeClock
+from bot.config import Curator
+from bot.ops import web_access
+from bot.store import models as m
+from bot.store.migrate import upgrade
+from bot.store.store import Store, make_engine
+from bot.web.app import WebDeps, create_app
+from bot.web.auth import SESSION_COOKIE, sign
+
+RUNS = 60
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.ready.set()
+
+
+@group("web", [("web_queue_p95_ms", "ms", "<= 100")])
+def measure() -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        upgrade(engine)
+        cfg = settings()
+        clock = FakeClock(END)
+        store = Store.open(engine, "bench", "Bench", END)
+        t0 = time.perf_counter()
+        _seed_sqlite(engine, Data(store.community_id))  # the report bench's million posts
+        with engine.connect() as conn:
+            posts = conn.execute(select(func.count()).select_from(m.Post)).scalar_one()
+            pending = conn.execute(
+                select(func.count()).select_from(m.Candidate).where(m.Candidate.state == "pending")
+            ).scalar_one()
+        print(
+            f"  seeded {posts:,} posts, {pending:,} pending in {time.perf_counter() - t0:.0f} s",
+            file=sys.stderr,
+        )
+        cfg = dataclasses.replace(cfg, curators=(Curator("ana"),))
+        deps = WebDeps(cfg, store, clock)
+        secret = web_access.signing_secret(store, cfg, clock.now())
+        link = web_access.sign_in_link(store, cfg, "ana", clock.now())
+        assert link.data is not None
+        opened = web_access.redeem(store, cfg, link.data.url.rsplit("/", 1)[1], clock.now())
+        assert opened.data is not None
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        server = _Server(uvicorn.Config(create_app(deps), log_level="warning", lifespan="on"))
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        assert server.ready.wait(30)
+        port = sock.getsockname()[1]
+        cookies = {SESSION_COOKIE: sign(secret, "session", opened.data.session_id)}
+        times = []
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", cookies=cookies) as client:
+            first = client.get("/queue")
+            assert first.status_code == 200, first.status_code
+            cards = first.text.count('class="qcard ')
+            for _ in range(RUNS):
+                t = time.perf_counter()
+                answer = client.get("/queue")
+                times.append(time.perf_counter() - t)
+                assert answer.status_code == 200
+        server.should_exit = True
+        thread.join(30)
+        engine.dispose()
+    p95 = statistics.quantiles(times, n=20)[-1] * 1000
+    print(
+        f"  queue page ({cards} cards shown of {pending:,} pending): median "
+        f"{statistics.median(times) * 1000:.1f} ms, p95 {p95:.1f} ms; load {os.getloadavg()[0]:.1f}",
+        file=sys.stderr,
+    )
+    return {"web_queue_p95_ms": round(p95, 1)}
