@@ -30,6 +30,8 @@ from bot.web.security import SecurityHeaders
 
 # The pages, in the order the navigation shows them: one line each.
 PAGES: tuple[str, ...] = ("bot.web.pages.health",)
+PAGES += ("bot.web.pages.opportunities", "bot.web.pages.interviews", "bot.web.pages.members")
+PAGES += ("bot.web.pages.report", "bot.web.pages.audit")
 
 STATIC = Path(__file__).with_name("static")
 
