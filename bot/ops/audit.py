@@ -260,12 +260,14 @@ def log(
     except ValueError as exc:
         return usage(f"{exc} ({DAY_WORDS})" if "try" not in str(exc) else str(exc))
     wanted = tuple(kinds) or KINDS
-    actor = actor.strip() if actor and actor.strip() else None
+    # no NUL: PostgreSQL refuses it in text, and no name or handle holds one
+    actor = (actor or "").replace("\x00", "").strip() or None
+    member = (member or "").replace("\x00", "").strip() or None
     with store.engine.connect() as conn:
         accounts = None
-        if member and member.strip():
+        if member:
             try:
-                pk = find_member(conn, store, member.strip())[0]
+                pk = find_member(conn, store, member)[0]
             except QueueError as exc:
                 return refused(str(exc))
             accounts = ConsentRegistry(store, settings).person_accounts(conn, pk)
@@ -275,9 +277,7 @@ def log(
             found += [e for e in source(conn, f) if e.kind in wanted]
     found.sort(key=lambda e: (e.at, e.kind, e.ref, e.action), reverse=True)
     page = found[offset : offset + limit]
-    data = AuditPage(
-        page, offset, limit, len(found) > offset + limit, wanted, actor, member or None, start, end
-    )
+    data = AuditPage(page, offset, limit, len(found) > offset + limit, wanted, actor, member, start, end)
     if not page:
         return done("No audit entries match." if not offset else "No more audit entries.", data)
     more = ["", f"more: --offset {offset + limit}"] if data.more else []

@@ -54,7 +54,8 @@ def _like(text: str) -> str:
 def search(store: Store, settings: Settings, text: str, *, limit: int = 50) -> Result[list[MemberView]]:
     """Members whose handle, name or account id contains ``text`` (any case, literally: ``%`` and
     ``_`` are themselves), each with every account linked to hers, the most recently seen first."""
-    wanted = " ".join(text.split()).lstrip("@").casefold()
+    # no NUL: PostgreSQL refuses it in text, and no handle or name holds one
+    wanted = " ".join(text.replace("\x00", "").split()).lstrip("@").casefold()
     if not wanted:
         return usage("name a member to look for: part of a handle or a name")
     if not 1 <= limit <= MAX_RESULTS:

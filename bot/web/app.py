@@ -36,6 +36,11 @@ PAGES: list[str] = [
     "bot.web.pages.queue",
     "bot.web.pages.calendar",  # what goes out when
     "bot.web.pages.compose",  # original posts
+    "bot.web.pages.opportunities",
+    "bot.web.pages.interviews",
+    "bot.web.pages.members",
+    "bot.web.pages.report",
+    "bot.web.pages.audit",
     "bot.web.pages.health",
 ]
 

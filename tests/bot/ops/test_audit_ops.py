@@ -147,5 +147,7 @@ def test_bad_filters_are_usage_errors(store: Store, settings: Settings, clock: F
     assert audit.log(store, settings, now, since="2026-03-02", until="2026-03-01").outcome is Outcome.USAGE
     assert audit.log(store, settings, now, limit=0).outcome is Outcome.USAGE
     assert audit.log(store, settings, now, offset=-1).outcome is Outcome.USAGE
+    nul = audit.log(store, settings, now, actor="ana\x00", member="\x00")  # PostgreSQL refuses NUL
+    assert (nul.outcome, nul.message) == (Outcome.DONE, "No audit entries match.")
     empty = audit.log(store, settings, now)
     assert (empty.outcome, empty.message) == (Outcome.DONE, "No audit entries match.")
