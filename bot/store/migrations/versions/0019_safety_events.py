@@ -1,6 +1,6 @@
 """The audit of the curators' safety steps: freeze switch flips, member freezes, blocks.
 
-Revision ID: 0016_safety_events
+Revision ID: 0019_safety_events
 Revises: 0001
 Create Date: 2026-12-05
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016_safety_events"
+revision = "0019_safety_events"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
