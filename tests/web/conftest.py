@@ -19,9 +19,11 @@ import pytest
 import uvicorn
 from sqlalchemy import Engine
 
+from adapters.registry import REGISTRY
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.ops import web_access
+from bot.series.runner import SeriesRunner
 from bot.store.store import Store
 from bot.web.app import WebDeps, create_app
 from tests.conftest import make_settings
@@ -135,7 +137,11 @@ def console_factory(engine: Engine, clock: FakeClock) -> Iterator[ConsoleFactory
         web = {"base_url": f"http://127.0.0.1:{port}", **overrides.pop("web", {})}
         settings = make_settings(web=web, **overrides)
         store = Store.open(engine, settings.community.slug, settings.community.name, clock.now())
-        running = serve(WebDeps(settings, store, clock, secret=secret), sock)
+
+        def runner() -> SeriesRunner:  # the series as the pages see them, on the platform catalog
+            return SeriesRunner(store, {}, settings, clock, worker="web", catalog=REGISTRY)
+
+        running = serve(WebDeps(settings, store, clock, secret=secret, series_runner=runner), sock)
         stops.append(running)
         return next(running)
 
