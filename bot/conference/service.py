@@ -92,7 +92,7 @@ class Gatherings:
         chats = active_chats(self.store, now)
         return tuple(dict.fromkeys([*(c.tag for c in confs), *(c.tag for c in chats)]))
 
-    def _follow(self, tags: tuple[str, ...]) -> None:
+    def follow(self, tags: tuple[str, ...]) -> None:
         if tags != self.tags:
             log.info("following gathering tags", extra={"tags": " ".join(tags) or "-"})
         self.tags = tags
@@ -101,7 +101,7 @@ class Gatherings:
 
     async def refresh(self) -> tuple[str, ...]:
         """Read which tags are active now and follow them (no database work on the event loop)."""
-        self._follow(await run_sync(self.current_tags, self.clock.now()))
+        self.follow(await run_sync(self.current_tags, self.clock.now()))
         return self.tags
 
     async def run_once(self) -> GatheringCycle:

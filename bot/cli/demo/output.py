@@ -20,4 +20,7 @@ def what_went_out(platform: Platform, action: str) -> str:
 
 
 def plain(html_text: str) -> str:
-    return " ".join(re.sub(r"<[^>]+>", " ", html_text).replace("&amp;", "&").split())
+    """A status's HTML as a person reads it: paragraphs and line breaks as spaces, links and
+    hashtags as their words."""
+    spaced = re.sub(r"<br\s*/?>|</p>", " ", html_text)
+    return " ".join(re.sub(r"<[^>]+>", "", spaced).replace("&amp;", "&").split())

@@ -14,6 +14,7 @@ import yaml
 
 from adapters.registry import settings_class
 from bot import files
+from bot.cli.demo import gatherings
 from bot.cli.demo.output import say, what_went_out
 from bot.cli.demo.series import series_and_report
 from bot.cli.demo.world import (
@@ -119,6 +120,9 @@ async def _demo(config_file: Path) -> int:
             say("   Something is wrong: the boosts do not match the approvals.")
             return 1
         wrote = await series_and_report(app, world, settings, config_file.parent)
+        await gatherings.conference_day(app, world, settings)
+        await gatherings.chat(app, world, settings)
+        # The web console's step goes here (issue 13): its address and a sign-in link for ana.
     finally:
         await app.stop()
         world.stop()
