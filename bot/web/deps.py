@@ -102,3 +102,20 @@ def curator(request: Request) -> str:
 
 def now(request: Request) -> datetime:
     return deps(request).clock.now()
+
+
+#: What a page that needs the series says when the console was started without them.
+NO_SERIES = "the series are not set up for this console (no series runner): see `python -m bot web`"
+
+
+def series(request: Request) -> SeriesRunner | None:
+    """The series as the pages see them; None when the console was started without them."""
+    build = deps(request).series_runner
+    return build() if build is not None else None
+
+
+def path_id(request: Request, name: str = "id") -> int | None:
+    """The row id in the path (``/opportunities/{id}/edit``); None when it is not a plain number
+    of a sane length, so a page answers "no such …" instead of failing."""
+    text = str(request.path_params.get(name, ""))
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else None

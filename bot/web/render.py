@@ -12,6 +12,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from bot.links import safe_url
+from bot.ops.result import Result
+from bot.ops.web_access import local_path
 from bot.web import i18n
 from bot.web.deps import deps, session, web
 
@@ -100,8 +102,10 @@ def render(
 
 
 def redirect(request: Request, path: str, *, message: str | None = None, kind: str = "ok") -> Response:
-    """A 303 to ``path`` (a local path), carrying ``message`` to show there once."""
-    response = RedirectResponse(path, status_code=303)
+    """A 303 to ``path``, carrying ``message`` to show there once. Every redirect the console
+    makes comes here, so none leaves the site: a ``path`` that is not a local path (whatever a
+    form field or a header put in it) goes to the home page instead."""
+    response = RedirectResponse(local_path(path), status_code=303)
     if message:
         response.set_cookie(
             FLASH_COOKIE,
@@ -114,3 +118,9 @@ def redirect(request: Request, path: str, *, message: str | None = None, kind: s
             secure=web(request).secure_cookies,
         )
     return response
+
+
+def back(request: Request, path: str, result: Result[Any]) -> Response:
+    """After a form's POST: back to ``path`` with the operation's message, as a toast that says
+    whether it worked — the one pattern every page's forms follow."""
+    return redirect(request, path, message=result.message, kind="ok" if result.ok else "error")
