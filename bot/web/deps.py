@@ -76,6 +76,7 @@ class WebState:
     strings: Mapping[str, tuple[str, str]]
     secure_cookies: bool
     extras: dict[str, Any] = field(default_factory=dict)  # what a page module keeps (its own state)
+    untranslated: set[str] = field(default_factory=set)  # words a page asked for that have none
 
 
 def web(request: Request) -> WebState:
