@@ -16,7 +16,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import String, Text, select, update
+from sqlalchemy import String, Text, insert, select, update
+from sqlalchemy.exc import DBAPIError
 from starlette.routing import BaseRoute, Mount, Route
 
 from bot.domain import Author, Platform
@@ -230,18 +231,26 @@ def plant(store: Store, value: str) -> None:
     if store.engine.dialect.name == "postgresql":
         value = value.replace("\x00", "")
     lengths = {(t, c): n for t, c, n in text_columns()}
-    with store.engine.begin() as conn:
-        for name, columns in PLANTED.items():
-            table = m.Base.metadata.tables[name]
-            values: dict[str, Any] = {}
-            for column in columns:
-                if (name, column) == ("interviews", "answers"):
-                    keys = ("role", "goals", "outside", "advice")
-                    values[column] = json.dumps(dict.fromkeys(keys, value))
-                else:
-                    limit = lengths[(name, column)]
-                    values[column] = value[:limit] if limit else value
-            conn.execute(update(table).values(**values))
+    for name, columns in PLANTED.items():
+        table = m.Base.metadata.tables[name]
+        values: dict[str, Any] = {}
+        for column in columns:
+            if (name, column) == ("interviews", "answers"):
+                keys = ("role", "goals", "outside", "advice")
+                values[column] = json.dumps(dict.fromkeys(keys, value))
+            else:
+                limit = lengths[(name, column)]
+                values[column] = value[:limit] if limit else value
+        try:
+            with store.engine.begin() as conn:
+                conn.execute(update(table).values(**values))
+        except DBAPIError:  # append-only (a trigger refuses updates): a new row like its last, planted
+            with store.engine.begin() as conn:
+                last = conn.execute(select(table).order_by(*(c.desc() for c in table.primary_key))).first()
+                assert last is not None, name
+                keys = {c.name for c in table.primary_key}
+                row = {k: v for k, v in last._mapping.items() if k not in keys}
+                conn.execute(insert(table).values(**{**row, **values}))
 
 
 def seed(console: Console) -> dict[str, int]:

@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.ops import original_messages as say
 from bot.ops import originals as ops
 from bot.ops.result import Result, jsonable, usage
+from bot.series.original_text import PlatformFit
 from bot.series.originals import APPROVED, PENDING, PUBLISHING, OriginalView
 from bot.series.schedule import zone
 from bot.web.deps import NO_SERIES, curator, deps, now, path_id, series
@@ -46,6 +46,25 @@ def status(t: Callable[..., str], o: OriginalView, tz: str) -> str:
     else:
         said = t("cs_state_" + o.state)
     return t("cs_status", id=o.id, said=said)
+
+
+def fit_words(t: Callable[..., str], f: PlatformFit) -> str:
+    """How the post fits one platform, in the curator's language (what
+    ``bot.ops.original_messages.fit_line`` says in English)."""
+    name = f.platform.value
+    if not f.parts:
+        return name
+    unit = t("cs_unit_" + f.counting if f.counting in ("chars", "graphemes", "utf16") else "cs_unit_chars")
+    if f.link_length:
+        unit += t("cs_links_count", n=f.link_length)
+    if not f.fits:
+        over = [str(i) for i, p in enumerate(f.parts, 1) if not p.fits]
+        where = t("cs_part", parts=", ".join(over)) if over else t("cs_parts", n=len(f.parts))
+        return t("cs_fit_not", platform=name, where=where, max=f.max_length, unit=unit)
+    longest = max(p.length for p in f.parts)
+    if f.thread:
+        return t("cs_fit_thread", platform=name, n=len(f.parts), longest=longest, max=f.max_length, unit=unit)
+    return t("cs_fit_one", platform=name, longest=longest, max=f.max_length, unit=unit)
 
 
 def show(request: Request) -> Response:
@@ -117,7 +136,8 @@ async def preview(request: Request) -> Response:
     result = await run_in_threadpool(ops.preview, found, fields["text"], fields["platforms"] or None)
     body = result.as_json()
     if result.data is not None:  # the words the page shows beside each platform
-        body["lines"] = [say.fit_line(f) for f in result.data.platforms]
+        t = translator(request)
+        body["lines"] = [fit_words(t, f) for f in result.data.platforms]
     return JSONResponse(jsonable(body), status_code=200 if result.ok else 400)
 
 
@@ -219,6 +239,24 @@ PAGE = Page(
         "compose_save": ("Save the new text", "Guardar el texto nuevo"),
         "compose_reschedule": ("Change when it goes out", "Cambiar cuándo sale"),
         "compose_set_time": ("Set the time", "Fijar la hora"),
+        "cs_fit_one": (
+            "{platform}: fits in one post ({longest} of {max} {unit})",
+            "{platform}: cabe en una publicación ({longest} de {max} {unit})",
+        ),
+        "cs_fit_thread": (
+            "{platform}: a thread of {n} posts (longest {longest} of {max} {unit})",
+            "{platform}: un hilo de {n} publicaciones (la más larga {longest} de {max} {unit})",
+        ),
+        "cs_fit_not": (
+            "{platform}: does NOT fit ({where}; limit {max} {unit})",
+            "{platform}: NO cabe ({where}; límite {max} {unit})",
+        ),
+        "cs_part": ("part {parts}", "parte {parts}"),
+        "cs_parts": ("{n} parts", "{n} partes"),
+        "cs_unit_chars": ("characters", "caracteres"),
+        "cs_unit_graphemes": ("graphemes", "grafemas"),
+        "cs_unit_utf16": ("characters", "caracteres"),
+        "cs_links_count": (", links count {n}", ", los enlaces cuentan {n}"),
         "cs_status": ("Original post #{id} {said}.", "La publicación propia #{id} {said}."),
         "cs_waits_one": ("waits for {n} more approval", "espera {n} aprobación más"),
         "cs_waits_many": ("waits for {n} more approvals", "espera {n} aprobaciones más"),
