@@ -5,7 +5,8 @@ filtered and paged, never changed.
 Where each kind is recorded: decisions in ``decisions``; consent changes and link steps in
 ``consent_events``; blocks and freezes (the switch and one member) in ``safety_events``;
 champions in ``conference_champions`` (named, removed); opportunities on their row (added,
-removed); interviews on their row (invited, approved, confirmed, published, withdrawn)."""
+removed); interviews on their row (invited, approved, confirmed, published, withdrawn); original
+posts in ``original_decisions`` (write, edit, approve, reject, schedule, cancel, publish)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from bot.store.store import Store
 from bot.trust.consent import ConsentRegistry
 from bot.trust.safety import find_member
 
-KINDS = ("decision", "consent", "block", "freeze", "champion", "opportunity", "interview")
+KINDS = ("decision", "consent", "block", "freeze", "champion", "opportunity", "interview", "original")
+SUBJECT = 60  # an original post is named by its first words, at most this many characters
 MAX_LIMIT = 500
 
 
@@ -215,6 +217,30 @@ def _interviews(conn: Connection, f: _Filter) -> Iterable[AuditEntry]:
             )
 
 
+def _originals(conn: Connection, f: _Filter) -> Iterable[AuditEntry]:
+    if f.accounts is not None:  # the central account's own posts are about no member
+        return
+    d, o = m.OriginalDecision, m.OriginalPost
+    q = (
+        select(d.at, d.action, d.curator, d.reason, d.original_id, o.text)
+        .join(o, o.id == d.original_id)
+        .where(d.community_id == f.cid, *f.when(d.at), *f.by(d.curator))
+    )
+    for r in _rows(conn, q, d.at, f):
+        first = next((line.strip() for line in r.text.splitlines() if line.strip()), "")
+        first = first if len(first) <= SUBJECT else first[: SUBJECT - 1] + "…"
+        yield AuditEntry(
+            r.at,
+            "original",
+            r.action,
+            r.curator,
+            f"#{r.original_id} {first}",
+            r.reason,
+            None,
+            f"original:{r.original_id}",
+        )
+
+
 _SOURCES: dict[str, Callable[[Connection, _Filter], Iterable[AuditEntry]]] = {
     "decision": _decisions,
     "consent": _consent,
@@ -223,6 +249,7 @@ _SOURCES: dict[str, Callable[[Connection, _Filter], Iterable[AuditEntry]]] = {
     "champion": _champions,
     "opportunity": _opportunities,
     "interview": _interviews,
+    "original": _originals,
 }
 
 

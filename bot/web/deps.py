@@ -76,6 +76,7 @@ class WebState:
     strings: Mapping[str, tuple[str, str]]
     secure_cookies: bool
     extras: dict[str, Any] = field(default_factory=dict)  # what a page module keeps (its own state)
+    untranslated: set[str] = field(default_factory=set)  # words a page asked for that have none
 
 
 def web(request: Request) -> WebState:
@@ -102,3 +103,20 @@ def curator(request: Request) -> str:
 
 def now(request: Request) -> datetime:
     return deps(request).clock.now()
+
+
+#: What a page that needs the series says when the console was started without them.
+NO_SERIES = "the series are not set up for this console (no series runner): see `python -m bot web`"
+
+
+def series(request: Request) -> SeriesRunner | None:
+    """The series as the pages see them; None when the console was started without them."""
+    build = deps(request).series_runner
+    return build() if build is not None else None
+
+
+def path_id(request: Request, name: str = "id") -> int | None:
+    """The row id in the path (``/opportunities/{id}/edit``); None when it is not a plain number
+    of a sane length, so a page answers "no such …" instead of failing."""
+    text = str(request.path_params.get(name, ""))
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else None

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableSet, Sequence
+from datetime import date
 
 from bot.ops.web_access import LANGUAGES
 
@@ -61,6 +62,24 @@ STRINGS: dict[str, tuple[str, str]] = {
 }
 
 
+# Day and month names, so a date on a page is in the curator's language (strftime's are English).
+DAYS = {
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+    "es": ("lun", "mar", "mié", "jue", "vie", "sáb", "dom"),
+}
+MONTHS = {
+    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+    "es": ("ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic"),
+}
+
+
+def day_label(language: str, day: date, *, year: bool = False) -> str:
+    """``Wed 04 Mar`` / ``mié 04 mar`` (with the year when asked)."""
+    lang = language if language in DAYS else "en"
+    text = f"{DAYS[lang][day.weekday()]} {day.day:02d} {MONTHS[lang][day.month - 1]}"
+    return f"{text} {day.year}" if year else text
+
+
 def language_of(choice: str | None, community_languages: Sequence[str]) -> str:
     """The language a page is shown in: the curator's choice when the console speaks it, else the
     community's first language the console speaks, else English."""
@@ -72,13 +91,23 @@ def offered_languages(community_languages: Sequence[str]) -> list[str]:
     return [lang for lang in dict.fromkeys(community_languages) if lang in LANGUAGES] or ["en"]
 
 
-def translator(language: str, strings: Mapping[str, tuple[str, str]] = STRINGS) -> Callable[..., str]:
+def translator(
+    language: str,
+    strings: Mapping[str, tuple[str, str]] = STRINGS,
+    missing: MutableSet[str] | None = None,
+) -> Callable[..., str]:
     """``t(key, **values)``: the words of ``key`` in ``language``, placeholders filled (the values
-    are escaped by the template like any other)."""
+    are escaped by the template like any other). A key with no words shows as itself and is
+    added to ``missing``, so a test (and the logs) can tell a page fell back."""
     index = LANGUAGES.index(language) if language in LANGUAGES else 0
 
     def t(key: str, **values: object) -> str:
-        text = strings[key][index] if key in strings else key
+        if key in strings:
+            text = strings[key][index]
+        else:
+            text = key
+            if missing is not None:
+                missing.add(key)
         return text.format(**values) if values else text
 
     return t

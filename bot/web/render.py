@@ -7,16 +7,32 @@ from __future__ import annotations
 from typing import Any
 
 import jinja2
+import markupsafe
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from bot.links import safe_url
+from bot.ops.result import Result
+from bot.ops.web_access import local_path
 from bot.web import i18n
 from bot.web.deps import deps, session, web
 
 FLASH_COOKIE = "coalesce_flash"
 FLASH_SECONDS = 120
+
+
+# Characters a member's text may carry that must not reach a page as they are: NUL, and the
+# bidirectional embeddings, overrides and isolates, which would turn the words around them (a
+# name that makes "Reject" read as "Approve", a link whose end shows first).
+HIDDEN = dict.fromkeys([0, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
+def printed(value: object) -> object:
+    """What ``{{ value }}`` prints, before escaping: text without ``HIDDEN`` characters."""
+    if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
+        return value.translate(HIDDEN)
+    return value
 
 
 def environment() -> jinja2.Environment:
@@ -26,6 +42,7 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=printed,
     )
     env.filters["member_href"] = member_href
     return env
@@ -49,7 +66,8 @@ def language(request: Request) -> str:
 
 
 def translator(request: Request) -> Any:
-    return i18n.translator(language(request), web(request).strings)
+    state = web(request)
+    return i18n.translator(language(request), state.strings, state.untranslated)
 
 
 def _flash_serializer(request: Request) -> URLSafeTimedSerializer:
@@ -77,7 +95,7 @@ def render(
     state = web(request)
     view = session(request)
     lang = language(request)
-    t = i18n.translator(lang, state.strings)
+    t = i18n.translator(lang, state.strings, state.untranslated)
     settings = state.deps.settings
     flash = _flash(request)
     html = state.templates.get_template(template).render(
@@ -91,6 +109,7 @@ def render(
         nav=[(p.name, p.path, t(p.title_key)) for p in state.pages if p.nav],
         page=page,
         flash=flash,
+        day=lambda d, year=False: i18n.day_label(lang, d, year=year),
         **context,
     )
     response = HTMLResponse(html, status_code=status)
@@ -100,8 +119,10 @@ def render(
 
 
 def redirect(request: Request, path: str, *, message: str | None = None, kind: str = "ok") -> Response:
-    """A 303 to ``path`` (a local path), carrying ``message`` to show there once."""
-    response = RedirectResponse(path, status_code=303)
+    """A 303 to ``path``, carrying ``message`` to show there once. Every redirect the console
+    makes comes here, so none leaves the site: a ``path`` that is not a local path (whatever a
+    form field or a header put in it) goes to the home page instead."""
+    response = RedirectResponse(local_path(path), status_code=303)
     if message:
         response.set_cookie(
             FLASH_COOKIE,
@@ -114,3 +135,9 @@ def redirect(request: Request, path: str, *, message: str | None = None, kind: s
             secure=web(request).secure_cookies,
         )
     return response
+
+
+def back(request: Request, path: str, result: Result[Any]) -> Response:
+    """After a form's POST: back to ``path`` with the operation's message, as a toast that says
+    whether it worked — the one pattern every page's forms follow."""
+    return redirect(request, path, message=result.message, kind="ok" if result.ok else "error")

@@ -4,22 +4,14 @@ the calendar with each platform's parts; axe on both pages; a phone-sized screen
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
 
-from adapters.registry import REGISTRY
-from bot.clock import FakeClock
 from bot.series.originals import OriginalBook
-from bot.series.runner import SeriesRunner
-from bot.store.store import Store
-from bot.web.app import WebDeps
-from tests.conftest import make_settings
-from tests.web.conftest import Console, _listening_socket, assert_accessible, serve, sign_in
+from tests.web.conftest import Console, ConsoleFactory, assert_accessible, sign_in
 
 CHICAGO = "America/Chicago"
 SHOTS = Path(__file__).resolve().parents[2] / ".cache" / "screenshots"
@@ -32,12 +24,10 @@ THREAD = (
 
 
 @pytest.fixture
-def planning(engine: Engine, clock: FakeClock) -> Iterator[Console]:
-    """A console with the series (the calendar and compose need the platforms' catalog)."""
-    sock = _listening_socket()
-    port = sock.getsockname()[1]
-    settings = make_settings(
-        web={"base_url": f"http://127.0.0.1:{port}"},
+def planning(console_factory: ConsoleFactory) -> Console:
+    """A console with the series (the calendar and compose need the platforms' catalog) and
+    two-person approval."""
+    return console_factory(
         platforms={"mastodon": {"api_base_url": "http://127.0.0.1:9", "access_token": "${MASTODON_TOKEN}"}},
         curation__approvals_required=2,
         series={
@@ -45,14 +35,6 @@ def planning(engine: Engine, clock: FakeClock) -> Iterator[Console]:
             "schedule": [{"name": "digest", "kind": "digest", "cron": "0 9 * * mon"}],
         },
     )
-    store = Store.open(engine, settings.community.slug, settings.community.name, clock.now())
-
-    def runner() -> SeriesRunner:
-        return SeriesRunner(store, {}, settings, clock, worker="web", catalog=REGISTRY)
-
-    running = serve(WebDeps(settings, store, clock, series_runner=runner), sock)
-    yield next(running)
-    running.close()
 
 
 def test_compose_schedule_approve_and_see_it_in_the_calendar(planning: Console, new_page: Any) -> None:

@@ -6,25 +6,19 @@ script or a javascript: link in every member-supplied field never runs and never
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import insert, update
 
-from adapters.registry import REGISTRY
-from bot.clock import FakeClock
 from bot.domain import Author, Platform
 from bot.ops import interviews, opportunities, safety
-from bot.series.runner import SeriesRunner
 from bot.store import models as m
-from bot.store.store import Item, Store
-from bot.web.app import WebDeps
-from tests.conftest import make_settings
+from bot.store.store import Item
 from tests.factories import post
-from tests.web.conftest import Console, _listening_socket, assert_accessible, serve, sign_in
+from tests.web.conftest import Console, ConsoleFactory, assert_accessible, sign_in
 
 SCRIPT = '<script>alert("xss")</script><img src=x onerror=alert(2)>'
 MASTODON = {"mastodon": {"api_base_url": "http://127.0.0.1:9", "access_token": "${MASTODON_TOKEN}"}}
@@ -35,19 +29,11 @@ SCHEDULE = [
 
 
 @pytest.fixture
-def views(engine: Engine, clock: FakeClock, tmp_path: Path) -> Iterator[Console]:
-    """A console with the series (a runner on the platform catalog), and a store holding a
-    hostile member, an opportunity that went in a digest, and interviews at several stages."""
-    sock = _listening_socket()
-    port = sock.getsockname()[1]
-    settings = make_settings(
-        web={"base_url": f"http://127.0.0.1:{port}"}, platforms=MASTODON, series={"schedule": SCHEDULE}
-    )
-    store = Store.open(engine, settings.community.slug, settings.community.name, clock.now())
-
-    def runner() -> SeriesRunner:
-        return SeriesRunner(store, {}, settings, clock, worker="web", catalog=REGISTRY)
-
+def views(console_factory: ConsoleFactory, tmp_path: Path) -> Console:
+    """A console with the series, and a store holding a hostile member, an opportunity that went
+    in a digest, and interviews at several stages."""
+    console = console_factory(platforms=MASTODON, series={"schedule": SCHEDULE})
+    store, settings, clock = console.store, console.settings, console.deps.clock
     evil = Author("acc-evil", "evil@bad.example", SCRIPT)
     maria = Author("acc-maria", "maria@med.example", "María Pérez")
     store.ingest(Platform.MASTODON, [Item(post(SCRIPT, by=evil)), Item(post(by=maria))], clock.now())
@@ -82,14 +68,12 @@ def views(engine: Engine, clock: FakeClock, tmp_path: Path) -> Iterator[Console]
         "  advice: Ask\n",
         encoding="utf-8",
     )
-    assert interviews.import_answers(runner(), now, "rosa", answers).ok
+    assert console.deps.series_runner is not None
+    assert interviews.import_answers(console.deps.series_runner(), now, "rosa", answers).ok
     interviews.invite(store, settings, now, "ana", name="Waiting Wanda")
-    running = serve(WebDeps(settings, store, clock, series_runner=runner), sock)
-    console = next(running)
     console.opportunity = added.data.opportunity.id  # type: ignore[attr-defined]
     console.interview = iid  # type: ignore[attr-defined]
-    yield console
-    running.close()
+    return console
 
 
 def _no_script_ran(page: Any) -> None:

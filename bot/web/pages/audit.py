@@ -72,6 +72,7 @@ PAGE = Page(
         "au_kind_champion": ("champions", "campeonas"),
         "au_kind_opportunity": ("opportunities", "oportunidades"),
         "au_kind_interview": ("interviews", "entrevistas"),
+        "au_kind_original": ("original posts", "publicaciones propias"),
         "au_by": ("By", "Por"),
         "au_member": ("Member", "Miembro"),
         "au_since": ("From", "Desde"),

@@ -11,9 +11,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.ops import calendar as cal_ops
-from bot.web.deps import deps, now
+from bot.ops.result import usage
+from bot.web.deps import NO_SERIES, now, series
 from bot.web.pages import Page
-from bot.web.render import redirect, render
+from bot.web.render import back, render
 
 
 def _day(text: str | None) -> date | None:
@@ -24,11 +25,10 @@ def _day(text: str | None) -> date | None:
 
 
 def show(request: Request) -> Response:
-    d = deps(request)
-    if d.series_runner is None:
-        return redirect(request, "/", message="the console was started without the series", kind="error")
+    runner = series(request)
+    if runner is None:
+        return back(request, "/", usage(NO_SERIES))
     view: cal_ops.View = "month" if request.query_params.get("view") == "month" else "week"
-    runner = d.series_runner()
     result = cal_ops.calendar(
         runner, runner.catalog, now(request), view=view, day=_day(request.query_params.get("from"))
     )

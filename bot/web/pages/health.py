@@ -13,7 +13,7 @@ from bot.ops import health as health_ops
 from bot.ops import safety
 from bot.web.deps import curator, deps, now
 from bot.web.pages import Page
-from bot.web.render import redirect, render
+from bot.web.render import back, render
 
 
 def show(request: Request) -> Response:
@@ -24,14 +24,12 @@ def show(request: Request) -> Response:
 
 def freeze(request: Request) -> Response:
     d = deps(request)
-    result = safety.freeze(d.store, d.settings, curator(request), now(request))
-    return redirect(request, PAGE.path, message=result.message, kind="ok" if result.ok else "error")
+    return back(request, PAGE.path, safety.freeze(d.store, d.settings, curator(request), now(request)))
 
 
 def unfreeze(request: Request) -> Response:
     d = deps(request)
-    result = safety.unfreeze(d.store, d.settings, curator(request), now(request))
-    return redirect(request, PAGE.path, message=result.message, kind="ok" if result.ok else "error")
+    return back(request, PAGE.path, safety.unfreeze(d.store, d.settings, curator(request), now(request)))
 
 
 PAGE = Page(

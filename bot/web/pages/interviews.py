@@ -12,36 +12,23 @@ from starlette.routing import Route
 
 from bot.ops import interviews as ops
 from bot.ops.result import Result, usage
-from bot.series.runner import SeriesRunner
-from bot.web.deps import curator, deps, now
+from bot.web.deps import NO_SERIES, curator, now, path_id, series
 from bot.web.pages import Page
-from bot.web.render import redirect, render
-
-NO_SERIES = "The series are not set up for this console (no series runner): see `python -m bot web`."
-
-
-def _runner(request: Request) -> SeriesRunner | None:
-    build = deps(request).series_runner
-    return build() if build is not None else None
+from bot.web.render import back, render
 
 
 def _back(request: Request, result: Result[Any]) -> Response:
-    return redirect(request, "/interviews", message=result.message, kind="ok" if result.ok else "error")
-
-
-def _id(request: Request) -> int | None:
-    text = str(request.path_params.get("id", ""))
-    return int(text) if text.isdigit() and len(text) < 12 else None
+    return back(request, PAGE.path, result)
 
 
 def show(request: Request) -> Response:
-    runner = _runner(request)
+    runner = series(request)
     result = ops.pipeline(runner) if runner is not None else usage(NO_SERIES)
     return render(request, "interviews.html", page=PAGE.name, result=result, pipeline=result.data)
 
 
 def approve(request: Request) -> Response:
-    runner, iid = _runner(request), _id(request)
+    runner, iid = series(request), path_id(request)
     if runner is None or iid is None:
         return _back(request, usage(NO_SERIES if runner is None else "no such interview"))
     return _back(request, ops.approve(runner, now(request), curator(request), iid))
@@ -50,7 +37,7 @@ def approve(request: Request) -> Response:
 async def confirm(request: Request) -> Response:
     form = await request.form()
     via = str(form.get("via") or "").replace("\x00", "").strip()[:60]
-    runner, iid = _runner(request), _id(request)
+    runner, iid = series(request), path_id(request)
     if runner is None or iid is None:
         return _back(request, usage(NO_SERIES if runner is None else "no such interview"))
     result = await run_in_threadpool(ops.confirm, runner, now(request), curator(request), iid, via)
@@ -59,8 +46,8 @@ async def confirm(request: Request) -> Response:
 
 async def withdraw(request: Request) -> Response:
     # the operation keeps its database work off the loop and deletes published posts
-    runner = await run_in_threadpool(_runner, request)
-    iid = _id(request)
+    runner = await run_in_threadpool(series, request)
+    iid = path_id(request)
     if runner is None or iid is None:
         return _back(request, usage(NO_SERIES if runner is None else "no such interview"))
     return _back(request, await ops.withdraw(runner, curator(request), iid))

@@ -18,7 +18,7 @@ from bot.ops import report, safety
 from bot.ops.result import Result, usage
 from bot.web.deps import curator, deps, now
 from bot.web.pages import Page
-from bot.web.render import redirect, render
+from bot.web.render import back, render
 
 MAX_QUERY = 200
 
@@ -39,8 +39,7 @@ async def act(request: Request) -> Response:
     handle = str(form.get("handle") or "")[:600]
     q = str(form.get("q") or "")[:MAX_QUERY]
     result = await run_in_threadpool(_step, request, action, ref, handle)
-    back = "/members" + (f"?{urlencode({'q': q})}" if q else "")
-    return redirect(request, back, message=result.message, kind="ok" if result.ok else "error")
+    return back(request, PAGE.path + (f"?{urlencode({'q': q})}" if q else ""), result)
 
 
 def _step(request: Request, action: str, ref: str, handle: str) -> Result[Any]:

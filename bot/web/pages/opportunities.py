@@ -13,9 +13,9 @@ from starlette.routing import Route
 
 from bot.ops import opportunities as ops
 from bot.ops.result import Result, usage
-from bot.web.deps import curator, deps, now
+from bot.web.deps import curator, deps, now, path_id
 from bot.web.pages import Page
-from bot.web.render import redirect, render
+from bot.web.render import back, render
 
 FIELDS = ("title", "url", "kind", "organisation", "deadline", "eligibility", "language")
 # The upload and the few fields around it; a body bigger than this is refused before it is read.
@@ -23,12 +23,7 @@ MAX_BODY = ops.MAX_UPLOAD_BYTES + 16 * 1024
 
 
 def _back(request: Request, result: Result[Any], path: str = "/opportunities") -> Response:
-    return redirect(request, path, message=result.message, kind="ok" if result.ok else "error")
-
-
-def _id(request: Request) -> int | None:
-    text = str(request.path_params.get("id", ""))
-    return int(text) if text.isdigit() and len(text) < 12 else None
+    return back(request, path, result)
 
 
 def show(request: Request) -> Response:
@@ -76,7 +71,7 @@ async def add(request: Request) -> Response:
 
 
 async def edit(request: Request) -> Response:
-    oid = _id(request)
+    oid = path_id(request)
     form = await request.form()
     d, who, at = deps(request), curator(request), now(request)
     if oid is None:
@@ -93,7 +88,7 @@ async def edit(request: Request) -> Response:
 
 
 def remove(request: Request) -> Response:
-    oid = _id(request)
+    oid = path_id(request)
     if oid is None:
         return _back(request, usage("no such opportunity"))
     d = deps(request)

@@ -20,7 +20,7 @@ from bot.ops import queue as q_ops
 from bot.ops.result import Result
 from bot.web.deps import WebDeps, curator, deps, now
 from bot.web.pages import Page
-from bot.web.render import redirect, render
+from bot.web.render import back, render
 
 PAGE_SIZE = 50  # cards on one page, as `queue list` shows: the page stays quick on a phone
 FLAG_SCAN = 1000  # with a flag filter, how many candidates are looked through
@@ -105,8 +105,7 @@ def _answer(request: Request, result: Result[CandidateView]) -> Response:
             body["id"] = result.data.id
             body["card"] = _card_html(request, result.data)
         return JSONResponse(body, status_code=200 if result.ok else 409)
-    back = request.headers.get("x-queue-filters", "")
-    return redirect(request, PAGE.path + back, message=result.message, kind="ok" if result.ok else "error")
+    return back(request, PAGE.path + request.headers.get("x-queue-filters", ""), result)
 
 
 def _id(request: Request) -> int:
@@ -155,7 +154,7 @@ async def reject_many(request: Request) -> Response:
     hook = d.on_decided
     if result.ok and hook is not None:
         hook()
-    return redirect(request, PAGE.path, message=result.message, kind="ok" if result.ok else "error")
+    return back(request, PAGE.path, result)
 
 
 FLAG_CODES = (

@@ -16,8 +16,8 @@ from adapters.registry import REGISTRY, settings_class
 from bot.config import Settings, parse
 from bot.domain import Platform
 from bot.inert import WORD_JOINER
+from bot.ops import audit, safety
 from bot.ops import originals as ops
-from bot.ops import safety
 from bot.ops.result import Outcome
 from bot.schema import Environment
 from bot.series.original_text import MAX_PARTS
@@ -198,3 +198,30 @@ def test_the_freeze_is_said_and_listing_shows_what_waits(deps: ops.Deps, store: 
     assert [o.id for o in listed.data.items] == [post.data.post.id]
     assert "#1 pending 1/2" in listed.message
     assert OriginalBook(store, 2).get(post.data.post.id).due_at == NOW + timedelta(days=1)
+
+
+def test_every_step_on_an_original_is_in_the_audit_log(deps: ops.Deps) -> None:
+    text = "<script>alert(1)</script> A word from the curators\nsecond line #LatinasInMedicine"
+    written = ops.new(deps, NOW, "ana", text, approve=True)
+    assert written.data is not None
+    oid = written.data.post.id
+    later = NOW + timedelta(hours=1)
+    assert ops.approve(deps, later, "rosa", oid).ok
+    assert ops.schedule(deps, later, "rosa", oid, at=NOW + timedelta(days=1)).ok
+    assert ops.cancel(deps, later + timedelta(minutes=1), "lucia", oid, reason="wrong week").ok
+    log = audit.log(deps.store, deps.settings, later + timedelta(hours=1), kinds=["original"])
+    assert log.data is not None
+    steps = [(e.action, e.actor) for e in log.data.entries]
+    assert steps[0] == ("cancel", "lucia")
+    assert {("write", "ana"), ("approve", "ana"), ("approve", "rosa"), ("schedule", "rosa")} <= set(steps)
+    first = log.data.entries[0]
+    assert first.subject == f"#{oid} <script>alert(1)</script> A word from the curators"  # as written
+    assert (first.detail, first.ref, first.member) == ("wrong week", f"original:{oid}", None)
+    by_rosa = audit.log(
+        deps.store, deps.settings, later + timedelta(hours=1), actor="rosa", kinds=["original"]
+    )
+    assert by_rosa.data is not None
+    assert {e.actor for e in by_rosa.data.entries} == {"rosa"}
+    everything = audit.log(deps.store, deps.settings, later + timedelta(hours=1))
+    assert everything.data is not None
+    assert "original" in {e.kind for e in everything.data.entries}  # in the log with no kind chosen
