@@ -34,6 +34,8 @@ from bot.errors import PlatformError, RateLimited, Transient, Unauthorized
 from bot.health import WatchHealthRecorder
 from bot.ports import PlatformAdapter
 from bot.report.refresh import ReachService, Refresher
+from bot.series.interview_chat import InterviewChats
+from bot.series.interviews import InterviewBook
 from bot.series.opportunities import leave_digests
 from bot.series.original_runner import OriginalsRunner
 from bot.series.publisher import PublishOutcome
@@ -108,7 +110,11 @@ class Coalesce:
             await asyncio.to_thread(upgrade, self.engine)
         community = self.settings.community
         self.store = Store.open(self.engine, community.slug, community.name, self.clock.now())
-        self.pipeline = Pipeline(self.settings, self.store)
+        # the mini-interviews' private chats reach the series through the consent registry
+        interviews = InterviewChats(
+            InterviewBook.of(self.store, self.settings), language=self.settings.community.languages[0]
+        )
+        self.pipeline = Pipeline(self.settings, self.store, member_chat=interviews)
         self.queue = Queue(self.store, self.settings)
         self.health = WatchHealthRecorder(self.store, self.worker)
         if self._adapters is None:

@@ -314,6 +314,8 @@ class BlueskyWatching(BlueskyConnection):
         except (Transient, NotFound, Rejected, MalformedPayload) as exc:
             log.warning("bluesky backfill by search failed; watching from now on", extra={"error": str(exc)})
             return
+        found = {"posts": len(batch.posts), "requests": len(batch.requests), "malformed": batch.malformed}
+        log.info("bluesky backfill read", extra={"platform": "bluesky", **found})
         yield batch
 
     async def _search_watch(
@@ -346,17 +348,22 @@ class BlueskyWatching(BlueskyConnection):
         configured = [s for s in self.spellings if normalize_tag(s) == tag]
         return list(dict.fromkeys([*configured, tag]))
 
-    async def _search(self, since: datetime, **query: Any) -> list[dict[str, Any]]:
-        """Every post view for one query since ``since``, newest first, page by page."""
+    async def _search(self, since: datetime, *, told: bool = False, **query: Any) -> list[dict[str, Any]]:
+        """Every post view for one query since ``since``, newest first, page by page (``told``: a
+        log line per page, for a backfill someone waits on)."""
         views: list[dict[str, Any]] = []
         page: str | None = None
-        for _ in range(SEARCH_MAX_PAGES):
+        for n in range(SEARCH_MAX_PAGES):
             params = models.AppBskyFeedSearchPosts.Params(
                 sort="latest", since=iso(since), limit=self.settings.search_page_size, cursor=page, **query
             )
             out = await self._query("app.bsky.feed.searchPosts", params)
             posts = [v for v in out.get("posts") or [] if isinstance(v, dict)]
             views.extend(posts)
+            if told and posts:
+                back_to = str(posts[-1].get("indexedAt"))
+                extra = {"q": query.get("q"), "pages": n + 1, "posts": len(views), "back_to": back_to}
+                log.info("bluesky backfill", extra={"platform": "bluesky", **extra, "until": iso(since)})
             page = out.get("cursor") if isinstance(out.get("cursor"), str) else None
             if not posts or not page:
                 break
@@ -366,13 +373,14 @@ class BlueskyWatching(BlueskyConnection):
         self, tags: frozenset[str], since: datetime, source: str, cursor: datetime | None
     ) -> Batch:
         views: dict[str, dict[str, Any]] = {}
+        told = source == BACKFILL  # a first start: page by page in the log; a poll stays quiet
         for tag in sorted(tags):
             for spelling in self._spellings_of(tag):
-                for view in await self._search(since, q=f"#{spelling}", tag=[tag]):
+                for view in await self._search(since, told=told, q=f"#{spelling}", tag=[tag]):
                     views.setdefault(str(view.get("uri")), view)  # found twice, kept once
         mentions: dict[str, dict[str, Any]] = {}
         if self.handle:
-            for view in await self._search(since, q=f"@{self.handle}", mentions=self.handle):
+            for view in await self._search(since, told=told, q=f"@{self.handle}", mentions=self.handle):
                 mentions.setdefault(str(view.get("uri")), view)
         newest = cursor
         batch = Batch(source=source, cursor=None)

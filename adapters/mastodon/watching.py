@@ -145,9 +145,17 @@ class MastodonWatching:
                 break
             pages.append(page)
             oldest = page[-1]
+            # what a person watching a first start sees: how much is read, and how far back of how far
             log.info(
                 "mastodon backfill",
-                extra={"platform": "mastodon", "pages": n + 1, "back_to": str(oldest.get("created_at"))},
+                extra={
+                    "platform": "mastodon",
+                    "pages": n + 1,
+                    "of_at_most": BACKFILL_MAX_PAGES,
+                    "posts": sum(len(p) for p in pages),
+                    "back_to": str(oldest.get("created_at")),
+                    "until": horizon.isoformat(),
+                },
             )
             try:
                 if to_post(oldest, self.domain).created_at < horizon:
@@ -155,6 +163,8 @@ class MastodonWatching:
             except MalformedPayload:
                 pass
             where = {"max_id": _last_id(page) or str(oldest.get("id"))}
+        read = sum(len(p) for p in pages)
+        log.info("mastodon backfill read", extra={"platform": "mastodon", "pages": len(pages), "posts": read})
         cursor: str | None = None
         for page in reversed(pages):
             batch = self._batch(HASHTAG, page, cursor)

@@ -23,6 +23,7 @@ from bot.ops import schedule as schedule_ops
 from bot.ops import series_messages as say
 from bot.ops.result import Result, usage
 from bot.ops.series_common import not_a_curator, read_input, write_all, write_failed
+from bot.progress import Progress
 from bot.series.runner import SeriesRunner
 from bot.series.templates import KINDS
 from bot.store.store import Store
@@ -70,7 +71,10 @@ def cmd_opportunities_add(args: argparse.Namespace) -> int:
 
 def cmd_opportunities_import(args: argparse.Namespace) -> int:
     ctx = _ctx(args)
-    return _show(opportunity_ops.import_file(ctx.store, ctx.settings, ctx.now, args.curator, args.file), args)
+    progress = Progress.for_terminal()
+    return _show(
+        opportunity_ops.import_file(ctx.store, ctx.settings, ctx.now, args.curator, args.file, progress), args
+    )
 
 
 def cmd_opportunities_list(args: argparse.Namespace) -> int:
@@ -130,7 +134,8 @@ def _answers_file(path: str) -> str:
 
 def cmd_interviews_import(args: argparse.Namespace) -> int:
     ctx = _ctx(args)
-    return _show(interview_ops.import_answers(ctx.runner, ctx.now, args.curator, args.file), args)
+    progress = Progress.for_terminal()
+    return _show(interview_ops.import_answers(ctx.runner, ctx.now, args.curator, args.file, progress), args)
 
 
 def cmd_interviews_list(args: argparse.Namespace) -> int:

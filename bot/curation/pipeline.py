@@ -23,6 +23,7 @@ from bot.store.alerts import alert
 from bot.store.store import IngestResult, Item, Store
 from bot.trust.consent import ConsentRegistry
 from bot.trust.discovery import OPTED_OUT, ProfileRule, objection
+from bot.trust.member_chat import MemberChat
 from bot.trust.safety import Blocklist, BlockMatcher, RuntimeBlocks
 
 log = logging.getLogger(__name__)
@@ -156,13 +157,15 @@ class Filters:
 
 
 class Pipeline:
-    """Runs batches through the filters into the store, and says what happened in the log."""
+    """Runs batches through the filters into the store, and says what happened in the log.
+    ``member_chat``: where members' private conversations go (the app gives the mini-interviews).
+    """
 
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(self, settings: Settings, store: Store, *, member_chat: MemberChat | None = None) -> None:
         self.settings = settings
         self.filters = Filters(settings)
         self.store = store
-        self.consent = ConsentRegistry(store, settings)
+        self.consent = ConsentRegistry(store, settings, chat=member_chat)
         self.blocklist = Blocklist(store, settings, self.consent)
 
     def ingest(self, platform: Platform, batch: Batch, now: datetime) -> IngestResult:

@@ -17,6 +17,7 @@ from bot.errors import SeriesError
 from bot.ops import series_messages as say
 from bot.ops.result import Outcome, Result, done, refused, usage
 from bot.ops.series_common import not_a_curator, read_input
+from bot.progress import Progress
 from bot.series.interview_chat import InterviewChat
 from bot.series.interviews import (
     ANSWERED,
@@ -183,15 +184,18 @@ def invite(
     return done(say.invited(interview.id, interview.name, invitation), data)
 
 
-def import_answers(runner: SeriesRunner, now: datetime, actor: str, path: str | Path) -> Result[list[Fit]]:
+def import_answers(
+    runner: SeriesRunner, now: datetime, actor: str, path: str | Path, progress: Progress | None = None
+) -> Result[list[Fit]]:
     """Answers from a YAML file, all or none (every problem numbered from 1). New interviews in
-    it are recorded as invited by ``actor``. Each interview's text is checked against the limits."""
+    it are recorded as invited by ``actor``. Each interview's text is checked against the limits.
+    ``progress`` hears of each interview as it is recorded."""
     if (problem := not_a_curator(runner.settings, actor)) is not None:
         return problem
     if isinstance(unreadable := read_input(path), Result):
         return unreadable
     try:
-        interviews = runner.interviews.import_answers(path, invited_by=actor, now=now)
+        interviews = runner.interviews.import_answers(path, invited_by=actor, now=now, progress=progress)
     except SeriesError as exc:
         return refused(str(exc))
     lines = [say.answers_imported(len(interviews), actor)]

@@ -20,6 +20,7 @@ from bot.errors import SeriesError
 from bot.ops import series_messages as say
 from bot.ops.result import Result, done, refused, usage
 from bot.ops.series_common import not_a_curator, read_input, today
+from bot.progress import Progress
 from bot.series.opportunities import (
     Opportunity,
     OpportunityDraft,
@@ -264,16 +265,21 @@ MAX_UPLOAD_BYTES = 256 * 1024  # a list of a few hundred opportunities; a bigger
 
 
 def import_file(
-    store: Store, settings: Settings, now: datetime, actor: str, path: str | Path
+    store: Store,
+    settings: Settings,
+    now: datetime,
+    actor: str,
+    path: str | Path,
+    progress: Progress | None = None,
 ) -> Result[Imported]:
     """Every opportunity in a YAML file, or none: a file with problems is refused with every
     problem numbered from 1. Each entry records ``actor`` as who submitted it (unless the entry
-    names its own submitter) and ``import`` as its source."""
+    names its own submitter) and ``import`` as its source. ``progress`` hears of each entry."""
     if (problem := not_a_curator(settings, actor)) is not None:
         return problem
     if isinstance(unreadable := read_input(path), Result):
         return unreadable
-    return _import(store, settings, now, actor, unreadable, str(path))
+    return _import(store, settings, now, actor, unreadable, str(path), progress)
 
 
 def import_upload(
@@ -303,11 +309,17 @@ def _upload_name(name: str) -> str:
 
 
 def _import(
-    store: Store, settings: Settings, now: datetime, actor: str, text: str, where: str
+    store: Store,
+    settings: Settings,
+    now: datetime,
+    actor: str,
+    text: str,
+    where: str,
+    progress: Progress | None = None,
 ) -> Result[Imported]:
     try:
         drafts = read_import_text(text, where, submitted_by=actor)
-        report = OpportunityList(store).import_drafts(drafts, now)
+        report = OpportunityList(store).import_drafts(drafts, now, progress)
     except SeriesError as exc:
         return refused(str(exc))
     warnings = _warnings(settings, now, [*report.added, *report.merged])

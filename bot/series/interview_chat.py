@@ -5,8 +5,9 @@ changes), and can withdraw at any time.
 Platform-free and in the store. A chat front-end (the Telegram adapter) turns what the member
 sends into ``MemberRequest`` kinds ``interview`` (the link's token), ``answer`` (any plain text:
 whether it answers a question is decided here), ``confirm`` and ``withdraw``; the consent
-registry records each once and hands it to :meth:`InterviewChat.handle`, whose reply the trust
-service delivers. The text to confirm goes out the same way (:meth:`send_consent_request`).
+registry records each once and hands it to :class:`InterviewChats` (given to the registry by the
+composition root), whose reply the trust service delivers. The text to confirm goes out the same
+way (:meth:`InterviewChat.send_consent_request`).
 
 Until the member opens their link, an interview's ``member_ref`` is ``invite:<token>``; opening
 it binds the interview to the account that opened it.
@@ -22,6 +23,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 
 from bot.domain import Platform
 from bot.errors import SeriesError
@@ -38,12 +40,15 @@ from bot.series.interviews import (
 from bot.series.settings import Question
 from bot.store import models as m
 from bot.store.member_messages import owe_member
+from bot.trust.member_chat import ANSWER as ANSWER
+from bot.trust.member_chat import CONFIRM as CONFIRM
+from bot.trust.member_chat import CONSENT as CONSENT
+from bot.trust.member_chat import INTERVIEW as INTERVIEW
+from bot.trust.member_chat import KINDS as KINDS
+from bot.trust.member_chat import WITHDRAW as WITHDRAW
 
 log = logging.getLogger(__name__)
 
-INTERVIEW, ANSWER, CONFIRM, WITHDRAW = "interview", "answer", "confirm", "withdraw"
-KINDS = (INTERVIEW, ANSWER, CONFIRM, WITHDRAW)  # what a member sends
-CONSENT = "consent"  # what we send on our own: the approved text, to confirm
 OPEN_STATES = (INVITED, ANSWERED, AWAITING_CONSENT, QUEUED, SCHEDULED)  # a member mid-interview
 START = "iv"  # the start payload of an invitation link: iv<token>
 UNOPENED = "invite:"  # member_ref of an interview whose link has not been opened yet
@@ -276,3 +281,32 @@ class InterviewChat:
         interview = max(mine, key=lambda i: i.id)
         self.book.withdraw(interview.id, by="member", now=now)
         return Reply("withdrawn", self.book.message(interview.id, "interview_withdrawn"))
+
+
+class InterviewChats:
+    """The mini-interview chats on every platform, as the consent registry hands them on (its
+    :class:`bot.trust.member_chat.MemberChat`)."""
+
+    def __init__(self, book: InterviewBook, *, language: str = "en") -> None:
+        self.book = book
+        self.language = language
+
+    def in_conversation(self, conn: Connection, platform: Platform, member_ref: str) -> bool:
+        iv = m.Interview
+        found = conn.execute(
+            select(iv.id)
+            .where(
+                iv.community_id == self.book.store.community_id,
+                iv.platform == platform.value,
+                iv.member_ref == member_ref,
+                iv.state.in_(OPEN_STATES),
+            )
+            .limit(1)
+        ).scalar_one_or_none()
+        return found is not None
+
+    def handle(
+        self, platform: Platform, member_ref: str, kind: str, argument: str | None, now: datetime
+    ) -> tuple[str, str | None]:
+        chat = InterviewChat(self.book, platform, language=self.language)
+        return chat.handle(member_ref, kind, argument, now)

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.domain import TextLimits
 from bot.errors import SeriesError
+from bot.progress import Progress
 from bot.series.interview_record import ANSWERED as ANSWERED
 from bot.series.interview_record import AWAITING_CONSENT as AWAITING_CONSENT
 from bot.series.interview_record import INVITED as INVITED
@@ -218,8 +219,8 @@ class InterviewBook:
 
         return self._change(interview_id, (INVITED, ANSWERED, AWAITING_CONSENT), values, "take its member")
 
-    def _composed(self, interview: Interview, answers: Mapping[str, str]) -> str:
-        text, _ = compose_interview(
+    def _compose(self, interview: Interview, answers: Mapping[str, str]) -> tuple[str, list[Section]]:
+        return compose_interview(
             name=interview.name,
             handle=interview.handle,
             answers=answers,
@@ -228,21 +229,11 @@ class InterviewBook:
             hashtag=self.hashtag,
             community=self.community,
         )
-        return text
 
     def sections(self, interview: Interview) -> list[Section]:
         if interview.edited or interview.text is None:
             return []
-        _, sections = compose_interview(
-            name=interview.name,
-            handle=interview.handle,
-            answers=interview.answers,
-            questions=self.settings.questions,
-            templates=self.templates(interview.language),
-            hashtag=self.hashtag,
-            community=self.community,
-        )
-        return sections
+        return self._compose(interview, interview.answers)[1]
 
     def record_answer(self, interview_id: int, question_id: str, answer: str, now: datetime) -> Answered:
         """Keep one answer. Once every required question has one, the post is composed; an
@@ -263,15 +254,18 @@ class InterviewBook:
             if complete:
                 out.update(state=ANSWERED, answered_at=now, consent_text=None, approved_by=None)
                 if not current.edited:
-                    out["text"] = self._composed(current, answers)
+                    out["text"] = self._compose(current, answers)[0]
             return out
 
         interview = self._change(interview_id, (INVITED, ANSWERED, AWAITING_CONSENT), values, "take answers")
         return Answered(interview, self.next_question(interview_id))
 
-    def import_answers(self, path: str | Path, *, invited_by: str, now: datetime) -> list[Interview]:
+    def import_answers(
+        self, path: str | Path, *, invited_by: str, now: datetime, progress: Progress | None = None
+    ) -> list[Interview]:
         """Answers from a YAML file: one interview (a mapping) or several (a list). Each names
-        its interview by ``interview: ID`` or is a new one with ``name`` and ``language``."""
+        its interview by ``interview: ID`` or is a new one with ``name`` and ``language``; once
+        all are checked, ``progress`` hears of each as it is recorded."""
         path = Path(path)
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -294,18 +288,20 @@ class InterviewBook:
         if problems:
             raise SeriesError(f"{path}: nothing imported, fix these first:\n" + numbered(problems))
         out = []
-        for entry, answers in checked:
-            interview_id = entry.get("interview")
-            if interview_id is None:
-                interview_id = self.invite(
-                    entry["name"],
-                    language=entry.get("language") or self._default_language(),
-                    invited_by=invited_by,
-                    now=now,
-                    handle=entry.get("handle") or "",
-                    platform=entry.get("platform"),
-                ).id
-            out.append(self._answer(int(interview_id), answers, now).interview)
+        with (progress or Progress.silent()).step("importing answers", len(checked), "interviews") as done:
+            for entry, answers in checked:
+                interview_id = entry.get("interview")
+                if interview_id is None:
+                    interview_id = self.invite(
+                        entry["name"],
+                        language=entry.get("language") or self._default_language(),
+                        invited_by=invited_by,
+                        now=now,
+                        handle=entry.get("handle") or "",
+                        platform=entry.get("platform"),
+                    ).id
+                out.append(self._answer(int(interview_id), answers, now).interview)
+                done(1)
         return out
 
     def _default_language(self) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from bot.domain import Post
 from bot.errors import SeriesError
 from bot.links import TRACKING, without_tracking
+from bot.progress import Progress
 from bot.series.opportunity_words import ELIGIBILITY_WORDS, HASHTAG, deadline_in, words_in
 from bot.series.opportunity_words import guess_kind as guess_kind  # importers find it here too
 from bot.series.templates import KINDS
@@ -371,11 +372,16 @@ class OpportunityList:
     def import_file(self, path: str | Path, *, submitted_by: str, now: datetime) -> ImportReport:
         return self.import_drafts(read_import_file(path, submitted_by=submitted_by), now)
 
-    def import_drafts(self, drafts: list[OpportunityDraft], now: datetime) -> ImportReport:
+    def import_drafts(
+        self, drafts: list[OpportunityDraft], now: datetime, progress: Progress | None = None
+    ) -> ImportReport:
+        """Each draft added (or merged into the one with its url); ``progress`` hears of each."""
         report = ImportReport()
-        for draft in drafts:
-            added = self.add(draft, now)
-            (report.merged if added.merged else report.added).append(added.opportunity)
+        with (progress or Progress.silent()).step("importing opportunities", len(drafts), "entries") as done:
+            for draft in drafts:
+                added = self.add(draft, now)
+                (report.merged if added.merged else report.added).append(added.opportunity)
+                done(1)
         return report
 
     def all(self, *, include_removed: bool = False) -> list[Opportunity]:

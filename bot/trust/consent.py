@@ -28,14 +28,14 @@ from sqlalchemy.engine import Connection
 
 from bot.config import Settings
 from bot.domain import MemberRequest, Platform, hashtags_in, normalize_tag
-from bot.series import interview_chat
-from bot.series.interviews import InterviewBook
 from bot.store import models as m
 from bot.store.member_messages import owe_member
 from bot.store.store import Store, dialect_insert
 from bot.trust import member_commands as cmd
 from bot.trust.consent_enforcement import ConsentEnforcement
 from bot.trust.consent_linking import AccountLinking
+from bot.trust.member_chat import ANSWER, CONSENT, MemberChat
+from bot.trust.member_chat import KINDS as CHAT_KINDS
 from bot.trust.standing import IN as IN
 from bot.trust.standing import OUT as OUT
 from bot.trust.standing import WITHDRAWABLE as WITHDRAWABLE
@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 PROPAGATED = "linked account"  # consent_source of an account whose standing another account decided
 LINK_ASK = "link_ask"  # what we send on our own: asking the code's owner to confirm a link
-OWN_KINDS = (LINK_ASK, interview_chat.CONSENT)  # requests we queue ourselves: not a sender's budget
+OWN_KINDS = (LINK_ASK, CONSENT)  # requests we queue ourselves: not a sender's budget
 
 HELP_TEXT = (
     "I am the community's central account: curators share members' posts with the community "
@@ -86,11 +86,14 @@ def _plural(n: int, one: str, many: str | None = None) -> str:
 
 
 class ConsentRegistry(AccountLinking, ConsentEnforcement):
-    def __init__(self, store: Store, settings: Settings) -> None:
+    """``chat`` carries the private conversations that are not ours (the mini-interview), given
+    by the composition root; without it their messages get the help text, as any other would."""
+
+    def __init__(self, store: Store, settings: Settings, *, chat: MemberChat | None = None) -> None:
         self.store = store
         self.settings = settings
         self.markers = frozenset(normalize_tag(t) for t in settings.curation.optout_markers)
-        self.interviews = InterviewBook.of(store, settings)
+        self.chat = chat
 
     @property
     def cid(self) -> int:
@@ -257,26 +260,13 @@ class ConsentRegistry(AccountLinking, ConsentEnforcement):
         ).scalar_one()
         if recent < cfg.requests_per_sender:
             return False
-        if req.kind in interview_chat.KINDS and self._interviewing(conn, req):
+        chat = self.chat if req.kind in CHAT_KINDS else None
+        if chat is not None and chat.in_conversation(conn, req.platform, req.author.account_id):
             return False  # a member a curator invited, answering her questions: not a stranger
         if req.kind == cmd.OPTOUT:  # an opt-out is never lost: one that changes something goes through
             own = conn.execute(select(m.Account.own_consent).where(m.Account.id == pk)).scalar_one()
             return bool(own == OUT)
         return True
-
-    def _interviewing(self, conn: Connection, req: MemberRequest) -> bool:
-        iv = m.Interview
-        found = conn.execute(
-            select(iv.id)
-            .where(
-                iv.community_id == self.cid,
-                iv.platform == req.platform.value,
-                iv.member_ref == req.author.account_id,
-                iv.state.in_(interview_chat.OPEN_STATES),
-            )
-            .limit(1)
-        ).scalar_one_or_none()
-        return found is not None
 
     def _claim(
         self, conn: Connection, platform: Platform, req: MemberRequest, now: datetime
@@ -289,7 +279,7 @@ class ConsentRegistry(AccountLinking, ConsentEnforcement):
         if self._over_budget(conn, pk, req, now):
             return None, pk
         # a private message's text is kept only where it belongs (an interview's answers)
-        argument = None if req.kind == interview_chat.ANSWER else (req.argument or None) and req.argument[:64]
+        argument = None if req.kind == ANSWER else (req.argument or None) and req.argument[:64]
         request_id = conn.execute(
             dialect_insert(conn, m.table(m.MemberRequest))
             .values(
@@ -310,8 +300,8 @@ class ConsentRegistry(AccountLinking, ConsentEnforcement):
         return (None if request_id is None else int(request_id)), pk
 
     def _record_one(self, platform: Platform, req: MemberRequest, now: datetime) -> Handled:
-        if req.kind in interview_chat.KINDS:
-            return self._record_chat(platform, req, now)
+        if self.chat is not None and req.kind in CHAT_KINDS:
+            return self._record_chat(self.chat, platform, req, now)
         with self.store.engine.begin() as conn:
             request_id, pk = self._claim(conn, platform, req, now)
             if request_id is None:
@@ -351,17 +341,16 @@ class ConsentRegistry(AccountLinking, ConsentEnforcement):
         extra = {"community": self.settings.community.slug, "platform": platform.value, "kind": req.kind}
         log.info(what, extra={**extra, "outcome": outcome, "request": request_id})
 
-    def _record_chat(self, platform: Platform, req: MemberRequest, now: datetime) -> Handled:
-        """A message of the mini-interview chat. The interview keeps its own record, so the
-        request is claimed first (a replayed message is never a second answer), then handed on."""
+    def _record_chat(
+        self, chat: MemberChat, platform: Platform, req: MemberRequest, now: datetime
+    ) -> Handled:
+        """A message of a conversation we hand on (the mini-interview). It keeps its own record, so
+        the request is claimed first (a replayed message is never a second answer), then handed on."""
         with self.store.engine.begin() as conn:
             request_id, _ = self._claim(conn, platform, req, now)
         if request_id is None:
             return Handled(req, None)
-        chat = interview_chat.InterviewChat(
-            self.interviews, platform, language=self.settings.community.languages[0]
-        )
-        outcome, reply = chat.handle(req.author.account_id, req.kind, req.argument, now)
+        outcome, reply = chat.handle(platform, req.author.account_id, req.kind, req.argument, now)
         with self.store.engine.begin() as conn:
             self._settle(conn, request_id, outcome, reply, now)
         self._log("interview chat", platform, req, outcome, request_id)

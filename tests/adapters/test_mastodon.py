@@ -4,6 +4,7 @@ and PostgreSQL. Hashtag to queue to boost, once, through downtime, faults and cr
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -107,6 +108,30 @@ async def test_catches_up_across_pages_after_downtime(
     assert len(timeline_calls) >= 3 + 3  # several pages each time
     third = await app.run_once()
     assert third.ingested[Platform.MASTODON].stored == 0
+
+
+async def test_a_first_start_tells_its_backfill_page_by_page_with_counts(
+    app_factory: Callable[..., Any],
+    settings: Settings,
+    sandbox: MastodonSandbox,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Only the running bot backfills (run, run --once): a person watching a first start sees a
+    log line per page read, with counts and how far back of how far, then one per batch stored."""
+    maria = member(sandbox, "maria")
+    hashtag_posts(sandbox, maria, 45, clock)
+    app = await app_factory(settings, page_size=20)
+    with caplog.at_level(logging.INFO):
+        first = await app.run_once()
+    assert first.ingested[Platform.MASTODON].stored == 45
+    pages = [r for r in caplog.records if r.getMessage() == "mastodon backfill"]
+    assert [(r.pages, r.posts) for r in pages] == [(1, 20), (2, 40), (3, 45)]
+    assert all(r.of_at_most == 50 and r.until and r.back_to for r in pages)
+    (read,) = [r for r in caplog.records if r.getMessage() == "mastodon backfill read"]
+    assert (read.pages, read.posts) == (3, 45)
+    stored = [r for r in caplog.records if r.getMessage() == "ingested batch" and r.source == "hashtag"]
+    assert [r.stored for r in stored] == [5, 20, 20]  # oldest first, so the cursor only moves forward
 
 
 async def test_several_hashtags_in_one_request_with_any(

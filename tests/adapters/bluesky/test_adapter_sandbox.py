@@ -227,6 +227,37 @@ async def test_compression_offered_but_not_served_falls_back_to_plain_frames(
     assert texts(await run_once(adapter, cursors)) == [f"plain frames #{TAG}"]
 
 
+async def test_a_first_start_tells_its_backfill_page_by_page_and_a_poll_stays_quiet(
+    sandbox: BlueskySandbox, make_adapter: Make, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Only the running bot backfills: a person watching a first start sees a line per search
+    page with the running count and how far back of how far, then what the backfill found."""
+    ana = sandbox.add_account("ana.test")
+    for hours in (3, 2, 1):
+        sandbox.post(ana, f"{hours} hours ago #{TAG}", created_at=clock.now() - timedelta(hours=hours))
+    clock.advance(1)
+    adapter = make_adapter(search_page_size=1)
+    await adapter.start()
+
+    with caplog.at_level(logging.INFO, logger="adapters.bluesky"):
+        first = await run_once(adapter, {})
+
+    assert len(texts(first)) == 3
+    pages = [r for r in caplog.records if r.getMessage() == "bluesky backfill"]
+    assert [(r.q.casefold(), r.pages, r.posts) for r in pages] == [
+        (f"#{TAG.casefold()}", n, n) for n in (1, 2, 3)
+    ]
+    assert all(r.until and r.back_to for r in pages)
+    (read,) = [r for r in caplog.records if r.getMessage() == "bluesky backfill read"]
+    assert (read.posts, read.requests, read.malformed) == (3, 0, 0)
+
+    caplog.clear()
+    polling = make_adapter(watch="search", search_page_size=1)
+    with caplog.at_level(logging.INFO, logger="adapters.bluesky"):
+        assert len(texts(await run_once(polling, {}))) == 3
+    assert [r for r in caplog.records if r.getMessage().startswith("bluesky backfill")] == []
+
+
 # -- watching: search -----------------------------------------------------------------------------
 
 

@@ -118,7 +118,12 @@ def test_opportunities_from_the_command_line_and_the_digest_preview(
         "- {title: Old award, url: 'https://award.example/1', kind: award, deadline: 2020-01-01}\n",
         encoding="utf-8",
     )
-    imported = ok(bot(config, "opportunities", "import", str(tmp_path / "more.yaml"), "--as", "rosa"))
+    run = bot(config, "opportunities", "import", str(tmp_path / "more.yaml"), "--as", "rosa")
+    imported = ok(run)
+    # not a terminal: the progress is log lines on stderr, and what the command prints stays clean
+    assert "importing opportunities: started (2 entries)" in run.stderr
+    assert "importing opportunities: done, 2 entries in " in run.stderr
+    assert "importing" not in imported
     assert "2 added, 0 merged" in imported
     assert "imported by rosa" in imported
     assert "deadline 2020-01-01 has passed" in imported
@@ -171,7 +176,9 @@ def test_an_interview_from_invitation_to_withdrawal(
         "advice": "Busca a tu gente desde el principio, y pide ayuda sin miedo",
     }
     answers.write_text(yaml.safe_dump(template, allow_unicode=True), encoding="utf-8")
-    imported = ok(bot(config, "interviews", "import", str(answers), "--as", "ana"))
+    run = bot(config, "interviews", "import", str(answers), "--as", "ana")
+    imported = ok(run)
+    assert "importing answers: done, 1 interviews in " in run.stderr
     assert "Too long" in imported
     assert "The longest is the answer to “¿Algo que te encante fuera de la medicina?” (outside)" in imported
     refused = bot(config, "interviews", "approve", "1", "--as", "rosa")
