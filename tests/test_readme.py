@@ -1,6 +1,7 @@
 """Every ``python -m bot …`` line after the README's "Carry on by hand" heading works as written
 on the world the demo leaves: no traceback, and exit 0 unless the line's comment says the
-command refuses (``exit 1``) or names a config mistake (``exit 2``)."""
+command refuses (``exit 1``) or names a config mistake (``exit 2``). The commands that serve
+until stopped (``run``, ``web``) are started, then stopped with SIGTERM as a host stops them."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.web_process import serving
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -76,9 +79,16 @@ def _run(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
             proc.send_signal(signal.SIGTERM)
             out, err = proc.communicate(timeout=120)
             return subprocess.CompletedProcess(argv, proc.returncode, first + out, err)
+    if argv[-2:] == ["bot", "web"]:
+        # serves until stopped: on a free port, stopped as a host stops it once it listens
+        with serving(argv, cwd, env) as served:
+            pass
+        assert served.done is not None
+        return served.done
     return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
+@pytest.mark.timeout(900)  # some 40 commands, each a process of its own: minutes on a busy machine
 def test_every_readme_command_works_on_the_demo_world(demo_world: dict[str, str]) -> None:
     commands = readme_commands()
     problems = []

@@ -1,6 +1,6 @@
 """The demo's story, steps 1 to 6: the platforms read, the queue, the curator's taps on the
 Telegram cards, the amplifier; then the later chapters (bot.cli.demo.series,
-bot.cli.demo.gatherings) and how to carry on by hand."""
+bot.cli.demo.gatherings), how to carry on by hand, and the web console (bot.cli.demo.web)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from bot import files
 from bot.cli.demo import gatherings
 from bot.cli.demo.output import say, what_went_out
 from bot.cli.demo.series import series_and_report
+from bot.cli.demo.web import web_console
 from bot.cli.demo.world import (
     BLUESKY_MEMBERS,
     CURATOR,
@@ -122,7 +123,7 @@ async def _demo(config_file: Path) -> int:
         wrote = await series_and_report(app, world, settings, config_file.parent)
         await gatherings.conference_day(app, world, settings)
         await gatherings.chat(app, world, settings)
-        # The web console's step goes here (issue 13): its address and a sign-in link for ana.
+        console = web_console(app, settings, config_file)
     finally:
         await app.stop()
         world.stop()
@@ -137,6 +138,8 @@ async def _demo(config_file: Path) -> int:
     say(f"   python -m bot queue approve ID --as {CURATOR}")
     say(f"   python -m bot opportunities import {cfg.parent / 'opportunities.yaml'} --as {CURATOR}")
     say("   python -m bot run --once")
+    for line in console:
+        say(line)
     return 0
 
 

@@ -236,6 +236,8 @@ def demo_config(directory: Path, epoch: datetime) -> dict[str, Any]:
             ],
         },
         "sandbox": {"enabled": True, "epoch": epoch.isoformat()},
+        # `python -m bot web` serves the curators' console here; sign-in links point to it.
+        "web": {"host": "127.0.0.1", "port": 8080, "base_url": "http://127.0.0.1:8080"},
         # As production names them; the sandbox stands in for the servers and hands out its own
         # credentials, so the ${…} variables need not be set.
         "platforms": {

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+import httpx
+
+from tests.web_process import serving
+
+ROOT = Path(__file__).resolve().parents[3]  # the checkout: tests/bot/cli/ is three down
+
+
+def _env() -> dict[str, str]:
+    # This checkout's bot, whatever the environment's installed copy points at.
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
 def _bot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    # This checkout's bot, whatever the environment's installed copy points at.
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = _env()
     return subprocess.run(
         [sys.executable, "-m", "bot", *args], capture_output=True, text=True, cwd=cwd, timeout=120, env=env
     )
@@ -48,3 +57,53 @@ def test_demo_runs_and_the_person_can_carry_on(tmp_path: Path) -> None:
     assert ran.returncode == 0, ran.stderr
     assert f"#{first_pending} mastodon boost: done" in ran.stdout
     assert "0 new posts" in ran.stdout  # the re-seeded sandbox holds the same posts
+    _the_web_console_it_names_lets_ana_in(demo.stdout, tmp_path)
+
+
+def _form_value(html: str, marker: str) -> str:
+    start = html.index(marker) + len(marker)
+    return html[start : html.index('"', start)]
+
+
+def _the_web_console_it_names_lets_ana_in(said: str, cwd: Path) -> None:
+    """The demo's last lines: the console's address, the command that starts it, a sign-in link
+    and the command for another; the command serves the demo's world and the link signs ana in,
+    once."""
+    *_, title, start, command, open_it, link, another, again = said.rstrip().splitlines()
+    assert title == "The curators' web console, at http://127.0.0.1:8080:"
+    assert start.strip() == "Start it (it runs until you press Ctrl-C):"
+    assert command.strip() == "python -m bot web --config demo/config.yaml"
+    assert open_it.strip() == "Then open this link to sign in as ana; it works once, within 15 minutes:"
+    token = re.fullmatch(r"http://127\.0\.0\.1:8080/sign-in/([\w-]{43})", link.strip())
+    assert token is not None, link
+    assert another.strip() == "Another link, whenever you need one:"
+    assert again.strip() == "python -m bot web login-link --as ana --config demo/config.yaml"
+
+    argv = [sys.executable, *command.split()[1:]]
+    with serving(argv, str(cwd), _env()) as served:
+        assert served.listening, "".join(served.said)
+        path = f"/sign-in/{token[1]}"
+        with httpx.Client(base_url=served.url, timeout=10) as browser:
+            page = browser.get(path)
+            assert page.status_code == 200
+            form = {
+                "csrf_token": _form_value(page.text, '<meta name="csrf-token" content="'),
+                "token": _form_value(page.text, 'name="token" value="'),
+                "next": "/queue",
+            }
+            assert browser.post("/sign-in", data=form).status_code == 303
+            queue = browser.get("/queue")
+            assert queue.status_code == 200
+            assert "Signed in as ana" in queue.text
+        with httpx.Client(base_url=served.url, timeout=10) as stranger:
+            page = stranger.get(path)
+            form["csrf_token"] = _form_value(page.text, '<meta name="csrf-token" content="')
+            used = stranger.post("/sign-in", data=form)
+            assert used.status_code == 403  # a link signs in once
+            assert "used already" in used.text
+        fresh = _bot(*again.split()[3:], cwd=cwd)
+        assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+        assert re.search(r"http://127\.0\.0\.1:8080/sign-in/[\w-]{43}", fresh.stdout)
+        assert token[1] not in fresh.stdout
+    assert served.done is not None
+    assert served.done.returncode == 0, served.done.stderr
