@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from bot.chats.model import ANSWERS_AFTER, LEADS, RECAP, ChatView, view_of
 from bot.chats.runner import ChatRunner
-from bot.clock import Clock
+from bot.clock import Clock, sleep_or_stop
 from bot.conference.daily import DailyHighlights
 from bot.conference.meetups import Meetups
 from bot.conference.model import conferences, open_at
@@ -152,10 +152,4 @@ class Gatherings:
             except Exception:  # the store is away: look again after the usual pause
                 log.exception("gatherings could not read their next slot")
                 wait = self.poll_seconds
-            sleeper = asyncio.ensure_future(self.clock.sleep(wait))
-            stopper = asyncio.ensure_future(stop.wait())
-            try:
-                await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                sleeper.cancel()
-                stopper.cancel()
+            await sleep_or_stop(self.clock, wait, stop)

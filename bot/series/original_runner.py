@@ -9,7 +9,7 @@ import asyncio
 import logging
 from functools import partial
 
-from bot.clock import Clock
+from bot.clock import Clock, sleep_or_stop
 from bot.config import Settings
 from bot.domain import Platform
 from bot.durable import run_sync
@@ -107,10 +107,4 @@ class OriginalsRunner:
                     )
             except Exception:
                 log.exception("originals cycle failed")
-            sleeper = asyncio.ensure_future(self.clock.sleep(poll))
-            stopper = asyncio.ensure_future(stop.wait())
-            try:
-                await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                sleeper.cancel()
-                stopper.cancel()
+            await sleep_or_stop(self.clock, poll, stop)

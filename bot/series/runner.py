@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
 
-from bot.clock import Clock
+from bot.clock import Clock, sleep_or_stop
 from bot.config import Settings
 from bot.domain import Platform, TextLimits
 from bot.durable import run_sync
@@ -484,10 +484,4 @@ class SeriesRunner:
             now = self.clock.now()
             upcoming = self.next_slot(now)
             wait = poll if upcoming is None else max(0.0, min(poll, (upcoming - now).total_seconds()))
-            sleeper = asyncio.ensure_future(self.clock.sleep(wait))
-            stopper = asyncio.ensure_future(stop.wait())
-            try:
-                await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                sleeper.cancel()
-                stopper.cancel()
+            await sleep_or_stop(self.clock, wait, stop)
