@@ -2,9 +2,10 @@
 
 Almost every event on a Bluesky stream is someone else's conversation. Decoding each one into
 the SDK's typed models costs far more than asking of the raw frame: does any spelling of our
-hashtags, or the central account's DID, appear in it at all? Only frames that say yes are
-decoded and matched exactly; the others give up just their sequence number, so the cursor
-still moves past them.
+hashtags, or the central account's DID, appear in it at all? (A reply to one of the account's
+posts carries the DID in its ``reply`` URIs, so it says yes too.) Only frames that say yes are
+decoded and matched exactly (``replies_to`` for replies); the others give up just their
+sequence number, so the cursor still moves past them.
 
 The question is asked so that the answer can only err towards "yes": hashtags compare after
 NFKC and case folding, so the frame is folded the same way: ASCII lower-casing alone when no
@@ -62,6 +63,16 @@ class Prefilter:
 
     def may_match_text(self, frame: str) -> bool:
         return self.may_match(frame.encode("utf-8", "surrogatepass"))
+
+
+def replies_to(did: str | None, *uris: str | None) -> bool:
+    """Whether any of ``uris`` (a reply's parent and root) is a record in ``did``'s repository:
+    the exact match after the prefilter's "maybe". The whole DID and the slash after it must
+    match, so ``did:plc:abc`` is never taken for ``did:plc:abcd``."""
+    if not did:
+        return False
+    prefix = f"at://{did}/"
+    return any(u is not None and u.startswith(prefix) for u in uris)
 
 
 def _folds_into_ascii(data: bytes) -> bool:

@@ -8,7 +8,11 @@ Watch modes (``platforms.bluesky.watch``), each with its own source and cursor:
 
 On first start a stream first reads the configured window back with search (source
 ``backfill``) and then follows the stream from the moment it started. A reply that mentions
-the central account nominates its parent post, in every mode.
+the central account nominates its parent post, in every mode. On a stream, a reply to one of
+the central account's posts (its parent or its root is ours) is passed on as a post, tagged or
+not: a scheduled chat counts replies to its question as answers (``bot.chats``), and the
+pipeline stores an untagged one without queueing it (``no_hashtag``). Search finds such replies
+only when they carry a watched tag or mention the account.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from adapters.bluesky.normalize import (
     read_record,
     view_to_post,
 )
-from adapters.bluesky.prefilter import NewPost, Notice, Prefilter, StreamEvent
+from adapters.bluesky.prefilter import NewPost, Notice, Prefilter, StreamEvent, replies_to
 from adapters.bluesky.streams import FirehoseStream, JetstreamStream, StreamBroken, firehose_tip
 from bot.domain import Author, Batch, MemberRequest, Nomination, Platform, Post, normalize_tag
 from bot.errors import MalformedPayload, NotFound, Rejected, Transient
@@ -219,10 +223,12 @@ class BlueskyWatching(BlueskyConnection):
                         extra={"platform": "bluesky", "id": new.uri, "error": str(exc)},
                     )
                     continue
-                tagged = bool(facts.hashtags & tags)
+                # A post worth passing on: tagged, or a reply to one of ours (a chat's answer).
+                answers = replies_to(self.did, facts.reply_parent, facts.reply_root)
+                keep = answers or bool(facts.hashtags & tags)
                 nominates = facts.reply_parent is not None and self.did in facts.mentions
-                if tagged or nominates or self._asks(facts):
-                    found.append((new, facts, tagged, nominates))
+                if keep or nominates or self._asks(facts):
+                    found.append((new, facts, keep, nominates))
         latest = last.time() if last is not None else None
         if last is not None:
             position = Position(last.seq, micros(latest) if latest is not None else position.us)
@@ -237,8 +243,8 @@ class BlueskyWatching(BlueskyConnection):
         quoted = [AtUri.parse(facts.quote_of).repo for _, facts, *_ in found if facts.quote_of]
         authors = await self._authors([new.did for new, *_ in found] + quoted)
         nominations: list[tuple[Post, RecordFacts]] = []
-        tagged_posts: list[Post] = []
-        for new, facts, tagged, nominates in found:
+        kept: list[Post] = []
+        for new, facts, keep, nominates in found:
             author = authors.get(new.did)
             request = self._request(facts, author or bare_author(new.did), new.uri)
             if request is not None:
@@ -247,11 +253,11 @@ class BlueskyWatching(BlueskyConnection):
             post = post_from_facts(
                 new.uri, new.cid, facts, author or bare_author(new.did), web_base=self.settings.web_url
             )
-            if tagged:
-                tagged_posts.append(post)
+            if keep:
+                kept.append(post)
             if nominates:
                 nominations.append((post, facts))
-        batch.posts.extend(await self._with_profiles(tagged_posts))  # read above: from the cache
+        batch.posts.extend(await self._with_profiles(kept))  # read above: from the cache
         batch.nominations.extend(await self._nominated(nominations))
 
     def _asks(self, facts: RecordFacts) -> tuple[str, str | None] | None:

@@ -1,7 +1,8 @@
 """Scheduled chats and conference highlights on the reference atproto network (PLC + PDS +
 AppView from @atproto/dev-env), through a whole app and the real Bluesky adapter: a chat's
-question posted once with its tag live, members' answers (by marker, by a tagged reply) seen on
-the stream, stored and counted; a conference day's highlights thread posted once, crediting the
+question posted once with its tag live, members' answers (by marker, by a reply to the question
+with or without a tag) seen on the stream, stored and counted, an opted-out member's counted and
+never quoted, and no untagged reply queued; a conference day's highlights thread posted once, crediting the
 member.
 
 The network keeps the real time (members' posts carry it), so the app's injected clock starts a
@@ -19,10 +20,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from atproto import AsyncClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from adapters.bluesky.adapter import BlueskyAdapter
 from bot.app import Coalesce
+from bot.chats.recap import to_markdown
 from bot.chats.runner import answers_of, series_of
 from bot.clock import FakeClock, SystemClock
 from bot.config import Settings
@@ -110,26 +112,55 @@ async def test_a_chats_question_goes_out_once_and_members_answers_are_counted(
     assert question.value.text.startswith("Q1: What did a mentor do for you? Answer with A1 and")
     assert tag in live_tags(question)  # the tag members answer with is a live link, not inert
 
-    ana, bea, cy = [await new_member(atproto_network, n) for n in ("ana", "bea", "cy")]
+    names = ("ana", "bea", "cy", "dee", "eve", "fay", "gil")
+    ana, bea, cy, dee, eve, fay, gil = [await new_member(atproto_network, n) for n in names]
     by_marker = await tagged(ana, f"A1 she believed in me {token}", tag)
     by_reply = await tagged(
         bea, f"One who listened {token}", tag, reply_to=reply_to(question)
     )  # no marker: a reply to the question answers it
     await tagged(cy, f"Glad to be here {token}", tag)  # the tag alone answers nothing
+    # Bare replies, no tag and no mention: the stream passes on those to one of ours.
+    bare = await dee.client.send_post(f"My aunt the nurse {token}", reply_to=reply_to(question))
+    kept_to_herself = await eve.client.send_post(
+        f"Quietly, my first boss {token}", reply_to=reply_to(question)
+    )
+    on_an_answer = await fay.client.send_post(
+        f"Same for me {token} #{TAG}",
+        reply_to={"root": reply_to(question)["root"], "parent": reply_to(by_reply)["parent"]},
+    )  # a reply in the question's thread, to an answer: stored, answers nothing
+    elsewhere = await gil.client.send_post(f"Lovely {token}", reply_to=reply_to(by_marker))  # not ours
     await atproto_network.process_all()
 
     clock.advance(minutes=2)
     report = await app.run_once()
     assert report.errors == {}
+    with app.engine.begin() as conn:  # eve keeps her posts to herself
+        conn.execute(update(m.Account).where(m.Account.handle == eve.handle).values(consent="out"))
     found = sorted((a.question, a.handle) for a in answers_of(app.store, chat))
-    assert found == sorted([(1, ana.handle), (1, bea.handle)])
+    assert found == sorted([(1, ana.handle), (1, bea.handle), (1, dee.handle), (1, eve.handle)])
+    answers = [by_marker.uri, by_reply.uri, bare.uri, kept_to_herself.uri]
     with app.engine.connect() as conn:
         stored = conn.execute(
             select(m.Post.platform_post_id).join(m.ChatAnswer, m.ChatAnswer.post_id == m.Post.id)
         ).scalars()
-        assert sorted(stored) == sorted([by_marker.uri, by_reply.uri])
+        assert sorted(stored) == sorted(answers)
+        seen = set(conn.execute(select(m.Post.platform_post_id)).scalars())
+        assert {bare.uri, kept_to_herself.uri, on_an_answer.uri} <= seen
+        assert elsewhere.uri not in seen  # a reply to a member's post is not ours to read
+        queued = conn.execute(
+            select(m.Post.platform_post_id).join(m.Candidate, m.Candidate.post_id == m.Post.id)
+        ).scalars()
+        # A reply is no candidate, even with the community's tag (fay's): replies are off.
+        assert not set(queued) & {bare.uri, kept_to_herself.uri, on_an_answer.uri, by_reply.uri}
     recap = app.gatherings.chats.recap(chat, clock.now())
-    assert (recap.answers, recap.participants) == (2, {"bluesky": 2})
+    assert (recap.answers, recap.participants) == (4, {"bluesky": 4})
+    (q1, _) = recap.questions
+    assert sorted(a.handle for a in q1.quoted) == sorted([ana.handle, bea.handle, dee.handle])
+    assert q1.withheld == 1  # eve's: counted, never quoted
+    transcript = to_markdown(recap)
+    assert "first boss" not in transcript
+    assert eve.handle not in transcript
+    assert "My aunt the nurse" in transcript
     assert len(await central_posts(adapter, tag)) == 1  # the question, still once
 
 

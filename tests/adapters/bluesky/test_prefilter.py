@@ -7,6 +7,8 @@ import random
 from typing import Any
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from adapters.bluesky.normalize import read_record
 from adapters.bluesky.prefilter import (
@@ -17,6 +19,7 @@ from adapters.bluesky.prefilter import (
     StreamEvent,
     StreamRefused,
     quick_int,
+    replies_to,
 )
 from bot.domain import normalize_tag
 
@@ -107,6 +110,61 @@ def test_a_mention_of_the_central_account_is_looked_at() -> None:
     raw = frame("@coal boost this", facets=[mention])
     assert Prefilter(TAGS, [CENTRAL]).may_match(raw)
     assert not Prefilter(TAGS, []).may_match(raw)
+
+
+def reply(parent: str, root: str | None = None) -> dict[str, Any]:
+    ref = {"uri": parent, "cid": "bafyreiparent"}
+    return {"parent": ref, "root": {"uri": root, "cid": "bafyreiroot"} if root else ref}
+
+
+def test_an_untagged_reply_to_one_of_our_posts_is_looked_at_and_matched() -> None:
+    """A chat's answer may be a bare reply to the question: no tag, no mention, only our DID in
+    its reply URIs (the parent's, or the thread's root when it answers an answer)."""
+    decoder = JetstreamDecoder(Prefilter(TAGS, [CENTRAL]))
+    ours, theirs = f"at://{CENTRAL}/app.bsky.feed.post/3q1", "at://did:plc:someoneelse/app.bsky.feed.post/3x"
+    for parent, root in [(ours, None), (ours, ours), (theirs, ours), (ours, theirs)]:
+        event = decoder.decode(frame("One who listened.", reply=reply(parent, root)))
+        assert isinstance(event, StreamEvent)
+        (post,) = event.posts
+        facts = read_record(post.record)
+        assert (facts.hashtags, facts.mentions) == (frozenset(), ())
+        assert replies_to(CENTRAL, facts.reply_parent, facts.reply_root)
+    assert not replies_to(None, ours)
+    assert not replies_to(CENTRAL, None, None)
+
+
+OTHER_DIDS = st.one_of(
+    st.from_regex(r"did:plc:[a-z2-7]{1,32}", fullmatch=True),
+    st.from_regex(r"did:web:[a-z0-9.-]{1,40}", fullmatch=True),
+    # near misses: ours with something after it, ours cut short, ours inside another
+    st.sampled_from([CENTRAL + "x", CENTRAL[:-1], "did:web:" + CENTRAL[8:], CENTRAL.upper()]),
+    st.builds(lambda a, b: f"did:plc:{a}{CENTRAL[8:]}{b}", st.from_regex(r"[a-z2-7]{0,4}", fullmatch=True),
+              st.from_regex(r"[a-z2-7]{1,4}", fullmatch=True)),
+).filter(lambda d: d != CENTRAL)  # fmt: skip
+RKEYS = st.one_of(st.from_regex(r"[a-z2-7]{1,13}", fullmatch=True), st.just(f"x{CENTRAL}"))
+
+
+@given(
+    parent_did=OTHER_DIDS, root_did=OTHER_DIDS, rkey=RKEYS, text=st.sampled_from(["Same here!", "今日は 🎉"])
+)
+@example(parent_did=CENTRAL + "x", root_did=CENTRAL + "x", rkey="3q1", text="Same here!")
+def test_a_reply_to_anyone_else_never_passes_for_being_a_reply(
+    parent_did: str, root_did: str, rkey: str, text: str
+) -> None:
+    """Replies between strangers fill the stream: one to any other DID is skipped by the
+    prefilter unless our DID's last part happens to sit in its bytes, and even then the exact
+    match says no."""
+    decoder = JetstreamDecoder(Prefilter(TAGS, [CENTRAL]))
+    parent, root = (f"at://{d}/app.bsky.feed.post/{rkey}" for d in (parent_did, root_did))
+    event = decoder.decode(frame(text, reply=reply(parent, root)))
+    assert isinstance(event, StreamEvent)
+    needle = CENTRAL.rpartition(":")[2]
+    if needle not in (parent + root).lower():
+        assert event.posts == ()  # not even decoded
+    for post in event.posts:
+        facts = read_record(post.record)
+        assert facts.reply_parent == parent
+        assert not replies_to(CENTRAL, facts.reply_parent, facts.reply_root)
 
 
 def test_a_record_with_its_own_seq_key_is_decoded_rather_than_trusted() -> None:
