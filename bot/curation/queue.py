@@ -4,6 +4,7 @@ can never produce two approvals of one state, and every decision leaves a trace.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -175,10 +176,12 @@ class Queue:
         everything: bool = False,
         platform: str | None = None,
         history: bool = False,
+        conn: Connection | None = None,
     ) -> list[CandidateView]:
         """Oldest first, the order members posted. Without a state, the open work (at a million rows
         history would bury the few items a curator came for); ``everything`` lists all states.
-        ``history``: each with its decisions and amplifications, as its card shows them."""
+        ``history``: each with its decisions and amplifications, as its card shows them; ``conn``:
+        read there (in its transaction) rather than on a connection of its own."""
         q = self._select()
         if platform:
             q = q.where(m.Post.platform == Platform(platform).value)
@@ -199,17 +202,19 @@ class Queue:
         q = q.order_by(m.Candidate.id).limit(limit)
         from sqlalchemy.orm import Session
 
-        with Session(self.store.engine) as session:
+        with Session(conn or self.store.engine) as session:
             conn = session.connection()
             confs = conferences(conn, self.store.community_id)
             rows = session.execute(q).all()
             past = histories(conn, [c.id for c, *_ in rows]) if history else {}
             return [self._view(c, p, a, qa, confs=confs, history=past.get(c.id)) for c, p, a, qa in rows]
 
-    def counts(self, states: tuple[CandidateState, ...] = OPEN_WORK) -> dict[str, int]:
+    def counts(
+        self, states: tuple[CandidateState, ...] = OPEN_WORK, conn: Connection | None = None
+    ) -> dict[str, int]:
         """How many candidates are in each of ``states`` (by default the open work: counting
         every amplified candidate of years past would be the slowest part of ``queue list``)."""
-        with self.store.engine.connect() as conn:
+        with contextlib.nullcontext(conn) if conn else self.store.engine.connect() as conn:
             rows = conn.execute(
                 select(m.Candidate.state, func.count())
                 .where(
