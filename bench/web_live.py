@@ -193,8 +193,12 @@ def _decide(
                 raise RuntimeError(f"approving #{cid} failed: {answer.text[:300]}")
             world.telegram.wait_for(lambda cid=cid: cid in _cards(world, "✅ Approved"), timeout=30)
             times.append(time.perf_counter() - t)
-        for path in PAGES:  # every page served once before the memory is read
-            assert client.get(path).status_code == 200, path
+        decided = rss_mb(proc.pid)
+        for path in PAGES:  # every page served once before the memory is read, as a browser
+            page = client.get(path)  # loads it: with its images (the report's chart)
+            assert page.status_code == 200, path
+            for image in re.findall(r'<img[^>]* src="(/[^"]+)"', page.text):
+                assert client.get(image.replace("&amp;", "&")).status_code == 200, image
     engine.dispose()
     rss = rss_mb(proc.pid)
     p95 = statistics.quantiles(times, n=20)[-1]
@@ -202,7 +206,8 @@ def _decide(
     print(
         f"  decision → Telegram card: median {median * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
         f"max {max(times) * 1000:.0f} ms over {len(times)}; bot RSS {started:.1f} MB at start, "
-        f"{rss:.1f} MB after the decisions and every page; load {os.getloadavg()[0]:.1f}",
+        f"{decided:.1f} MB after the decisions, {rss:.1f} MB after every page; "
+        f"load {os.getloadavg()[0]:.1f}",
         file=sys.stderr,
     )
     return {
