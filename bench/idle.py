@@ -53,7 +53,7 @@ def _counters(world: DemoWorld) -> dict[str, Callable[[], list[str]]]:
     }
 
 
-def _config(directory: Path, world: DemoWorld) -> dict[str, Any]:
+def sandbox_config(directory: Path, world: DemoWorld) -> dict[str, Any]:
     """The demo community, but on ordinary platform settings pointed at this process's sandboxes."""
     config = demo_config(directory, world.epoch)
     del config["sandbox"]
@@ -89,7 +89,7 @@ def _profile(pid: int, window: float) -> subprocess.Popen[bytes] | None:
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def _drain(stream: IO[str], running: threading.Event, tail: list[str]) -> None:
+def drain_log(stream: IO[str], running: threading.Event, tail: list[str]) -> None:
     """Read the bot's log so it never blocks on a full pipe; note the "running" line."""
     for line in stream:
         tail.append(line)
@@ -103,7 +103,7 @@ def measure_idle(window: float, settle: float) -> dict[str, float]:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             config_file = Path(tmp) / "config.yaml"
-            config_file.write_text(yaml.safe_dump(_config(Path(tmp), world)))
+            config_file.write_text(yaml.safe_dump(sandbox_config(Path(tmp), world)))
             env = {
                 **os.environ,
                 "IDLE_MASTODON_TOKEN": world.mastodon.token,
@@ -119,7 +119,7 @@ def measure_idle(window: float, settle: float) -> dict[str, float]:
             )
             assert proc.stderr is not None
             running, tail = threading.Event(), []
-            reader = threading.Thread(target=_drain, args=(proc.stderr, running, tail), daemon=True)
+            reader = threading.Thread(target=drain_log, args=(proc.stderr, running, tail), daemon=True)
             reader.start()
             try:
                 return _window(proc, world, running, tail, window, settle)

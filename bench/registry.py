@@ -18,6 +18,7 @@ MODULES = [
     "bench.conference",
     "bench.idle",
     "bench.web",
+    "bench.web_live",
 ]
 
 

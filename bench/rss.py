@@ -18,7 +18,7 @@ from sandbox.mastodon import MastodonSandbox
 RUNS = 3
 
 
-def _rss_mb(pid: int) -> float:
+def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
@@ -41,7 +41,7 @@ def _one(config: Path, token: str) -> float:
                 break
         else:
             raise RuntimeError(f"bot exited early with {proc.wait()}")
-        return _rss_mb(proc.pid)
+        return rss_mb(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)

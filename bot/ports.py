@@ -239,6 +239,7 @@ class Command:
     name: str  # without the slash
     args: str = ""
     handle: Any = None
+    private: bool = False  # sent in the person's private chat with the bot, not the curators' group
 
 
 class ConsoleFront(Protocol):

@@ -34,7 +34,7 @@ from adapters.telegram.profiles import Profiles
 from adapters.telegram.render import LIMITS, RULES, to_html
 from adapters.telegram.settings import TelegramSettings
 from bot.clock import Clock, SystemClock
-from bot.console.console import COMMANDS
+from bot.console.console import COMMANDS, SIGN_IN
 from bot.domain import Action, Author, Platform, Post, Receipt
 from bot.errors import MalformedPayload, NotFound, PlatformError, Rejected
 from bot.inert import own_tags
@@ -197,6 +197,8 @@ class TelegramAdapter(TelegramUpdates, TelegramMembers, TelegramBase):
         if self.console is not None:
             curators = filters.Chat(chat_id=self.console.chat_id) & new
             app.add_handler(CommandHandler(list(COMMANDS), self.console.on_command, filters=curators))
+            # a sign-in link to the web console is asked for, and sent, in the curator's private chat
+            app.add_handler(CommandHandler(SIGN_IN, self.console.on_command, filters=private))
         community = filters.Chat(chat_id=list(cfg.community_chat_ids))
         app.add_handler(CommandHandler("nominate", self._on_nominate, filters=community & new))
         app.add_handler(CommandHandler(["start", "help"], self._on_start, filters=private))

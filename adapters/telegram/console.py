@@ -26,7 +26,7 @@ from telegram import (
     ReplyParameters,
     Update,
 )
-from telegram.constants import ParseMode
+from telegram.constants import ChatType, ParseMode
 from telegram.ext import ContextTypes, ExtBot
 
 from adapters.telegram.errors import call
@@ -129,7 +129,8 @@ class TelegramConsole:
             return
         name = message.text.split()[0].lstrip("/").partition("@")[0].lower()
         args = " ".join(context.args or [])
-        self._put(update.update_id, Command(str(user.id), name, args, handle=message))
+        private = message.chat.type == ChatType.PRIVATE
+        self._put(update.update_id, Command(str(user.id), name, args, handle=message, private=private))
 
     def _put(self, update_id: int, event: Tap | Command) -> None:
         self._pending[update_id] = asyncio.get_running_loop().create_future()
@@ -210,9 +211,12 @@ class TelegramConsole:
             if isinstance(message, Message)
             else None
         )
+        # The answer goes where the command was sent: the curators' group, or (/signin) the
+        # person's private chat, so nothing meant for one person lands in front of the group.
+        chat = message.chat.id if isinstance(message, Message) else self.chat_id
         await call(
             self.bot.send_message(
-                self.chat_id,
+                chat,
                 to_html(doc),
                 parse_mode=ParseMode.HTML,
                 reply_parameters=reply,

@@ -1,5 +1,5 @@
 """The curators' commands in the console (/queue /stats /freeze /unfreeze /block /unblock
-/opportunity /interview /champion /champions /help): each reads its arguments, calls the
+/opportunity /interview /champion /champions /signin /help): each reads its arguments, calls the
 operation in bot/ops, and sets the result in the console's rich text (what members wrote stays an
 untrusted span)."""
 
@@ -15,7 +15,7 @@ from bot.curation.queue import Queue
 from bot.domain import Platform
 from bot.ops import conferences as conf_ops
 from bot.ops import interviews as interview_ops
-from bot.ops import messages, safety
+from bot.ops import messages, safety, web_access, web_messages
 from bot.ops import opportunities as opportunity_ops
 from bot.ops import queue as q_ops
 from bot.ops.result import Outcome
@@ -36,8 +36,10 @@ COMMANDS = (
     "interview",
     "champion",
     "champions",
+    "signin",
     "help",
 )
+SIGN_IN = "signin"  # also taken in a private chat with the bot: the only place it gives a link
 BLOCK_USAGE = "Usage: /block account|domain|did|keyword VALUE [reason…] (e.g. /block domain pile.example)"
 INTERVIEW_USAGE = "Usage: /interview @handle Name… (e.g. /interview @maria_md María Pérez)"
 CHAMPION_USAGE = (
@@ -61,6 +63,7 @@ HELP = Doc.of(
     "/interview @handle Name… — invite a member to the mini-interview (you get a link to forward)",
     "/champion add|remove TAG @handle [platform] — name a member champion of a conference (she "
     "decides its posts during its days) or take the role back; /champions TAG lists them",
+    "/signin — (in your private chat with me) a sign-in link to the web console",
     "/help — this message",
 )
 
@@ -93,6 +96,8 @@ class ConsoleCommands:
             return self.add_opportunity(curator, command.args, now)
         if command.name in ("champion", "champions"):
             return self.champions(curator, command, now)
+        if command.name == SIGN_IN:
+            return self.sign_in(curator, command, now)
         return HELP
 
     def queue_summary(self, now: datetime) -> Doc:
@@ -113,6 +118,17 @@ class ConsoleCommands:
                 )
             )
         return Doc.of(*lines)
+
+    def sign_in(self, curator: str, command: Command, now: datetime) -> Doc:
+        """A single-use link to the web console, given only in the curator's private chat: in
+        the group, anyone reading over her shoulder could sign in as her."""
+        if not command.private:
+            return Doc.of(messages.SIGN_IN_IN_PRIVATE)
+        made = web_access.sign_in_link(self.store, self.settings, curator, now)
+        if made.data is None:
+            return Doc.of(f"⚠️ {made.message}")
+        log.info("sign-in link sent in private", extra={**self._ctx, "curator": curator})
+        return Doc.of(web_messages.link_message(self.settings.community.name, made.data.url))
 
     def stats(self, now: datetime) -> Doc:
         """This week in numbers (bot.ops.queue.stats)."""

@@ -16,7 +16,7 @@ from datetime import datetime
 from bot.clock import Clock
 from bot.config import Curator, Settings
 from bot.console.cards import compose_card, duration, failure_note, resurfaced_note, when
-from bot.console.commands import COMMANDS, HELP, ConsoleCommands
+from bot.console.commands import COMMANDS, HELP, SIGN_IN, ConsoleCommands
 from bot.console.delivery import CardDelivery
 from bot.curation.queue import Queue
 from bot.domain import CandidateState
@@ -32,6 +32,7 @@ from bot.store.store import Store
 __all__ = [
     "COMMANDS",
     "HELP",
+    "SIGN_IN",
     "Console",
     "compose_card",
     "duration",

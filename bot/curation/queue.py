@@ -4,6 +4,7 @@ can never produce two approvals of one state, and every decision leaves a trace.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +17,7 @@ from sqlalchemy.orm import aliased
 from bot.conference.model import ConferenceView, conference_of, conferences
 from bot.conference.roles import CHAMPION, as_champion, champion_scope, is_champion, refused
 from bot.config import Settings
+from bot.curation.history import AmplificationView, DecisionView, History, histories
 from bot.domain import OPEN_STATES, CandidateState, Platform
 from bot.errors import QueueError
 from bot.store import models as m
@@ -25,23 +27,6 @@ from bot.trust.discovery import ProfileRule, objection
 _SELF_ACTIONS = ("approve",)
 # What still needs a curator or the amplifier.
 OPEN_WORK = (CandidateState.PENDING, CandidateState.SNOOZED, CandidateState.APPROVED, CandidateState.FAILED)
-
-
-@dataclass(frozen=True)
-class DecisionView:
-    curator: str
-    action: str
-    reason: str | None
-    at: datetime
-
-
-@dataclass(frozen=True)
-class AmplificationView:
-    platform: str
-    action: str
-    state: str
-    url: str | None
-    error: str | None
 
 
 @dataclass(frozen=True)
@@ -144,26 +129,12 @@ class Queue:
         q: m.Account | None = None,
         conn: Connection | None = None,
         confs: Sequence[ConferenceView] = (),
+        history: History | None = None,
     ) -> CandidateView:
-        decisions: tuple[DecisionView, ...] = ()
-        amps: tuple[AmplificationView, ...] = ()
-        if conn is not None:
-            d = m.Decision
-            decisions = tuple(
-                DecisionView(*row)
-                for row in conn.execute(
-                    select(d.curator, d.action, d.reason, d.at).where(d.candidate_id == c.id).order_by(d.id)
-                )
-            )
-            x = m.Amplification
-            amps = tuple(
-                AmplificationView(*row)
-                for row in conn.execute(
-                    select(x.platform, x.action, x.state, x.receipt_url, x.error)
-                    .where(x.candidate_id == c.id)
-                    .order_by(x.id)
-                )
-            )
+        """``conn``: read the candidate's decisions and amplifications there (``history``: given)."""
+        if history is None and conn is not None:
+            history = histories(conn, [c.id])[c.id]
+        decisions, amps = history or ((), ())
         return CandidateView(
             id=c.id,
             state=c.state,
@@ -198,29 +169,52 @@ class Queue:
         )
 
     def list(
-        self, state: str | None = None, limit: int = 50, *, everything: bool = False,
+        self,
+        state: str | None = None,
+        limit: int = 50,
+        *,
+        everything: bool = False,
         platform: str | None = None,
+        history: bool = False,
+        conn: Connection | None = None,
     ) -> list[CandidateView]:
         """Oldest first, the order members posted. Without a state, the open work (at a million rows
-        history would bury the few items a curator came for); ``everything`` lists all states."""
+        history would bury the few items a curator came for); ``everything`` lists all states.
+        ``history``: each with its decisions and amplifications, as its card shows them; ``conn``:
+        read there (in its transaction) rather than on a connection of its own."""
         q = self._select()
         if platform:
             q = q.where(m.Post.platform == Platform(platform).value)
-        if state:
-            q = q.where(m.Candidate.state == CandidateState(state).value)
-        elif not everything:
-            q = q.where(m.Candidate.state.in_([s.value for s in OPEN_WORK]))
+        states = [CandidateState(state).value] if state else [s.value for s in OPEN_WORK]
+        if everything and not state:
+            states = []
+        if states:
+            # Through the (community, state) index: SQLite's statistics cannot tell that open
+            # work is rare, so with the state beside the joins it walked every candidate in id
+            # order — a quarter of a second at a million once the open work is all recent.
+            q = q.where(
+                m.Candidate.id.in_(
+                    select(m.Candidate.id).where(
+                        m.Candidate.community_id == self.store.community_id, m.Candidate.state.in_(states)
+                    )
+                )
+            )
         q = q.order_by(m.Candidate.id).limit(limit)
         from sqlalchemy.orm import Session
 
-        with Session(self.store.engine) as session:
-            confs = conferences(session.connection(), self.store.community_id)
-            return [self._view(c, p, a, qa, confs=confs) for c, p, a, qa in session.execute(q)]
+        with Session(conn or self.store.engine) as session:
+            conn = session.connection()
+            confs = conferences(conn, self.store.community_id)
+            rows = session.execute(q).all()
+            past = histories(conn, [c.id for c, *_ in rows]) if history else {}
+            return [self._view(c, p, a, qa, confs=confs, history=past.get(c.id)) for c, p, a, qa in rows]
 
-    def counts(self, states: tuple[CandidateState, ...] = OPEN_WORK) -> dict[str, int]:
+    def counts(
+        self, states: tuple[CandidateState, ...] = OPEN_WORK, conn: Connection | None = None
+    ) -> dict[str, int]:
         """How many candidates are in each of ``states`` (by default the open work: counting
         every amplified candidate of years past would be the slowest part of ``queue list``)."""
-        with self.store.engine.connect() as conn:
+        with contextlib.nullcontext(conn) if conn else self.store.engine.connect() as conn:
             rows = conn.execute(
                 select(m.Candidate.state, func.count())
                 .where(

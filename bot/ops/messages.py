@@ -48,6 +48,9 @@ def no_curator(name: str, known: Sequence[str]) -> str:
 
 NOT_A_CURATOR_TAP = "Only the community's curators can decide."
 NOT_A_CURATOR = "Only the community's curators can do that."
+SIGN_IN_IN_PRIVATE = (
+    "Send /signin to me in our private chat: a sign-in link is for you alone, not for the group."
+)
 
 
 # -- the queue --------------------------------------------------------------------------------------

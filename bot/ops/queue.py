@@ -62,18 +62,30 @@ def list_queue(
     limit: int = 50,
     everything: bool = False,
     platform: str | None = None,
+    history: bool = False,
 ) -> Result[Listing]:
     """The open work oldest first (``state``: one state; ``everything``: all states; ``platform``:
-    one platform's)."""
+    one platform's; ``history``: each with its decisions and amplifications, for its card)."""
     if limit < 0:
         return usage("--limit cannot be negative")
     if state is not None and state not in {s.value for s in CandidateState}:
         return usage(f"no state {state!r}: choose one of {', '.join(s.value for s in CandidateState)}")
     if platform is not None and platform not in {p.value for p in Platform}:
         return usage(f"no platform {platform!r}: choose one of {', '.join(p.value for p in Platform)}")
-    found = queue.list(state, limit=limit, everything=everything, platform=platform) if limit else []
+    # One connection and one transaction: the counts agree with the listing, and a page of
+    # cards opens one database connection instead of three.
+    with queue.store.engine.connect() as conn:
+        counts = queue.counts(conn=conn)
+        frozen = is_frozen(queue.store, conn)
+        found = (
+            queue.list(
+                state, limit=limit, everything=everything, platform=platform, history=history, conn=conn
+            )
+            if limit
+            else []
+        )
     items = tuple(found)
-    listing = Listing(items, queue.counts(), state, limit, is_frozen(queue.store))
+    listing = Listing(items, counts, state, limit, frozen)
     message = messages.nothing_listed(state, limit) if not items else f"{len(items)} listed"
     return done(message, listing)
 

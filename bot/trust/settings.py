@@ -4,6 +4,7 @@ Settings only: this module imports no other part of the bot but the schema, so t
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -57,7 +58,13 @@ class FlagSettings:
                 ) from None
 
     def compiled(self) -> tuple[re.Pattern[str], ...]:
-        return tuple(re.compile(p, re.IGNORECASE | re.DOTALL) for p in self.patient_patterns)
+        return _compiled(self.patient_patterns)
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    # Every card asks (fifty on a page of the web console): compiled once per set of patterns.
+    return tuple(re.compile(p, re.IGNORECASE | re.DOTALL) for p in patterns)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ account), so whatever the registry counts as consent counts here too.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,10 +54,11 @@ class Verdict:
     until: datetime | None = None
 
 
-def is_frozen(store: Store) -> bool:
+def is_frozen(store: Store, conn: Connection | None = None) -> bool:
     """Whether the curators froze the community's account (``/freeze``): no amplification, no
-    series. Read from the database, so every worker and the CLI see a freeze at once."""
-    with store.engine.connect() as conn:
+    series. Read from the database, so every worker and the CLI see a freeze at once (``conn``:
+    read there, in its transaction)."""
+    with contextlib.nullcontext(conn) if conn else store.engine.connect() as conn:
         return bool(
             conn.execute(
                 select(m.Switch.enabled).where(

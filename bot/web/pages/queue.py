@@ -60,7 +60,11 @@ def show(request: Request) -> Response:
     chosen = _filters(request)
     limit = FLAG_SCAN if chosen["flag"] else PAGE_SIZE
     result = q_ops.list_queue(
-        d.curation, state=chosen["state"] or None, platform=chosen["platform"] or None, limit=limit
+        d.curation,
+        state=chosen["state"] or None,
+        platform=chosen["platform"] or None,
+        limit=limit,
+        history=True,  # the Telegram card's approvers, reasons and amplifications, word for word
     )
     cards = [card_of(d, v) for v in (result.data.items if result.data else ())]
     if chosen["flag"]:

@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl, urlsplit
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.links import TRACKING, without_tracking
+from bot.links import TRACKING, safe_url, without_tracking
 
 _name = st.text("abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8)
 _value = st.text("abcXYZ0123-._~%", max_size=8)
@@ -38,3 +38,13 @@ def test_only_tracking_parameters_are_removed(kept: list, tracked: list, rnd) ->
     assert not any(TRACKING.match(k) for k in names)
     assert sorted(p for p in query.split("&") if p) == sorted(f"{k}={v}" for k, v in kept)
     assert without_tracking(cleaned) == cleaned  # idempotent
+
+
+def test_a_space_of_any_kind_anywhere_keeps_a_link_from_being_one() -> None:
+    """safe_url looks for spaces with a regular expression: every code point str.isspace calls a
+    space (tabs, the Unicode spaces, the separators \\x1c-\\x1f) is one to it, and no other."""
+    for code in range(0x110000):
+        c = chr(code)
+        if 0xD800 <= code <= 0xDFFF:
+            continue  # lone surrogates: no text carries them
+        assert (safe_url(f"https://med.example/a{c}b") is None) == c.isspace(), hex(code)

@@ -113,3 +113,26 @@ def test_failed_candidates_can_be_retried(store: Store, settings: Settings, cloc
     cid = _queued(store, clock)
     with pytest.raises(QueueError, match="already pending"):
         queue.retry(cid, "ana", clock.now())
+
+
+def test_a_listing_with_history_shows_each_card_as_show_does(
+    store: Store, settings_factory: Callable[..., Settings], clock: FakeClock
+) -> None:
+    """The web console's page of cards: every candidate with its own decisions (two queries for the
+    page), the same as ``show`` reads one by one; a state filter finds work among decided rows."""
+    queue = Queue(store, settings_factory(curation={"approvals_required": 2}))
+    ids = [_queued(store, clock, text=f"Post {i} #LatinasInMedicine") for i in range(5)]
+    queue.approve(ids[0], "ana", clock.now())
+    queue.reject(ids[1], "rosa", clock.now(), "off topic")
+    queue.approve(ids[3], "rosa", clock.now())
+    queue.approve(ids[3], "ana", clock.now())
+    listed = queue.list(None, history=True)
+    assert [v.id for v in listed] == [ids[0], ids[2], ids[3], ids[4]]  # the open work, oldest first
+    assert listed == [queue.show(v.id) for v in listed]
+    assert [(d.curator, d.action) for d in listed[2].decisions] == [("rosa", "approve"), ("ana", "approve")]
+    assert listed[1].decisions == ()
+    assert all(v.decisions == () for v in queue.list(None))  # without history: the lighter listing
+    assert [v.id for v in queue.list("approved", history=True)] == [ids[3]]
+    assert [v.id for v in queue.list("rejected")] == [ids[1]]
+    assert [v.id for v in queue.list(None, everything=True)] == ids
+    assert [v.id for v in queue.list("pending", platform="bluesky")] == []
