@@ -1,7 +1,14 @@
 """Watching Mastodon, mixed into the Mastodon adapter. Sources: ``hashtag`` (the tag timeline,
 several tags at once with ``any[]``) and ``mentions`` (notifications in which a member replies
 to a post mentioning the central account: a nomination of that post; or asks about her own
-consent). Both page forward with ``min_id`` until caught up."""
+consent). Both page forward with ``min_id`` until caught up.
+
+A mention that replies to one of the central account's own statuses, and is no member command,
+is passed on as a post, tagged or not: a scheduled chat counts replies to its question as
+answers (``bot.chats``), and the pipeline stores an untagged one without queueing it
+(``no_hashtag``). Only public and unlisted replies are passed on: a followers-only or private
+one was not written for a public recap. (Mastodon notifies a reply that keeps the client's
+``@account`` prefix; one whose author deleted it reaches no notification and is not seen.)"""
 
 from __future__ import annotations
 
@@ -16,7 +23,7 @@ from mastodon import Mastodon
 from adapters.mastodon.normalize import id_key, to_author, to_post
 from adapters.mastodon.settings import MastodonSettings
 from bot.clock import Clock
-from bot.domain import Author, Batch, MemberRequest, Nomination, Platform
+from bot.domain import Author, Batch, MemberRequest, Nomination, Platform, Post
 from bot.errors import MalformedPayload, NotFound
 from bot.trust import member_commands
 
@@ -27,6 +34,7 @@ HASHTAG = "hashtag"
 SNOWFLAKE_SHIFT = 16  # Mastodon ids are milliseconds since the epoch << 16, plus a sequence
 MENTIONS = "mentions"
 BACKFILL_MAX_PAGES = 50
+ANSWER_VISIBILITY = ("public", "unlisted")  # a reply to us that may be stored, counted and quoted
 
 # What a broken entity can raise while being read; each costs only that item, never the page.
 _ITEM_ERRORS = (MalformedPayload, TypeError, ValueError, AttributeError, KeyError)
@@ -217,11 +225,35 @@ class MastodonWatching:
                 if request is not None:
                     batch.requests.append(request)
                     continue
+                answer = self._reply_to_us(note)
+                if answer is not None:  # ours is never nominated: a reply to it is a post
+                    batch.posts.append(answer)
+                    continue
                 nomination = await self._nomination(note)
                 if nomination is not None:
                     batch.nominations.append(nomination)
+            batch.posts.reverse()  # oldest first, as they were posted
             cursor = batch.cursor
             yield batch
+
+    def _reply_to_us(self, note: Mapping[str, Any]) -> Post | None:
+        """The mention as a post when it is a public reply to one of the central account's
+        statuses by someone else; None otherwise (a broken one is logged by the nomination path).
+        The server sets ``in_reply_to_account_id`` from the parent it holds."""
+        me = self.me.account_id if self.me is not None else None
+        status = note.get("status")
+        if me is None or not isinstance(status, Mapping):
+            return None
+        if status.get("visibility") not in ANSWER_VISIBILITY or status.get("reblog") is not None:
+            return None
+        parent_account = status.get("in_reply_to_account_id")
+        if parent_account is None or str(parent_account) != me or status.get("in_reply_to_id") is None:
+            return None
+        try:
+            post = to_post(status, self.domain)
+        except _ITEM_ERRORS:
+            return None
+        return None if post.author.account_id == me else post
 
     def _member_request(self, note: Mapping[str, Any]) -> MemberRequest | None:
         """A mention that says only ``optout``, ``optin`` or ``link [CODE]`` is the member asking
