@@ -22,7 +22,9 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -98,35 +100,55 @@ def drain_log(stream: IO[str], running: threading.Event, tail: list[str]) -> Non
             running.set()
 
 
+@dataclass
+class RunningBot:
+    """``python -m bot run`` in a child process, its log drained by a thread (``running`` is set at
+    its "running" line; ``tail`` keeps the last lines for an error)."""
+
+    proc: subprocess.Popen[str]
+    running: threading.Event
+    tail: list[str]
+    config_file: Path
+    env: dict[str, str]
+
+
+@contextmanager
+def bot_run(world: DemoWorld, config: dict[str, Any], tmp: Path) -> Iterator[RunningBot]:
+    """``run`` on ``config`` against the demo world's sandboxes; stopped with SIGTERM after."""
+    config_file = tmp / "config.yaml"
+    config_file.write_text(yaml.safe_dump(config))
+    env = {
+        **os.environ,
+        "IDLE_MASTODON_TOKEN": world.mastodon.token,
+        "IDLE_BLUESKY_PASSWORD": world.bluesky.password,
+        "IDLE_TELEGRAM_TOKEN": world.telegram.token,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--config", str(config_file), "run"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    running, tail = threading.Event(), []
+    reader = threading.Thread(target=drain_log, args=(proc.stderr, running, tail), daemon=True)
+    reader.start()
+    try:
+        yield RunningBot(proc, running, tail, config_file, env)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+        reader.join(10)
+
+
 def measure_idle(window: float, settle: float) -> dict[str, float]:
     world = DemoWorld(datetime.now(UTC).replace(microsecond=0)).start()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            config_file = Path(tmp) / "config.yaml"
-            config_file.write_text(yaml.safe_dump(sandbox_config(Path(tmp), world)))
-            env = {
-                **os.environ,
-                "IDLE_MASTODON_TOKEN": world.mastodon.token,
-                "IDLE_BLUESKY_PASSWORD": world.bluesky.password,
-                "IDLE_TELEGRAM_TOKEN": world.telegram.token,
-            }
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "bot", "--config", str(config_file), "run"],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            assert proc.stderr is not None
-            running, tail = threading.Event(), []
-            reader = threading.Thread(target=drain_log, args=(proc.stderr, running, tail), daemon=True)
-            reader.start()
-            try:
-                return _window(proc, world, running, tail, window, settle)
-            finally:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(60)
-                reader.join(10)
+            folder = Path(tmp)
+            with bot_run(world, sandbox_config(folder, world), folder) as bot:
+                return _window(bot.proc, world, bot.running, bot.tail, window, settle)
     finally:
         world.stop()
 

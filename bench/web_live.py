@@ -15,23 +15,20 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 from sqlalchemy import select
 
-from bench.idle import drain_log, sandbox_config
+from bench.idle import bot_run, sandbox_config
 from bench.registry import group
 from bench.rss import rss_mb
 from bot.cli.demo import TG_CURATORS, DemoWorld
@@ -126,33 +123,10 @@ def measure() -> dict[str, float]:
             port = _free_port()
             config = sandbox_config(Path(tmp), world)
             config["web"] = {"enabled": True, "port": port, "base_url": f"http://127.0.0.1:{port}"}
-            config_file = Path(tmp) / "config.yaml"
-            config_file.write_text(yaml.safe_dump(config))
-            env = {
-                **os.environ,
-                "IDLE_MASTODON_TOKEN": world.mastodon.token,
-                "IDLE_BLUESKY_PASSWORD": world.bluesky.password,
-                "IDLE_TELEGRAM_TOKEN": world.telegram.token,
-            }
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "bot", "--config", str(config_file), "run"],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            assert proc.stderr is not None
-            running, tail = threading.Event(), []
-            reader = threading.Thread(target=drain_log, args=(proc.stderr, running, tail), daemon=True)
-            reader.start()
-            try:
-                if not running.wait(120):
-                    raise RuntimeError("bot did not start:\n" + "".join(tail))
-                return _decide(world, proc, config, config_file, env, port)
-            finally:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(60)
-                reader.join(10)
+            with bot_run(world, config, Path(tmp)) as bot:
+                if not bot.running.wait(120):
+                    raise RuntimeError("bot did not start:\n" + "".join(bot.tail))
+                return _decide(world, bot.proc, config, bot.config_file, bot.env, port)
     finally:
         world.stop()
 
