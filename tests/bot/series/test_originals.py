@@ -245,6 +245,32 @@ async def test_a_crash_after_part_2_resumes_at_part_3(
     assert [s["in_reply_to_id"] for s in statuses] == [None] + [s["id"] for s in statuses[:-1]]
 
 
+async def test_a_thread_cut_before_its_first_part_is_not_given_up_by_the_series(
+    make_runner: Build,
+    store: Store,
+    two_person: Settings,
+    clock: FakeClock,
+    sandbox: MastodonSandbox,
+    bsky: BlueskySandbox,
+    tg: TelegramSandbox,
+) -> None:
+    """The series give up a slot of theirs that stayed unpublished past their grace window; an
+    approved original is not theirs to give up, so after a long outage it still goes out whole."""
+    crashing = await make_runner("w1", crashing_after(0))
+    approved(store, two_person, clock)
+    with pytest.raises(_Crash):
+        await crashing.run_due()
+    assert central_statuses(sandbox) == []
+    clock.advance(seconds=two_person.series.grace.total_seconds() + 3600)
+    restarted = await make_runner("w1")
+    series = SeriesRunner(
+        store, restarted.publisher.adapters, two_person, clock, worker="w1", catalog=REGISTRY
+    )
+    assert all(not o.series.startswith("original:") for o in await series.run_due())
+    await restarted.run_due()
+    assert published(sandbox, bsky, tg) == expected(two_person)
+
+
 async def test_two_racing_workers_publish_it_once(
     make_runner: Build,
     store: Store,
