@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import os
 import socket
@@ -21,9 +22,9 @@ from bot.config import Settings, parse
 from bot.domain import Platform
 from bot.ports import PlatformAdapter
 from bot.schema import Environment
-from bot.store.migrate import upgrade
 from bot.store.store import Store, make_engine
 from sandbox.world import SandboxWorld
+from tests.schema_template import lay_schema
 
 if TYPE_CHECKING:
     from bot.app import Coalesce
@@ -82,6 +83,7 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
 
 
+@functools.cache
 def _pg_available() -> bool:
     try:
         engine = create_engine(PG_ADMIN_URL)
@@ -117,8 +119,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
+    """The test's database with the migrated schema, laid from this process's one migration run
+    (tests/schema_template.py; tests/test_schema_template.py holds it equal to ``upgrade``'s)."""
+    lay_schema(db_url)
     eng = make_engine(db_url)
-    upgrade(eng)
     yield eng
     eng.dispose()
 

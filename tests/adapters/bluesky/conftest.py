@@ -18,10 +18,10 @@ from adapters.bluesky.settings import BlueskySettings
 from adapters.bluesky.xrpc import RateBudget
 from bot.clock import Clock, FakeClock
 from bot.domain import Batch
-from bot.store.migrate import upgrade
 from bot.store.store import make_engine
 from sandbox.bluesky import BlueskySandbox
 from tests.atproto_network.fixture import AtprotoNetwork
+from tests.schema_template import lay_schema
 
 TAG = "LatinasInMedicine"
 WAIT_S = 30.0
@@ -92,8 +92,9 @@ def network_settings(network: AtprotoNetwork, **overrides: Any) -> BlueskySettin
 def vault_engine(tmp_path: Path) -> Iterator[Engine]:
     """A SQLite database for the session vault of adapter-level tests (the app-level ones use
     the ``engine`` fixture, on both backends)."""
-    eng = make_engine(f"sqlite:///{tmp_path / 'vault.db'}")
-    upgrade(eng)
+    url = f"sqlite:///{tmp_path / 'vault.db'}"
+    lay_schema(url)
+    eng = make_engine(url)
     yield eng
     eng.dispose()
 
