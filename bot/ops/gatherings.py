@@ -141,9 +141,7 @@ def release_highlights(
     released = daily.release(store, conference, which, platforms)
     if not released:
         return refused(f"the highlights of {which} are not held")
-    return done(
-        f"The highlights of {which} will go out on {', '.join(p.value for p in released)}.", released
-    )
+    return done(f"The highlights of {which} will go out on {', '.join(p.value for p in released)}.", released)
 
 
 def report(store: Store, settings: Settings, tag: str) -> Result[ConferenceReport]:
