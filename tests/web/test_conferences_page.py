@@ -81,6 +81,14 @@ def test_a_curator_runs_a_conference_from_her_phone(conference_console: Console,
     assert "Hall B, by the coffee" in page.inner_text("#meetups")
     assert "Ana wears the teal ribbon" in page.inner_text("#meetups")
 
+    # the list says it is on now, with its champion; its name leads back to its page
+    page.click("text=All conferences")
+    row = page.locator("#conferences tbody tr").first
+    assert "on now" in row.inner_text()
+    assert "maria@med.example (mastodon)" in row.inner_text()
+    row.locator("a.cf-name").click()
+    page.wait_for_selector("#highlights")
+
     # the highlights of today (2 March) as Mastodon would get them: María's approved post
     page.select_option("#day", "2026-03-02")
     page.click("#show-day")
@@ -92,6 +100,7 @@ def test_a_curator_runs_a_conference_from_her_phone(conference_console: Console,
     page.click("#hold")
     _toast(page, "The highlights of 2026-03-02 are held on mastodon.")
     assert "held" in page.inner_text("[data-platform=mastodon] .hl-state")
+    assert page.locator("#hold").count() == 0  # nothing left to hold that day
     page.click("#release")
     _toast(page, "The highlights of 2026-03-02 will go out on mastodon.")
     assert "not posted yet" in page.inner_text("[data-platform=mastodon] .hl-state")

@@ -453,6 +453,8 @@ PAGE = Page(
         "cf_hl_state_empty": ("nothing was posted", "no se publicó nada"),
         "cf_hl_state_skipped": ("skipped", "omitidos"),
         "cf_hl_state_failed": ("failed", "fallaron"),
+        "cf_hl_state_withdrawing": ("being taken back", "retirándose"),
+        "cf_hl_state_withdrawn": ("taken back", "retirados"),
         "cf_hold": ("Hold this day", "Retener este día"),
         "cf_hold_confirm": (
             "Keep this day's highlights from going out?",
