@@ -160,12 +160,22 @@ def cmd_highlights_hold(args: argparse.Namespace) -> int:
     return _show(result, args)
 
 
+def cmd_highlights_release(args: argparse.Namespace) -> int:
+    from bot.clock import SystemClock
+
+    store, settings, _ = _context(args)
+    platforms = list(settings.enabled_platforms())
+    result = gatherings.release_highlights(
+        store, settings, SystemClock(), args.tag, args.day, platforms, by=args.curator
+    )
+    return _show(result, args)
+
+
 def cmd_conferences_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from bot import files
-    from bot.conference import report_pages
-    from bot.conference.report import to_csv, to_text
+    from bot.conference.report import to_text
 
     store, settings, _ = _context(args)
     result = gatherings.report(store, settings, args.tag)
@@ -174,14 +184,14 @@ def cmd_conferences_report(args: argparse.Namespace) -> int:
     print(to_text(result.data), end="")
     mode = file_mode(args, settings)
     if args.csv:
-        files.write_text(Path(args.csv), to_csv(result.data), mode)
+        files.write_text(Path(args.csv), gatherings.report_csv(result.data), mode)
         print(f"CSV written to {args.csv}")
-    picture = report_pages.png(result.data) if args.png or args.html else None
+    picture = gatherings.report_chart(result.data) if args.png or args.html else None
     if args.png and picture:
         files.write_bytes(Path(args.png), picture, mode)
         print(f"Chart written to {args.png}")
     if args.html:
-        files.write_text(Path(args.html), report_pages.html_page(result.data, picture), mode)
+        files.write_text(Path(args.html), gatherings.report_page(result.data, picture), mode)
         print(f"Web page written to {args.html}")
     return result.exit_code
 
@@ -253,6 +263,10 @@ def register(cli: Commands) -> None:
     hh.add_argument("tag", help="the conference's tag")
     hh.add_argument("--day", required=True, metavar="YYYY-MM-DD", help="the local day to hold")
     _as(hh)
+    hr = add("release", cmd_highlights_release, "let a held day's highlights go out after all", conf)
+    hr.add_argument("tag", help="the conference's tag")
+    hr.add_argument("--day", required=True, metavar="YYYY-MM-DD", help="the held local day")
+    _as(hr)
     rp = add(
         "report", cmd_conferences_report, "after the conference: posts, authors, engagement, top posts", conf
     )

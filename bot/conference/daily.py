@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from bot.conference.highlights import Highlight, compose_highlights
 from bot.conference.model import ConferenceView, conference_of, conferences
@@ -23,6 +23,7 @@ from bot.store.store import Store
 # published late: the next day's thread follows instead.
 GRACE = timedelta(hours=6)
 APPROVED = (CandidateState.APPROVED.value, CandidateState.AMPLIFIED.value, CandidateState.FAILED.value)
+HELD = "held by "  # the note of a slot a curator held: the one kind of "skipped" she may release
 
 
 def series_of(conference: ConferenceView) -> str:
@@ -81,7 +82,48 @@ def hold(
     """Record ``day``'s highlights as skipped on ``platforms`` before they go out (the slot's
     row is what the publisher honours); the platforms where that was still possible."""
     slot, series = slot_of(conference, day), series_of(conference)
-    return [p for p in platforms if publisher.record(series, slot, p, "skipped", f"held by {by}")]
+    return [p for p in platforms if publisher.record(series, slot, p, "skipped", f"{HELD}{by}")]
+
+
+def release(store: Store, conference: ConferenceView, day: date, platforms: list[Platform]) -> list[Platform]:
+    """Take back a curator's hold of ``day``'s highlights: the slot's row goes, so the publisher
+    composes and posts them at their time as if never held. Only a hold is taken back (a row
+    the bot wrote — published, empty, failed — stays); the platforms where there was one."""
+    pub = m.Publication
+    released = []
+    with store.engine.begin() as conn:
+        for platform in platforms:
+            gone = conn.execute(
+                delete(pub).where(
+                    pub.community_id == store.community_id,
+                    pub.series == series_of(conference),
+                    pub.slot == slot_of(conference, day),
+                    pub.platform == platform.value,
+                    pub.state == "skipped",
+                    pub.error.startswith(HELD, autoescape=True),
+                )
+            )
+            if gone.rowcount:
+                released.append(platform)
+    return released
+
+
+def states(store: Store, conference: ConferenceView, day: date) -> dict[Platform, str]:
+    """Where ``day``'s highlights stand on each platform that has a row: "held" by a curator, or
+    the publisher's state (intent while posting, done, empty, failed…); no row: not yet."""
+    pub = m.Publication
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(pub.platform, pub.state, pub.error).where(
+                pub.community_id == store.community_id,
+                pub.series == series_of(conference),
+                pub.slot == slot_of(conference, day),
+            )
+        ).all()
+    return {
+        Platform(r.platform): "held" if r.state == "skipped" and (r.error or "").startswith(HELD) else r.state
+        for r in rows
+    }
 
 
 class DailyHighlights:

@@ -5,9 +5,7 @@ authors, then the figures and the top posts as tables."""
 from __future__ import annotations
 
 from bot.conference.report import ConferenceReport, figures
-from bot.report import chart, render
-
-AUTHORS = chart.AUTHORS
+from bot.report import render
 
 
 def _title(report: ConferenceReport) -> str:
@@ -17,6 +15,8 @@ def _title(report: ConferenceReport) -> str:
 
 def png(report: ConferenceReport) -> bytes:
     """Each day of the window: its posts stacked by platform, and how many members posted."""
+    from bot.report import chart  # matplotlib: only a process that draws loads it (the web page does not)
+
     fig = chart.figure(_title(report), size=(10, 5))
     ax = fig.subplots()
     days = list(range(len(report.by_day)))  # one slot per local day, labelled below
@@ -27,7 +27,7 @@ def png(report: ConferenceReport) -> bytes:
         heights = [counts.get(platform, 0) for _, counts, _ in report.by_day]
         ax.bar(days, heights, bottom=below, width=0.7, color=colours[i % len(colours)], label=platform)
         below = [b + h for b, h in zip(below, heights, strict=True)]
-    ax.plot(days, [n for _, _, n in report.by_day], color=AUTHORS, marker="o", label="members posting")
+    ax.plot(days, [n for _, _, n in report.by_day], color=chart.AUTHORS, marker="o", label="members posting")
     if not platforms:
         ax.text(0.5, 0.5, "no conference posts yet", transform=ax.transAxes, ha="center", color="gray")
     ax.set_ylabel("conference posts per day")

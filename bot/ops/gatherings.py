@@ -1,10 +1,11 @@
-"""What curators ask of a conference day or a chat once it is on: preview or hold a day's
-highlights, the report after the conference, a chat's recap. Each returns a Result."""
+"""What curators ask of a conference day or a chat once it is on: preview, hold or release a day's
+highlights, the report after the conference (and its CSV, chart and web page), a chat's recap.
+Each operation returns a Result."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from bot.chats.recap import Recap, build_recap
@@ -13,7 +14,7 @@ from bot.clock import Clock
 from bot.conference import daily
 from bot.conference.highlights import compose_highlights
 from bot.conference.model import ConferenceView, conferences
-from bot.conference.report import ConferenceReport, conference_report
+from bot.conference.report import ConferenceReport, conference_report, to_csv
 from bot.config import Settings
 from bot.domain import Platform, TextLimits, normalize_tag
 from bot.errors import ConfigError
@@ -30,6 +31,8 @@ class Preview:
     day: date
     slot: datetime
     parts: dict[str, list[str]]  # platform -> the parts it would get
+    # platform -> where that day's thread stands there ("held", "done", "empty"…); absent: not yet
+    states: dict[str, str] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -37,6 +40,7 @@ class Preview:
             "day": self.day.isoformat(),
             "slot": self.slot.isoformat(),
             "parts": self.parts,
+            "states": self.states,
         }
 
 
@@ -91,7 +95,8 @@ def preview_highlights(
         else f"{conference.name}, {which}: {count} part{'s' if count != 1 else ''} "
         f"at {slot:%Y-%m-%d %H:%M} UTC."
     )
-    return done(message, Preview(conference.name, which, slot, parts))
+    states = {p.value: state for p, state in daily.states(store, conference, which).items()}
+    return done(message, Preview(conference.name, which, slot, parts, states))
 
 
 def hold_highlights(
@@ -115,12 +120,55 @@ def hold_highlights(
     return done(f"The highlights of {which} are held on {', '.join(p.value for p in held)}.", held)
 
 
+def release_highlights(
+    store: Store, settings: Settings, clock: Clock, tag: str, day: str, platforms: list[Platform], *, by: str
+) -> Result[list[Platform]]:
+    """Let a held day's highlights go out after all, at their time (or at once, if it has come
+    and the publisher's grace is not over)."""
+    try:
+        settings.curator(by)
+    except ConfigError as exc:
+        return usage(str(exc))
+    conference = _conference(store, tag)
+    if conference is None:
+        return refused(f"no conference #{normalize_tag(tag)}")
+    try:
+        which = _day(conference, day)
+    except ValueError as exc:
+        return usage(str(exc))
+    if clock.now() >= daily.slot_of(conference, which) + daily.GRACE:
+        return refused(f"the highlights of {which} were due long ago: they will not go out now")
+    released = daily.release(store, conference, which, platforms)
+    if not released:
+        return refused(f"the highlights of {which} are not held")
+    return done(f"The highlights of {which} will go out on {', '.join(p.value for p in released)}.", released)
+
+
 def report(store: Store, settings: Settings, tag: str) -> Result[ConferenceReport]:
     conference = _conference(store, tag)
     if conference is None:
         return refused(f"no conference #{normalize_tag(tag)}")
     found = conference_report(store, conference, settings.community.consent)
     return done(f"{conference.name}: {found.posts} posts by {found.authors} members.", found)
+
+
+def report_csv(found: ConferenceReport) -> str:
+    """The figures and the top posts as one CSV file (no cell a spreadsheet runs)."""
+    return to_csv(found)
+
+
+def report_chart(found: ConferenceReport) -> bytes:
+    """The posts day by day, drawn as a PNG (matplotlib: callers may want it in a child process)."""
+    from bot.conference import report_pages
+
+    return report_pages.png(found)
+
+
+def report_page(found: ConferenceReport, chart: bytes | None = None) -> str:
+    """The report as one self-contained web page, with the chart when one is given."""
+    from bot.conference import report_pages
+
+    return report_pages.html_page(found, chart)
 
 
 def recap(store: Store, settings: Settings, chat_id: int) -> Result[Recap]:

@@ -36,6 +36,7 @@ PAGES: list[str] = [
     "bot.web.pages.queue",
     "bot.web.pages.calendar",  # what goes out when
     "bot.web.pages.compose",  # original posts
+    "bot.web.pages.conferences",  # champions, meet-ups, highlights, report
     "bot.web.pages.opportunities",
     "bot.web.pages.interviews",
     "bot.web.pages.members",

@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.routing import BaseRoute, Mount, Route
 
 from bot.domain import Author, Platform
-from bot.ops import chats, conferences, interviews, opportunities, safety
+from bot.ops import chats, conferences, interviews, meetups, opportunities, safety
 from bot.ops import originals as originals_ops
 from bot.ops import queue as q_ops
 from bot.store import models as m
@@ -256,8 +256,9 @@ def plant(store: Store, value: str) -> None:
 def seed(console: Console) -> dict[str, int]:
     """A row in every table a page shows, made through the operations (as people make them):
     candidates decided and waiting, a nomination, a block, a frozen member, an opportunity, an
-    interview with answers, an original post, a chat and a conference in the week. Returns the
-    id of one row per page section, for the routes that name one."""
+    interview with answers, an original post, a chat and a conference in the week (with a
+    champion and a meet-up). Returns the id of one row per page section, for the routes that
+    name one."""
     store, settings, clock = console.store, console.settings, console.deps.clock
     now = clock.now()
     runner = console.deps.series_runner
@@ -295,8 +296,18 @@ def seed(console: Console) -> dict[str, int]:
     conference = conferences.ConferenceFields(
         name="MedConf", tag="MedConf26", starts_on="2026-03-03", ends_on="2026-03-05", timezone="UTC"
     )
-    assert conferences.add_conference(store, settings, conference, by="ana", now=now).ok
+    medconf = conferences.add_conference(store, settings, conference, by="ana", now=now).data
+    assert medconf is not None
+    champion = conferences.add_champion(
+        store, settings, "MedConf26", "mastodon", "member0@med.example", by="ana", now=now
+    )
+    assert champion.ok, champion.message
+    meetup = meetups.MeetupFields(
+        tag="MedConf26", at="2026-03-04 18:00", place="Hall B", ribbon="Teal ribbon"
+    )
+    assert meetups.add_meetup(store, settings, meetup, by="ana", now=now).ok
     return {
+        "/conferences": medconf.id,
         "/queue": ids[2],
         "/opportunities": added.data.opportunity.id,
         "/interviews": invited.data.interview.id,

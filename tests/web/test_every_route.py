@@ -32,6 +32,25 @@ FORMS: dict[str, dict[str, Any]] = {
     "/compose/preview": {"text": "Hello"},
     "/compose/{original_id:int}/edit": {"text": "A new text"},
     "/compose/{original_id:int}/schedule": {"when": "now"},
+    "/conferences/add": {
+        "name": "NeuroConf",
+        "tag": "Neuro26",
+        "starts_on": "2026-03-10",
+        "ends_on": "2026-03-12",
+        "timezone": "UTC",
+    },
+    "/conferences/{id:int}/edit": {
+        "name": "MedConf, renamed",
+        "tag": "MedConf26",
+        "starts_on": "2026-03-03",
+        "ends_on": "2026-03-05",
+        "timezone": "UTC",
+    },
+    "/conferences/{id:int}/champions/add": {"platform": "mastodon", "handle": "member1@med.example"},
+    "/conferences/{id:int}/champions/remove": {"platform": "mastodon", "handle": "member0@med.example"},
+    "/conferences/{id:int}/meetups/add": {"at": "2026-03-04T09:00", "place": "Hall A", "ribbon": "Teal"},
+    "/conferences/{id:int}/hold": {"day": "2026-03-04"},
+    "/conferences/{id:int}/release": {"day": "2026-03-04"},
 }
 UPLOADS = {"/opportunities/import": {"file": ("list.yaml", b"- title: A\n  url: https://a.example\n")}}
 

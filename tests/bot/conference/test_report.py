@@ -158,6 +158,12 @@ def test_preview_hold_and_report_from_the_command_line(
     code, out = bot("conferences", "hold", "ACSCC27", "--day", "2027-10-15", "--as", "ana")
     assert (code, out.strip()) == (0, "The highlights of 2027-10-15 are held on mastodon.")
     assert bot("conferences", "hold", "ACSCC27", "--day", "2027-10-15", "--as", "ana")[0] == 1
+    code, out = bot("conferences", "release", "ACSCC27", "--day", "2027-10-15", "--as", "ana")
+    assert (code, out.strip()) == (0, "The highlights of 2027-10-15 will go out on mastodon.")
+    code, out = bot("conferences", "release", "ACSCC27", "--day", "2027-10-15", "--as", "ana")
+    assert code == 1
+    assert "the highlights of 2027-10-15 are not held" in out
+    assert bot("conferences", "hold", "ACSCC27", "--day", "2027-10-15", "--as", "ana")[0] == 0
     target = tmp_path / "acs.csv"
     code, out = bot("conferences", "report", "ACSCC27", "--csv", str(target))
     assert code == 0
