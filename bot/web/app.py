@@ -38,6 +38,7 @@ PAGES: list[str] = [
     "bot.web.pages.compose",  # original posts
     "bot.web.pages.opportunities",
     "bot.web.pages.interviews",
+    "bot.web.pages.chats",  # scheduled chats and their recaps
     "bot.web.pages.members",
     "bot.web.pages.report",
     "bot.web.pages.audit",

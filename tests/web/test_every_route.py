@@ -32,6 +32,15 @@ FORMS: dict[str, dict[str, Any]] = {
     "/compose/preview": {"text": "Hello"},
     "/compose/{original_id:int}/edit": {"text": "A new text"},
     "/compose/{original_id:int}/schedule": {"when": "now"},
+    "/chats/add": {
+        "topic": "Match day",
+        "host": "Dra. Ruiz",
+        "tag": "MatchChat",
+        "start": "2026-04-01T19:00",
+        "timezone": "America/New_York",
+        "languages": "en",
+        "questions": "0: How did it go?",
+    },
 }
 UPLOADS = {"/opportunities/import": {"file": ("list.yaml", b"- title: A\n  url: https://a.example\n")}}
 
