@@ -89,7 +89,7 @@ def parse_questions(given: list[str], languages: tuple[str, ...]) -> tuple[Quest
     """Questions from "MINUTES: text" lines (a translation: "MINUTES:LANG: text"), numbered by
     offset. Each needs its text in the chat's first language; others fall back to it."""
     if not given:
-        raise BadChat('a chat needs at least one question (--question "0: …")')
+        raise BadChat('a chat needs at least one question, like "0: What brought you here?"')
     by_offset: dict[int, dict[str, str]] = {}
     for line in given:
         found = _QUESTION.match(line)

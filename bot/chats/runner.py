@@ -39,7 +39,8 @@ def series_of(chat_id: int, key: str) -> str:
     return f"chat:{chat_id}:{key}"
 
 
-def _grace(key: str) -> timedelta:
+def grace(key: str) -> timedelta:
+    """How long after its time a slot may still go out (the console tells "due" from "missed")."""
     if key == RECAP:
         return RECAP_GRACE
     return QUESTION_GRACE if key.startswith("q") else ANNOUNCE_GRACE
@@ -77,7 +78,7 @@ class ChatRunner:
                 )
                 .order_by(s.due_at, s.id)
             ).all()
-        return [(view_of(r), r.key, r.due_at) for r in rows if now < r.due_at + _grace(r.key)]
+        return [(view_of(r), r.key, r.due_at) for r in rows if now < r.due_at + grace(r.key)]
 
     async def run_due(self) -> list[PublishOutcome]:
         now = self.clock.now()
@@ -125,12 +126,12 @@ class ChatRunner:
         """Nothing goes out while frozen; the curators hear it once per chat."""
         out = []
         for chat, key, slot in due:
-            until = slot + _grace(key)
+            until = slot + grace(key)
             said = alert(
                 self.store,
                 f"chat-held:{chat.id}",
                 f"⏸️ Chat #{chat.id} “{chat.topic}” (#{chat.tag}) is due while the account is frozen: "
-                f"its posts are held. Unfreeze within {int(_grace(key).total_seconds() // 60)} minutes "
+                f"its posts are held. Unfreeze within {int(grace(key).total_seconds() // 60)} minutes "
                 "of each question's time and it goes out; later ones are not posted late.",
                 now,
             )

@@ -117,12 +117,14 @@ def cmd_chats_add(args: argparse.Namespace) -> int:
 
 
 def cmd_chats_list(args: argparse.Namespace) -> int:
-    store, _, _ = _context(args)
-    result = chat_ops.list_chats(store)
+    store, _, now = _context(args)
+    result = chat_ops.chat_statuses(store, now)
     lines = []
-    for c in result.data or []:
+    for status in result.data or []:
+        c = status.chat
         lines.append(
             f"#{c.id}  {c.local_start:%Y-%m-%d %H:%M} {c.timezone}  #{c.tag}  {c.topic} (host {c.host})"
+            f"  [{status.summary}]"
         )
         lines.extend(f"    Q{q.number} at :{q.offset:02d}  {q.in_(c.languages[0])}" for q in c.questions)
     return _show(result, args, lines)
@@ -200,22 +202,18 @@ def cmd_chats_recap(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from bot import files
-    from bot.chats.recap import to_html, to_markdown
 
     store, settings, _ = _context(args)
-    result = gatherings.recap(store, settings, args.id)
-    if result.data is None:
-        return _show(result, args)
-    markdown = to_markdown(result.data)
-    mode = file_mode(args, settings)
-    if args.markdown:
-        files.write_text(Path(args.markdown), markdown, mode)
-    if args.html:
-        files.write_text(Path(args.html), to_html(result.data), mode)
-    if not args.markdown and not args.html:
-        print(markdown, end="")
-    else:
-        print(result.message)
+    wanted = [(kind, path) for kind, path in (("markdown", args.markdown), ("html", args.html)) if path]
+    for kind, path in wanted or [("markdown", None)]:
+        result = gatherings.transcript(store, settings, args.id, kind)
+        if result.data is None:
+            return _show(result, args)
+        if path is None:  # no file asked for: the Markdown on the terminal
+            print(result.data.text, end="")
+            return result.exit_code
+        files.write_text(Path(path), result.data.text, file_mode(args, settings))
+    print(result.message)
     return result.exit_code
 
 

@@ -1,7 +1,7 @@
 """The curators' commands in the console (/queue /stats /freeze /unfreeze /block /unblock
-/opportunity /interview /champion /champions /signin /help): each reads its arguments, calls the
-operation in bot/ops, and sets the result in the console's rich text (what members wrote stays an
-untrusted span)."""
+/opportunity /interview /champion /champions /chats /meetups /meetup /signin /help): each reads
+its arguments, calls the operation in bot/ops, and sets the result in the console's rich text
+(what members wrote stays an untrusted span)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from bot.config import Settings
 from bot.console.cards import duration
 from bot.curation.queue import Queue
 from bot.domain import Platform
+from bot.ops import chats as chat_ops
 from bot.ops import conferences as conf_ops
 from bot.ops import interviews as interview_ops
+from bot.ops import meetups as meetup_ops
 from bot.ops import messages, safety, web_access, web_messages
 from bot.ops import opportunities as opportunity_ops
 from bot.ops import queue as q_ops
@@ -36,6 +38,9 @@ COMMANDS = (
     "interview",
     "champion",
     "champions",
+    "chats",
+    "meetups",
+    "meetup",
     "signin",
     "help",
 )
@@ -45,6 +50,10 @@ INTERVIEW_USAGE = "Usage: /interview @handle Name… (e.g. /interview @maria_md 
 CHAMPION_USAGE = (
     "Usage: /champion add|remove TAG @handle [mastodon|bluesky|telegram] (e.g. /champion add ACSCC27 "
     "@maria_md); /champions TAG lists them"
+)
+MEETUP_USAGE = (
+    "Usage: /meetup add TAG YYYY-MM-DD HH:MM PLACE… | RIBBON… (e.g. /meetup add ACSCC27 2027-10-17 "
+    "18:30 Hall B lobby | Ana wears the pink ribbon); /meetup remove NUMBER; /meetups [TAG] lists them"
 )
 OPPORTUNITY_USAGE = (
     "Usage: /opportunity URL TITLE… (e.g. /opportunity https://aamc.org/visiting Visiting rotation)"
@@ -63,6 +72,9 @@ HELP = Doc.of(
     "/interview @handle Name… — invite a member to the mini-interview (you get a link to forward)",
     "/champion add|remove TAG @handle [platform] — name a member champion of a conference (she "
     "decides its posts during its days) or take the role back; /champions TAG lists them",
+    "/chats — the chats coming up, and where each stands",
+    "/meetups [TAG] — the meet-ups on the schedule; /meetup add TAG YYYY-MM-DD HH:MM PLACE… | "
+    "RIBBON… schedules one (announced three hours before), /meetup remove NUMBER calls it off",
     "/signin — (in your private chat with me) a sign-in link to the web console",
     "/help — this message",
 )
@@ -96,6 +108,10 @@ class ConsoleCommands:
             return self.add_opportunity(curator, command.args, now)
         if command.name in ("champion", "champions"):
             return self.champions(curator, command, now)
+        if command.name == "chats":
+            return self.chats(now)
+        if command.name in ("meetup", "meetups"):
+            return self.meetups(curator, command, now)
         if command.name == SIGN_IN:
             return self.sign_in(curator, command, now)
         return HELP
@@ -198,6 +214,72 @@ class ConsoleCommands:
             extra = CHAMPION_USAGE if result.outcome is Outcome.USAGE else None
             return Doc.of((Span("⚠️ "), Span(result.message, untrusted=True)), extra)
         return Doc.of((Span("🎗️ ", "bold"), Span(result.message, untrusted=True)))
+
+    def chats(self, now: datetime) -> Doc:
+        """/chats: the chats not over yet, soonest first, as ``python -m bot chats list`` has them."""
+        result = chat_ops.chat_statuses(self.store, now)
+        coming = [s for s in result.data or [] if not s.over]
+        if not coming:
+            return Doc.of("No chats coming up (schedule one in the web console or with `chats add`).")
+        lines: list[Line | str | None] = [(Span(f"Chats coming up: {len(coming)}", "bold"),)]
+        for status in coming:
+            chat = status.chat
+            lines.append(
+                (
+                    Span(
+                        f"#{chat.id} · {chat.local_start:%a %d %b %H:%M} ({chat.timezone}) · #{chat.tag} · "
+                    ),
+                    Span(chat.topic, "bold", untrusted=True),
+                    Span(" with "),
+                    Span(chat.host, untrusted=True),
+                )
+            )
+            lines.append(f"    {len(chat.questions)} questions · {status.summary}")
+        if coming[0].frozen:
+            lines.append((Span("The account is frozen: what falls due is held.", "bold"),))
+        return Doc.of(*lines)
+
+    def meetups(self, curator: str, command: Command, now: datetime) -> Doc:
+        """/meetups [TAG], /meetup add TAG DAY TIME PLACE… | RIBBON…, /meetup remove NUMBER: as
+        ``python -m bot conferences meetup`` does (the announcement at its default time)."""
+        words = command.args.split()
+        if command.name == "meetups":
+            if len(words) > 1:
+                return Doc.of(MEETUP_USAGE)
+            listed = meetup_ops.list_meetups(self.store, tag=words[0] if words else None)
+            lines: list[Line | str | None] = [(Span(listed.message, "bold"),)]
+            for x in listed.data or []:
+                lines.append(
+                    (
+                        Span(f"#{x.id} · #{x.tag} · {x.local(x.at):%a %d %b %H:%M} ({x.timezone}) · "),
+                        Span(x.place, untrusted=True),
+                    )
+                )
+                lines.append((Span("    ribbon: "), Span(x.ribbon, untrusted=True)))
+            return Doc.of(*lines)
+        verb = words[0] if words else ""
+        if verb == "remove" and len(words) == 2 and words[1].lstrip("#").isdigit():
+            removed = meetup_ops.remove_meetup(
+                self.store, self.settings, int(words[1].lstrip("#")), by=curator, now=now
+            )
+            return Doc.of(removed.message if removed.ok else f"⚠️ {removed.message}")
+        if verb != "add" or len(words) < 5:
+            return Doc.of(MEETUP_USAGE)
+        place, bar, ribbon = " ".join(words[4:]).partition("|")
+        if not bar:
+            return Doc.of("⚠️ Put a | between the place and the ribbon.", MEETUP_USAGE)
+        fields = meetup_ops.MeetupFields(
+            tag=words[1], at=f"{words[2]} {words[3]}", place=place.strip(), ribbon=ribbon.strip()
+        )
+        result = meetup_ops.add_meetup(self.store, self.settings, fields, by=curator, now=now)
+        log.info(
+            "meet-up from the console",
+            extra={**self._ctx, "curator": curator, "outcome": result.outcome.value},
+        )
+        if not result.ok:
+            extra = MEETUP_USAGE if result.outcome is Outcome.USAGE else None
+            return Doc.of((Span("⚠️ Not scheduled: "), Span(result.message, untrusted=True)), extra)
+        return Doc.of((Span("📍 ", "bold"), Span(result.message, untrusted=True)))
 
     def invite(self, curator: str, args: str, now: datetime) -> Doc:
         words = args.split()

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from bot.chats.recap import Recap, build_recap
+from bot.chats.recap import Recap, build_recap, to_html, to_markdown
 from bot.chats.runner import answers_of
 from bot.clock import Clock
 from bot.conference import daily
@@ -177,3 +177,29 @@ def recap(store: Store, settings: Settings, chat_id: int) -> Result[Recap]:
         return refused(f"no chat #{chat_id}")
     found = build_recap(chat, answers_of(store, chat), settings.community.consent)
     return done(f"Chat #{chat_id}: {found.answers} answers collected.", found)
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """A chat's recap as a file: its name, media type and text (member text made inert)."""
+
+    name: str
+    media_type: str
+    text: str
+
+
+#: The transcripts a recap is exported as: kind -> (file extension, media type).
+TRANSCRIPTS = {"markdown": ("md", "text/markdown"), "html": ("html", "text/html")}
+
+
+def transcript(store: Store, settings: Settings, chat_id: int, kind: str) -> Result[Transcript]:
+    """The recap of chat ``chat_id`` as Markdown or as HTML for the website."""
+    if kind not in TRANSCRIPTS:
+        return usage(f"a transcript is {' or '.join(TRANSCRIPTS)}, not {kind!r}")
+    found = recap(store, settings, chat_id)
+    if found.data is None:
+        return Result(found.outcome, found.message)
+    extension, media_type = TRANSCRIPTS[kind]
+    text = to_markdown(found.data) if kind == "markdown" else to_html(found.data)
+    name = f"chat-{chat_id}-{found.data.chat.tag}.{extension}"
+    return done(found.message, Transcript(name, media_type, text))

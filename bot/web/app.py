@@ -37,6 +37,7 @@ PAGES: list[str] = [
     "bot.web.pages.calendar",  # what goes out when
     "bot.web.pages.compose",  # original posts
     "bot.web.pages.conferences",  # champions, meet-ups, highlights, report
+    "bot.web.pages.chats",  # scheduled chats and their recaps
     "bot.web.pages.opportunities",
     "bot.web.pages.interviews",
     "bot.web.pages.members",

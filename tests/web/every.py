@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,10 +20,13 @@ from sqlalchemy import String, Text, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from starlette.routing import BaseRoute, Mount, Route
 
+from bot.chats.runner import ChatRunner
+from bot.clock import FakeClock
 from bot.domain import Author, Platform
 from bot.ops import chats, conferences, interviews, meetups, opportunities, safety
 from bot.ops import originals as originals_ops
 from bot.ops import queue as q_ops
+from bot.series.publisher import Publisher
 from bot.store import models as m
 from bot.store.store import Item, Store
 from bot.web.app import create_app
@@ -293,6 +296,7 @@ def seed(console: Console) -> dict[str, int]:
         questions=["10: What helped?"],
     )
     assert chats.add_chat(store, settings, chat, by="ana", now=now).ok
+    past = seed_past_chat(store, settings, now, people)
     conference = conferences.ConferenceFields(
         name="MedConf", tag="MedConf26", starts_on="2026-03-03", ends_on="2026-03-05", timezone="UTC"
     )
@@ -312,7 +316,40 @@ def seed(console: Console) -> dict[str, int]:
         "/opportunities": added.data.opportunity.id,
         "/interviews": invited.data.interview.id,
         "/compose": written.data.post.id,
+        "/chats": past,
     }
+
+
+def seed_past_chat(store: Store, settings: Any, now: datetime, people: list[Author]) -> int:
+    """A chat held last week, with answers collected as the runner collects them: one per member
+    to its first question (the third member's opted out: counted, never quoted). Its id."""
+    start = now - timedelta(days=7)
+    fields = chats.ChatFields(
+        topic="Mentors we remember",
+        host="member1@med.example",
+        tag="LIMchat",
+        start=start.strftime("%Y-%m-%d %H:%M"),
+        timezone="UTC",
+        questions=["0: Who was your mentor?", "10: What did she teach you?"],
+    )
+    added = chats.add_chat(store, settings, fields, by="ana", now=start - timedelta(days=2))
+    assert added.data is not None, added.message
+    during = start + timedelta(minutes=5)
+    answers = [
+        Item(
+            post(f"A1 my mentor {i} #LIMchat", by=p, tags=("LIMchat",), now=during, age=timedelta(0)),
+            skip="chat",
+        )
+        for i, p in enumerate(people)
+    ]
+    store.ingest(Platform.MASTODON, answers, during)
+    with store.engine.begin() as conn:
+        conn.execute(update(m.Account).where(m.Account.handle == people[2].handle).values(consent="out"))
+    runner = ChatRunner(
+        store, Publisher(store, {}, FakeClock(during), worker="seed"), settings, FakeClock(during)
+    )
+    assert runner.collect_answers(added.data, during) == len(people)
+    return added.data.id
 
 
 # -- what an HTML page must be ---------------------------------------------------------------------

@@ -51,6 +51,15 @@ FORMS: dict[str, dict[str, Any]] = {
     "/conferences/{id:int}/meetups/add": {"at": "2026-03-04T09:00", "place": "Hall A", "ribbon": "Teal"},
     "/conferences/{id:int}/hold": {"day": "2026-03-04"},
     "/conferences/{id:int}/release": {"day": "2026-03-04"},
+    "/chats/add": {
+        "topic": "Match day",
+        "host": "Dra. Ruiz",
+        "tag": "MatchChat",
+        "start": "2026-04-01T19:00",
+        "timezone": "America/New_York",
+        "languages": "en",
+        "questions": "0: How did it go?",
+    },
 }
 UPLOADS = {"/opportunities/import": {"file": ("list.yaml", b"- title: A\n  url: https://a.example\n")}}
 

@@ -230,3 +230,44 @@ async def test_answers_by_marker_and_reply_and_the_recap(
     assert "&lt;b&gt;believed&lt;/b&gt;" in page
     assert "<b>believed</b>" not in page
     assert "elena" not in page
+
+
+def test_where_a_chat_stands(store: Store, settings: Settings, clock: FakeClock, chat_id: int) -> None:
+    """chat_statuses: scheduled, announced, questions posted, held by a freeze, missed."""
+
+    def status(at: datetime) -> ops.ChatStatus:
+        (found,) = ops.chat_statuses(store, at).data or []
+        return found
+
+    def published(key: str, state: str = "done") -> None:
+        chat = ops.get_chat(store, chat_id)
+        assert chat is not None
+        with store.engine.begin() as conn:
+            conn.execute(
+                m.table(m.Publication)
+                .insert()
+                .values(
+                    community_id=store.community_id,
+                    series=f"chat:{chat_id}:{key}",
+                    slot=chat.slot_times()[key],
+                    platform="mastodon",
+                    state=state,
+                    started_at=clock.now(),
+                )
+            )
+
+    assert status(clock.now()).state == "scheduled"
+    assert status(START - timedelta(hours=23, minutes=50)).slots[0].state == "due"
+    assert status(START - timedelta(hours=2)).state == "missed"  # nothing out, its grace passed
+    published("announce-day")
+    assert status(START - timedelta(hours=2)).state == "announced"
+    published("q1")
+    later = status(START + timedelta(minutes=5))
+    assert (later.state, later.summary) == ("questions", "1 of 2 questions posted")
+    assert not later.over
+    Amplifier(store, {}, settings, clock).freeze("ana", clock.now())
+    held = status(START + timedelta(minutes=11))
+    assert held.state == "held"
+    assert [s.state for s in held.slots] == ["posted", "held", "posted", "held", "upcoming"]
+    assert status(START + timedelta(minutes=80)).over
+    assert ops.chat_statuses(store, clock.now(), chat_id=999).outcome is Outcome.REFUSED
