@@ -5,12 +5,6 @@ operation of bot.ops.conferences, bot.ops.meetups or bot.ops.gatherings."""
 
 from __future__ import annotations
 
-import hashlib
-import multiprocessing
-import threading
-from collections import OrderedDict
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -25,15 +19,14 @@ from bot.ops import conferences as conf_ops
 from bot.ops import gatherings
 from bot.ops import meetups as meetup_ops
 from bot.ops.result import Result, refused, usage
-from bot.web.deps import NO_SERIES, curator, deps, now, series, web
+from bot.web.deps import NO_SERIES, curator, deps, now, series
+from bot.web.drawing import draw_apart
 from bot.web.pages import Page
 from bot.web.render import back, render
 
 FIELDS = ("name", "tag", "starts_on", "ends_on", "timezone", "match", "highlights_at")
 MEETUP_FIELDS = ("at", "place", "ribbon", "announce")
 LONGEST = 2000  # no field of these forms is longer; more is cut before an operation reads it
-CHART_SECONDS = 120  # a chart the child cannot draw in this long is an error, not a wait
-KEPT_CHARTS = 8  # charts kept drawn (some 30 KB each)
 
 
 def _text(form: Any, name: str) -> str:
@@ -303,7 +296,7 @@ def chart(request: Request) -> Response:
         return _refused(result)
     if not result.data.posts:  # a chart of nothing says less than the page's own words
         return _refused(refused("no conference posts yet: nothing to draw"))
-    return Response(_chart(request, result.data), media_type="image/png")
+    return Response(_chart(result.data), media_type="image/png")
 
 
 def report_page(request: Request) -> Response:
@@ -313,38 +306,13 @@ def report_page(request: Request) -> Response:
     result = _report(request)
     if result.data is None:
         return _refused(result)
-    picture = _chart(request, result.data) if result.data.posts else None
+    picture = _chart(result.data) if result.data.posts else None
     page = gatherings.report_page(result.data, picture)
     return _download(page, f"{result.data.conference.tag}-report.html", "application/octet-stream")
 
 
-@dataclass
-class Charts:
-    """The charts drawn lately, by what they show: the page is drawn again after every form a
-    curator sends, and its chart only changes when the report does. One drawing at a time."""
-
-    drawn: OrderedDict[str, bytes] = field(default_factory=OrderedDict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-def _chart(request: Request, found: Any) -> bytes:
-    charts: Charts = web(request).extras.setdefault("conference_charts", Charts())
-    key = hashlib.sha256(repr(found).encode()).hexdigest()
-    with charts.lock:
-        if key not in charts.drawn:
-            charts.drawn[key] = draw_apart(found)
-            while len(charts.drawn) > KEPT_CHARTS:
-                charts.drawn.popitem(last=False)
-        charts.drawn.move_to_end(key)
-        return charts.drawn[key]
-
-
-def draw_apart(found: Any) -> bytes:
-    """The chart, drawn in a child process that ends once it has drawn (as the Report page
-    does, and for its reason: matplotlib never joins the memory of the bot serving the console)."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        picture: bytes = pool.submit(gatherings.report_chart, found).result(timeout=CHART_SECONDS)
-        return picture
+def _chart(found: Any) -> bytes:
+    return draw_apart(gatherings.report_chart, found)
 
 
 PAGE = Page(

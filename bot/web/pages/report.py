@@ -3,8 +3,6 @@ app serves, so the page needs no data: URL), and the same figures as a CSV downl
 
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,12 +12,13 @@ from starlette.routing import Route
 
 from bot.ops import report as ops
 from bot.ops.result import Result
+from bot.report import picture
 from bot.web.deps import deps, now
+from bot.web.drawing import draw_apart
 from bot.web.pages import Page
 from bot.web.render import render
 
 WORD = 40  # a date word is short; anything longer is not one
-CHART_SECONDS = 120  # a chart the child cannot draw in this long is an error, not a wait
 
 
 def _period(request: Request) -> tuple[str | None, str | None]:
@@ -59,16 +58,7 @@ def chart(request: Request) -> Response:
     result = _made(request)
     if result.data is None:
         return _refused(result)
-    return Response(draw_apart(result.data), media_type="image/png")
-
-
-def draw_apart(made: ops.ReportMade) -> bytes:
-    """The chart, drawn in a child process that ends once it has drawn: matplotlib and its
-    fonts (some 45 MB) never join the memory of the bot that serves the console (``run`` on a
-    small host keeps them for good otherwise). A fresh interpreter ("spawn"), since forking a
-    process with running threads is unsafe; a chart takes a second or two longer for it."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(ops.chart_png, made).result(timeout=CHART_SECONDS)
+    return Response(draw_apart(picture.png, result.data.report), media_type="image/png")
 
 
 def csv(request: Request) -> Response:
