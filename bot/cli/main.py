@@ -126,8 +126,16 @@ async def _run(settings: config_mod.Settings, args: argparse.Namespace) -> int:
         adapters = world.adapters(settings)
         where = sys.stderr if getattr(args, "json", False) else sys.stdout
         print(f"sandbox: platforms are emulated on loopback ({world.mastodon.base_url})", file=where)
-    app = Coalesce(settings, adapters=adapters, dry_run=args.dry_run, worker=args.worker_id)
+    # A long run migrates in a child process: Alembic would stay in its memory for good otherwise.
+    # One cycle (``--once``) ends soon and migrates in itself, as every other command does.
+    app = Coalesce(
+        settings, adapters=adapters, dry_run=args.dry_run, worker=args.worker_id, migrate=args.once
+    )
     try:
+        if not args.once:
+            from bot.store.migrate import upgrade_apart
+
+            await asyncio.to_thread(upgrade_apart, settings.database.url, settings.files.file_mode)
         await app.start()
         if args.once:
             return show(_cycle_result(await app.run_once()), args)
