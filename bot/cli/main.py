@@ -23,6 +23,7 @@ from bot.cli.context import Context, load_settings, open_context, setup_logs
 from bot.cli.present import add_json_option, show
 from bot.domain import CandidateState, is_number_handle, shown_name
 from bot.errors import CoalesceError, ConfigError, QueueError, UsageError
+from bot.memory import limit_arenas, release_freed
 from bot.ops import messages
 from bot.ops import queue as q_ops
 from bot.ops.result import Outcome, Result, done, usage
@@ -36,6 +37,7 @@ log = logging.getLogger("bot")
 Command = Callable[[argparse.Namespace], int]
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2  # done, refused, usage or config error
+RELEASE_SECONDS = 300.0  # how often a long run hands freed memory back (bot.memory)
 
 
 def file_mode(args: argparse.Namespace, settings: config_mod.Settings) -> int:
@@ -62,7 +64,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     setup_logs(args, list(settings.secrets))
     for warning in settings.warnings():
         log.warning("config: %s", warning)
+    limit_arenas()  # before the first worker thread starts
     return asyncio.run(_run(settings, args))
+
+
+async def _release_freed_every(seconds: float) -> None:
+    """Hand what the allocator holds free back to the system now and then: a long run's bursts
+    (a page tour, a day's posts) would otherwise stay resident until the process ends."""
+    while True:
+        await asyncio.sleep(seconds)
+        await asyncio.to_thread(release_freed)
 
 
 def _cycle_result(report: CycleReport) -> Result[dict[str, Any]]:
@@ -139,6 +150,8 @@ async def _run(settings: config_mod.Settings, args: argparse.Namespace) -> int:
         await app.start()
         if args.once:
             return show(_cycle_result(await app.run_once()), args)
+        release_freed()  # what start-up freed
+        app.spawn(_release_freed_every(RELEASE_SECONDS), "release-freed")
         log.info("running", extra={"community": settings.community.slug, "worker": app.worker})
         await app.run(stop)
         log.info("stopping", extra={"community": settings.community.slug})
