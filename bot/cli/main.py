@@ -23,6 +23,7 @@ from bot.cli.context import Context, load_settings, open_context, setup_logs
 from bot.cli.present import add_json_option, show
 from bot.domain import CandidateState, is_number_handle, shown_name
 from bot.errors import CoalesceError, ConfigError, QueueError, UsageError
+from bot.memory import limit_arenas, release_freed
 from bot.ops import messages
 from bot.ops import queue as q_ops
 from bot.ops.result import Outcome, Result, done, usage
@@ -36,6 +37,7 @@ log = logging.getLogger("bot")
 Command = Callable[[argparse.Namespace], int]
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2  # done, refused, usage or config error
+RELEASE_SECONDS = 300.0  # how often a long run hands freed memory back (bot.memory)
 
 
 def file_mode(args: argparse.Namespace, settings: config_mod.Settings) -> int:
@@ -62,7 +64,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     setup_logs(args, list(settings.secrets))
     for warning in settings.warnings():
         log.warning("config: %s", warning)
+    limit_arenas()  # before the first worker thread starts
     return asyncio.run(_run(settings, args))
+
+
+async def _release_freed_every(seconds: float) -> None:
+    """Hand what the allocator holds free back to the system now and then: a long run's bursts
+    (a page tour, a day's posts) would otherwise stay resident until the process ends."""
+    while True:
+        await asyncio.sleep(seconds)
+        await asyncio.to_thread(release_freed)
 
 
 def _cycle_result(report: CycleReport) -> Result[dict[str, Any]]:
@@ -126,11 +137,21 @@ async def _run(settings: config_mod.Settings, args: argparse.Namespace) -> int:
         adapters = world.adapters(settings)
         where = sys.stderr if getattr(args, "json", False) else sys.stdout
         print(f"sandbox: platforms are emulated on loopback ({world.mastodon.base_url})", file=where)
-    app = Coalesce(settings, adapters=adapters, dry_run=args.dry_run, worker=args.worker_id)
+    # A long run migrates in a child process: Alembic would stay in its memory for good otherwise.
+    # One cycle (``--once``) ends soon and migrates in itself, as every other command does.
+    app = Coalesce(
+        settings, adapters=adapters, dry_run=args.dry_run, worker=args.worker_id, migrate=args.once
+    )
     try:
+        if not args.once:
+            from bot.store.migrate import upgrade_apart
+
+            await asyncio.to_thread(upgrade_apart, settings.database.url, settings.files.file_mode)
         await app.start()
         if args.once:
             return show(_cycle_result(await app.run_once()), args)
+        release_freed()  # what start-up freed
+        app.spawn(_release_freed_every(RELEASE_SECONDS), "release-freed")
         log.info("running", extra={"community": settings.community.slug, "worker": app.worker})
         await app.run(stop)
         log.info("stopping", extra={"community": settings.community.slug})

@@ -18,8 +18,10 @@ async def serve(deps: WebDeps, host: str, port: int, stop: asyncio.Event) -> Non
     """Serve until ``stop`` is set. The caller's signal handlers stay in charge: uvicorn's own
     ``serve()`` would take SIGINT and SIGTERM over, so its steps are run here one by one."""
     app = await asyncio.to_thread(create_app, deps)  # resolving the cookie secret reads the store
+    # No WebSocket protocol: the console's live updates are server-sent events, so an upgrade
+    # request is refused and uvicorn's WebSocket implementation never loads.
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
+        app, host=host, port=port, log_level="warning", lifespan="on", ws="none", timeout_graceful_shutdown=2
     )
     server = uvicorn.Server(config)
     config.load()
