@@ -151,26 +151,20 @@ def cmd_highlights_preview(args: argparse.Namespace) -> int:
     return _show(result, args, lines)
 
 
-def cmd_highlights_hold(args: argparse.Namespace) -> int:
+def _hold_or_release(args: argparse.Namespace, change: Any) -> int:
     from bot.clock import SystemClock
 
     store, settings, _ = _context(args)
     platforms = list(settings.enabled_platforms())
-    result = gatherings.hold_highlights(
-        store, settings, SystemClock(), args.tag, args.day, platforms, by=args.curator
-    )
-    return _show(result, args)
+    return _show(change(store, settings, SystemClock(), args.tag, args.day, platforms, by=args.curator), args)
+
+
+def cmd_highlights_hold(args: argparse.Namespace) -> int:
+    return _hold_or_release(args, gatherings.hold_highlights)
 
 
 def cmd_highlights_release(args: argparse.Namespace) -> int:
-    from bot.clock import SystemClock
-
-    store, settings, _ = _context(args)
-    platforms = list(settings.enabled_platforms())
-    result = gatherings.release_highlights(
-        store, settings, SystemClock(), args.tag, args.day, platforms, by=args.curator
-    )
-    return _show(result, args)
+    return _hold_or_release(args, gatherings.release_highlights)
 
 
 def cmd_conferences_report(args: argparse.Namespace) -> int:

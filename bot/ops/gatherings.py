@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from bot.chats.recap import Recap, build_recap, to_html, to_markdown
 from bot.chats.runner import answers_of
@@ -99,9 +100,10 @@ def preview_highlights(
     return done(message, Preview(conference.name, which, slot, parts, states))
 
 
-def hold_highlights(
-    store: Store, settings: Settings, clock: Clock, tag: str, day: str, platforms: list[Platform], *, by: str
-) -> Result[list[Platform]]:
+def _curators_day(
+    store: Store, settings: Settings, tag: str, day: str, by: str
+) -> tuple[ConferenceView, date] | Result[Any]:
+    """The conference and the day a curator named, or why not."""
     try:
         settings.curator(by)
     except ConfigError as exc:
@@ -110,9 +112,18 @@ def hold_highlights(
     if conference is None:
         return refused(f"no conference #{normalize_tag(tag)}")
     try:
-        which = _day(conference, day)
+        return conference, _day(conference, day)
     except ValueError as exc:
         return usage(str(exc))
+
+
+def hold_highlights(
+    store: Store, settings: Settings, clock: Clock, tag: str, day: str, platforms: list[Platform], *, by: str
+) -> Result[list[Platform]]:
+    found = _curators_day(store, settings, tag, day, by)
+    if isinstance(found, Result):
+        return found
+    conference, which = found
     publisher = Publisher(store, {}, clock, worker=f"hold:{by}")
     held = daily.hold(publisher, conference, which, platforms, by)
     if not held:
@@ -125,17 +136,10 @@ def release_highlights(
 ) -> Result[list[Platform]]:
     """Let a held day's highlights go out after all, at their time (or at once, if it has come
     and the publisher's grace is not over)."""
-    try:
-        settings.curator(by)
-    except ConfigError as exc:
-        return usage(str(exc))
-    conference = _conference(store, tag)
-    if conference is None:
-        return refused(f"no conference #{normalize_tag(tag)}")
-    try:
-        which = _day(conference, day)
-    except ValueError as exc:
-        return usage(str(exc))
+    found = _curators_day(store, settings, tag, day, by)
+    if isinstance(found, Result):
+        return found
+    conference, which = found
     if clock.now() >= daily.slot_of(conference, which) + daily.GRACE:
         return refused(f"the highlights of {which} were due long ago: they will not go out now")
     released = daily.release(store, conference, which, platforms)
