@@ -24,7 +24,7 @@ from bot.ports import PlatformAdapter
 from bot.schema import Environment
 from bot.store.store import Store, make_engine
 from sandbox.world import SandboxWorld
-from tests.schema_template import lay_schema
+from tests.schema_template import is_migrated_postgres, lay_schema, migrated_postgres_url
 
 if TYPE_CHECKING:
     from bot.app import Coalesce
@@ -97,7 +97,8 @@ def _pg_available() -> bool:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    """An empty database on each backend. PostgreSQL gets a schema of its own per test."""
+    """An empty database on each backend. PostgreSQL gets a schema of its own per test; one for
+    the ``engine`` fixture is already migrated (tests/schema_template.py)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'coalesce.db'}"
         return
@@ -105,6 +106,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
         if os.environ.get("CI"):
             pytest.fail("PostgreSQL at 127.0.0.1:5432 is required in CI")
         pytest.skip("PostgreSQL at 127.0.0.1:5432 is not running")
+    if "engine" in request.fixturenames:  # migrated anyway: the process's kept schema, emptied
+        yield migrated_postgres_url(PG_ADMIN_URL)
+        return
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -121,7 +125,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
 def engine(db_url: str) -> Iterator[Engine]:
     """The test's database with the migrated schema, laid from this process's one migration run
     (tests/schema_template.py; tests/test_schema_template.py holds it equal to ``upgrade``'s)."""
-    lay_schema(db_url)
+    if not is_migrated_postgres(db_url):
+        lay_schema(db_url)
     eng = make_engine(db_url)
     yield eng
     eng.dispose()

@@ -15,6 +15,7 @@ empty database of their own and are untouched."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -111,3 +112,131 @@ def lay_schema(url: str) -> None:
                     cursor.execute(statement, parameters)
     finally:
         engine.dispose()
+
+
+# -- PostgreSQL: one migrated schema per test process, emptied for each test -------------------
+#
+# Even replayed, the migrations' DDL costs PostgreSQL about a second per test (every table and
+# index is a file it creates and later drops). So each test process keeps one migrated schema
+# and, before lending it to the next test, checks that its structure is still what was laid
+# (a test may add a trigger or rename a table to make a fault) and deletes every row. A schema
+# found changed, or that cannot be emptied at once (a connection some test left open holds a
+# lock), is dropped and a new one laid.
+
+FINGERPRINT = """
+SELECT md5(coalesce(string_agg(item, ',' ORDER BY item), '')) FROM (
+  SELECT 'rel:' || c.relname || ':' || c.relkind::text || ':' || coalesce(a.attname, '') || ':'
+         || coalesce(format_type(a.atttypid, a.atttypmod), '') || ':' || coalesce(a.attnotnull::text, '')
+         || ':' || coalesce(pg_get_expr(d.adbin, d.adrelid), '') AS item
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+    LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+   WHERE n.nspname = current_schema()
+  UNION ALL
+  SELECT 'trigger:' || c.relname || ':' || t.tgname || ':' || t.tgenabled::text
+    FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname = current_schema() AND NOT t.tgisinternal
+  UNION ALL
+  SELECT 'constraint:' || con.conname || ':' || pg_get_constraintdef(con.oid)
+    FROM pg_constraint con JOIN pg_namespace n ON n.oid = con.connamespace
+   WHERE n.nspname = current_schema()
+  UNION ALL
+  SELECT 'function:' || p.proname || ':' || md5(pg_get_functiondef(p.oid))
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+   WHERE n.nspname = current_schema()
+  UNION ALL
+  SELECT 'revision:' || version_num FROM alembic_version
+) items
+"""
+
+
+@dataclass
+class _Kept:
+    schema: str
+    url: str
+    fingerprint: str
+    emptying: str  # the statements that delete every row and restart every sequence
+
+
+_kept: _Kept | None = None
+
+
+def _schema_url(admin_url: str, schema: str) -> str:
+    return f"{admin_url}?options=-csearch_path%3D{schema}"
+
+
+def _lay_kept(admin_url: str) -> _Kept:
+    schema = f"m_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    finally:
+        admin.dispose()
+    url = _schema_url(admin_url, schema)
+    lay_schema(url)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            fingerprint = conn.execute(text(FINGERPRINT)).scalar_one()
+            tables = conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                    "AND tablename <> 'alembic_version' ORDER BY 1"
+                )
+            ).scalars()
+            sequences = conn.execute(
+                text("SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema() ORDER BY 1")
+            ).scalars()
+            emptying = ";".join(
+                [
+                    "SET LOCAL lock_timeout = '5s'",
+                    "SET LOCAL session_replication_role = replica",  # no triggers, no key checks
+                    *(f'DELETE FROM "{t}"' for t in tables),
+                    *(f'ALTER SEQUENCE "{s}" RESTART' for s in sequences),
+                ]
+            )
+    finally:
+        engine.dispose()
+    return _Kept(schema, url, fingerprint, emptying)
+
+
+def _drop(admin_url: str, schema: str) -> None:
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    finally:
+        admin.dispose()
+
+
+def _emptied(kept: _Kept) -> bool:
+    """Whether the kept schema is as laid and now holds no row."""
+    engine = make_engine(kept.url)
+    try:
+        with engine.begin() as conn:
+            if conn.execute(text(FINGERPRINT)).scalar_one() != kept.fingerprint:
+                return False
+            conn.connection.dbapi_connection.cursor().execute(kept.emptying)  # type: ignore[union-attr]
+        return True
+    except Exception:  # a lock held by a connection a test left open: lay a new one
+        return False
+    finally:
+        engine.dispose()
+
+
+def migrated_postgres_url(admin_url: str) -> str:
+    """The URL of this process's migrated, empty PostgreSQL schema, lent to one test at a time."""
+    global _kept
+    if _kept is not None and not _emptied(_kept):
+        _drop(admin_url, _kept.schema)
+        _kept = None
+    if _kept is None:
+        _kept = _lay_kept(admin_url)
+        atexit.register(_drop, admin_url, _kept.schema)
+    return _kept.url
+
+
+def is_migrated_postgres(url: str) -> bool:
+    """Whether ``url`` is the kept schema (already migrated: nothing to lay)."""
+    return _kept is not None and url == _kept.url

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, create_engine, text
 from bot.store.migrate import current, upgrade
 from bot.store.store import make_engine
 from tests.conftest import PG_ADMIN_URL
-from tests.schema_template import lay_schema
+from tests.schema_template import lay_schema, migrated_postgres_url
 
 
 def _sqlite_schema(engine: Engine, _schema: str) -> list[Any]:
@@ -85,3 +85,39 @@ def test_the_laid_schema_is_the_migrated_one(two_empty: list[tuple[str, str]]) -
     finally:
         laid.dispose()
         migrated.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_the_kept_postgres_schema_is_lent_empty_and_as_laid(engine: Engine, db_url: str) -> None:
+    """A test's ``engine`` on PostgreSQL is this process's kept schema: the next test gets it with
+    no rows and its sequences restarted, and a schema a test changed is replaced, not lent."""
+    community = "INSERT INTO communities (slug, name, created_at) VALUES (:s, 'C', now()) RETURNING id"
+    with engine.begin() as conn:
+        conn.execute(text(community), {"s": "a"})
+        first = conn.execute(text(community), {"s": "b"}).scalar_one()
+    assert first >= 2
+    again = make_engine(migrated_postgres_url(PG_ADMIN_URL))
+    try:
+        assert again.url == engine.url  # the same schema, lent again
+        with again.begin() as conn:
+            assert conn.execute(text("SELECT count(*) FROM communities")).scalar_one() == 0
+            assert conn.execute(text(community), {"s": "c"}).scalar_one() == 1
+            assert current(again) != set()
+            conn.execute(text("ALTER TABLE communities ADD COLUMN extra INTEGER"))
+    finally:
+        again.dispose()
+    changed_url = str(again.url.render_as_string(hide_password=False))
+    replaced = make_engine(migrated_postgres_url(PG_ADMIN_URL))
+    try:
+        assert replaced.url.render_as_string(hide_password=False) != changed_url
+        with replaced.connect() as conn:
+            columns = conn.execute(
+                text(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_schema = current_schema() AND table_name = 'communities'"
+                )
+            ).scalars()
+            assert "extra" not in set(columns)
+    finally:
+        replaced.dispose()
