@@ -14,6 +14,17 @@ import regex
 
 from bot.domain import TextLimits
 
+# Characters a member's text may carry that must not reach a page or a file as they are: NUL,
+# and the bidirectional embeddings, overrides and isolates, which would turn the words around
+# them (a name that makes "Reject" read as "Approve", a link whose end shows first).
+HIDDEN = dict.fromkeys([0, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
+def without_hidden(text: str) -> str:
+    """``text`` without the ``HIDDEN`` characters."""
+    return text.translate(HIDDEN)
+
+
 URL = re.compile(r"https?://[^\s<>\"]+[^\s<>\".,;:!?)\]}'’”]")
 _MENTION = re.compile(r"(?<![\w/])@(\w[\w.-]*)@[\w.-]+\w")
 _GRAPHEME = regex.compile(r"\X")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.chats.model import ChatView
+from bot.text import without_hidden
 from bot.trust.standing import may_credit
 
 
@@ -106,7 +107,10 @@ def to_markdown(recap: Recap) -> str:
 
 def to_html(recap: Recap) -> str:
     chat = recap.chat
-    e = html.escape
+
+    def e(text: str) -> str:
+        return html.escape(without_hidden(text))
+
     out = [
         f'<article class="chat-recap"><h1>{e(chat.topic)}</h1>',
         f"<p>#{e(chat.tag)} with {e(chat.host)}, {chat.local_start:%Y-%m-%d %H:%M} ({e(chat.timezone)})</p>",
@@ -132,7 +136,7 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-!|~])")
 
 def _md(text: str) -> str:
     """Member text inert in Markdown: no emphasis, links, headings or raw HTML of theirs."""
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    return _MD_SPECIAL.sub(r"\\\1", without_hidden(text))
 
 
 def _md_link(url: str) -> str:

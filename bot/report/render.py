@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bot import files
 from bot.report.model import Report
+from bot.text import without_hidden
 
 CSV_HEADER = ("section", "metric", "key", "value")
 
@@ -236,7 +237,10 @@ def page(
 ) -> str:
     """A self-contained HTML page of titled tables, with its chart embedded; every cell escaped,
     and a cell that is a web address a link. Shared by the reports (reach, conference)."""
-    esc = html.escape
+
+    def esc(text: str) -> str:
+        return html.escape(without_hidden(text))
+
     parts = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',

@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from bot.links import safe_url
 from bot.ops.result import Result
 from bot.ops.web_access import local_path
+from bot.text import HIDDEN
 from bot.web import i18n
 from bot.web.deps import deps, session, web
 
@@ -22,10 +23,6 @@ FLASH_COOKIE = "coalesce_flash"
 FLASH_SECONDS = 120
 
 
-# Characters a member's text may carry that must not reach a page as they are: NUL, and the
-# bidirectional embeddings, overrides and isolates, which would turn the words around them (a
-# name that makes "Reject" read as "Approve", a link whose end shows first).
-HIDDEN = dict.fromkeys([0, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 
 
 def printed(value: object) -> object:

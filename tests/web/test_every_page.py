@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from markupsafe import escape
 
+from bot.text import HIDDEN as PRINTED_WITHOUT
 from bot.web import i18n
 from bot.web.app import PAGES, load_pages
 from bot.web.deps import WebState
-from bot.web.render import HIDDEN as PRINTED_WITHOUT
 from tests.web.conftest import Console, ConsoleFactory, assert_accessible, sign_in
 from tests.web.every import (
     HOSTILE,
