@@ -10,8 +10,23 @@ set -euo pipefail
 NODE_VERSION="22.23.3"
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-node_prefix="$repo_root/.cache/node22"
 net_dir="$repo_root/tests/atproto_network"
+# What this script builds is kept outside the checkout too, by what it was built from, so a
+# fresh clone on the same machine (CI's) links it instead of downloading and compiling again.
+# COALESCE_CI_CACHE=none builds everything inside the checkout, as on a machine seen first.
+shared="${COALESCE_CI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/coalesce-ci}"
+mkdir -p "$repo_root/.cache"
+if [[ "$shared" != none ]] && mkdir -p "$shared" 2>/dev/null; then
+  node_prefix="$shared/node22-$NODE_VERSION"
+  if [[ -L "$repo_root/.cache/node22" ]] || [[ ! -e "$repo_root/.cache/node22" ]]; then
+    ln -sfn "$node_prefix" "$repo_root/.cache/node22"
+  else
+    node_prefix="$repo_root/.cache/node22"  # a checkout that has its own from before
+  fi
+else
+  shared=none
+  node_prefix="$repo_root/.cache/node22"
+fi
 
 log() { echo "[atproto-setup] $*" >&2; }
 
@@ -54,14 +69,23 @@ stamp_file="$net_dir/node_modules/.coalesce-setup-stamp"
 want_stamp="$(
   {
     node --version
-    sha256sum "$net_dir/package.json" "$net_dir/package-lock.json"
+    cat "$net_dir/package.json" "$net_dir/package-lock.json"  # contents only: not where
   } | sha256sum | cut -d' ' -f1
 )"
+
+kept="$shared/atproto-$want_stamp/node_modules"
+if [[ "$shared" != none ]] && [[ ! -e "$net_dir/node_modules" ]] && [[ -f "$kept/.coalesce-setup-stamp" ]]; then
+  log "linking node_modules built before on this machine ($kept)"
+  ln -s "$kept" "$net_dir/node_modules"
+fi
 
 if [[ -f "$stamp_file" ]] && [[ "$(cat "$stamp_file")" == "$want_stamp" ]] \
   && [[ -d "$net_dir/node_modules/@atproto/dev-env" ]]; then
   log "node_modules is up to date"
 else
+  if [[ -L "$net_dir/node_modules" ]]; then
+    rm "$net_dir/node_modules"  # a link to a build of another lock file: build afresh here
+  fi
   log "running npm ci in $net_dir (compiles better-sqlite3; about a minute)"
   (
     cd "$net_dir"
@@ -72,6 +96,18 @@ else
     npm ci --no-audit --no-fund >&2
   )
   echo "$want_stamp" >"$stamp_file"
+  if [[ "$shared" != none ]] && [[ ! -L "$net_dir/node_modules" ]] && [[ ! -e "$kept" ]]; then
+    # Keep it for the next clone: moved whole into place (a rename), then linked back here.
+    staging="$shared/atproto-$want_stamp.$$"
+    mkdir -p "$staging"
+    mv "$net_dir/node_modules" "$staging/node_modules"
+    if mv -T "$staging" "$shared/atproto-$want_stamp" 2>/dev/null; then
+      ln -s "$kept" "$net_dir/node_modules"
+    else # another clone kept one first: use ours
+      mv "$staging/node_modules" "$net_dir/node_modules"
+      rm -rf "$staging"
+    fi
+  fi
 fi
 
 # Fail here, not in a test, if the native module does not load under Node 22.

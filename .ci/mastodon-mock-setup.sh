@@ -9,6 +9,13 @@ VERSION="0.6.1"
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$repo_root/.cache/mastodon-mock-venv"
+# Kept outside the checkout too (as .ci/atproto-setup.sh does), so a fresh clone on the same
+# machine links it; COALESCE_CI_CACHE=none keeps it inside the checkout.
+shared="${COALESCE_CI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/coalesce-ci}"
+mkdir -p "$repo_root/.cache"
+if [[ "$shared" != none ]] && { [[ -L "$venv" ]] || [[ ! -e "$venv" ]]; } && mkdir -p "$shared" 2>/dev/null; then
+  ln -sfn "$shared/mastodon-mock-$VERSION" "$venv"
+fi
 
 log() { echo "[mastodon-mock-setup] $*" >&2; }
 
@@ -21,9 +28,8 @@ if installed; then
   log "mastodon-mock $VERSION already installed"
   exit 0
 fi
-mkdir -p "$repo_root/.cache"
-rm -rf "$venv"
-python3 -m venv "$venv"
+rm -rf "$(readlink -f "$venv")"
+python3 -m venv "$(readlink -f "$venv")"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check "mastodon-mock==$VERSION"
 installed || { log "mastodon-mock $VERSION did not install"; exit 1; }
 log "mastodon-mock $VERSION installed in $venv"
