@@ -63,17 +63,11 @@ def _postgres_template(url: str) -> _Recorded:
     """Migrates a scratch schema once, recording what reached the driver, then drops it."""
     global _postgres
     if _postgres is None:
-        admin_url = make_url(url).difference_update_query(["options"])
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        admin_url = make_url(url).difference_update_query(["options"]).render_as_string(hide_password=False)
         schema = f"tmpl_{uuid.uuid4().hex[:12]}"
         recorded = _Recorded()
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        engine = make_engine(
-            admin_url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-                hide_password=False
-            )
-        )
+        _as_admin(admin_url, f"CREATE SCHEMA {schema}")
+        engine = make_engine(_schema_url(admin_url, schema))
 
         @event.listens_for(engine, "before_cursor_execute")
         def _record(
@@ -85,9 +79,7 @@ def _postgres_template(url: str) -> _Recorded:
             upgrade(engine)
         finally:
             engine.dispose()
-            with admin.connect() as conn:
-                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-            admin.dispose()
+            _drop(admin_url, schema)
         _postgres = recorded
     return _postgres
 
@@ -165,14 +157,18 @@ def _schema_url(admin_url: str, schema: str) -> str:
     return f"{admin_url}?options=-csearch_path%3D{schema}"
 
 
-def _lay_kept(admin_url: str) -> _Kept:
-    schema = f"m_{uuid.uuid4().hex[:12]}"
+def _as_admin(admin_url: str, statement: str) -> None:
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
+            conn.execute(text(statement))
     finally:
         admin.dispose()
+
+
+def _lay_kept(admin_url: str) -> _Kept:
+    schema = f"m_{uuid.uuid4().hex[:12]}"
+    _as_admin(admin_url, f"CREATE SCHEMA {schema}")
     url = _schema_url(admin_url, schema)
     lay_schema(url)
     engine = make_engine(url)
@@ -202,12 +198,7 @@ def _lay_kept(admin_url: str) -> _Kept:
 
 
 def _drop(admin_url: str, schema: str) -> None:
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-    finally:
-        admin.dispose()
+    _as_admin(admin_url, f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 def _emptied(kept: _Kept) -> bool:

@@ -33,11 +33,6 @@ def series_of(original_id: int) -> str:
     return f"{PREFIX}{original_id}"
 
 
-def is_original(series: str) -> bool:
-    """Whether a publication belongs to an original post (the originals runner finishes those)."""
-    return series.startswith(PREFIX)
-
-
 def original_of(series: str) -> int | None:
     """The original post a publication's series name belongs to, if it is one."""
     rest = series.removeprefix(PREFIX)

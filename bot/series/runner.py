@@ -32,7 +32,7 @@ from bot.series.interviews import (
 )
 from bot.series.markup import Markup
 from bot.series.opportunities import Opportunity, OpportunityList
-from bot.series.originals import is_original
+from bot.series.originals import original_of
 from bot.series.profiles import unread_authors
 from bot.series.publisher import FINAL, Publisher, PublishOutcome
 from bot.series.schedule import Schedule, zone
@@ -386,7 +386,7 @@ class SeriesRunner:
         age; a publication of which nothing went out is given up once out of the grace window."""
         outcomes = []
         for row in await run_sync(self.publisher.rows, states=("intent",)):
-            if (row.series, row.slot, row.platform) in handled or is_original(row.series):
+            if (row.series, row.slot, row.platform) in handled or original_of(row.series) is not None:
                 continue  # an original post is its own runner's: curators decide when it is late
             if row.slot <= now - self.series.grace and not await run_sync(self.publisher.parts, row.id):
                 await run_sync(self.publisher.give_up, row, "nothing was published within the grace window")
